@@ -1,0 +1,20 @@
+#!/bin/sh
+# Debian packages reelforge uses at run or test time, installed only when missing:
+#   fonts-noto-cjk   default font for text overlays (Latin and CJK); without it text falls back to
+#                    DejaVu/Pillow's font and CJK characters may show as boxes.
+# FFmpeg itself comes from the imageio-ffmpeg wheel; nothing else is needed from the system.
+set -u
+missing=""
+[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$missing fonts-noto-cjk"
+[ -z "$missing" ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: no apt-get here; please install:$missing" >&2
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+echo "system-deps: installing$missing" >&2
+$SUDO apt-get install -y -q $missing >/dev/null 2>&1 || {
+  $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q $missing >/dev/null
+} || echo "system-deps: could not install$missing; continuing without" >&2
+exit 0

@@ -1,0 +1,1 @@
+"""Render workers (Celery on Redis, and the embedded local worker). Built in the render-farm issue."""
