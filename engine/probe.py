@@ -1,0 +1,286 @@
+"""Probing media into a typed MediaInfo: what a file is, by its content, never by its name.
+
+Stills are read with Pillow (HEIC too, through pillow-heif); audio and video with PyAV, and
+only from an allow-list of real media containers: FFmpeg will happily "open" a text file
+(the tty demuxer), a playlist that points elsewhere (hls, concat) or an image sequence, and
+none of those may reach a render. A file counts as media only if its first frame or audio
+packet actually decodes, so truncated and renamed-junk files fail here, with a typed error,
+rather than halfway through a render.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import av
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from engine.errors import MediaNotFound, MediaUnsupported
+
+try:  # HEIC/HEIF stills from phones; optional so that a missing wheel only loses that format
+    from pillow_heif import register_heif_opener
+except ImportError:  # pragma: no cover
+    register_heif_opener = None
+
+MediaKind = Literal["video", "image", "audio"]
+
+# Pillow formats we accept as stills, and the FFmpeg demuxers we accept for audio/video.
+IMAGE_FORMATS: Final = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "HEIF": "heic", "BMP": "bmp",
+                        "TIFF": "tiff", "MPO": "jpg"}
+CONTAINERS: Final = {
+    "mov": "mov", "mp4": "mp4", "matroska": "mkv", "webm": "webm", "avi": "avi", "mp3": "mp3", "wav": "wav",
+    "aac": "aac", "flac": "flac", "ogg": "ogg", "mpegts": "ts", "flv": "flv", "mpeg": "mpg", "asf": "wmv",
+    "ipod": "m4a", "caf": "caf", "aiff": "aiff", "m4v": "mp4",
+}
+MAX_IMAGE_PIXELS: Final = 100_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class VideoStream:
+    codec: str
+    width: int            # as displayed: rotation and pixel aspect applied
+    height: int
+    fps: float | None
+    frames: int | None
+    pix_fmt: str | None
+    rotation: int         # degrees the decoder turns the picture (0, 90, 180, 270)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioStream:
+    codec: str
+    sample_rate: int
+    channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    path: str
+    kind: MediaKind
+    format: str            # the container or image format we detected, e.g. "mp4", "png", "heic"
+    demuxer: str | None    # the FFmpeg demuxer to force when this file is an input (None for stills)
+    size_bytes: int
+    duration_ms: int | None
+    video: VideoStream | None
+    audio: AudioStream | None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio is not None
+
+    @property
+    def width(self) -> int | None:
+        return self.video.width if self.video else None
+
+    @property
+    def height(self) -> int | None:
+        return self.video.height if self.video else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["has_audio"] = self.has_audio
+        out["duration"] = None if self.duration_ms is None else self.duration_ms / 1000
+        return out
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Describe one local file, or raise MediaNotFound / MediaUnsupported."""
+    p = Path(path)
+    if not p.is_file():
+        raise MediaNotFound(str(path), "no such file")
+    size = p.stat().st_size
+    if size == 0:
+        raise MediaUnsupported(str(path), "the file is empty")
+    still = _probe_still(p, size)
+    if still is not None:
+        return still
+    return _probe_av(p, size)
+
+
+def _open_image(path: Path) -> Image.Image:
+    if register_heif_opener is not None:
+        register_heif_opener()   # idempotent; registers the HEIF plugin with Pillow
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return Image.open(path)
+
+
+def _probe_still(path: Path, size: int) -> MediaInfo | None:
+    try:
+        with _open_image(path) as im:
+            fmt = IMAGE_FORMATS.get(im.format or "")
+            if fmt is None:
+                return None
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                raise MediaUnsupported(str(path), f"image is {im.width}x{im.height}; at most 100 megapixels")
+            im.seek(0)       # animated GIF/WebP: a still made of the first frame
+            im.load()        # decode for real: truncated files fail here
+            upright = ImageOps.exif_transpose(im) if fmt in ("jpg", "tiff", "webp", "heic") else im
+            width, height = upright.size
+    except UnidentifiedImageError:
+        return None      # not a still: maybe audio or video
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaUnsupported(str(path), "image is too large to decode safely") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MediaUnsupported(str(path), f"unreadable image ({exc})") from exc
+    return MediaInfo(str(path), "image", fmt, None, size, None,
+                     VideoStream(fmt, width, height, None, 1, None, 0), None)
+
+
+def _probe_av(path: Path, size: int) -> MediaInfo:
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise MediaUnsupported(str(path), "not a media file we can read") from exc
+    with container:
+        demuxer = container.format.name.split(",")[0]
+        fmt = _container_kind(container.format.name, path)
+        if fmt is None:
+            raise MediaUnsupported(str(path), f"unsupported container ({container.format.name})")
+        vstreams = [s for s in container.streams.video if not _is_cover_art(s)]
+        astreams = list(container.streams.audio)
+        if not vstreams and not astreams:
+            raise MediaUnsupported(str(path), "no audio or video stream")
+        video = _video_stream(container, vstreams[0], path) if vstreams else None
+        audio = _audio_stream(container, astreams[0], path) if astreams else None
+        duration_ms = _duration_ms(container)
+    kind: MediaKind = "video" if video else "audio"
+    if duration_ms is None or duration_ms <= 0:
+        raise MediaUnsupported(str(path), "the media has no duration")
+    return MediaInfo(str(path), kind, fmt, demuxer, size, duration_ms, video, audio)
+
+
+def _container_kind(names: str, path: Path) -> str | None:
+    parts = names.split(",")
+    if "mov" in parts:  # one demuxer for mov/mp4/m4a: the extension only picks the label
+        suffix = path.suffix.lower().lstrip(".")
+        return suffix if suffix in ("mov", "mp4", "m4a", "m4v", "3gp") else "mp4"
+    for name in parts:
+        if name in CONTAINERS:
+            return CONTAINERS[name]
+    return None
+
+
+def _is_cover_art(stream: av.stream.Stream) -> bool:
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def _video_stream(container: av.container.InputContainer, stream: Any, path: Path) -> VideoStream:
+    rotation = 0
+    try:
+        for frame in container.decode(stream):
+            rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+            break
+        else:
+            raise MediaUnsupported(str(path), "the video stream has no decodable frame")
+    except av.FFmpegError as exc:
+        raise MediaUnsupported(str(path), f"the video does not decode ({exc})") from exc
+    width, height = stream.width, stream.height
+    sar = stream.sample_aspect_ratio
+    if sar and sar.numerator and sar.denominator and sar != 1:
+        width = int(round(width * Fraction(sar.numerator, sar.denominator)))
+    if rotation in (90, 270):
+        width, height = height, width
+    rate = stream.average_rate or stream.guessed_rate
+    fps = float(rate) if rate else None
+    return VideoStream(stream.codec_context.name, width, height, fps, stream.frames or None,
+                       stream.codec_context.format.name if stream.codec_context.format else None, rotation)
+
+
+def _audio_stream(container: av.container.InputContainer, stream: Any, path: Path) -> AudioStream:
+    try:
+        if container.streams.video:
+            container.seek(0)
+        for _frame in container.decode(stream):
+            break
+        else:
+            raise MediaUnsupported(str(path), "the audio stream has no decodable samples")
+    except av.FFmpegError as exc:
+        raise MediaUnsupported(str(path), f"the audio does not decode ({exc})") from exc
+    ctx = stream.codec_context
+    return AudioStream(ctx.name, ctx.sample_rate or 0, ctx.channels or 0)
+
+
+def _duration_ms(container: av.container.InputContainer) -> int | None:
+    if container.duration:
+        return int(round(container.duration / 1000))   # av.time_base is microseconds
+    best = 0.0
+    for stream in container.streams:
+        if stream.duration and stream.time_base:
+            best = max(best, float(stream.duration * stream.time_base))
+    return int(round(best * 1000)) or None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputInfo:
+    """What a rendered file holds, read from its packets without decoding (fast even for long files)."""
+
+    container: str
+    video_codec: str | None
+    width: int
+    height: int
+    frames: int
+    duration_s: float
+    audio_codec: str | None
+    audio_duration_s: float | None
+    loop: int | None = None    # GIF/WebP: 0 forever, N times more; None when the file says nothing
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+
+def inspect_output(path: str | Path) -> OutputInfo:
+    """Frames, size, codecs and duration of a rendered file (animated images through Pillow)."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head[:6] in (b"GIF87a", b"GIF89a") or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return _inspect_animation(Path(path))
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as exc:
+        raise MediaUnsupported(str(path), "the output cannot be read back") from exc
+    with container:
+        vstream = container.streams.video[0] if container.streams.video else None
+        astream = container.streams.audio[0] if container.streams.audio else None
+        frames, v_end, a_end = 0, 0.0, 0.0
+        for packet in container.demux():
+            if packet.pts is None or packet.time_base is None:
+                continue
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            if vstream is not None and packet.stream.index == vstream.index:
+                frames += 1
+                v_end = max(v_end, end)
+            elif astream is not None and packet.stream.index == astream.index:
+                a_end = max(a_end, end)
+        v_start = float(vstream.start_time * vstream.time_base) if vstream is not None and vstream.start_time else 0.0
+        return OutputInfo(
+            container=container.format.name.split(",")[0],
+            video_codec=vstream.codec_context.name if vstream is not None else None,
+            width=vstream.width if vstream is not None else 0,
+            height=vstream.height if vstream is not None else 0,
+            frames=frames,
+            duration_s=v_end - v_start,
+            audio_codec=astream.codec_context.name if astream is not None else None,
+            audio_duration_s=a_end if astream is not None else None,
+        )
+
+
+def _inspect_animation(path: Path) -> OutputInfo:
+    try:
+        with Image.open(path) as im:
+            frames = getattr(im, "n_frames", 1)
+            total_ms = 0
+            for index in range(frames):
+                im.seek(index)
+                total_ms += int(im.info.get("duration", 0) or 0)
+            loop = im.info.get("loop")
+            return OutputInfo(container=(im.format or "").lower(), video_codec=(im.format or "").lower(),
+                              width=im.width, height=im.height, frames=frames, duration_s=total_ms / 1000,
+                              audio_codec=None, audio_duration_s=None, loop=None if loop is None else int(loop))
+    except (OSError, ValueError) as exc:
+        raise MediaUnsupported(str(path), "the output cannot be read back") from exc

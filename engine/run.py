@@ -1,0 +1,161 @@
+"""Running FFmpeg: the only place in the engine that starts a process.
+
+Every run gets its own process group, a time limit and a cancel flag, keeps the last 64 KB of
+stderr, reports progress from ``-progress pipe:1``, and always ends with the whole group gone,
+however the caller leaves (return, exception, cancel, timeout). Long filter graphs travel
+through a file (``-/filter_complex PATH``, FFmpeg 7+), never through the shell.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Final
+
+from engine.errors import FFmpegFailed, RenderCancelled, RenderTimeout
+
+STDERR_TAIL_BYTES: Final = 64 * 1024
+GLOBAL_ARGS: Final = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-progress", "pipe:1")
+
+ProgressCallback = Callable[[float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FFmpegCommand:
+    """One FFmpeg invocation as data: the same timeline always gives the same command."""
+
+    input_args: tuple[str, ...]         # -ss/-t/-f/... -i PATH, for every input, in order
+    output_args: tuple[str, ...]        # -map ..., codec options, then the output path
+    filter_graph: str | None = None     # the -filter_complex text, written to a file at run time
+    duration_s: float | None = None     # length of the output, for progress
+
+    def argv(self, ffmpeg: str, graph_file: Path | None = None) -> list[str]:
+        graph: list[str] = []
+        if self.filter_graph is not None:
+            graph = ["-/filter_complex", str(graph_file)] if graph_file else ["-filter_complex", self.filter_graph]
+        return [ffmpeg, *GLOBAL_ARGS, *self.input_args, *graph, *self.output_args]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    elapsed_s: float
+    stderr_tail: str
+
+
+class _Tail:
+    """The last N bytes of a stream, read on a thread."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._limit = limit
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[bytes]) -> None:
+        for chunk in iter(lambda: stream.read(4096), b""):
+            self._chunks.append(chunk)
+            self._size += len(chunk)
+            while self._size > self._limit and len(self._chunks) > 1:
+                self._size -= len(self._chunks.popleft())
+
+    def text(self, wait: float = 1.0) -> str:
+        self._thread.join(wait)
+        return b"".join(self._chunks)[-self._limit:].decode("utf-8", "replace")
+
+
+def parse_progress_line(line: str) -> float | None:
+    """Seconds of output written, from one ``-progress`` line, or None for other lines."""
+    key, _, value = line.strip().partition("=")
+    if key in ("out_time_us", "out_time_ms") and value.strip().lstrip("-").isdigit():
+        return max(0.0, int(value) / 1_000_000)   # out_time_ms is microseconds too (an old FFmpeg quirk)
+    return None
+
+
+def _pump_progress(stream: IO[bytes], duration_s: float | None, on_progress: ProgressCallback | None) -> None:
+    last = -1.0
+    for raw in iter(stream.readline, b""):
+        if on_progress is None or not duration_s:
+            continue
+        seconds = parse_progress_line(raw.decode("ascii", "replace"))
+        if seconds is not None:
+            fraction = min(1.0, seconds / duration_s)
+            if fraction > last:
+                last = fraction
+                on_progress(fraction)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_ffmpeg(
+    command: FFmpegCommand,
+    *,
+    ffmpeg: str,
+    work_dir: Path,
+    on_progress: ProgressCallback | None = None,
+    timeout_s: float | None = None,
+    cancel: threading.Event | None = None,
+) -> RunResult:
+    """Run one FFmpeg command to the end, or raise FFmpegFailed / RenderTimeout / RenderCancelled."""
+    graph_file = None
+    if command.filter_graph is not None:
+        graph_file = work_dir / f"graph-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}.txt"
+        graph_file.write_text(command.filter_graph, encoding="utf-8")
+    argv = command.argv(ffmpeg, graph_file)
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+    except OSError as exc:
+        raise FFmpegFailed(argv, -1, f"could not start ffmpeg: {exc}") from exc
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        stderr = _Tail(proc.stderr, STDERR_TAIL_BYTES)
+        reader = threading.Thread(target=_pump_progress, args=(proc.stdout, command.duration_s, on_progress),
+                                  daemon=True)
+        reader.start()
+        while proc.poll() is None:
+            if cancel is not None and cancel.wait(0.1):
+                _kill_group(proc)
+                raise RenderCancelled()
+            if cancel is None:
+                time.sleep(0.05)
+            if timeout_s is not None and time.monotonic() - started > timeout_s:
+                _kill_group(proc)
+                raise RenderTimeout(timeout_s)
+        reader.join(2.0)
+        tail = stderr.text()
+        if proc.returncode != 0:
+            raise FFmpegFailed(argv, proc.returncode, tail)
+        return RunResult(time.monotonic() - started, tail)
+    finally:
+        _kill_group(proc)
+        proc.stdout.close()
+        proc.stderr.close()
+        if graph_file is not None:
+            graph_file.unlink(missing_ok=True)
+
+
+def run_ffmpeg_args(args: Sequence[str], *, ffmpeg: str, work_dir: Path, timeout_s: float | None = 60) -> RunResult:
+    """A small command with no graph and no progress (probes, palette passes, trial encodes)."""
+    return run_ffmpeg(FFmpegCommand((), tuple(args)), ffmpeg=ffmpeg, work_dir=work_dir, timeout_s=timeout_s)
