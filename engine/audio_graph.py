@@ -1,0 +1,96 @@
+"""The sound half of the filter graph.
+
+Every contribution (a clip's own sound, a music or voice segment) is made the exact number of
+samples it covers on the timeline, faded where its transitions and fades say, and delayed to
+its place; then all are summed with amix (no normalisation, so a 35% music bed stays 35%) and
+a limiter keeps the sum from clipping. A transition's crossfade is simply the fade-out of one
+clip summed with the fade-in of the next over the same frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import ffmpeg
+
+from engine.timeline import Canvas, Sound, Timeline, Visual
+from engine.video_graph import Build, clip_input, clip_window, secs
+
+Stream = Any
+SAMPLE_RATE: Final = 48_000
+LIMIT: Final = 0.9   # about -0.9 dBFS: headroom for the AAC encoder's overshoot
+
+
+def samples(canvas: Canvas, frames: int) -> int:
+    return int(frames * SAMPLE_RATE / canvas.fps + 0.5)
+
+
+def _tempo(stream: Stream, speed: float) -> Stream:
+    """atempo takes 0.5..100 per instance, so slower than half speed needs a chain."""
+    while speed < 0.5:
+        stream = stream.filter("atempo", 0.5)
+        speed /= 0.5
+    return stream.filter("atempo", f"{speed:g}") if speed != 1 else stream
+
+
+def _normalised(stream: Stream) -> Stream:
+    return stream.filter("aresample", SAMPLE_RATE).filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
+
+
+def _place(stream: Stream, canvas: Canvas, extent: int, start: int) -> Stream:
+    """Exactly ``extent`` frames worth of samples, starting at timeline frame ``start``."""
+    count = samples(canvas, extent)
+    stream = stream.filter("apad", whole_len=count).filter("atrim", end_sample=count)
+    if start > 0:
+        stream = stream.filter("adelay", delays=f"{samples(canvas, start)}S", all=1)
+    return stream
+
+
+def _fade(stream: Stream, kind: str, start_s: float, length_s: float) -> Stream:
+    return stream.filter("afade", t=kind, st=secs(start_s), d=secs(length_s), curve="tri") if length_s > 0 else stream
+
+
+def clip_sound(b: Build, v: Visual) -> Stream:
+    """A clip's own sound over the same extent as its picture, crossfading where its picture does."""
+    canvas = b.canvas
+    extent = v.lead_in + v.length + v.tail_out
+    hold = clip_window(v, extent, v.lead_in, canvas)[2]
+    stream = clip_input(b, v, extent, v.lead_in).audio.filter("asetpts", "PTS-STARTPTS")
+    stream = _normalised(_tempo(stream, v.speed))
+    if v.volume != 1:
+        stream = stream.filter("volume", f"{v.volume:g}")
+    if hold:
+        stream = stream.filter("adelay", delays=f"{samples(canvas, hold)}S", all=1)
+    if v.enter:
+        stream = _fade(stream, "in", 0, canvas.seconds(v.enter.frames))
+    if v.exit:
+        stream = _fade(stream, "out", canvas.seconds(extent - v.exit.frames), canvas.seconds(v.exit.frames))
+    return _place(stream, canvas, extent, v.start - v.lead_in)
+
+
+def track_sound(b: Build, s: Sound) -> Stream:
+    canvas = b.canvas
+    length_s = canvas.seconds(s.length)
+    inp = b.media(s.where, s.media, start_s=s.source_in_ms / 1000, duration_s=length_s + 0.1, loop=s.loop)
+    stream = _normalised(inp.audio.filter("asetpts", "PTS-STARTPTS"))
+    if s.volume != 1:
+        stream = stream.filter("volume", f"{s.volume:g}")
+    stream = _fade(stream, "in", 0, min(s.fade_in_ms / 1000, length_s))
+    fade_out = min(s.fade_out_ms / 1000, length_s)
+    stream = _fade(stream, "out", length_s - fade_out, fade_out)
+    return _place(stream, canvas, s.length, s.start)
+
+
+def mixed_sound(b: Build, tl: Timeline) -> Stream:
+    """Everything audible on the timeline, summed, limited, exactly as long as the timeline."""
+    canvas = b.canvas
+    parts = [clip_sound(b, v) for v in tl.visuals() if v.volume > 0 and v.media.has_audio]
+    parts += [track_sound(b, s) for s in tl.sounds if s.volume > 0]
+    total = samples(canvas, tl.length)
+    if not parts:
+        silence = b.lavfi("silence", f"anullsrc=r={SAMPLE_RATE}:cl=stereo", tl.duration_s + 0.1).audio
+        return silence.filter("atrim", end_sample=total)
+    mix = parts[0] if len(parts) == 1 else ffmpeg.filter(parts, "amix", inputs=len(parts), normalize=0,
+                                                         duration="longest", dropout_transition=0)
+    return (mix.filter("apad", whole_len=total).filter("atrim", end_sample=total)
+            .filter("alimiter", limit=LIMIT, level=0, latency=1).filter("aformat", sample_fmts="fltp"))

@@ -1,0 +1,97 @@
+"""Timeline → FFmpegCommand: one FFmpeg process, one filter graph, for the whole render.
+
+The graph is built with ffmpeg-python and returned as data (inputs, graph text, outputs), so
+the same timeline gives byte-identical commands and tests can read them without running
+anything. run.py writes the graph to a file and starts the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from engine import gif
+from engine.audio_graph import mixed_sound
+from engine.run import FFmpegCommand
+from engine.timeline import OutputSpec, Timeline
+from engine.video_graph import Build, Sources, base_stream, overlay_layers, rate
+
+Stream = Any
+_PLACEHOLDER = "__reelforge_output__"
+
+
+def picture(b: Build, tl: Timeline) -> Stream:
+    """The composed picture, every frame of the timeline, at the output size and rate."""
+    return overlay_layers(b, base_stream(b, tl), tl.layers)
+
+
+def _command(streams: Sequence[Stream], out_args: Sequence[str], output: Path, duration_s: float) -> FFmpegCommand:
+    """Split ffmpeg-python's argv into inputs, graph and outputs, and put our options in the outputs."""
+    argv = ffmpeg.output(*streams, _PLACEHOLDER).compile(cmd="ffmpeg")
+    graph_at = argv.index("-filter_complex")
+    maps = argv[graph_at + 2:-1]
+    return FFmpegCommand(
+        input_args=tuple(argv[1:graph_at]),
+        output_args=(*maps, *out_args, str(output)),
+        filter_graph=argv[graph_at + 1],
+        duration_s=duration_s,
+    )
+
+
+def compile_render(tl: Timeline, sources: Sources, out_args: Sequence[str], output: Path) -> FFmpegCommand:
+    """The whole render in one pass: picture (with its GIF palette when it fits) and sound."""
+    b = Build(tl.canvas, sources)
+    video = picture(b, tl)
+    if tl.output.format == "gif":
+        video = gif.one_pass(video, tl.output)
+    streams = [video, mixed_sound(b, tl)] if tl.output.audio else [video]
+    return _command(streams, out_args, output, tl.duration_s)
+
+
+def compile_palette(tl: Timeline, sources: Sources, palette_png: Path) -> FFmpegCommand:
+    """GIF first pass: compose the timeline and keep only its palette."""
+    pal = gif.palette(picture(Build(tl.canvas, sources), tl), tl.output)
+    return _command([pal], ["-frames:v", "1", "-update", "1", "-f", "image2"], palette_png, tl.duration_s)
+
+
+def compile_with_palette(tl: Timeline, sources: Sources, palette_png: Path, out_args: Sequence[str],
+                         output: Path) -> FFmpegCommand:
+    """GIF second pass: compose again and map it through the palette from the first pass."""
+    pal = ffmpeg.input(str(palette_png), f="png_pipe", protocol_whitelist="file").video
+    video = gif.apply_palette(picture(Build(tl.canvas, sources), tl), pal, tl.output)
+    return _command([video], out_args, output, tl.duration_s)
+
+
+def output_rate(tl: Timeline) -> str:
+    return rate(tl.canvas)
+
+
+def compile_intermediate(tl: Timeline, sources: Sources, output: Path) -> FFmpegCommand:
+    """The composed picture, losslessly (FFV1), for the size search to re-encode cheaply."""
+    return _command([picture(Build(tl.canvas, sources), tl)], ["-c:v", "ffv1", "-level", "3", "-r", rate(tl.canvas), "-an",
+                                             "-f", "matroska"], output, tl.duration_s)
+
+
+def compile_gif_attempt(source: Path, width: int, height: int, fps: str, spec: OutputSpec, out_args: Sequence[str],
+                        output: Path, duration_s: float, palette_png: Path | None = None) -> FFmpegCommand:
+    """One point of the GIF size search: the intermediate resampled, then palettised.
+
+    With ``palette_png`` the palette comes from a file (made by :func:`compile_gif_palette`),
+    so nothing is buffered; without it, in one pass.
+    """
+    video = (ffmpeg.input(str(source), f="matroska", protocol_whitelist="file").video
+             .filter("fps", fps).filter("scale", width, height, flags="lanczos"))
+    if palette_png is None:
+        return _command([gif.one_pass(video, spec)], out_args, output, duration_s)
+    pal = ffmpeg.input(str(palette_png), f="png_pipe", protocol_whitelist="file").video
+    return _command([gif.apply_palette(video, pal, spec)], out_args, output, duration_s)
+
+
+def compile_gif_palette(source: Path, width: int, height: int, fps: str, spec: OutputSpec, output: Path,
+                        duration_s: float) -> FFmpegCommand:
+    video = (ffmpeg.input(str(source), f="matroska", protocol_whitelist="file").video
+             .filter("fps", fps).filter("scale", width, height, flags="lanczos"))
+    return _command([gif.palette(video, spec)], ["-frames:v", "1", "-update", "1", "-f", "image2"], output, duration_s)

@@ -1,0 +1,144 @@
+"""GIF: a palette made for the clip, in one pass when memory allows, and size targets.
+
+One pass (split → palettegen → paletteuse) decodes and composes the timeline once, but the
+second branch of the split must hold every frame until palettegen has seen the last one, so it
+is used only when that buffer fits ``EngineConfig.gif_buffer_mb``; longer or larger GIFs make
+the palette in a first pass and use it in a second, and memory stays flat. Per-scene palettes
+(``stats: scene``) never buffer: palettegen emits one palette per frame.
+
+Defaults come from the benchmark (benchmarks/README.md): diff statistics, which spend the
+palette on what moves, bayer dithering, which is stable from frame to frame and so
+compresses well, and rectangle diff mode, which re-dithers only the part that changed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Final
+
+import ffmpeg
+
+from engine.timeline import OutputSpec
+
+Stream = Any
+STATS_MODES: Final = {"full": "full", "diff": "diff", "scene": "single"}
+BYTES_PER_BUFFERED_PIXEL: Final = 4    # frames wait in the split as packed RGB with alpha
+
+
+def buffered_bytes(width: int, height: int, frames: int) -> int:
+    return width * height * frames * BYTES_PER_BUFFERED_PIXEL
+
+
+def one_pass_fits(spec: OutputSpec, width: int, height: int, frames: int, budget_mb: int) -> bool:
+    return spec.stats == "scene" or buffered_bytes(width, height, frames) <= budget_mb * 1024 * 1024
+
+
+def palette(stream: Stream, spec: OutputSpec) -> Stream:
+    return stream.filter("palettegen", max_colors=spec.colors, stats_mode=STATS_MODES[spec.stats],
+                         reserve_transparent=1)
+
+
+def apply_palette(stream: Stream, pal: Stream, spec: OutputSpec) -> Stream:
+    opts: dict[str, object] = {"dither": spec.dither, "diff_mode": "rectangle"}
+    if spec.dither == "bayer":
+        opts["bayer_scale"] = spec.bayer_scale
+    if spec.stats == "scene":
+        opts["new"] = 1
+    return ffmpeg.filter([stream, pal], "paletteuse", **opts)
+
+
+def one_pass(stream: Stream, spec: OutputSpec) -> Stream:
+    split = stream.filter_multi_output("split")
+    return apply_palette(split[0], palette(split[1], spec), spec)
+
+
+@dataclass(frozen=True, slots=True)
+class GifPoint:
+    """One setting of the size search, and what it gave."""
+
+    fps: float
+    width: int
+    colors: int
+    size_bytes: int | None = None
+
+    def label(self) -> str:
+        return f"{self.width} px, {self.fps:g} fps, {self.colors} colours"
+
+
+# ---------------------------------------------------------------- size targets
+
+WIDTH_STEPS: Final = (1.0, 0.85, 0.72, 0.6, 0.5, 0.42, 0.35, 0.28, 0.22)
+FPS_STEPS: Final = (30.0, 25.0, 20.0, 15.0, 12.5, 10.0, 8.0, 6.0)
+CHOPPY_FPS: Final = 10.0
+COLOR_STEPS: Final = (256, 192, 128, 96, 64, 48, 32, 16)
+MIN_WIDTH: Final = 64
+MAX_ATTEMPTS: Final = 7
+AIM: Final = 0.92   # aim a little under the target: predictions are estimates
+
+
+def quality(p: GifPoint, start: GifPoint) -> float:
+    """How much of the start point a setting keeps: width matters most, colours least, and motion
+    below 10 fps starts to stutter, so it costs more there."""
+    choppy = min(1.0, p.fps / CHOPPY_FPS) ** 1.5
+    return (p.width / start.width) * (p.fps / start.fps) ** 0.6 * choppy * (p.colors / start.colors) ** 0.12
+
+
+DEFAULT_WIDTH_EXPONENT: Final = 1.7   # GIF bytes grow a little slower than pixel count (dither, headers)
+
+
+def width_exponent(measured: list[GifPoint]) -> float:
+    """How bytes grow with width, learnt from two tries that differ only in width, else a default."""
+    for a in measured:
+        for b in measured:
+            if (a.fps, a.colors) == (b.fps, b.colors) and a.width > b.width and a.size_bytes and b.size_bytes:
+                return min(2.5, max(1.0, math.log(a.size_bytes / b.size_bytes) / math.log(a.width / b.width)))
+    return DEFAULT_WIDTH_EXPONENT
+
+
+def predicted_size(p: GifPoint, ref: GifPoint, exponent: float = DEFAULT_WIDTH_EXPONENT) -> float:
+    """Bytes, scaled from a measured point: pixels per frame, frames per second, bits per pixel."""
+    assert ref.size_bytes is not None
+    bits = (0.55 + 0.45 * _log2(p.colors) / 8) / (0.55 + 0.45 * _log2(ref.colors) / 8)
+    return ref.size_bytes * (p.width / ref.width) ** exponent * (p.fps / ref.fps) * bits
+
+
+def _log2(n: int) -> float:
+    return n.bit_length() - 1 + (0.0 if n & (n - 1) == 0 else 0.5)
+
+
+def ladder(start: GifPoint) -> list[GifPoint]:
+    widths = sorted({max(MIN_WIDTH, int(start.width * s) // 2 * 2) for s in WIDTH_STEPS} | {start.width}, reverse=True)
+    fpss = sorted({f for f in FPS_STEPS if f < start.fps} | {start.fps}, reverse=True)
+    colors = sorted({c for c in COLOR_STEPS if c < start.colors} | {start.colors}, reverse=True)
+    return [GifPoint(f, w, c) for w in widths if w <= start.width for f in fpss for c in colors]
+
+
+def next_point(target: int, start: GifPoint, tried: list[GifPoint]) -> GifPoint | None:
+    """The best-looking untried setting predicted to fit, judged from the closest measured one.
+
+    None when a tried setting already fits and nothing better is predicted to, or when the
+    attempts are used up.
+    """
+    if len(tried) >= MAX_ATTEMPTS:
+        return None
+    measured = [t for t in tried if t.size_bytes is not None]
+    fitting = [t for t in measured if t.size_bytes is not None and t.size_bytes <= target]
+    best_fit = max((quality(t, start) for t in fitting), default=0.0)
+    seen = {(t.fps, t.width, t.colors) for t in tried}
+    options = [p for p in ladder(start) if (p.fps, p.width, p.colors) not in seen]
+    if not options or not measured:
+        return None if measured else start
+
+    exponent = width_exponent(measured)
+
+    def estimate(p: GifPoint) -> float:
+        ref = min(measured, key=lambda t: abs(t.width - p.width) / start.width + abs(t.fps - p.fps) / start.fps)
+        return predicted_size(p, ref, exponent)
+
+    under = [p for p in options if estimate(p) <= target * AIM and quality(p, start) > best_fit * 1.02]
+    if under:
+        return max(under, key=lambda p: quality(p, start))
+    if fitting:
+        return None
+    return min(options, key=estimate)

@@ -1,0 +1,108 @@
+"""Stills: decode once with Pillow, fit into their box once, and hand FFmpeg a ready picture.
+
+Doing this in Python instead of per frame in the filter graph makes a still nearly free to
+render: FFmpeg decodes one small PNG, converts it once and repeats the frame by reference.
+It also gives every format Pillow reads (HEIC, WebP, the first frame of a GIF) one path, and
+honours EXIF orientation, which FFmpeg's image decoders ignore.
+
+A still with motion is prepared larger than its box (``MOTION_OVERSAMPLE`` times): the motion
+filter then crops whole pixels of the big picture and scales them down, so each whole-pixel
+step is a fraction of an output pixel. That is what removes the jitter of naive zoompan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from PIL import Image, ImageFilter, ImageOps
+
+from engine.errors import MediaUnsupported
+from engine.probe import MediaInfo
+
+try:
+    from pillow_heif import register_heif_opener
+except ImportError:  # pragma: no cover
+    register_heif_opener = None
+
+MOTION_OVERSAMPLE: Final = 2
+BLUR_SHRINK: Final = 16        # the blurred fill is made at 1/16 size: cheap, and blurrier is better here
+RGB = tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedStill:
+    path: Path
+    width: int
+    height: int
+    has_alpha: bool
+
+
+def load_upright(info: MediaInfo) -> Image.Image:
+    """The first frame of a still, turned the way its EXIF says, as RGBA."""
+    if register_heif_opener is not None:
+        register_heif_opener()
+    try:
+        with Image.open(info.path) as im:
+            im.seek(0)
+            upright = ImageOps.exif_transpose(im)
+            return upright.convert("RGBA")
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise MediaUnsupported(info.path, f"unreadable image ({exc})") from exc
+
+
+def _cover(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    return ImageOps.fit(im, size, method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+
+
+def _contain_size(im: Image.Image, size: tuple[int, int]) -> tuple[int, int]:
+    scale = min(size[0] / im.width, size[1] / im.height)
+    return max(1, round(im.width * scale)), max(1, round(im.height * scale))
+
+
+def _blurred_backdrop(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    small = (max(1, size[0] // BLUR_SHRINK), max(1, size[1] // BLUR_SHRINK))
+    tiny = _cover(im, small).filter(ImageFilter.GaussianBlur(radius=max(1.0, min(small) / 12)))
+    return tiny.resize(size, Image.Resampling.BILINEAR)
+
+
+def fit_still(im: Image.Image, size: tuple[int, int], fit: str, fill: RGB | None, blur_fill: bool) -> Image.Image:
+    """The picture fitted into ``size``: cover crops, stretch distorts, contain leaves bars.
+
+    Contain's bars are ``fill``, or a blurred copy of the picture when ``blur_fill`` is set,
+    or stay transparent (a layer over other video).
+    """
+    if fit == "cover":
+        return _cover(im, size)
+    if fit == "stretch":
+        return im.resize(size, Image.Resampling.LANCZOS)
+    inner = im.resize(_contain_size(im, size), Image.Resampling.LANCZOS)
+    if fill is not None:
+        canvas = Image.new("RGBA", size, (*fill, 255))
+    elif blur_fill:
+        canvas = _blurred_backdrop(im, size)
+    else:
+        canvas = Image.new("RGBA", size, (0, 0, 0, 0))
+    canvas.alpha_composite(inner, ((size[0] - inner.width) // 2, (size[1] - inner.height) // 2))
+    return canvas
+
+
+def prepare_still(info: MediaInfo, *, box: tuple[int, int], fit: str, fill: RGB | None, blur_fill: bool,
+                  backdrop: RGB | None, motion: bool, out: Path) -> PreparedStill:
+    """Write the still, fitted (and oversampled for motion), to ``out`` as PNG.
+
+    ``backdrop``: flatten transparency onto this colour (the base track has nothing below it).
+    """
+    scale = MOTION_OVERSAMPLE if motion else 1
+    size = (box[0] * scale, box[1] * scale)
+    picture = fit_still(load_upright(info), size, fit, fill, blur_fill)
+    if backdrop is not None:
+        flat = Image.new("RGBA", size, (*backdrop, 255))
+        flat.alpha_composite(picture)
+        picture = flat.convert("RGB")
+    has_alpha = picture.mode == "RGBA" and picture.getextrema()[3][0] < 255
+    if picture.mode == "RGBA" and not has_alpha:
+        picture = picture.convert("RGB")
+    picture.save(out, format="PNG", compress_level=1)
+    return PreparedStill(out, size[0], size[1], has_alpha)

@@ -1,0 +1,536 @@
+"""The resolved timeline: a draft plus what its media are, in whole frames, ready to compile.
+
+Rules decided here, once (docs/draft-format.md repeats them for clients):
+- Time: a millisecond value becomes a frame index by rounding ``ms * fps / 1000`` half up.
+  A segment occupies frames [frame(st), frame(st + d)).
+- ``st`` left out: the segment starts where the previous one in its track ends. ``d`` left
+  out: the rest of the source (at its speed) for clips and audio, 3 s for stills and text.
+- Length: ``d`` of the draft if set, else the end of the last video or text segment, else the
+  end of the last audio segment. Anything past the end is cut.
+- Segments in one track may not overlap. Later tracks draw on top of earlier ones.
+- The first video track is the base: its segments and the gaps between them (background
+  colour) form one continuous picture. A transition between two adjacent segments is centred
+  on the cut: it takes ``d/2`` from each side, using source frames beyond the trim points
+  where the source has them and holding the edge frame where it does not, so transitions
+  never move or shorten anything. At the very start or end of the timeline it lies inside the
+  segment. Every video transition has an audio crossfade of the same length.
+- Segments on upper video tracks and text are layers: their transitions are fades inside the
+  segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Final, Literal
+
+from PIL import ImageColor
+
+from engine.draft import (
+    ASPECTS,
+    AudioSegment,
+    AudioTrack,
+    Draft,
+    Motion,
+    TextSegment,
+    TextStyle,
+    TextTrack,
+    Transition,
+    VideoSegment,
+    VideoTrack,
+)
+from engine.errors import DraftError, Issue
+from engine.probe import MediaInfo
+
+DEFAULT_STILL_MS: Final = 3000
+DEFAULT_TEXT_MS: Final = 3000
+TEXT_FADE_MS: Final = 300
+MAX_LONG_SIDE: Final = 1920
+MAX_SHORT_SIDE: Final = 1080
+ANIMATED_DEFAULT_WIDTH: Final = 480
+ANIMATED_DEFAULT_FPS: Final = 15
+RESOLUTIONS: Final = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
+
+RGB = tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Canvas:
+    width: int
+    height: int
+    fps: Fraction
+    bg: RGB
+    safe: float
+    scale: float            # output pixels per draft pixel (text sizes, strokes)
+
+    def frame(self, ms: int) -> int:
+        """The frame index at a time in ms: round half up."""
+        return int(Fraction(ms) * self.fps / 1000 + Fraction(1, 2))
+
+    def seconds(self, frames: int) -> float:
+        return float(frames / self.fps)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    format: Literal["mp4", "gif", "webm", "webp"]
+    quality: Literal["high", "medium", "low"]
+    audio: bool
+    loop: int
+    max_bytes: int | None
+    colors: int
+    dither: str
+    bayer_scale: int
+    stats: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+@dataclass(frozen=True, slots=True)
+class Blend:
+    """A transition at one cut: ``lead`` frames before the cut, ``lag`` frames after it."""
+
+    kind: str
+    lead: int
+    lag: int
+
+    @property
+    def frames(self) -> int:
+        return self.lead + self.lag
+
+
+@dataclass(frozen=True, slots=True)
+class Visual:
+    """A clip or still on a video track."""
+
+    where: str                 # JSON path of the segment, for messages
+    label: str
+    media: MediaInfo
+    start: int                 # first frame on the timeline
+    length: int                # frames
+    source_in_ms: int
+    speed: float
+    volume: float              # 0 when muted
+    fit: str
+    fill: RGB | None           # bar colour for "contain"; None: blurred copy of the picture
+    box: Rect
+    opacity: float
+    motion: Motion | None
+    enter: Blend | None = None
+    exit: Blend | None = None
+
+    @property
+    def is_still(self) -> bool:
+        return self.media.kind == "image"
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+    @property
+    def lead_in(self) -> int:
+        """Frames rendered before ``start`` (the first half of an entering transition)."""
+        return self.enter.lead if self.enter else 0
+
+    @property
+    def tail_out(self) -> int:
+        """Frames rendered after the end (the second half of a leaving transition)."""
+        return self.exit.lag if self.exit else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Sound:
+    where: str
+    label: str
+    media: MediaInfo
+    start: int
+    length: int
+    source_in_ms: int
+    volume: float
+    fade_in_ms: int
+    fade_out_ms: int
+    loop: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Caption:
+    where: str
+    text: str
+    style: TextStyle
+    start: int
+    length: int
+    fade_in: int              # frames
+    fade_out: int
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One upper track: video clips or captions drawn over everything below."""
+
+    kind: Literal["video", "text"]
+    clips: tuple[Visual, ...] | tuple[Caption, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    canvas: Canvas
+    output: OutputSpec
+    length: int                               # frames
+    base: tuple[Visual, ...]
+    layers: tuple[Layer, ...]
+    sounds: tuple[Sound, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def duration_s(self) -> float:
+        return self.canvas.seconds(self.length)
+
+    def visuals(self) -> list[Visual]:
+        return [*self.base, *(c for layer in self.layers if layer.kind == "video" for c in layer.clips)]  # type: ignore[misc]
+
+
+def rgb(color: str) -> RGB:
+    r, g, b, *_ = ImageColor.getrgb(color)
+    return (r, g, b)
+
+
+def even(value: float) -> int:
+    return max(2, int(value) // 2 * 2)
+
+
+# ---------------------------------------------------------------- canvas and output
+
+
+def _fit_within_limits(width: float, height: float) -> tuple[float, float]:
+    long_side, short_side = max(width, height), min(width, height)
+    shrink = min(1.0, MAX_LONG_SIDE / long_side, MAX_SHORT_SIDE / short_side)
+    return width * shrink, height * shrink
+
+
+def design_size(draft: Draft, first_visual: MediaInfo | None) -> tuple[int, int]:
+    m = draft.m
+    if m.width and m.height:
+        return even(m.width), even(m.height)
+    if m.aspect:
+        ratio = Fraction(*map(int, m.aspect.split(":")))
+    elif first_visual is not None and first_visual.width and first_visual.height:
+        ratio = Fraction(first_visual.width, first_visual.height)
+    else:
+        ratio = Fraction(9, 16)
+    if m.width:
+        w, h = float(m.width), float(m.width / ratio)
+    elif m.height:
+        w, h = float(m.height * ratio), float(m.height)
+    elif m.aspect:
+        w, h = ASPECTS[m.aspect]
+    elif first_visual is not None and first_visual.width and first_visual.height:
+        w, h = float(first_visual.width), float(first_visual.height)
+    else:
+        w, h = 1080.0, 1920.0
+    w, h = _fit_within_limits(w, h)
+    return even(w), even(h)
+
+
+def resolve_canvas(draft: Draft, first_visual: MediaInfo | None) -> tuple[Canvas, OutputSpec]:
+    m, out = draft.m, draft.m.out
+    dw, dh = design_size(draft, first_visual)
+    animated = out.format in ("gif", "webp")
+    if out.width:
+        scale = out.width / dw
+    elif out.resolution:
+        scale = RESOLUTIONS[out.resolution] / min(dw, dh)
+    elif animated and dw > ANIMATED_DEFAULT_WIDTH:
+        scale = ANIMATED_DEFAULT_WIDTH / dw
+    else:
+        scale = 1.0
+    ow, oh = _fit_within_limits(dw * scale, dh * scale)
+    ow, oh = even(max(16, ow)), even(max(16, oh))
+    fps_value = out.fps or (min(m.fps, ANIMATED_DEFAULT_FPS) if animated else m.fps)
+    fps = Fraction(str(fps_value)).limit_denominator(1001)
+    canvas = Canvas(ow, oh, fps, rgb(m.bg), m.safe, ow / dw)
+    spec = OutputSpec(
+        format=out.format, quality=out.quality, audio=bool(out.audio) if out.format in ("mp4", "webm") else False,
+        loop=out.loop, max_bytes=int(out.max_mb * 1_000_000) if out.max_mb else None, colors=out.colors,
+        dither=out.dither, bayer_scale=out.bayer_scale, stats=out.stats,
+    )
+    return canvas, spec
+
+
+# ---------------------------------------------------------------- segments in milliseconds
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    where: str
+    start_ms: int
+    end_ms: int
+
+
+def _place(track_index: int, segments: Sequence[VideoSegment | AudioSegment | TextSegment],
+           default_ms: list[int | None], issues: list[Issue]) -> list[_Placed]:
+    placed: list[_Placed] = []
+    cursor = 0
+    for j, (seg, default) in enumerate(zip(segments, default_ms, strict=True)):
+        where = f"t[{track_index}].sg[{j}]"
+        start = seg.st if seg.st is not None else cursor
+        length = seg.d if seg.d is not None else default
+        if length is None or length <= 0:
+            issues.append(Issue(f"{where}.d", "required", "give the segment a length (d, in ms)"))
+            length = 1
+        placed.append(_Placed(where, start, start + length))
+        cursor = start + length
+    ordered = sorted(placed, key=lambda p: p.start_ms)
+    for before, after in zip(ordered, ordered[1:]):
+        if after.start_ms < before.end_ms:
+            issues.append(Issue(f"{after.where}.st", "no_overlap",
+                                f"starts at {after.start_ms} ms, inside {before.where} "
+                                f"({before.start_ms}-{before.end_ms} ms); put overlapping segments on another track"))
+    return placed
+
+
+def _media_for(src: str, where: str, media: Mapping[str, MediaInfo], wanted: str, issues: list[Issue]) -> MediaInfo | None:
+    info = media.get(src)
+    if info is None:
+        issues.append(Issue(f"{where}.src", "media_known", f"no media for {src!r}"))
+        return None
+    if wanted == "picture" and info.kind == "audio":
+        issues.append(Issue(f"{where}.src", "has_picture", f"{src!r} is audio only; put it on an audio track (tt 1)"))
+        return None
+    if wanted == "sound" and not info.has_audio:
+        issues.append(Issue(f"{where}.src", "has_audio", f"{src!r} has no audio"))
+        return None
+    return info
+
+
+def _source_default_ms(seg: VideoSegment | AudioSegment, info: MediaInfo | None, where: str,
+                       issues: list[Issue]) -> int | None:
+    if info is None:
+        return DEFAULT_STILL_MS
+    if info.kind == "image":
+        return DEFAULT_STILL_MS
+    assert info.duration_ms is not None
+    if seg.ss >= info.duration_ms:
+        issues.append(Issue(f"{where}.ss", "within_source",
+                            f"starts {seg.ss} ms into the source, which is only {info.duration_ms} ms long"))
+        return None
+    speed = seg.spd if isinstance(seg, VideoSegment) else 1.0
+    return int((info.duration_ms - seg.ss) / speed)
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def _blend(tr: Transition, canvas: Canvas, cut: int, length: int) -> Blend:
+    frames = max(1, canvas.frame(tr.d))
+    if cut <= 0:
+        return Blend(tr.type, 0, frames)
+    if cut >= length:
+        return Blend(tr.type, frames, 0)
+    lead = frames // 2
+    return Blend(tr.type, lead, frames - lead)
+
+
+def _chain_blends(clips: list[tuple[Visual, VideoSegment]], canvas: Canvas, length: int,
+                  issues: list[Issue]) -> list[Visual]:
+    """Attach the transitions of the base track, centred on each cut, and check that they fit.
+
+    A cut between two adjacent clips has one transition: the later clip's ``in``, else the
+    earlier clip's ``out``. Both clips carry it (as ``exit`` and ``enter``) so each knows how
+    many extra frames to render.
+    """
+    enters: list[Blend | None] = []
+    for i, (clip, seg) in enumerate(clips):
+        prev = clips[i - 1] if i else None
+        tr = seg.tr.in_ if seg.tr else None
+        if tr is None and prev is not None and prev[0].end == clip.start and prev[1].tr:
+            tr = prev[1].tr.out
+        enters.append(_blend(tr, canvas, clip.start, length) if tr else None)
+    out: list[Visual] = []
+    for i, (clip, seg) in enumerate(clips):
+        if i + 1 < len(clips) and clips[i + 1][0].start == clip.end:
+            exit_ = enters[i + 1]
+        else:
+            tr = seg.tr.out if seg.tr else None
+            exit_ = _blend(tr, canvas, clip.end, length) if tr else None
+        out.append(_replace(clip, enter=enters[i], exit=exit_))
+
+    def ms(frames: int) -> str:
+        return f"{canvas.seconds(frames) * 1000:.0f} ms"
+
+    previous_end = 0
+    for i, clip in enumerate(out):
+        inside = (clip.enter.lag if clip.enter else 0) + (clip.exit.lead if clip.exit else 0)
+        if inside > clip.length:
+            issues.append(Issue(f"{clip.where}.tr", "transition_fits",
+                                f"its transitions need {ms(inside)} of the segment, which is only {ms(clip.length)} long"))
+        if clip.start > previous_end:   # a background gap before this clip
+            before = out[i - 1] if i else None
+            used = (before.exit.lag if before and before.exit else 0) + (clip.enter.lead if clip.enter else 0)
+            if used > clip.start - previous_end:
+                issues.append(Issue(f"{clip.where}.tr", "transition_fits",
+                                    f"the transitions around the {ms(clip.start - previous_end)} gap before it "
+                                    "are longer than the gap"))
+        previous_end = clip.end
+    if out and out[-1].end < length and out[-1].exit and out[-1].exit.lag > length - out[-1].end:
+        issues.append(Issue(f"{out[-1].where}.tr.out", "transition_fits", "the transition is longer than the gap after it"))
+    return out
+
+
+def _replace(clip: Visual, **changes: object) -> Visual:
+    from dataclasses import replace
+
+    return replace(clip, **changes)  # type: ignore[arg-type]
+
+
+def _layer_blends(clip: Visual, seg: VideoSegment, canvas: Canvas, issues: list[Issue]) -> Visual:
+    enter = exit_ = None
+    if seg.tr and seg.tr.in_:
+        enter = Blend("fade", 0, max(1, canvas.frame(seg.tr.in_.d)))
+    if seg.tr and seg.tr.out:
+        exit_ = Blend("fade", max(1, canvas.frame(seg.tr.out.d)), 0)
+    if (enter.lag if enter else 0) + (exit_.lead if exit_ else 0) > clip.length:
+        issues.append(Issue(f"{clip.where}.tr", "transition_fits", "fades are longer than the segment"))
+    return _replace(clip, enter=enter, exit=exit_)
+
+
+# ---------------------------------------------------------------- the whole timeline
+
+
+def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
+    """Resolve a parsed draft against probed media, or raise DraftError with every problem found."""
+    issues: list[Issue] = []
+    warnings: list[str] = []
+    first_visual = next((media.get(s.src) for tr in draft.t if isinstance(tr, VideoTrack) for s in tr.sg
+                         if media.get(s.src) is not None and media[s.src].kind != "audio"), None)
+    canvas, spec = resolve_canvas(draft, first_visual)
+
+    placed: dict[int, list[_Placed]] = {}
+    infos: dict[tuple[int, int], MediaInfo | None] = {}
+    for i, track in enumerate(draft.t):
+        defaults: list[int | None] = []
+        for j, seg in enumerate(track.sg):
+            where = f"t[{i}].sg[{j}]"
+            if isinstance(seg, TextSegment):
+                defaults.append(DEFAULT_TEXT_MS)
+                continue
+            wanted = "picture" if isinstance(seg, VideoSegment) else "sound"
+            info = _media_for(seg.src, where, media, wanted, issues)
+            infos[(i, j)] = info
+            defaults.append(_source_default_ms(seg, info, where, issues))
+        placed[i] = _place(i, track.sg, defaults, issues)
+
+    visual_end = max((p.end_ms for i, tr in enumerate(draft.t) if not isinstance(tr, AudioTrack) for p in placed[i]),
+                     default=0)
+    audio_end = max((p.end_ms for i, tr in enumerate(draft.t) if isinstance(tr, AudioTrack) for p in placed[i]),
+                    default=0)
+    length_ms = draft.d or visual_end or audio_end
+    length = canvas.frame(length_ms)
+    if length <= 0:
+        issues.append(Issue("t", "not_empty", "the draft has nothing to render: add a segment with a length"))
+    if issues:
+        raise DraftError(issues)
+
+    base: list[Visual] = []
+    layers: list[Layer] = []
+    sounds: list[Sound] = []
+    base_index = next((i for i, tr in enumerate(draft.t) if isinstance(tr, VideoTrack)), None)
+    for i, track in enumerate(draft.t):
+        clipped = [(j, p) for j, p in enumerate(placed[i]) if canvas.frame(p.start_ms) < length]
+        if len(clipped) < len(placed[i]):
+            warnings.append(f"t[{i}]: {len(placed[i]) - len(clipped)} segment(s) start after the end and are left out")
+        if isinstance(track, VideoTrack):
+            pairs = []
+            for j, p in clipped:
+                seg = track.sg[j]
+                info = infos[(i, j)]
+                assert info is not None
+                pairs.append((_visual(seg, info, p, canvas, length, track.mute, warnings), seg))
+            pairs.sort(key=lambda pair: pair[0].start)
+            if i == base_index:
+                base = _chain_blends(pairs, canvas, length, issues)
+            else:
+                layers.append(Layer("video", tuple(_layer_blends(v, s, canvas, issues) for v, s in pairs)))
+        elif isinstance(track, TextTrack):
+            captions = tuple(sorted((_caption(track.sg[j], p, canvas, length, issues) for j, p in clipped),
+                                    key=lambda c: c.start))
+            layers.append(Layer("text", captions))
+        elif isinstance(track, AudioTrack) and not track.mute:
+            for j, p in clipped:
+                seg = track.sg[j]
+                info = infos[(i, j)]
+                assert info is not None
+                sounds.append(_sound(seg, info, p, canvas, length, issues))
+    if issues:
+        raise DraftError(issues)
+    has_sound = any(s.volume > 0 for s in sounds) or any(
+        v.volume > 0 and v.media.has_audio for v in [*base, *(c for l in layers if l.kind == "video" for c in l.clips)])
+    wants_audio = draft.m.out.audio if draft.m.out.audio is not None else has_sound
+    spec = _with_audio(spec, bool(wants_audio) and spec.format in ("mp4", "webm"))
+    return Timeline(canvas, spec, length, tuple(base), tuple(layers), tuple(sounds), tuple(warnings))
+
+
+def _with_audio(spec: OutputSpec, audio: bool) -> OutputSpec:
+    from dataclasses import replace
+
+    return replace(spec, audio=audio)
+
+
+def _box(seg: VideoSegment, canvas: Canvas) -> Rect:
+    if seg.box is None:
+        return Rect(0, 0, canvas.width, canvas.height)
+    x, y = int(round(seg.box.x * canvas.width)), int(round(seg.box.y * canvas.height))
+    w = even(min(seg.box.w * canvas.width, canvas.width - x) or 2)
+    h = even(min(seg.box.h * canvas.height, canvas.height - y) or 2)
+    return Rect(x, y, w, h)
+
+
+def _visual(seg: VideoSegment, info: MediaInfo, p: _Placed, canvas: Canvas, length: int, track_muted: bool,
+            warnings: list[str]) -> Visual:
+    start = canvas.frame(p.start_ms)
+    end = min(length, canvas.frame(p.end_ms))
+    if info.kind == "video" and info.duration_ms is not None:
+        available = (info.duration_ms - seg.ss) / seg.spd
+        if p.end_ms - p.start_ms > available + 1000 / float(canvas.fps):
+            warnings.append(f"{p.where}: the source ends {available / 1000:.2f} s in; its last frame holds after that")
+    fill = None if seg.fill == "blur" else rgb(seg.fill)
+    motion = seg.mo if info.kind == "image" and seg.mo is not None and seg.mo.type != "none" else None
+    return Visual(
+        where=p.where, label=seg.n or _label(seg.src), media=info, start=start, length=max(1, end - start),
+        source_in_ms=seg.ss, speed=seg.spd, volume=0.0 if (seg.mute or track_muted) else seg.vol, fit=seg.fit,
+        fill=fill, box=_box(seg, canvas), opacity=seg.op, motion=motion,
+    )
+
+
+def _sound(seg: AudioSegment, info: MediaInfo, p: _Placed, canvas: Canvas, length: int, issues: list[Issue]) -> Sound:
+    start = canvas.frame(p.start_ms)
+    end = min(length, canvas.frame(p.end_ms))
+    if seg.fi + seg.fo > p.end_ms - p.start_ms:
+        issues.append(Issue(f"{p.where}.fi", "fades_fit", "fade-in plus fade-out is longer than the segment"))
+    return Sound(p.where, seg.n or _label(seg.src), info, start, max(1, end - start), seg.ss, seg.vol, seg.fi,
+                 seg.fo, seg.loop)
+
+
+def _caption(seg: TextSegment, p: _Placed, canvas: Canvas, length: int, issues: list[Issue]) -> Caption:
+    anim = seg.style.anim or "none"
+    fi = seg.fi if seg.fi is not None else (TEXT_FADE_MS if anim in ("fade", "fade-in") else 0)
+    fo = seg.fo if seg.fo is not None else (TEXT_FADE_MS if anim in ("fade", "fade-out") else 0)
+    start = canvas.frame(p.start_ms)
+    end = min(length, canvas.frame(p.end_ms))
+    frames = max(1, end - start)
+    fade_in, fade_out = canvas.frame(fi), canvas.frame(fo)
+    if fade_in + fade_out > frames:
+        issues.append(Issue(f"{p.where}.fi", "fades_fit", "fade-in plus fade-out is longer than the text is shown"))
+    return Caption(p.where, seg.txt, seg.style, start, frames, fade_in, fade_out)
+
+
+def _label(src: str) -> str:
+    name = src.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return stem.replace("_", " ").replace("-", " ") or "clip"

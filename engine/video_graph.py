@@ -1,0 +1,312 @@
+"""The picture half of the filter graph, built with ffmpeg-python.
+
+Every piece of picture leaves here as a stream of exactly the frames it needs, at the canvas
+rate, time base 1/fps, starting at zero, so that concat and xfade line up to the frame. How
+many frames and which source frames are decided in timeline.py; this module only says how.
+
+The base track is a chain: clips and background gaps joined by concat, or by xfade where a
+transition sits on the cut. Upper tracks and captions are overlays, shifted to their start.
+No text from a client reaches a filter string: captions arrive as pictures, sources as file
+paths (input arguments), colours as parsed numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import ffmpeg
+
+from engine.draft import Motion
+from engine.probe import MediaInfo
+from engine.stills import PreparedStill
+from engine.timeline import RGB, Blend, Canvas, Caption, Layer, Rect, Timeline, Visual, even
+
+Stream = Any   # an ffmpeg-python stream
+BLUR_SHRINK: Final = 16
+
+
+def secs(value: float) -> str:
+    """Seconds as FFmpeg reads them, to the microsecond, without float noise."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def rate(canvas: Canvas) -> str:
+    return str(canvas.fps.numerator) if canvas.fps.denominator == 1 else f"{canvas.fps.numerator}/{canvas.fps.denominator}"
+
+
+def hex_color(color: RGB, alpha: float | None = None) -> str:
+    text = "0x{:02X}{:02X}{:02X}".format(*color)
+    return text if alpha is None else f"{text}@{alpha:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCaption:
+    still: PreparedStill
+    x: int
+    y: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """What the compiler may read: probed media plus the pictures prepared for this render."""
+
+    stills: Mapping[str, PreparedStill]           # by Visual.where
+    captions: Mapping[str, PreparedCaption]       # by Caption.where
+    decoder_args: Mapping[str, str]               # extra input options for decoded video (e.g. hwaccel)
+
+
+class Build:
+    """The state of one compile: canvas, sources, and the inputs made so far.
+
+    ffmpeg-python merges nodes that look alike, so two segments reading the same window of the
+    same file would share one ``-i`` and the later one would have to buffer every frame of the
+    earlier. Each owner (a segment, a gap) therefore gets its own input: when the options of a
+    new one match an existing input, its ``-t`` grows by a microsecond, which changes nothing
+    in the output (every piece is trimmed to whole frames) but keeps the inputs apart.
+    """
+
+    def __init__(self, canvas: Canvas, sources: Sources) -> None:
+        self.canvas, self.sources = canvas, sources
+        self._by_owner: dict[str, Any] = {}
+        self._signatures: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+
+    def input(self, owner: str, path: str, opts: dict[str, str]) -> Any:
+        if owner in self._by_owner:
+            return self._by_owner[owner]
+        nudge = 0
+        while True:
+            trial = dict(opts)
+            if nudge:
+                trial["t"] = secs(float(opts.get("t", "0")) + nudge * 1e-6)
+            signature = (path, tuple(sorted(trial.items())))
+            if signature not in self._signatures:
+                break
+            nudge += 1
+        self._signatures.add(signature)
+        node = ffmpeg.input(path, **trial)
+        self._by_owner[owner] = node
+        return node
+
+    def media(self, owner: str, info: MediaInfo, *, start_s: float, duration_s: float, loop: bool = False,
+              decode: bool = False) -> Any:
+        """A probed file as an input: its demuxer forced (as probed) and only the file protocol allowed."""
+        opts: dict[str, str] = {"protocol_whitelist": "file"}
+        if info.demuxer:
+            opts["f"] = info.demuxer
+        if loop:
+            opts["stream_loop"] = "-1"
+        if start_s > 0:
+            opts["ss"] = secs(start_s)
+        opts["t"] = secs(duration_s)
+        if decode:
+            opts.update(self.sources.decoder_args)
+        return self.input(owner, info.path, opts)
+
+    def picture(self, owner: str, path: Path) -> Any:
+        return self.input(owner, str(path), {"f": "png_pipe", "protocol_whitelist": "file"})
+
+    def lavfi(self, owner: str, graph: str, duration_s: float) -> Any:
+        return self.input(owner, graph, {"f": "lavfi", "t": secs(duration_s)})
+
+
+def _exact_frames(stream: Stream, frames: int, hold_front: int = 0) -> Stream:
+    """Exactly ``frames`` frames: hold the first frame ``hold_front`` times, the last one as long as needed."""
+    if hold_front:
+        stream = stream.filter("tpad", start=hold_front, start_mode="clone")
+    return (stream.filter("tpad", stop=-1, stop_mode="clone")
+            .filter("trim", end_frame=frames).filter("setpts", "PTS-STARTPTS"))
+
+
+def _fit_video(stream: Stream, info: MediaInfo, box: Rect, fit: str, fill: RGB | None, layer: bool) -> Stream:
+    dw, dh = info.width or box.w, info.height or box.h
+    pix = "yuva420p" if layer else "yuv420p"
+    if (dw, dh) == (box.w, box.h):
+        return stream.filter("setsar", "1").filter("format", pix)
+    if fit == "stretch":
+        return stream.filter("scale", box.w, box.h).filter("setsar", "1").filter("format", pix)
+    if fit == "cover":
+        s = max(box.w / dw, box.h / dh)
+        sw, sh = max(box.w, even(math.ceil(dw * s))), max(box.h, even(math.ceil(dh * s)))
+        return (stream.filter("scale", sw, sh).filter("crop", box.w, box.h, (sw - box.w) // 2, (sh - box.h) // 2)
+                .filter("setsar", "1").filter("format", pix))
+    s = min(box.w / dw, box.h / dh)
+    sw, sh = min(box.w, even(round(dw * s))), min(box.h, even(round(dh * s)))
+    if (sw, sh) == (box.w, box.h):   # same shape: nothing to fill
+        return stream.filter("scale", box.w, box.h).filter("setsar", "1").filter("format", pix)
+    x, y = (box.w - sw) // 2, (box.h - sh) // 2
+    if fill is None and not layer:   # contain over a blurred, cropped copy of the same picture
+        split = stream.filter_multi_output("split")
+        small_w, small_h = even(box.w / BLUR_SHRINK), even(box.h / BLUR_SHRINK)
+        cs = max(small_w / dw, small_h / dh)
+        cw, ch = max(small_w, even(math.ceil(dw * cs))), max(small_h, even(math.ceil(dh * cs)))
+        backdrop = (split[0].filter("scale", cw, ch, flags="fast_bilinear")
+                    .filter("crop", small_w, small_h, (cw - small_w) // 2, (ch - small_h) // 2)
+                    .filter("gblur", sigma=f"{max(1.0, min(small_w, small_h) / 10):g}")
+                    .filter("scale", box.w, box.h, flags="bilinear").filter("setsar", "1"))
+        front = split[1].filter("scale", sw, sh).filter("setsar", "1")
+        return ffmpeg.overlay(backdrop, front, x=x, y=y).filter("format", pix)
+    color = hex_color(fill or (0, 0, 0), None if not layer or fill else 0)
+    return (stream.filter("scale", sw, sh).filter("setsar", "1").filter("format", pix)
+            .filter("pad", box.w, box.h, x, y, color=color))
+
+
+def _motion(stream: Stream, motion: Motion, frames: int, box: Rect, canvas: Canvas, alpha: bool) -> Stream:
+    """Ken Burns over an oversampled still with zoompan; positions rounded to whole source pixels."""
+    p = f"on/{max(1, frames - 1)}"
+    amt = f"{motion.amt:g}"
+    centre_x, centre_y = "(iw-iw/zoom)/2", "(ih-ih/zoom)/2"
+    zoom, x, y = f"1+{amt}", centre_x, centre_y
+    if motion.type == "zoom-in":
+        zoom = f"1+{amt}*{p}"
+    elif motion.type == "zoom-out":
+        zoom = f"1+{amt}*(1-{p})"
+    elif motion.type == "pan-right":
+        x = f"(iw-iw/zoom)*{p}"
+    elif motion.type == "pan-left":
+        x = f"(iw-iw/zoom)*(1-{p})"
+    elif motion.type == "pan-down":
+        y = f"(ih-ih/zoom)*{p}"
+    elif motion.type == "pan-up":
+        y = f"(ih-ih/zoom)*(1-{p})"
+    work = "yuva444p" if alpha else "yuv444p"   # 4:4:4 so zoompan may crop at odd pixels
+    return (stream.filter("format", work)
+            .filter("zoompan", z=zoom, x=f"floor({x}+0.5)", y=f"floor({y}+0.5)", d=frames,
+                    s=f"{box.w}x{box.h}", fps=rate(canvas))
+            .filter("format", "yuva420p" if alpha else "yuv420p"))
+
+
+def _repeat(stream: Stream, frames: int, canvas: Canvas) -> Stream:
+    """One decoded picture shown ``frames`` times at the canvas rate (copies by reference)."""
+    tb = f"{canvas.fps.denominator}/{canvas.fps.numerator}"
+    return (stream.filter("loop", loop=frames - 1, size=1, start=0)
+            .filter("settb", tb).filter("setpts", "N").filter("fps", rate(canvas)))
+
+
+def still_stream(b: Build, v: Visual, frames: int, layer: bool) -> Stream:
+    prepared = b.sources.stills[v.where]
+    alpha = layer and prepared.has_alpha
+    pic = b.picture(f"{v.where}#{frames}", prepared.path).video
+    if v.motion is not None:
+        return _motion(pic, v.motion, frames, v.box, b.canvas, alpha)
+    return _repeat(pic.filter("format", "yuva420p" if layer else "yuv420p"), frames, b.canvas)
+
+
+def clip_window(v: Visual, frames: int, lead: int, canvas: Canvas) -> tuple[float, float, int]:
+    """Which part of the source a clip's rendered extent reads: (start s, length s, frames held first).
+
+    The extent begins ``lead`` frames before the in-point (the first half of a transition); where
+    that is before the source's first frame, the first frame is held instead.
+    """
+    fps = float(canvas.fps)
+    start_s = v.source_in_ms / 1000 - lead / fps * v.speed
+    hold = 0
+    if start_s < 0:
+        hold = min(frames - 1, math.ceil(-start_s * fps / v.speed - 1e-9))
+        start_s = 0.0
+    return start_s, (frames - hold + 2) / fps * v.speed, hold
+
+
+def clip_input(b: Build, v: Visual, frames: int, lead: int) -> Any:
+    """The ``-i`` of a clip's extent; its picture and its sound read the same one."""
+    start_s, need_s, _hold = clip_window(v, frames, lead, b.canvas)
+    return b.media(f"{v.where}#{frames}", v.media, start_s=start_s, duration_s=need_s, decode=True)
+
+
+def clip_stream(b: Build, v: Visual, frames: int, lead: int, layer: bool) -> Stream:
+    """The picture of a video clip over its rendered extent."""
+    hold = clip_window(v, frames, lead, b.canvas)[2]
+    stream = clip_input(b, v, frames, lead).video
+    stream = stream.filter("setpts", "PTS-STARTPTS" if v.speed == 1 else f"(PTS-STARTPTS)/{v.speed:g}")
+    stream = stream.filter("fps", rate(b.canvas))
+    stream = _fit_video(stream, v.media, v.box, v.fit, v.fill, layer)
+    return _exact_frames(stream, frames, hold)
+
+
+def visual_stream(b: Build, v: Visual, frames: int, lead: int, layer: bool) -> Stream:
+    if v.is_still:
+        return still_stream(b, v, frames, layer)
+    return clip_stream(b, v, frames, lead, layer)
+
+
+def background(b: Build, owner: str, frames: int) -> Stream:
+    canvas = b.canvas
+    color = f"color=c={hex_color(canvas.bg)}:s={canvas.width}x{canvas.height}:r={rate(canvas)}"
+    return (b.lavfi(owner, color, canvas.seconds(frames + 1)).video.filter("format", "yuv420p")
+            .filter("trim", end_frame=frames).filter("setpts", "PTS-STARTPTS"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    stream: Stream
+    start: int            # the cut where it begins on the timeline
+    enter: Blend | None   # the transition on that cut
+
+
+def _join(pieces: list[_Piece], canvas: Canvas) -> Stream:
+    acc = pieces[0].stream
+    for piece in pieces[1:]:
+        blend = piece.enter
+        if blend is None:
+            acc = ffmpeg.concat(acc, piece.stream, v=1, a=0)
+        else:
+            acc = ffmpeg.filter([acc, piece.stream], "xfade", transition=blend.kind,
+                                duration=secs(canvas.seconds(blend.frames)),
+                                offset=secs(canvas.seconds(piece.start - blend.lead)))
+    return acc
+
+
+def base_stream(b: Build, tl: Timeline) -> Stream:
+    """The base track from frame 0 to the end: clips, and background wherever there is none."""
+    pieces: list[_Piece] = []
+    cursor, leaving = 0, None   # where the last clip ended, and the transition it left with
+    for index, clip in enumerate(tl.base):
+        fades_in_at_zero = index == 0 and clip.start == 0 and clip.enter is not None
+        if clip.start > cursor or fades_in_at_zero:   # background before the clip, maybe of zero length
+            frames = (clip.start - cursor) + (leaving.lead if leaving else 0) + (clip.enter.lag if clip.enter else 0)
+            pieces.append(_Piece(background(b, f"gap@{cursor}", frames), cursor, leaving))
+        frames = clip.lead_in + clip.length + clip.tail_out
+        pieces.append(_Piece(visual_stream(b, clip, frames, clip.lead_in, layer=False), clip.start, clip.enter))
+        cursor, leaving = clip.end, clip.exit
+    if cursor < tl.length or leaving is not None:     # background after the last clip, maybe of zero length
+        frames = tl.length - cursor + (leaving.lead if leaving else 0)
+        pieces.append(_Piece(background(b, f"gap@{cursor}", frames), cursor, leaving))
+    return _join(pieces, b.canvas)
+
+
+def _fades(stream: Stream, frames: int, fade_in: int, fade_out: int, canvas: Canvas) -> Stream:
+    if fade_in:
+        stream = stream.filter("fade", t="in", st=0, d=secs(canvas.seconds(fade_in)), alpha=1)
+    if fade_out:
+        stream = stream.filter("fade", t="out", st=secs(canvas.seconds(frames - fade_out)),
+                               d=secs(canvas.seconds(fade_out)), alpha=1)
+    return stream
+
+
+def _caption_stream(b: Build, item: Caption) -> tuple[Stream, int, int]:
+    cap = b.sources.captions[item.where]
+    pic = b.picture(item.where, cap.still.path).video
+    stream = _repeat(pic.filter("format", "yuva420p"), item.length, b.canvas)
+    return _fades(stream, item.length, item.fade_in, item.fade_out, b.canvas), cap.x, cap.y
+
+
+def _layer_stream(b: Build, item: Visual) -> tuple[Stream, int, int]:
+    stream = visual_stream(b, item, item.length, 0, layer=True)
+    if item.opacity < 1:
+        stream = stream.filter("lutyuv", a=f"val*{item.opacity:g}")
+    fades = (item.enter.frames if item.enter else 0, item.exit.frames if item.exit else 0)
+    return _fades(stream, item.length, *fades, b.canvas), item.box.x, item.box.y
+
+
+def overlay_layers(b: Build, base: Stream, layers: tuple[Layer, ...]) -> Stream:
+    """Draw every upper track over the base, lowest first, each item only during its own frames."""
+    out = base
+    for layer in layers:
+        for item in layer.clips:
+            stream, x, y = _caption_stream(b, item) if isinstance(item, Caption) else _layer_stream(b, item)
+            stream = stream.filter("setpts", f"PTS+{item.start}")
+            out = ffmpeg.overlay(out, stream, x=x, y=y, eof_action="pass", format="yuv420")
+    return out
