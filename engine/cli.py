@@ -1,0 +1,205 @@
+"""The ``reelforge`` command line.
+
+    reelforge render DRAFT.json -o OUT.mp4       render a draft (format from the extension or --format)
+    reelforge gif INPUT -o OUT.gif               a looping GIF from one clip (--fps --width --max-size)
+    reelforge probe FILE                         what a media file is, as JSON
+    reelforge summary DRAFT.json                 the one-line timeline summary
+    reelforge schema                             the draft's JSON Schema
+    reelforge encoders                           which encoder and decoder this machine would use, and why
+
+Exit codes: 0 done, 2 bad input (draft, media, arguments), 3 the render failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine.draft import dump_draft, json_schema, parse_draft
+from engine.errors import DraftError, EngineError, MediaError
+from engine.settings import get_settings
+from engine.summary import summarize
+
+FORMATS = ("mp4", "gif", "webm", "webp")
+
+
+class ProgressBar:
+    """A one-line bar on a terminal; quiet when stderr is not one (logs stay readable)."""
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self.stream, self.label, self.started = stream, label, time.monotonic()
+        self.live = stream.isatty()
+        self.last = -1
+
+    def __call__(self, fraction: float) -> None:
+        percent = int(fraction * 100)
+        if not self.live or percent == self.last:
+            return
+        self.last = percent
+        filled = percent * 30 // 100
+        elapsed = time.monotonic() - self.started
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {percent:3d}%  {elapsed:5.1f}s")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.live:
+            self.stream.write("\n")
+
+
+def _load_json(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SystemExit(f"reelforge: {path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"reelforge: {path}: not valid JSON ({exc})") from None
+
+
+def _format_for(output: str, explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    suffix = Path(output).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise SystemExit(f"reelforge: cannot tell the format from {output!r}; use --format ({', '.join(FORMATS)})")
+    return suffix
+
+
+def _render(draft: dict[str, Any], output: str, base: Path, quiet: bool, as_json: bool) -> int:
+    from engine.render import render
+    from engine.resolve import LocalResolver
+
+    settings = get_settings()
+    bar = ProgressBar(sys.stderr, Path(output).name) if not quiet else None
+    result = render(draft, output, config=settings.engine_config(), resolve=LocalResolver(base), on_progress=bar)
+    if bar:
+        bar.done()
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(f"{result.path}: {result.format}, {result.width}x{result.height}, {result.duration_s:.2f} s, "
+              f"{result.size_bytes / 1e6:.2f} MB, {'with' if result.has_audio else 'no'} audio, "
+              f"encoder {result.encoder} ({result.encoder_reason}), {result.elapsed_s:.1f} s")
+        if result.gif and result.gif.get("target_bytes"):
+            print(f"size target {result.gif['target_bytes'] / 1e6:g} MB: chose {result.gif['chosen']} "
+                  f"after {len(result.gif['attempts'])} tries")
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    data = _load_json(args.draft)
+    draft = dump_draft(parse_draft(data))
+    out = draft.setdefault("m", {}).setdefault("out", {})
+    out["format"] = _format_for(args.output, args.format)
+    if args.quality:
+        out["quality"] = args.quality
+    return _render(draft, args.output, Path(args.draft).resolve().parent, args.quiet, args.json)
+
+
+def cmd_gif(args: argparse.Namespace) -> int:
+    source = Path(args.input).resolve()
+    segment: dict[str, Any] = {"src": str(source), "ss": int(args.start * 1000), "fit": "contain"}
+    if args.duration:
+        segment["d"] = int(args.duration * 1000)
+    out: dict[str, Any] = {"format": _format_for(args.output, args.format or "gif"), "loop": args.loop}
+    for key, value in (("fps", args.fps), ("width", args.width), ("max_mb", args.max_size), ("colors", args.colors),
+                       ("dither", args.dither)):
+        if value is not None:
+            out[key] = value
+    draft = {"t": [{"tt": 0, "sg": [segment]}], "m": {"out": out, "fps": 60}}
+    return _render(draft, args.output, source.parent, args.quiet, args.json)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from engine.probe import probe
+
+    print(json.dumps(probe(args.file).to_dict(), indent=2))
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    print(summarize(parse_draft(_load_json(args.draft))))
+    return 0
+
+
+def cmd_schema(_args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def cmd_encoders(_args: argparse.Namespace) -> int:
+    from engine.encoders import detect_capabilities
+
+    print(json.dumps(detect_capabilities(get_settings().engine_config()).to_dict(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reelforge", description="Self-hosted render engine for short-form video.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("render", cmd_render, "render a draft JSON file")
+    p.add_argument("draft")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--format", choices=FORMATS)
+    p.add_argument("--quality", choices=("high", "medium", "low"))
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the render result as JSON")
+
+    p = add("gif", cmd_gif, "make a looping GIF (or WebP/WebM/MP4) from one video")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--fps", type=float, help="frames per second (default 15)")
+    p.add_argument("--width", type=int, help="width in pixels (default 480)")
+    p.add_argument("--max-size", type=float, metavar="MB", help="stay under this size; fps, width and colours adapt")
+    p.add_argument("--colors", type=int)
+    p.add_argument("--dither", choices=("bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "heckbert", "none"))
+    p.add_argument("--loop", type=int, default=0, help="0 forever (default), -1 once, N repeats")
+    p.add_argument("--start", type=float, default=0.0, help="seconds into the input")
+    p.add_argument("--duration", type=float, help="seconds to take (default: to the end)")
+    p.add_argument("--format", choices=FORMATS)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--json", action="store_true")
+
+    p = add("probe", cmd_probe, "describe a media file")
+    p.add_argument("file")
+    p = add("summary", cmd_summary, "print a draft's timeline summary")
+    p.add_argument("draft")
+    add("schema", cmd_schema, "print the draft JSON Schema")
+    add("encoders", cmd_encoders, "show the GPUs found and the encoder/decoder a render would use")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except DraftError as exc:
+        print(f"reelforge: {exc}", file=sys.stderr)
+        for issue in exc.issues[1:]:
+            print(f"  {issue}", file=sys.stderr)
+        return 2
+    except MediaError as exc:
+        print(f"reelforge: {exc}", file=sys.stderr)
+        return 2
+    except EngineError as exc:
+        print(f"reelforge: render failed: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("reelforge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
