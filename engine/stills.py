@@ -5,9 +5,9 @@ render: FFmpeg decodes one small PNG, converts it once and repeats the frame by 
 It also gives every format Pillow reads (HEIC, WebP, the first frame of a GIF) one path, and
 honours EXIF orientation, which FFmpeg's image decoders ignore.
 
-A still with motion is prepared larger than its box (``MOTION_OVERSAMPLE`` times): the motion
-filter then crops whole pixels of the big picture and scales them down, so each whole-pixel
-step is a fraction of an output pixel. That is what removes the jitter of naive zoompan.
+A still with motion is prepared larger than its box (see engine/motion.py): the motion filter
+then crops whole pixels of the big picture and scales them down, so each whole-pixel step is a
+fraction of an output pixel, and every frame moves by the same number of them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ try:
 except ImportError:  # pragma: no cover
     register_heif_opener = None
 
-MOTION_OVERSAMPLE: Final = 2
 BLUR_SHRINK: Final = 16        # the blurred fill is made at 1/16 size: cheap, and blurrier is better here
 RGB = tuple[int, int, int]
 
@@ -89,12 +88,12 @@ def fit_still(im: Image.Image, size: tuple[int, int], fit: str, fill: RGB | None
 
 
 def prepare_still(info: MediaInfo, *, box: tuple[int, int], fit: str, fill: RGB | None, blur_fill: bool,
-                  backdrop: RGB | None, motion: bool, out: Path) -> PreparedStill:
-    """Write the still, fitted (and oversampled for motion), to ``out`` as PNG.
+                  backdrop: RGB | None, oversample: int, out: Path) -> PreparedStill:
+    """Write the still, fitted (and ``oversample`` times larger, for motion), to ``out`` as PNG.
 
     ``backdrop``: flatten transparency onto this colour (the base track has nothing below it).
     """
-    scale = MOTION_OVERSAMPLE if motion else 1
+    scale = oversample
     size = (box[0] * scale, box[1] * scale)
     picture = fit_still(load_upright(info), size, fit, fill, blur_fill)
     if backdrop is not None:

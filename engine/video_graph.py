@@ -20,9 +20,10 @@ from typing import Any, Final
 import ffmpeg
 
 from engine.draft import Motion
+from engine.motion import plan_motion
 from engine.probe import MediaInfo
 from engine.stills import PreparedStill
-from engine.timeline import RGB, Blend, Canvas, Caption, Layer, Rect, Timeline, Visual, even
+from engine.timeline import RGB, Blend, Canvas, Caption, Layer, Rect, Timeline, Visual, even, rate_text
 
 Stream = Any   # an ffmpeg-python stream
 BLUR_SHRINK: Final = 16
@@ -35,7 +36,7 @@ def secs(value: float) -> str:
 
 
 def rate(canvas: Canvas) -> str:
-    return str(canvas.fps.numerator) if canvas.fps.denominator == 1 else f"{canvas.fps.numerator}/{canvas.fps.denominator}"
+    return rate_text(canvas.fps)
 
 
 def hex_color(color: RGB, alpha: float | None = None) -> str:
@@ -155,27 +156,11 @@ def _fit_video(stream: Stream, info: MediaInfo, box: Rect, fit: str, fill: RGB |
 
 
 def _motion(stream: Stream, motion: Motion, frames: int, box: Rect, canvas: Canvas, alpha: bool) -> Stream:
-    """Ken Burns over an oversampled still with zoompan; positions rounded to whole source pixels."""
-    p = f"on/{max(1, frames - 1)}"
-    amt = f"{motion.amt:g}"
-    centre_x, centre_y = "(iw-iw/zoom)/2", "(ih-ih/zoom)/2"
-    zoom, x, y = f"1+{amt}", centre_x, centre_y
-    if motion.type == "zoom-in":
-        zoom = f"1+{amt}*{p}"
-    elif motion.type == "zoom-out":
-        zoom = f"1+{amt}*(1-{p})"
-    elif motion.type == "pan-right":
-        x = f"(iw-iw/zoom)*{p}"
-    elif motion.type == "pan-left":
-        x = f"(iw-iw/zoom)*(1-{p})"
-    elif motion.type == "pan-down":
-        y = f"(ih-ih/zoom)*{p}"
-    elif motion.type == "pan-up":
-        y = f"(ih-ih/zoom)*(1-{p})"
+    """Ken Burns over the oversampled still (engine/motion.py plans an even pace)."""
+    plan = plan_motion(motion, frames, box.w, box.h)
     work = "yuva444p" if alpha else "yuv444p"   # 4:4:4 so zoompan may crop at odd pixels
     return (stream.filter("format", work)
-            .filter("zoompan", z=zoom, x=f"floor({x}+0.5)", y=f"floor({y}+0.5)", d=frames,
-                    s=f"{box.w}x{box.h}", fps=rate(canvas))
+            .filter("zoompan", z=plan.zoom, x=plan.x, y=plan.y, d=frames, s=f"{box.w}x{box.h}", fps=rate(canvas))
             .filter("format", "yuva420p" if alpha else "yuv420p"))
 
 
@@ -227,9 +212,12 @@ def clip_stream(b: Build, v: Visual, frames: int, lead: int, layer: bool) -> Str
 
 
 def visual_stream(b: Build, v: Visual, frames: int, lead: int, layer: bool) -> Stream:
-    if v.is_still:
-        return still_stream(b, v, frames, layer)
-    return clip_stream(b, v, frames, lead, layer)
+    """A clip or still at its box size; on the base track, placed on the full canvas."""
+    stream = still_stream(b, v, frames, layer) if v.is_still else clip_stream(b, v, frames, lead, layer)
+    canvas = b.canvas
+    if not layer and (v.box.w, v.box.h) != (canvas.width, canvas.height):
+        stream = stream.filter("pad", canvas.width, canvas.height, v.box.x, v.box.y, color=hex_color(canvas.bg))
+    return stream
 
 
 def background(b: Build, owner: str, frames: int) -> Stream:
@@ -268,8 +256,7 @@ def base_stream(b: Build, tl: Timeline) -> Stream:
         if clip.start > cursor or fades_in_at_zero:   # background before the clip, maybe of zero length
             frames = (clip.start - cursor) + (leaving.lead if leaving else 0) + (clip.enter.lag if clip.enter else 0)
             pieces.append(_Piece(background(b, f"gap@{cursor}", frames), cursor, leaving))
-        frames = clip.lead_in + clip.length + clip.tail_out
-        pieces.append(_Piece(visual_stream(b, clip, frames, clip.lead_in, layer=False), clip.start, clip.enter))
+        pieces.append(_Piece(visual_stream(b, clip, clip.extent, clip.lead_in, layer=False), clip.start, clip.enter))
         cursor, leaving = clip.end, clip.exit
     if cursor < tl.length or leaving is not None:     # background after the last clip, maybe of zero length
         frames = tl.length - cursor + (leaving.lead if leaving else 0)
@@ -294,7 +281,7 @@ def _caption_stream(b: Build, item: Caption) -> tuple[Stream, int, int]:
 
 
 def _layer_stream(b: Build, item: Visual) -> tuple[Stream, int, int]:
-    stream = visual_stream(b, item, item.length, 0, layer=True)
+    stream = visual_stream(b, item, item.extent, 0, layer=True)
     if item.opacity < 1:
         stream = stream.filter("lutyuv", a=f"val*{item.opacity:g}")
     fades = (item.enter.frames if item.enter else 0, item.exit.frames if item.exit else 0)
