@@ -19,14 +19,17 @@ from typing import Annotated, Any, Final, Literal, Union
 from PIL import ImageColor
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from engine.errors import DraftError, Issue, SchemaVersionError
 
@@ -74,11 +77,21 @@ def _check_color(value: str | None) -> str | None:
     try:
         ImageColor.getrgb(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a colour (use #RRGGBB, #RRGGBBAA or a CSS name)") from None
+        raise PydanticCustomError("color", "{value!r} is not a colour (use #RRGGBB, #RRGGBBAA or a CSS name)",
+                                  {"value": value}) from None
     return value
 
 
-Color = Annotated[str, Field(max_length=32, description="#RGB, #RRGGBB, #RRGGBBAA or a CSS colour name")]
+def _canonical(aliases: Mapping[str, str]) -> Any:
+    """Lower-case a name and map its aliases, before the name is checked against its list."""
+    return BeforeValidator(lambda v: aliases.get(v.lower(), v.lower()) if isinstance(v, str) else v)
+
+
+COLOR_PATTERN: Final = r"^(#[0-9A-Fa-f]{3,8}|[A-Za-z]{3,30})$"
+Color = Annotated[str, Field(max_length=32, pattern=COLOR_PATTERN,
+                             description="#RGB, #RRGGBB, #RRGGBBAA or a CSS colour name")]
+TransitionName = Annotated[Literal[TRANSITIONS + tuple(TRANSITION_ALIASES)], _canonical(TRANSITION_ALIASES)]  # type: ignore[valid-type]
+Position = Annotated[Literal[POSITIONS + tuple(POSITION_ALIASES)], _canonical(POSITION_ALIASES)]  # type: ignore[valid-type]
 
 
 # ---------------------------------------------------------------- metadata and output
@@ -95,20 +108,28 @@ class Output(Model):
     width: int | None = Field(None, ge=16, le=1920, description="output width in px; the height follows the canvas aspect")
     fps: float | None = Field(None, gt=0, le=60)
     loop: int = Field(0, ge=-1, le=65535, description="GIF/WebP: 0 loops forever, -1 plays once, N repeats N times")
-    max_mb: float | None = Field(None, gt=0, le=1000, description="GIF/WebP: search fps, width and colours to stay under")
+    max_mb: float | None = Field(None, gt=0, le=1000, description="GIF only: search fps, width and colours to stay under")
     colors: int = Field(256, ge=2, le=256, description="GIF palette size")
     dither: Literal["bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "heckbert", "none"] = "bayer"
     bayer_scale: int = Field(4, ge=0, le=5)
     stats: Literal["full", "diff", "scene"] = Field(
-        "diff", description="GIF palette statistics: whole clip, moving parts only, or a palette per scene")
+        "diff", description="GIF palette statistics: whole clip, moving parts only, or a new palette for every "
+                            "frame (per scene: for clips that cut between very different shots)")
+
+    @field_validator("max_mb")
+    @classmethod
+    def _gif_only(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("format", "mp4") != "gif":
+            raise PydanticCustomError("gif_only", "a size target is supported for gif output only")
+        return value
 
 
 class Meta(Model):
     """``m``: the canvas and the output."""
 
     title: str | None = Field(None, max_length=200)
-    width: int | None = Field(None, ge=16, le=1920)
-    height: int | None = Field(None, ge=16, le=1920)
+    width: int | None = Field(None, ge=16, le=1920, description="canvas width; the short side is at most 1080")
+    height: int | None = Field(None, ge=16, le=1920, description="canvas height; the short side is at most 1080")
     aspect: Literal["16:9", "9:16", "1:1", "4:5"] | None = None
     fps: float = Field(30.0, ge=1, le=60)
     bg: Color = "#000000"
@@ -120,7 +141,8 @@ class Meta(Model):
     @model_validator(mode="after")
     def _canvas_within_limits(self) -> "Meta":
         if self.width and self.height and min(self.width, self.height) > 1080:
-            raise ValueError(f"canvas {self.width}x{self.height} is larger than 1080x1920 in either orientation")
+            raise PydanticCustomError("canvas_size", "canvas {w}x{h} is larger than 1080x1920 in either orientation",
+                                      {"w": self.width, "h": self.height})
         return self
 
 
@@ -128,23 +150,16 @@ class Meta(Model):
 
 
 class Transition(Model):
-    type: str = "fade"
+    type: TransitionName = "fade"
     d: PositiveMs = DEFAULT_TRANSITION_MS
 
-    @field_validator("type")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        name = TRANSITION_ALIASES.get(value.lower(), value.lower())
-        if name not in TRANSITIONS:
-            raise ValueError(f"unknown transition {value!r}; use one of {', '.join(TRANSITIONS)}")
-        return name
+
+def _shorthand(key: str) -> Any:
+    """Accept a bare name where an object is expected: "fade" means {"type": "fade"}."""
+    return BeforeValidator(lambda v: {key: v} if isinstance(v, str) else v)
 
 
-def _transition_from_shorthand(value: Any) -> Any:
-    return {"type": value} if isinstance(value, str) else value
-
-
-TransitionField = Annotated[Transition, Field(description="a transition object, or just its type name")]
+TransitionField = Annotated[Transition, _shorthand("type"), Field(description="a transition object, or just its type name")]
 
 
 class Transitions(Model):
@@ -152,11 +167,6 @@ class Transitions(Model):
 
     in_: TransitionField | None = Field(None, alias="in")
     out: TransitionField | None = None
-
-    @field_validator("in_", "out", mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        return _transition_from_shorthand(value)
 
 
 class Motion(Model):
@@ -212,7 +222,7 @@ class TextStyle(Model):
     shadow: Shadow | None = None
     bg: TextBox | None = None
     align: Literal["left", "center", "right"] = "center"
-    pos: str = Field("center", description="named anchor: " + ", ".join(POSITIONS))
+    pos: Position = Field("center", description="named anchor")
     x: Fraction01 | None = Field(None, description="anchor point x as a fraction of the canvas (overrides pos)")
     y: Fraction01 | None = Field(None, description="anchor point y as a fraction of the canvas (overrides pos)")
     maxw: Annotated[float, Field(gt=0.05, le=1.0)] | None = Field(None, description="wrap width, fraction of the canvas")
@@ -220,14 +230,6 @@ class TextStyle(Model):
     anim: Literal["none", "fade", "fade-in", "fade-out"] | None = None
 
     _c = field_validator("color")(_check_color)
-
-    @field_validator("pos")
-    @classmethod
-    def _known_pos(cls, value: str) -> str:
-        name = POSITION_ALIASES.get(value.lower(), value.lower())
-        if name not in POSITIONS:
-            raise ValueError(f"unknown position {value!r}; use one of {', '.join(POSITIONS)}")
-        return name
 
 
 # ---------------------------------------------------------------- segments and tracks
@@ -249,21 +251,18 @@ class VideoSegment(Segment):
     vol: float = Field(1.0, ge=0.0, le=2.0)
     mute: bool = False
     fit: Literal["contain", "cover", "stretch"] = "contain"
-    fill: str = Field("blur", max_length=32, description="contain only: 'blur' or a colour for the bars")
+    fill: str = Field("blur", max_length=32, pattern=COLOR_PATTERN,
+                      description="contain only: 'blur' or a colour for the bars")
     box: Box | None = None
     op: Fraction01 = 1.0
-    mo: Motion | None = Field(None, description="stills only: movement over the image")
+    mo: Annotated[Motion, _shorthand("type")] | None = Field(
+        None, description="stills only: movement over the image (an object, or just its type)")
     tr: Transitions | None = None
 
     @field_validator("fill")
     @classmethod
     def _fill(cls, value: str) -> str:
         return value if value == "blur" else _check_color(value) or value
-
-    @field_validator("mo", mode="before")
-    @classmethod
-    def _motion_shorthand(cls, value: Any) -> Any:
-        return {"type": value} if isinstance(value, str) else value
 
 
 class AudioSegment(Segment):
@@ -285,7 +284,7 @@ class TextSegment(Segment):
     @classmethod
     def _visible(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("text is empty")
+            raise PydanticCustomError("not_blank", "text is empty")
         return value
 
 
@@ -301,17 +300,17 @@ class TrackBase(Model):
 
 
 class VideoTrack(TrackBase):
-    tt: Literal[0] = TRACK_VIDEO
+    tt: Literal[0]
     sg: list[VideoSegment] = Field(default_factory=list, max_length=MAX_SEGMENTS_PER_TRACK)
 
 
 class AudioTrack(TrackBase):
-    tt: Literal[1] = TRACK_AUDIO
+    tt: Literal[1]
     sg: list[AudioSegment] = Field(default_factory=list, max_length=MAX_SEGMENTS_PER_TRACK)
 
 
 class TextTrack(TrackBase):
-    tt: Literal[7] = TRACK_TEXT
+    tt: Literal[7]
     sg: list[TextSegment] = Field(default_factory=list, max_length=MAX_SEGMENTS_PER_TRACK)
 
 
@@ -361,7 +360,8 @@ def _json_path(loc: tuple[int | str, ...]) -> str:
 
 def _rule(error_type: str) -> str:
     return {"missing": "required", "extra_forbidden": "unknown", "literal_error": "one_of",
-            "union_tag_invalid": "track_type", "union_tag_not_found": "track_type"}.get(error_type, error_type)
+            "union_tag_invalid": "track_type", "union_tag_not_found": "track_type",
+            "string_pattern_mismatch": "color"}.get(error_type, error_type)
 
 
 def parse_draft(data: Any) -> Draft:
@@ -386,8 +386,26 @@ def dump_draft(draft: Draft) -> dict[str, Any]:
     return draft.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
+def _allow_names(node: Any, ref: str, names: tuple[str, ...]) -> None:
+    """Where the schema says "a <ref> object", add "or just its name" (the shorthands the parser accepts)."""
+    if isinstance(node, dict):
+        if node.get("$ref") == ref:
+            node.pop("$ref")
+            node["anyOf"] = [{"$ref": ref}, {"type": "string", "enum": list(names)}]
+            return
+        for value in node.values():
+            _allow_names(value, ref, names)
+    elif isinstance(node, list):
+        for value in node:
+            _allow_names(value, ref, names)
+
+
 def json_schema() -> dict[str, Any]:
     schema = Draft.model_json_schema(by_alias=True)
+    for name, names in (("Transition", TRANSITIONS + tuple(TRANSITION_ALIASES)), ("Motion", MOTIONS)):
+        for key, definition in schema["$defs"].items():
+            if key != name:
+                _allow_names(definition, f"#/$defs/{name}", names)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "reelforge draft"
     schema["description"] = "A reelforge/NemoVideo draft timeline. Times are integer milliseconds. See docs/draft-format.md."
