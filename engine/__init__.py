@@ -19,7 +19,7 @@ from engine.errors import (
     TargetSizeUnreachable,
 )
 from engine.probe import MediaInfo, probe
-from engine.render import RenderResult, render
+from engine.pipeline import RenderResult, render
 from engine.resolve import LocalResolver
 from engine.summary import summarize
 

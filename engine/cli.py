@@ -70,7 +70,7 @@ def _format_for(output: str, explicit: str | None) -> str:
 
 
 def _render(draft: dict[str, Any], output: str, base: Path, quiet: bool, as_json: bool) -> int:
-    from engine.render import render
+    from engine.pipeline import render
     from engine.resolve import LocalResolver
 
     settings = get_settings()
@@ -124,7 +124,18 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    print(summarize(parse_draft(_load_json(args.draft))))
+    from engine.probe import probe
+    from engine.resolve import LocalResolver
+
+    draft = parse_draft(_load_json(args.draft))
+    resolve = LocalResolver(Path(args.draft).resolve().parent)
+    lengths: dict[str, int | None] = {}
+    for src in {seg.src for track in draft.t for seg in track.sg if hasattr(seg, "src")}:
+        try:   # segments without d last as long as their source: read it where the file is here
+            lengths[src] = probe(resolve(src)).duration_ms
+        except MediaError:
+            continue
+    print(summarize(draft, lengths))
     return 0
 
 

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import ffmpeg
 
-from engine.timeline import OutputSpec
+from engine.timeline import OutputSpec, Timeline
 
 Stream = Any
 STATS_MODES: Final = {"full": "full", "diff": "diff", "scene": "single"}
@@ -64,6 +64,36 @@ class GifPoint:
 
     def label(self) -> str:
         return f"{self.width} px, {self.fps:g} fps, {self.colors} colours"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fps": self.fps, "width": self.width, "colors": self.colors, "size_bytes": self.size_bytes}
+
+
+@dataclass(frozen=True, slots=True)
+class GifChoice:
+    """The setting a size search settled on, and every try on the way."""
+
+    fps: float
+    width: int
+    height: int
+    colors: int
+    size_bytes: int
+    target_bytes: int
+    attempts: tuple[GifPoint, ...]
+
+    def report(self, spec: OutputSpec) -> dict[str, Any]:
+        return {"fps": self.fps, "width": self.width, "height": self.height, "colors": self.colors,
+                "size_bytes": self.size_bytes, "target_bytes": self.target_bytes, "loop": spec.loop,
+                "dither": spec.dither, "stats": spec.stats, "attempts": [a.to_dict() for a in self.attempts],
+                "chosen": GifPoint(self.fps, self.width, self.colors).label()}
+
+
+def settings_report(tl: Timeline, size_bytes: int) -> dict[str, Any]:
+    """What a GIF without a size target was made with."""
+    spec = tl.output
+    return {"fps": float(tl.canvas.fps), "width": tl.canvas.width, "height": tl.canvas.height, "colors": spec.colors,
+            "size_bytes": size_bytes, "target_bytes": None, "loop": spec.loop, "dither": spec.dither,
+            "stats": spec.stats, "attempts": []}
 
 
 # ---------------------------------------------------------------- size targets

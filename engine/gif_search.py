@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 from engine import compile as compiler
 from engine import gif
@@ -20,62 +18,57 @@ from engine.config import EngineConfig
 from engine.errors import TargetSizeUnreachable
 from engine.profiles import output_args
 from engine.run import FFmpegCommand
-from engine.timeline import Timeline, even
+from engine.timeline import Timeline, even, frame_rate, rate_text
 from engine.video_graph import Sources
 
-Run = Callable[[FFmpegCommand, float, float], Any]
+Run = Callable[[FFmpegCommand, float, float], None]
 
 
-def _rate(fps: float) -> str:
-    value = Fraction(str(fps)).limit_denominator(1001)
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+def _try(point: gif.GifPoint, tl: Timeline, mezz: Path, out: Path, work: Path, config: EngineConfig, run: Run,
+         progress: tuple[float, float]) -> int:
+    """Encode one setting from the intermediate; returns the FFmpeg runs it took."""
+    height = even(point.width * tl.canvas.height / tl.canvas.width)
+    spec = replace(tl.output, colors=point.colors)
+    fps = rate_text(frame_rate(point.fps))
+    args = output_args(spec, fps, None, config.x264_preset)
+    low, high = progress
+    frames = int(tl.duration_s * point.fps) + 1
+    if gif.one_pass_fits(spec, point.width, height, frames, config.gif_buffer_mb):
+        run(compiler.compile_gif_attempt(mezz, point.width, height, fps, spec, args, out, tl.duration_s), low, high)
+        return 1
+    palette_png = out.with_suffix(".palette.png")
+    run(compiler.compile_gif_palette(mezz, point.width, height, fps, spec, palette_png, tl.duration_s),
+        low, (low + high) / 2)
+    run(compiler.compile_gif_attempt(mezz, point.width, height, fps, spec, args, out, tl.duration_s,
+                                     palette_png=palette_png), (low + high) / 2, high)
+    return 2
 
 
-def search_gif_size(tl: Timeline, sources: Sources, config: EngineConfig, temp: Path, work: Path, run: Run,
-                    report: Callable[[float], None]) -> tuple[int, dict[str, Any]]:
-    spec = tl.output
-    assert spec.max_bytes is not None
-    target = spec.max_bytes
+def search_gif_size(tl: Timeline, sources: Sources, config: EngineConfig, temp: Path, work: Path,
+                    run: Run) -> tuple[int, gif.GifChoice]:
+    """Make the best-looking GIF under ``tl.output.max_bytes`` at ``temp``; returns (FFmpeg runs, the choice)."""
+    target = tl.output.max_bytes
+    assert target is not None
     mezz = work / "composed.mkv"
     run(compiler.compile_intermediate(tl, sources, mezz), 0.0, 0.5)
-    start = gif.GifPoint(float(tl.canvas.fps), tl.canvas.width, spec.colors)
-    tried: list[gif.GifPoint] = []
-    files: dict[tuple[float, int, int], Path] = {}
-    point: gif.GifPoint | None = start
     passes = 1
+    start = gif.GifPoint(float(tl.canvas.fps), tl.canvas.width, tl.output.colors)
+    tried: list[gif.GifPoint] = []
+    files: dict[gif.GifPoint, Path] = {}
+    point = gif.next_point(target, start, tried)
     while point is not None:
-        height = even(point.width * tl.canvas.height / tl.canvas.width)
-        attempt_spec = replace(spec, colors=point.colors)
-        fps = _rate(point.fps)
         out = work / f"try-{len(tried)}.gif"
-        args = output_args(attempt_spec, fps, None, config.x264_preset)
-        frames = int(tl.duration_s * point.fps) + 1
         step = 0.5 + 0.45 * len(tried) / gif.MAX_ATTEMPTS
-        if gif.one_pass_fits(attempt_spec, point.width, height, frames, config.gif_buffer_mb):
-            run(compiler.compile_gif_attempt(mezz, point.width, height, fps, attempt_spec, args, out, tl.duration_s),
-                step, step + 0.05)
-            passes += 1
-        else:
-            pal = work / f"palette-{len(tried)}.png"
-            run(compiler.compile_gif_palette(mezz, point.width, height, fps, attempt_spec, pal, tl.duration_s),
-                step, step + 0.02)
-            run(compiler.compile_gif_attempt(mezz, point.width, height, fps, attempt_spec, args, out, tl.duration_s,
-                                             palette_png=pal), step + 0.02, step + 0.05)
-            passes += 2
+        passes += _try(point, tl, mezz, out, work, config, run, (step, step + 0.45 / gif.MAX_ATTEMPTS))
         measured = replace(point, size_bytes=out.stat().st_size)
         tried.append(measured)
-        files[(point.fps, point.width, point.colors)] = out
+        files[measured] = out
         point = gif.next_point(target, start, tried)
     fitting = [t for t in tried if t.size_bytes is not None and t.size_bytes <= target]
-    attempts = [{"fps": t.fps, "width": t.width, "colors": t.colors, "size_bytes": t.size_bytes} for t in tried]
     if not fitting:
         smallest = min(tried, key=lambda t: t.size_bytes or 0)
         raise TargetSizeUnreachable(target, smallest.size_bytes or 0, smallest.label())
     best = max(fitting, key=lambda t: gif.quality(t, start))
-    files[(best.fps, best.width, best.colors)].replace(temp)
-    report(0.99)
+    files[best].replace(temp)
     height = even(best.width * tl.canvas.height / tl.canvas.width)
-    return passes, {"fps": best.fps, "width": best.width, "height": height, "colors": best.colors,
-                    "size_bytes": best.size_bytes, "target_bytes": target, "attempts": attempts, "loop": spec.loop,
-                    "dither": spec.dither, "stats": spec.stats, "chosen": best.label()}
-
+    return passes, gif.GifChoice(best.fps, best.width, height, best.colors, best.size_bytes or 0, target, tuple(tried))

@@ -15,28 +15,28 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from engine import compile as compiler
 from engine import gif
+from engine.assets import prepare_sources
 from engine.config import EngineConfig
-from engine.draft import Draft, VideoTrack, parse_draft
-from engine.encoders import Capabilities, CodecChoice, detect_capabilities, input_decoder_args
-from engine.errors import DraftError, Issue, MediaError, OutputMismatch
+from engine.draft import Draft, parse_draft
+from engine.encoders import Capabilities, CodecChoice, detect_capabilities
+from engine.errors import MediaError, OutputMismatch
 from engine.fonts import FontCatalog
 from engine.gif_search import search_gif_size
-from engine.probe import MediaInfo, inspect_output, probe
+from engine.probe import MediaInfo, OutputInfo, inspect_output, probe
 from engine.profiles import output_args
 from engine.resolve import LocalResolver, Resolver
-from engine.run import run_ffmpeg
-from engine.stills import prepare_still
-from engine.text import render_text
+from engine.run import FFmpegCommand, run_ffmpeg
 from engine.timeline import Timeline, build_timeline
-from engine.video_graph import PreparedCaption, Sources, rate
+from engine.video_graph import Sources, rate
 
 ProgressCallback = Callable[[float], None]
+NATIVE_ENCODERS = {"gif": "gif (palettegen/paletteuse)", "webm": "libvpx-vp9", "webp": "libwebp_anim"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +51,31 @@ class RenderResult:
     frames: int
     has_audio: bool
     video_codec: str
-    encoder: str
+    encoder: str            # what encoded the picture, and why that one
     encoder_reason: str
-    decoder: str
+    decoder: str            # what decoded the video sources ("none" for stills and text only), and why
     decoder_reason: str
     elapsed_s: float
-    passes: int
+    passes: int             # FFmpeg runs it took
     warnings: tuple[str, ...] = ()
-    gif: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    gif: dict[str, Any] | None = None   # GIF settings used; with a size target, every try and the one chosen
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["path"] = str(self.path)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What the finished file must hold."""
+
+    width: int
+    height: int
+    frames: int
+    fps: float
+    audio: bool
+    timed: bool            # whether its container times are exact enough to check (not GIF/WebP delays)
 
 
 def probe_sources(draft: Draft, resolve: Resolver) -> dict[str, MediaInfo]:
@@ -82,59 +93,19 @@ def probe_sources(draft: Draft, resolve: Resolver) -> dict[str, MediaInfo]:
     return media
 
 
-def _gif_target_only(draft: Draft) -> None:
-    out = draft.m.out
-    if out.max_mb is not None and out.format != "gif":
-        raise DraftError([Issue("m.out.max_mb", "gif_only", "a size target is supported for gif output only")])
-
-
-def prepare_sources(tl: Timeline, work: Path, fonts: FontCatalog, decoder: CodecChoice | None) -> tuple[Sources, list[str]]:
-    """Write the stills and captions this timeline needs into ``work``."""
-    stills, captions, warnings = {}, {}, []
-    canvas = tl.canvas
-    for index, v in enumerate(tl.visuals()):
-        if not v.is_still:
-            continue
-        on_base = v in tl.base
-        stills[v.where] = prepare_still(
-            v.media, box=(v.box.w, v.box.h), fit=v.fit, fill=v.fill, blur_fill=on_base and v.fill is None,
-            backdrop=canvas.bg if on_base else None, motion=v.motion is not None, out=work / f"still-{index}.png")
-    for index, cap in enumerate(c for layer in tl.layers if layer.kind == "text" for c in layer.clips):
-        text = render_text(cap.text, cap.style, canvas_w=canvas.width, canvas_h=canvas.height,  # type: ignore[union-attr]
-                           scale=canvas.scale, safe=canvas.safe, fonts=fonts)
-        path = work / f"text-{index}.png"
-        text.image.save(path, format="PNG", compress_level=1)
-        from engine.stills import PreparedStill
-
-        captions[cap.where] = PreparedCaption(PreparedStill(path, text.image.width, text.image.height, True),  # type: ignore[union-attr]
-                                              text.x, text.y)
-        warnings.extend(f"{cap.where}: {w}" for w in text.warnings)  # type: ignore[union-attr]
-    decoder_args: Mapping[str, str] = {}
-    if decoder is not None and decoder.decoder == "cuda":
-        args = input_decoder_args("cuda", decoder.gpu_index)
-        decoder_args = dict(zip(args[0::2], args[1::2]))
-        decoder_args = {k.lstrip("-"): v for k, v in decoder_args.items()}
-    return Sources(stills, captions, decoder_args), warnings
-
-
-def verify(path: Path, tl: Timeline) -> None:
+def verify(info: OutputInfo, want: Expected) -> None:
     """FFmpeg's exit code is not proof: the file must hold what the timeline says."""
-    info = inspect_output(path)
-    frame_s = 1 / float(tl.canvas.fps)
     if info.frames == 0:
         raise OutputMismatch("no video frames were written")
-    if abs(info.frames - tl.length) > 1:
-        raise OutputMismatch(f"{info.frames} frames written, the timeline has {tl.length}")
-    if (info.width, info.height) != (tl.canvas.width, tl.canvas.height):
-        raise OutputMismatch(f"picture is {info.width}x{info.height}, expected {tl.canvas.width}x{tl.canvas.height}")
-    if info.has_audio != tl.output.audio:
-        raise OutputMismatch("audio " + ("missing" if tl.output.audio else "present but not asked for"))
-    if tl.output.format in ("mp4", "webm") and abs(info.duration_s - tl.duration_s) > frame_s + 1e-3:
-        raise OutputMismatch(f"lasts {info.duration_s:.3f} s, the timeline {tl.duration_s:.3f} s")
-
-
-def _temp_name(output: Path) -> Path:
-    return output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
+    if abs(info.frames - want.frames) > 1:
+        raise OutputMismatch(f"{info.frames} frames written, expected {want.frames}")
+    if (info.width, info.height) != (want.width, want.height):
+        raise OutputMismatch(f"picture is {info.width}x{info.height}, expected {want.width}x{want.height}")
+    if info.has_audio != want.audio:
+        raise OutputMismatch("audio " + ("missing" if want.audio else "present but not asked for"))
+    seconds = want.frames / want.fps
+    if want.timed and abs(info.duration_s - seconds) > 1 / want.fps + 1e-3:
+        raise OutputMismatch(f"lasts {info.duration_s:.3f} s, expected {seconds:.3f} s")
 
 
 def render(
@@ -151,68 +122,66 @@ def render(
     """Render ``draft`` to ``output`` (format from ``draft.m.out.format``). Raises EngineError subclasses."""
     started = time.monotonic()
     model = draft if isinstance(draft, Draft) else parse_draft(draft)
-    _gif_target_only(model)
-    media = probe_sources(model, resolve or LocalResolver())
-    tl = build_timeline(model, media)
-    caps = capabilities or detect_capabilities(config)
-    choice = caps.choice
-    needs_decoder = any(not v.is_still for v in tl.visuals())
+    tl = build_timeline(model, probe_sources(model, resolve or LocalResolver()))
+    choice = (capabilities or detect_capabilities(config)).choice
+    decodes_video = any(not v.is_still for v in tl.visuals())
     out_path = Path(output)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    report = on_progress or (lambda _f: None)
-    with tempfile.TemporaryDirectory(prefix="reelforge-", dir=config.work_dir) as tmp:
-        work = Path(tmp)
+    report = on_progress or (lambda _fraction: None)
+    temp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:8]}.partial")
+    with tempfile.TemporaryDirectory(prefix="reelforge-", dir=config.work_dir) as scratch:
+        work = Path(scratch)
         sources, warnings = prepare_sources(tl, work, fonts or FontCatalog.discover(config.font_dirs),
-                                            choice if needs_decoder else None)
-        temp = _temp_name(out_path)
+                                            choice if decodes_video else None)
         try:
-            passes, gif_report = _encode(tl, sources, choice, config, temp, work, report, cancel)
-            verify(temp, tl) if gif_report is None or tl.output.max_bytes is None else None
+            passes, gif_report, want = _encode(tl, sources, choice, config, temp, work, report, cancel)
+            info = inspect_output(temp)
+            verify(info, want)
             os.replace(temp, out_path)
         finally:
             temp.unlink(missing_ok=True)
-    info = inspect_output(out_path)
     report(1.0)
-    uses_h264 = tl.output.format == "mp4"
+    h264 = tl.output.format == "mp4"
     return RenderResult(
         path=out_path, format=tl.output.format, size_bytes=out_path.stat().st_size, duration_s=info.duration_s,
-        width=info.width, height=info.height, fps=float(tl.canvas.fps) if gif_report is None else gif_report["fps"],
-        frames=info.frames, has_audio=info.has_audio, video_codec=info.video_codec or "",
-        encoder=choice.encoder if uses_h264 else _native_encoder(tl.output.format),
-        encoder_reason=choice.encoder_reason if uses_h264 else f"{tl.output.format} output",
-        decoder=choice.decoder if needs_decoder else "none",
-        decoder_reason=choice.decoder_reason if needs_decoder else "no video sources (stills and text only)",
+        width=info.width, height=info.height, fps=want.fps, frames=info.frames, has_audio=info.has_audio,
+        video_codec=info.video_codec or "",
+        encoder=choice.encoder if h264 else NATIVE_ENCODERS[tl.output.format],
+        encoder_reason=choice.encoder_reason if h264 else f"{tl.output.format} output",
+        decoder=choice.decoder if decodes_video else "none",
+        decoder_reason=choice.decoder_reason if decodes_video else "no video sources (stills and text only)",
         elapsed_s=time.monotonic() - started, passes=passes, warnings=(*tl.warnings, *warnings), gif=gif_report,
     )
 
 
-def _native_encoder(fmt: str) -> str:
-    return {"gif": "gif (palettegen/paletteuse)", "webm": "libvpx-vp9", "webp": "libwebp_anim"}.get(fmt, fmt)
+def _expected(tl: Timeline) -> Expected:
+    return Expected(tl.canvas.width, tl.canvas.height, tl.length, float(tl.canvas.fps), tl.output.audio,
+                    timed=tl.output.format in ("mp4", "webm"))
 
 
 def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineConfig, temp: Path, work: Path,
-            report: ProgressCallback, cancel: threading.Event | None) -> tuple[int, dict[str, Any] | None]:
-    """Run the passes this output needs; returns (passes, GIF report or None)."""
-    fps = rate(tl.canvas)
-    args = output_args(tl.output, fps, choice, config.x264_preset)
-    run = lambda cmd, lo, hi: run_ffmpeg(  # noqa: E731 - one place for the shared run options
-        cmd, ffmpeg=config.ffmpeg, work_dir=work, timeout_s=config.timeout_s, cancel=cancel,
-        on_progress=lambda f: report(lo + (hi - lo) * f))
+            report: ProgressCallback, cancel: threading.Event | None) -> tuple[int, dict[str, Any] | None, Expected]:
+    """Run the FFmpeg passes this output needs: (passes, GIF report, what the file must hold)."""
+
+    def run(command: FFmpegCommand, low: float, high: float) -> None:
+        run_ffmpeg(command, ffmpeg=config.ffmpeg, work_dir=work, timeout_s=config.timeout_s, cancel=cancel,
+                   on_progress=lambda f: report(low + (high - low) * f))
+
     spec = tl.output
+    args = output_args(spec, rate(tl.canvas), choice, config.x264_preset)
     if spec.format == "gif" and spec.max_bytes is not None:
-        return search_gif_size(tl, sources, config, temp, work, run, report)
+        passes, chosen = search_gif_size(tl, sources, config, temp, work, run)
+        frames = round(tl.duration_s * chosen.fps)
+        want = Expected(chosen.width, chosen.height, frames, chosen.fps, False, timed=False)
+        return passes, chosen.report(spec), want
+    passes = 1
     if spec.format == "gif" and not gif.one_pass_fits(spec, tl.canvas.width, tl.canvas.height, tl.length,
                                                       config.gif_buffer_mb):
         palette_png = work / "palette.png"
         run(compiler.compile_palette(tl, sources, palette_png), 0.0, 0.5)
         run(compiler.compile_with_palette(tl, sources, palette_png, args, temp), 0.5, 0.99)
-        return 2, _gif_report(tl, temp, [])
-    run(compiler.compile_render(tl, sources, args, temp), 0.0, 0.99)
-    return 1, _gif_report(tl, temp, []) if spec.format == "gif" else None
-
-
-def _gif_report(tl: Timeline, path: Path, attempts: list[dict[str, Any]]) -> dict[str, Any]:
-    spec = tl.output
-    return {"fps": float(tl.canvas.fps), "width": tl.canvas.width, "height": tl.canvas.height, "colors": spec.colors,
-            "size_bytes": path.stat().st_size, "target_bytes": spec.max_bytes, "attempts": attempts,
-            "loop": spec.loop, "dither": spec.dither, "stats": spec.stats}
+        passes = 2
+    else:
+        run(compiler.compile_render(tl, sources, args, temp), 0.0, 0.99)
+    report_ = gif.settings_report(tl, temp.stat().st_size) if spec.format == "gif" else None
+    return passes, report_, _expected(tl)

@@ -33,8 +33,10 @@ def output_args(spec: OutputSpec, fps: str, choice: CodecChoice | None, x264_pre
                  "-deadline", "good", "-cpu-used", "4", "-pix_fmt", "yuv420p"]
         return [*video, *rate, *audio, "-f", "webm"]
     if spec.format == "webp":
+        # WebP counts plays (0 forever, 1 once); our loop counts repeats after the first play, as GIF does
+        plays = 0 if spec.loop == 0 else (1 if spec.loop < 0 else spec.loop + 1)
         return ["-c:v", "libwebp_anim", "-quality", str(WEBP_QUALITY[spec.quality]), "-compression_level", "4",
-                "-pix_fmt", "yuv420p", *rate, "-an", "-loop", str(max(spec.loop, 0)), "-f", "webp"]
+                "-pix_fmt", "yuv420p", *rate, "-an", "-loop", str(plays), "-f", "webp"]
     if spec.format == "gif":
         return ["-c:v", "gif", *rate, "-an", "-loop", str(spec.loop), "-f", "gif"]
     raise ValueError(f"unknown output format {spec.format!r}")

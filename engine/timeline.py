@@ -29,6 +29,7 @@ from PIL import ImageColor
 
 from engine.draft import (
     ASPECTS,
+    MAX_DURATION_MS,
     AudioSegment,
     AudioTrack,
     Draft,
@@ -144,6 +145,11 @@ class Visual:
         """Frames rendered after the end (the second half of a leaving transition)."""
         return self.exit.lag if self.exit else 0
 
+    @property
+    def extent(self) -> int:
+        """Every frame this clip renders, transitions included."""
+        return self.lead_in + self.length + self.tail_out
+
 
 @dataclass(frozen=True, slots=True)
 class Sound:
@@ -193,7 +199,11 @@ class Timeline:
         return self.canvas.seconds(self.length)
 
     def visuals(self) -> list[Visual]:
-        return [*self.base, *(c for layer in self.layers if layer.kind == "video" for c in layer.clips)]  # type: ignore[misc]
+        """Every clip and still, base track first."""
+        return [*self.base, *(c for layer in self.layers for c in layer.clips if isinstance(c, Visual))]
+
+    def captions(self) -> list[Caption]:
+        return [c for layer in self.layers for c in layer.clips if isinstance(c, Caption)]
 
 
 def rgb(color: str) -> RGB:
@@ -206,6 +216,19 @@ def even(value: float) -> int:
 
 
 # ---------------------------------------------------------------- canvas and output
+
+
+def frame_rate(value: float) -> Fraction:
+    """A rate as an exact fraction; 23.976, 29.97 and 59.94 are the NTSC rates (24, 30, 60) * 1000/1001."""
+    ntsc = round(value * 1.001)
+    if abs(value - ntsc / 1.001) < 0.005 and abs(value - round(value)) > 0.005:
+        return Fraction(ntsc * 1000, 1001)
+    return Fraction(str(value)).limit_denominator(1001)
+
+
+def rate_text(value: Fraction) -> str:
+    """A rate as FFmpeg reads it: "30" or "30000/1001"."""
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
 def _fit_within_limits(width: float, height: float) -> tuple[float, float]:
@@ -252,8 +275,7 @@ def resolve_canvas(draft: Draft, first_visual: MediaInfo | None) -> tuple[Canvas
         scale = 1.0
     ow, oh = _fit_within_limits(dw * scale, dh * scale)
     ow, oh = even(max(16, ow)), even(max(16, oh))
-    fps_value = out.fps or (min(m.fps, ANIMATED_DEFAULT_FPS) if animated else m.fps)
-    fps = Fraction(str(fps_value)).limit_denominator(1001)
+    fps = frame_rate(out.fps or (min(m.fps, ANIMATED_DEFAULT_FPS) if animated else m.fps))
     canvas = Canvas(ow, oh, fps, rgb(m.bg), m.safe, ow / dw)
     spec = OutputSpec(
         format=out.format, quality=out.quality, audio=bool(out.audio) if out.format in ("mp4", "webm") else False,
@@ -413,6 +435,7 @@ def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
 
     placed: dict[int, list[_Placed]] = {}
     infos: dict[tuple[int, int], MediaInfo | None] = {}
+    natural_end: dict[tuple[int, int], int] = {}   # looped audio without d: where one pass of it ends
     for i, track in enumerate(draft.t):
         defaults: list[int | None] = []
         for j, seg in enumerate(track.sg):
@@ -423,12 +446,17 @@ def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
             wanted = "picture" if isinstance(seg, VideoSegment) else "sound"
             info = _media_for(seg.src, where, media, wanted, issues)
             infos[(i, j)] = info
-            defaults.append(_source_default_ms(seg, info, where, issues))
+            default = _source_default_ms(seg, info, where, issues)
+            if isinstance(seg, AudioSegment) and seg.loop and seg.d is None and default is not None:
+                natural_end[(i, j)] = default
+                default = MAX_DURATION_MS   # loops until the timeline ends (cut there below)
+            defaults.append(default)
         placed[i] = _place(i, track.sg, defaults, issues)
 
     visual_end = max((p.end_ms for i, tr in enumerate(draft.t) if not isinstance(tr, AudioTrack) for p in placed[i]),
                      default=0)
-    audio_end = max((p.end_ms for i, tr in enumerate(draft.t) if isinstance(tr, AudioTrack) for p in placed[i]),
+    audio_end = max((p.start_ms + natural_end[(i, j)] if (i, j) in natural_end else p.end_ms
+                     for i, tr in enumerate(draft.t) if isinstance(tr, AudioTrack) for j, p in enumerate(placed[i])),
                     default=0)
     length_ms = draft.d or visual_end or audio_end
     length = canvas.frame(length_ms)
@@ -455,6 +483,8 @@ def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
             pairs.sort(key=lambda pair: pair[0].start)
             if i == base_index:
                 base = _chain_blends(pairs, canvas, length, issues)
+                warnings.extend(f"{v.where}.op: opacity applies to upper tracks; the first video track is opaque"
+                                for v in base if v.opacity < 1)
             else:
                 layers.append(Layer("video", tuple(_layer_blends(v, s, canvas, issues) for v, s in pairs)))
         elif isinstance(track, TextTrack):
@@ -472,6 +502,8 @@ def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
     has_sound = any(s.volume > 0 for s in sounds) or any(
         v.volume > 0 and v.media.has_audio for v in [*base, *(c for l in layers if l.kind == "video" for c in l.clips)])
     wants_audio = draft.m.out.audio if draft.m.out.audio is not None else has_sound
+    if draft.m.out.audio and spec.format in ("gif", "webp"):
+        warnings.append(f"m.out.audio: {spec.format} has no sound; the audio is left out")
     spec = _with_audio(spec, bool(wants_audio) and spec.format in ("mp4", "webm"))
     return Timeline(canvas, spec, length, tuple(base), tuple(layers), tuple(sounds), tuple(warnings))
 
@@ -501,6 +533,8 @@ def _visual(seg: VideoSegment, info: MediaInfo, p: _Placed, canvas: Canvas, leng
             warnings.append(f"{p.where}: the source ends {available / 1000:.2f} s in; its last frame holds after that")
     fill = None if seg.fill == "blur" else rgb(seg.fill)
     motion = seg.mo if info.kind == "image" and seg.mo is not None and seg.mo.type != "none" else None
+    if seg.mo is not None and info.kind != "image":
+        warnings.append(f"{p.where}.mo: motion applies to stills only; ignored for this clip")
     return Visual(
         where=p.where, label=seg.n or _label(seg.src), media=info, start=start, length=max(1, end - start),
         source_in_ms=seg.ss, speed=seg.spd, volume=0.0 if (seg.mute or track_muted) else seg.vol, fit=seg.fit,
