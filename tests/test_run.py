@@ -1,0 +1,106 @@
+"""Running FFmpeg: progress, failures with their cause, time limits and cancellation that leave nothing behind."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.errors import FFmpegFailed, RenderCancelled, RenderTimeout
+from engine.run import FFmpegCommand, parse_progress_line, run_ffmpeg
+from tests.conftest import FFMPEG
+
+SLOW = FFmpegCommand(("-re", "-f", "lavfi", "-i", "testsrc2=s=160x90:r=30:d=60"), ("-f", "null", "-"), None, 60.0)
+
+
+def ffmpeg_children_of_this_test(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if marker in cmdline and "ffmpeg" in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_progress_lines() -> None:
+    assert parse_progress_line("out_time_us=1500000") == 1.5
+    assert parse_progress_line("out_time_ms=250000\n") == 0.25
+    assert parse_progress_line("out_time_us=N/A") is None
+    assert parse_progress_line("progress=continue") is None
+
+
+def test_progress_is_reported_and_ends_at_the_duration(tmp_path: Path) -> None:
+    seen: list[float] = []
+    command = FFmpegCommand(("-f", "lavfi", "-i", "testsrc2=s=160x90:r=30:d=2"), ("-f", "null", "-"), None, 2.0)
+    run_ffmpeg(command, ffmpeg=FFMPEG, work_dir=tmp_path, on_progress=seen.append)
+    assert seen and seen == sorted(seen) and seen[-1] == pytest.approx(1.0, abs=0.05)
+
+
+def test_failure_carries_the_cause_and_the_argv(tmp_path: Path) -> None:
+    command = FFmpegCommand(("-f", "lavfi", "-i", "testsrc2=d=1"), ("-c:v", "no_such_encoder", "-f", "null", "-"))
+    with pytest.raises(FFmpegFailed) as err:
+        run_ffmpeg(command, ffmpeg=FFMPEG, work_dir=tmp_path)
+    assert "no_such_encoder" in str(err.value) and err.value.returncode != 0
+    assert err.value.argv[0] == FFMPEG and "Unknown encoder" in err.value.stderr_tail
+
+
+def test_graph_travels_in_a_file_that_is_removed(tmp_path: Path) -> None:
+    command = FFmpegCommand(("-f", "lavfi", "-i", "testsrc2=s=64x64:d=0.5"), ("-map", "[out]", "-f", "null", "-"),
+                            "[0:v]hflip[out]", 0.5)
+    run_ffmpeg(command, ffmpeg=FFMPEG, work_dir=tmp_path)
+    assert "-/filter_complex" in command.argv("ffmpeg", tmp_path / "g.txt")
+    assert not list(tmp_path.iterdir())
+
+
+def test_timeout_kills_the_process_group(tmp_path: Path) -> None:
+    marker = f"timeout-{os.getpid()}-{time.monotonic_ns()}"
+    command = FFmpegCommand(SLOW.input_args, ("-metadata", f"comment={marker}", *SLOW.output_args), None, 60.0)
+    started = time.monotonic()
+    with pytest.raises(RenderTimeout):
+        run_ffmpeg(command, ffmpeg=FFMPEG, work_dir=tmp_path, timeout_s=0.5)
+    assert time.monotonic() - started < 5
+    assert ffmpeg_children_of_this_test(marker) == []
+
+
+def test_cancel_stops_ffmpeg_and_leaves_no_process(tmp_path: Path) -> None:
+    marker = f"cancel-{os.getpid()}-{time.monotonic_ns()}"
+    command = FFmpegCommand(SLOW.input_args, ("-metadata", f"comment={marker}", *SLOW.output_args), None, 60.0)
+    cancel = threading.Event()
+    started = threading.Event()
+    outcome: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            run_ffmpeg(command, ffmpeg=FFMPEG, work_dir=tmp_path, cancel=cancel, on_progress=lambda f: started.set())
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    assert started.wait(10)
+    assert ffmpeg_children_of_this_test(marker)            # it is running
+    cancel.set()
+    thread.join(10)
+    assert outcome and isinstance(outcome[0], RenderCancelled)
+    assert ffmpeg_children_of_this_test(marker) == []
+
+
+def test_cancelled_render_leaves_no_partial_file(do_render, tmp_path: Path) -> None:
+    cancel = threading.Event()
+    draft = {"d": 60_000, "m": {"width": 320, "height": 180},
+             "t": [{"tt": 0, "sg": [{"src": "pattern.mp4", "d": 60_000}]}]}
+
+    def stop_soon(fraction: float) -> None:
+        if fraction > 0:
+            cancel.set()
+
+    with pytest.raises(RenderCancelled):
+        do_render(draft, "long.mp4", on_progress=stop_soon, cancel=cancel)
+    assert not list(tmp_path.iterdir())
