@@ -452,6 +452,8 @@ def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
                 default = MAX_DURATION_MS   # loops until the timeline ends (cut there below)
             defaults.append(default)
         placed[i] = _place(i, track.sg, defaults, issues)
+        issues.extend(Issue(f"{p.where}.d", "min_length", f"shorter than one frame at {float(canvas.fps):g} fps")
+                      for p in placed[i] if canvas.frame(p.end_ms) <= canvas.frame(p.start_ms))
 
     visual_end = max((p.end_ms for i, tr in enumerate(draft.t) if not isinstance(tr, AudioTrack) for p in placed[i]),
                      default=0)

@@ -123,3 +123,35 @@ def test_next_point_jumps_to_a_setting_predicted_to_fit_and_stops_when_done() ->
 def test_low_frame_rates_cost_more_than_width() -> None:
     start = GifPoint(15.0, 480, 256)
     assert quality(GifPoint(12.5, 400, 256), start) > quality(GifPoint(6.0, 480, 256), start)
+
+
+PEAK_MEMORY = """
+import json, resource, sys
+from engine.config import EngineConfig, bundled_ffmpeg
+from engine.encoders import Capabilities, CodecChoice
+from engine.gpu import GpuDiscovery
+from engine.pipeline import render
+config = EngineConfig(ffmpeg=bundled_ffmpeg(), gif_buffer_mb=int(sys.argv[1]))
+caps = Capabilities(GpuDiscovery((), ""), CodecChoice("libx264", "cpu", None, "", ""))
+draft = {"m": {"out": {"format": "gif", "width": 320}},
+         "t": [{"tt": 0, "sg": [{"src": sys.argv[2], "d": 3000, "spd": 0.25}, {"src": sys.argv[2], "d": 3000}] * 4}]}
+result = render(draft, sys.argv[3], config=config, capabilities=caps)
+print(json.dumps({"passes": result.passes, "peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+
+def test_gif_memory_stays_flat_when_the_buffer_would_not_fit(media, tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    def peak(budget_mb: int, name: str) -> dict:
+        done = subprocess.run([sys.executable, "-c", PEAK_MEMORY, str(budget_mb), str(media.pattern),
+                               str(tmp_path / name)], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    one_pass = peak(4096, "one.gif")           # 24 s at 15 fps, 320x180: ~360 frames held, ~80 MB
+    two_pass = peak(16, "two.gif")
+    assert (one_pass["passes"], two_pass["passes"]) == (1, 2)
+    assert two_pass["peak_kb"] < one_pass["peak_kb"] - 40_000

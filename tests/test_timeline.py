@@ -59,6 +59,12 @@ def test_looped_music_fills_the_timeline() -> None:
     assert tl.sounds[0].length == tl.length == 2700
 
 
+def test_segments_shorter_than_a_frame_are_refused() -> None:
+    with pytest.raises(DraftError) as err:
+        timeline({"t": [{"tt": 0, "sg": [{"src": "p.jpg", "d": 10}, {"src": "p.jpg", "d": 1000}]}]})
+    assert [(i.path, i.rule) for i in err.value.issues] == [("t[0].sg[0].d", "min_length")]
+
+
 def test_overlaps_and_bad_sources_are_all_reported() -> None:
     with pytest.raises(DraftError) as err:
         timeline({"t": [{"tt": 0, "sg": [{"src": "a.mp4", "d": 3000}, {"src": "b.mp4", "st": 2000},
