@@ -21,10 +21,11 @@ def decoder_options(choice: CodecChoice | None) -> dict[str, str]:
     if choice is None or choice.decoder != "cuda":
         return {}
     args = input_decoder_args("cuda", choice.gpu_index)
-    return {flag.lstrip("-"): value for flag, value in zip(args[0::2], args[1::2])}
+    return {flag.lstrip("-"): value for flag, value in zip(args[0::2], args[1::2], strict=False)}
 
 
-def prepare_sources(tl: Timeline, work: Path, fonts: FontCatalog, decoder: CodecChoice | None) -> tuple[Sources, list[str]]:
+def prepare_sources(tl: Timeline, work: Path, fonts: FontCatalog,
+                    decoder: CodecChoice | None) -> tuple[Sources, list[str]]:
     """Write the stills and captions of ``tl`` into ``work``; returns them and any text warnings."""
     canvas = tl.canvas
     stills: dict[str, PreparedStill] = {}
@@ -32,10 +33,13 @@ def prepare_sources(tl: Timeline, work: Path, fonts: FontCatalog, decoder: Codec
         if not v.is_still:
             continue
         on_base = v in tl.base
-        oversample = plan_motion(v.motion, v.extent, v.box.w, v.box.h).oversample if v.motion else 1
+        size = (v.box.w, v.box.h)
+        if v.motion:
+            plan = plan_motion(v.motion, v.extent, v.box.w, v.box.h)
+            size = (plan.width, plan.height)
         stills[v.where] = prepare_still(
-            v.media, box=(v.box.w, v.box.h), fit=v.fit, fill=v.fill, blur_fill=on_base and v.fill is None,
-            backdrop=canvas.bg if on_base else None, oversample=oversample, out=work / f"still-{index}.png")
+            v.media, size=size, fit=v.fit, fill=v.fill, blur_fill=on_base and v.fill is None,
+            backdrop=canvas.bg if on_base else None, out=work / f"still-{index}.png")
     captions: dict[str, PreparedCaption] = {}
     warnings: list[str] = []
     for index, cap in enumerate(tl.captions()):

@@ -13,7 +13,8 @@ from typing import Any, Final
 
 import ffmpeg
 
-from engine.timeline import Canvas, Sound, Timeline, Visual
+from engine.canvas import Canvas
+from engine.timeline import Sound, Timeline, Visual
 from engine.video_graph import Build, clip_input, clip_window, secs
 
 Stream = Any

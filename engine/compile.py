@@ -15,8 +15,9 @@ import ffmpeg
 
 from engine import gif
 from engine.audio_graph import mixed_sound
+from engine.canvas import OutputSpec
 from engine.run import FFmpegCommand
-from engine.timeline import OutputSpec, Timeline
+from engine.timeline import Timeline
 from engine.video_graph import Build, Sources, base_stream, overlay_layers, rate
 
 Stream = Any
@@ -65,14 +66,10 @@ def compile_with_palette(tl: Timeline, sources: Sources, palette_png: Path, out_
     return _command([video], out_args, output, tl.duration_s)
 
 
-def output_rate(tl: Timeline) -> str:
-    return rate(tl.canvas)
-
-
 def compile_intermediate(tl: Timeline, sources: Sources, output: Path) -> FFmpegCommand:
     """The composed picture, losslessly (FFV1), for the size search to re-encode cheaply."""
-    return _command([picture(Build(tl.canvas, sources), tl)], ["-c:v", "ffv1", "-level", "3", "-r", rate(tl.canvas), "-an",
-                                             "-f", "matroska"], output, tl.duration_s)
+    args = ["-c:v", "ffv1", "-level", "3", "-r", rate(tl.canvas), "-an", "-f", "matroska"]
+    return _command([picture(Build(tl.canvas, sources), tl)], args, output, tl.duration_s)
 
 
 def compile_gif_attempt(source: Path, width: int, height: int, fps: str, spec: OutputSpec, out_args: Sequence[str],

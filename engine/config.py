@@ -40,5 +40,5 @@ class EngineConfig:
     font_dirs: tuple[Path, ...] = field(default=DEFAULT_FONT_DIRS)
 
     @classmethod
-    def default(cls) -> "EngineConfig":
+    def default(cls) -> EngineConfig:
         return cls(ffmpeg=bundled_ffmpeg())

@@ -14,7 +14,7 @@ Rules kept here:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Final, Literal, Union
+from typing import Annotated, Any, Final, Literal
 
 from PIL import ImageColor
 from pydantic import (
@@ -60,7 +60,8 @@ TRANSITION_ALIASES: Final = {"crossfade": "fade", "cross-fade": "fade", "fade-bl
 MOTIONS: Final = ("none", "zoom-in", "zoom-out", "pan-left", "pan-right", "pan-up", "pan-down")
 POSITIONS: Final = ("top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right")
 POSITION_ALIASES: Final = {"top-center": "top", "bottom-center": "bottom", "middle": "center", "centre": "center",
-                           "center-left": "left", "center-right": "right", "middle-left": "left", "middle-right": "right"}
+                           "center-left": "left", "center-right": "right", "middle-left": "left",
+                           "middle-right": "right"}
 ASPECTS: Final = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080), "4:5": (1080, 1350)}
 DEFAULT_TRANSITION_MS: Final = 500
 
@@ -102,13 +103,16 @@ class Output(Model):
 
     format: Literal["mp4", "gif", "webm", "webp"] = "mp4"
     quality: Literal["high", "medium", "low"] = "high"
-    audio: bool | None = Field(None, description="true: always an audio track; false: none; null: when any source has sound")
+    audio: bool | None = Field(
+        None, description="true: always an audio track; false: none; null: when any source has sound")
     resolution: Literal["360p", "480p", "540p", "720p", "1080p"] | None = Field(
         None, description="scale the canvas so that its short side is this many pixels")
-    width: int | None = Field(None, ge=16, le=1920, description="output width in px; the height follows the canvas aspect")
+    width: int | None = Field(None, ge=16, le=1920,
+                              description="output width in px; the height follows the canvas aspect")
     fps: float | None = Field(None, gt=0, le=60)
     loop: int = Field(0, ge=-1, le=65535, description="GIF/WebP: 0 loops forever, -1 plays once, N repeats N times")
-    max_mb: float | None = Field(None, gt=0, le=1000, description="GIF only: search fps, width and colours to stay under")
+    max_mb: float | None = Field(None, gt=0, le=1000,
+                                 description="GIF only: search fps, width and colours to stay under")
     colors: int = Field(256, ge=2, le=256, description="GIF palette size")
     dither: Literal["bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "heckbert", "none"] = "bayer"
     bayer_scale: int = Field(4, ge=0, le=5)
@@ -139,7 +143,7 @@ class Meta(Model):
     _bg = field_validator("bg")(_check_color)
 
     @model_validator(mode="after")
-    def _canvas_within_limits(self) -> "Meta":
+    def _canvas_within_limits(self) -> Meta:
         if self.width and self.height and min(self.width, self.height) > 1080:
             raise PydanticCustomError("canvas_size", "canvas {w}x{h} is larger than 1080x1920 in either orientation",
                                       {"w": self.width, "h": self.height})
@@ -159,7 +163,8 @@ def _shorthand(key: str) -> Any:
     return BeforeValidator(lambda v: {key: v} if isinstance(v, str) else v)
 
 
-TransitionField = Annotated[Transition, _shorthand("type"), Field(description="a transition object, or just its type name")]
+TransitionField = Annotated[Transition, _shorthand("type"),
+                            Field(description="a transition object, or just its type name")]
 
 
 class Transitions(Model):
@@ -173,7 +178,8 @@ class Motion(Model):
     """``mo``: slow movement over a still image (Ken Burns)."""
 
     type: Literal["none", "zoom-in", "zoom-out", "pan-left", "pan-right", "pan-up", "pan-down"] = "zoom-in"
-    amt: float = Field(0.12, ge=0.0, le=0.5, description="how far it moves: zoom factor - 1, or pan distance as a fraction")
+    amt: float = Field(0.12, ge=0.0, le=0.5,
+                       description="how far it moves: zoom factor - 1, or pan distance as a fraction")
 
 
 class Box(Model):
@@ -225,7 +231,8 @@ class TextStyle(Model):
     pos: Position = Field("center", description="named anchor")
     x: Fraction01 | None = Field(None, description="anchor point x as a fraction of the canvas (overrides pos)")
     y: Fraction01 | None = Field(None, description="anchor point y as a fraction of the canvas (overrides pos)")
-    maxw: Annotated[float, Field(gt=0.05, le=1.0)] | None = Field(None, description="wrap width, fraction of the canvas")
+    maxw: Annotated[float, Field(gt=0.05, le=1.0)] | None = Field(
+        None, description="wrap width, fraction of the canvas")
     lh: float = Field(1.2, ge=0.8, le=3.0, description="line height as a multiple of the font size")
     anim: Literal["none", "fade", "fade-in", "fade-out"] | None = None
 
@@ -325,7 +332,7 @@ def _track_tag(value: Any) -> str | None:
 
 
 Track = Annotated[
-    Union[Annotated[VideoTrack, Tag("video")], Annotated[AudioTrack, Tag("audio")], Annotated[TextTrack, Tag("text")]],
+    Annotated[VideoTrack, Tag("video")] | Annotated[AudioTrack, Tag("audio")] | Annotated[TextTrack, Tag("text")],
     Discriminator(_track_tag, custom_error_type="track_type",
                   custom_error_message="tt must be 0 (video), 1 (audio) or 7 (text)"),
 ]
@@ -408,5 +415,6 @@ def json_schema() -> dict[str, Any]:
                 _allow_names(definition, f"#/$defs/{name}", names)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "reelforge draft"
-    schema["description"] = "A reelforge/NemoVideo draft timeline. Times are integer milliseconds. See docs/draft-format.md."
+    schema["description"] = ("A reelforge/NemoVideo draft timeline. Times are integer milliseconds. "
+                             "See docs/draft-format.md.")
     return schema

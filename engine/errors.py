@@ -92,7 +92,8 @@ class SchemaVersionError(DraftError):
     code = "unsupported_draft_version"
 
     def __init__(self, version: int, supported: int) -> None:
-        issue = Issue("v", "version_supported", f"draft version {version} is newer than {supported}, the newest this engine reads")
+        issue = Issue("v", "version_supported",
+                      f"draft version {version} is newer than {supported}, the newest this engine reads")
         super().__init__([issue])
         self.args = (version, supported)
         self.version, self.supported = version, supported
@@ -192,4 +193,5 @@ class TargetSizeUnreachable(RenderError):
         )
 
     def details(self) -> dict[str, object]:
-        return {"target_bytes": self.target_bytes, "smallest_bytes": self.smallest_bytes, "smallest_point": self.smallest_point}
+        return {"target_bytes": self.target_bytes, "smallest_bytes": self.smallest_bytes,
+                "smallest_point": self.smallest_point}

@@ -19,7 +19,8 @@ from typing import Any, Final
 
 import ffmpeg
 
-from engine.timeline import OutputSpec, Timeline
+from engine.canvas import OutputSpec
+from engine.timeline import Timeline
 
 Stream = Any
 STATS_MODES: Final = {"full": "full", "diff": "diff", "scene": "single"}

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from engine import compile as compiler
 from engine import gif
+from engine.canvas import even, frame_rate, rate_text
 from engine.config import EngineConfig
 from engine.errors import TargetSizeUnreachable
 from engine.profiles import output_args
 from engine.run import FFmpegCommand
-from engine.timeline import Timeline, even, frame_rate, rate_text
+from engine.timeline import Timeline
 from engine.video_graph import Sources
 
 Run = Callable[[FFmpegCommand, float, float], None]

@@ -4,12 +4,15 @@ zoompan crops whole pixels of its input and scales the crop to the output, so a 
 advances by 1.8 source pixels a frame lands on 1, 2, 2, 2, 1, ... and the picture judders: that
 is the jitter of naive zoompan. Two things remove it here:
 
-- the still is prepared ``oversample`` times larger than its box, so one source pixel is a
+- the still is prepared larger than its box (``oversample`` times), so one source pixel is a
   fraction of an output pixel;
-- the speed is rounded to a whole number of source pixels per frame (per side, for zooms), so
-  every frame moves by exactly the same amount. The oversampling (2 or 3) is chosen so that
-  this rounding stays close to the asked ``amt``; the distance travelled may differ from it by
-  a little, the pace never varies.
+- the speed is a whole number of source pixels per frame (per side, for zooms), so every frame
+  moves by exactly the same amount.
+
+The oversampling is the smallest of ``OVERSAMPLES`` at which a whole-pixel step comes within
+``TOLERANCE`` of the asked speed and the picture never has to be enlarged: the cost of the
+motion grows with the square of it, and it is most of the cost of a still. So the distance
+travelled may differ from ``amt`` by up to that tolerance; the pace never varies.
 
 Everything here is arithmetic: the plan is a few numbers and three zoompan expressions.
 """
@@ -21,34 +24,44 @@ from typing import Final
 
 from engine.draft import Motion
 
-OVERSAMPLES: Final = (2, 3)
-MAX_TRAVEL: Final = 1 / 3          # a crop never narrower than 2/3 of the picture (amt <= 0.5)
+OVERSAMPLES: Final = (1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+TOLERANCE: Final = 0.15
 
 
 @dataclass(frozen=True, slots=True)
 class MotionPlan:
-    oversample: int
-    zoom: str          # zoompan z expression (in ``on``, the output frame number)
+    width: int         # the prepared picture, in pixels
+    height: int
+    zoom: str          # zoompan expressions, in ``on`` (the output frame number)
     x: str
     y: str
 
 
-def _whole_steps(per_frame_out: float, frames: int, room_src_at: dict[int, float]) -> tuple[int, int]:
-    """(oversample, source pixels per frame): the smallest oversampling whose whole-pixel step is
-    within a quarter of the asked speed, else the closest; 0 pixels when even 1 would not fit."""
-    best: tuple[float, int, int] | None = None
-    for s in OVERSAMPLES:
-        step = max(1, round(per_frame_out * s))
-        if step * (frames - 1) > room_src_at[s]:
+def oversampled(box_w: int, box_h: int, scale: float) -> tuple[int, int]:
+    return max(2, int(box_w * scale) // 2 * 2), max(2, int(box_h * scale) // 2 * 2)
+
+
+def _pick(box_w: int, box_h: int, speed_out: float, frames: int, per_side: int) -> tuple[int, int, int]:
+    """(picture width, picture height, source pixels per frame); 0 pixels when no whole step fits.
+
+    ``speed_out`` is the asked speed in output pixels per frame; ``per_side`` is 2 for zooms
+    (both edges move) and 1 for pans. The crop never gets smaller than the box (no enlarging).
+    """
+    best: tuple[float, int, int, int] | None = None
+    for scale in OVERSAMPLES:
+        width, height = oversampled(box_w, box_h, scale)
+        step = max(1, round(speed_out * width / box_w))
+        if per_side * step * (frames - 1) > width - box_w:
             continue
-        error = abs(step / s - per_frame_out) / max(per_frame_out, 1e-9)
-        if error <= 0.25:
-            return s, step
+        error = abs(step * box_w / width - speed_out) / speed_out if speed_out > 0 else 1.0
+        if error <= TOLERANCE:
+            return width, height, step
         if best is None or error < best[0]:
-            best = (error, s, step)
+            best = (error, width, height, step)
     if best is None:
-        return OVERSAMPLES[0], 0
-    return best[1], best[2]
+        width, height = oversampled(box_w, box_h, 2.0)
+        return width, height, 0
+    return best[1], best[2], best[3]
 
 
 def plan_motion(motion: Motion, frames: int, box_w: int, box_h: int) -> MotionPlan:
@@ -58,25 +71,21 @@ def plan_motion(motion: Motion, frames: int, box_w: int, box_h: int) -> MotionPl
     centre_x, centre_y = "floor((iw-iw/zoom)/2+0.5)", "floor((ih-ih/zoom)/2+0.5)"
     amt = motion.amt
     if motion.type in ("zoom-in", "zoom-out"):
-        per_side_out = (box_w - box_w / (1 + amt)) / 2 / last
-        s, step = _whole_steps(per_side_out, n, {s: box_w * s * MAX_TRAVEL / 2 for s in OVERSAMPLES})
-        width = box_w * s
-        if step == 0:   # too slow for whole steps within the limits: smooth rate, rounded positions
-            zoom = f"1+{amt:g}*on/{last}" if motion.type == "zoom-in" else f"1+{amt:g}*(1-on/{last})"
-            return MotionPlan(s, zoom, centre_x, centre_y)
+        width, height, step = _pick(box_w, box_h, (box_w - box_w / (1 + amt)) / 2 / last, n, per_side=2)
         t = "on" if motion.type == "zoom-in" else f"({last}-on)"
-        # w(t) = width - 2*step*t exactly: zoompan takes int(iw/zoom), so aim half a pixel above it
-        return MotionPlan(s, f"{width}/({width}-{2 * step}*{t}+0.5)", f"{step}*{t}", centre_y)
+        if step == 0:   # too slow for whole steps: a smooth rate with rounded positions
+            return MotionPlan(width, height, f"1+{amt:g}*{t}/{last}", centre_x, centre_y)
+        # the crop is width - 2*step*t wide exactly: zoompan takes int(iw/zoom), so aim half a pixel above it
+        return MotionPlan(width, height, f"{width}/({width}-{2 * step}*{t}+0.5)", f"{step}*{t}", centre_y)
     horizontal = motion.type in ("pan-left", "pan-right")
     side = box_w if horizontal else box_h
-    per_frame_out = (side - side / (1 + amt)) / last
-    s, step = _whole_steps(per_frame_out, n, {s: side * s * MAX_TRAVEL for s in OVERSAMPLES})
-    length = side * s
-    travel = step * last if step else round((side - side / (1 + amt)) * s)
+    other = box_h if horizontal else box_w
+    length, other_length, step = _pick(side, other, (side - side / (1 + amt)) / last, n, per_side=1)
+    width, height = (length, other_length) if horizontal else (other_length, length)
+    travel = step * last if step else min(length - side, round(length - length / (1 + amt)))
     zoom = f"{length}/({length - travel}+0.5)"
     forward = motion.type in ("pan-right", "pan-down")
-    if step:
-        pos = f"{step}*on" if forward else f"{step}*({last}-on)"
-    else:
-        pos = f"floor({travel}*on/{last}+0.5)" if forward else f"floor({travel}*({last}-on)/{last}+0.5)"
-    return MotionPlan(s, zoom, pos, centre_y) if horizontal else MotionPlan(s, zoom, centre_x, pos)
+    t = "on" if forward else f"({last}-on)"
+    pos = f"{step}*{t}" if step else f"floor({travel}*{t}/{last}+0.5)"
+    x, y = (pos, centre_y) if horizontal else (centre_x, pos)
+    return MotionPlan(width, height, zoom, x, y)

@@ -87,14 +87,12 @@ def fit_still(im: Image.Image, size: tuple[int, int], fit: str, fill: RGB | None
     return canvas
 
 
-def prepare_still(info: MediaInfo, *, box: tuple[int, int], fit: str, fill: RGB | None, blur_fill: bool,
-                  backdrop: RGB | None, oversample: int, out: Path) -> PreparedStill:
-    """Write the still, fitted (and ``oversample`` times larger, for motion), to ``out`` as PNG.
+def prepare_still(info: MediaInfo, *, size: tuple[int, int], fit: str, fill: RGB | None, blur_fill: bool,
+                  backdrop: RGB | None, out: Path) -> PreparedStill:
+    """Write the still, fitted into ``size`` (its box, or larger for motion), to ``out`` as PNG.
 
     ``backdrop``: flatten transparency onto this colour (the base track has nothing below it).
     """
-    scale = oversample
-    size = (box[0] * scale, box[1] * scale)
     picture = fit_still(load_upright(info), size, fit, fill, blur_fill)
     if backdrop is not None:
         flat = Image.new("RGBA", size, (*backdrop, 255))

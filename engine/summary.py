@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.draft import AudioSegment, AudioTrack, Draft, TextSegment, TextTrack, VideoSegment, VideoTrack
-from engine.timeline import DEFAULT_STILL_MS, DEFAULT_TEXT_MS, _label
+from engine.timeline import DEFAULT_STILL_MS, DEFAULT_TEXT_MS, source_label
 
 TRACK_NAMES = {VideoTrack: "Video", AudioTrack: "Audio", TextTrack: "Text"}
 MAX_QUOTE = 40
@@ -37,7 +37,8 @@ def _default_ms(seg: VideoSegment | AudioSegment | TextSegment, durations: Mappi
 
 
 def src_is_still(src: str) -> bool:
-    return src.split("?", 1)[0].lower().rsplit(".", 1)[-1] in ("jpg", "jpeg", "png", "webp", "gif", "heic", "heif", "bmp")
+    suffix = src.split("?", 1)[0].lower().rsplit(".", 1)[-1]
+    return suffix in ("jpg", "jpeg", "png", "webp", "gif", "heic", "heif", "bmp")
 
 
 def summarize(draft: Draft, durations: Mapping[str, int | None] | None = None) -> str:
@@ -63,7 +64,7 @@ def summarize(draft: Draft, durations: Mapping[str, int | None] | None = None) -
                 extra = ", muted"
             elif isinstance(seg, VideoSegment) and seg.spd != 1:
                 extra = f", {seg.spd:g}x"
-            items.append(f"{seg.n or _label(seg.src)} ({span}{extra})")
+            items.append(f"{seg.n or source_label(seg.src)} ({span}{extra})")
         parts.append(f"{number}. {name}: " + (", ".join(items) if items else "empty"))
     count = len(draft.t)
     head = f"Timeline ({count} track{'s' if count != 1 else ''})"

@@ -22,13 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Final, Literal
 
-from PIL import ImageColor
-
+from engine.canvas import RGB, Canvas, OutputSpec, Rect, even, resolve_canvas, rgb
 from engine.draft import (
-    ASPECTS,
     MAX_DURATION_MS,
     AudioSegment,
     AudioTrack,
@@ -47,51 +44,6 @@ from engine.probe import MediaInfo
 DEFAULT_STILL_MS: Final = 3000
 DEFAULT_TEXT_MS: Final = 3000
 TEXT_FADE_MS: Final = 300
-MAX_LONG_SIDE: Final = 1920
-MAX_SHORT_SIDE: Final = 1080
-ANIMATED_DEFAULT_WIDTH: Final = 480
-ANIMATED_DEFAULT_FPS: Final = 15
-RESOLUTIONS: Final = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
-
-RGB = tuple[int, int, int]
-
-
-@dataclass(frozen=True, slots=True)
-class Canvas:
-    width: int
-    height: int
-    fps: Fraction
-    bg: RGB
-    safe: float
-    scale: float            # output pixels per draft pixel (text sizes, strokes)
-
-    def frame(self, ms: int) -> int:
-        """The frame index at a time in ms: round half up."""
-        return int(Fraction(ms) * self.fps / 1000 + Fraction(1, 2))
-
-    def seconds(self, frames: int) -> float:
-        return float(frames / self.fps)
-
-
-@dataclass(frozen=True, slots=True)
-class OutputSpec:
-    format: Literal["mp4", "gif", "webm", "webp"]
-    quality: Literal["high", "medium", "low"]
-    audio: bool
-    loop: int
-    max_bytes: int | None
-    colors: int
-    dither: str
-    bayer_scale: int
-    stats: str
-
-
-@dataclass(frozen=True, slots=True)
-class Rect:
-    x: int
-    y: int
-    w: int
-    h: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,85 +158,6 @@ class Timeline:
         return [c for layer in self.layers for c in layer.clips if isinstance(c, Caption)]
 
 
-def rgb(color: str) -> RGB:
-    r, g, b, *_ = ImageColor.getrgb(color)
-    return (r, g, b)
-
-
-def even(value: float) -> int:
-    return max(2, int(value) // 2 * 2)
-
-
-# ---------------------------------------------------------------- canvas and output
-
-
-def frame_rate(value: float) -> Fraction:
-    """A rate as an exact fraction; 23.976, 29.97 and 59.94 are the NTSC rates (24, 30, 60) * 1000/1001."""
-    ntsc = round(value * 1.001)
-    if abs(value - ntsc / 1.001) < 0.005 and abs(value - round(value)) > 0.005:
-        return Fraction(ntsc * 1000, 1001)
-    return Fraction(str(value)).limit_denominator(1001)
-
-
-def rate_text(value: Fraction) -> str:
-    """A rate as FFmpeg reads it: "30" or "30000/1001"."""
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
-
-
-def _fit_within_limits(width: float, height: float) -> tuple[float, float]:
-    long_side, short_side = max(width, height), min(width, height)
-    shrink = min(1.0, MAX_LONG_SIDE / long_side, MAX_SHORT_SIDE / short_side)
-    return width * shrink, height * shrink
-
-
-def design_size(draft: Draft, first_visual: MediaInfo | None) -> tuple[int, int]:
-    m = draft.m
-    if m.width and m.height:
-        return even(m.width), even(m.height)
-    if m.aspect:
-        ratio = Fraction(*map(int, m.aspect.split(":")))
-    elif first_visual is not None and first_visual.width and first_visual.height:
-        ratio = Fraction(first_visual.width, first_visual.height)
-    else:
-        ratio = Fraction(9, 16)
-    if m.width:
-        w, h = float(m.width), float(m.width / ratio)
-    elif m.height:
-        w, h = float(m.height * ratio), float(m.height)
-    elif m.aspect:
-        w, h = ASPECTS[m.aspect]
-    elif first_visual is not None and first_visual.width and first_visual.height:
-        w, h = float(first_visual.width), float(first_visual.height)
-    else:
-        w, h = 1080.0, 1920.0
-    w, h = _fit_within_limits(w, h)
-    return even(w), even(h)
-
-
-def resolve_canvas(draft: Draft, first_visual: MediaInfo | None) -> tuple[Canvas, OutputSpec]:
-    m, out = draft.m, draft.m.out
-    dw, dh = design_size(draft, first_visual)
-    animated = out.format in ("gif", "webp")
-    if out.width:
-        scale = out.width / dw
-    elif out.resolution:
-        scale = RESOLUTIONS[out.resolution] / min(dw, dh)
-    elif animated and dw > ANIMATED_DEFAULT_WIDTH:
-        scale = ANIMATED_DEFAULT_WIDTH / dw
-    else:
-        scale = 1.0
-    ow, oh = _fit_within_limits(dw * scale, dh * scale)
-    ow, oh = even(max(16, ow)), even(max(16, oh))
-    fps = frame_rate(out.fps or (min(m.fps, ANIMATED_DEFAULT_FPS) if animated else m.fps))
-    canvas = Canvas(ow, oh, fps, rgb(m.bg), m.safe, ow / dw)
-    spec = OutputSpec(
-        format=out.format, quality=out.quality, audio=bool(out.audio) if out.format in ("mp4", "webm") else False,
-        loop=out.loop, max_bytes=int(out.max_mb * 1_000_000) if out.max_mb else None, colors=out.colors,
-        dither=out.dither, bayer_scale=out.bayer_scale, stats=out.stats,
-    )
-    return canvas, spec
-
-
 # ---------------------------------------------------------------- segments in milliseconds
 
 
@@ -309,7 +182,7 @@ def _place(track_index: int, segments: Sequence[VideoSegment | AudioSegment | Te
         placed.append(_Placed(where, start, start + length))
         cursor = start + length
     ordered = sorted(placed, key=lambda p: p.start_ms)
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in zip(ordered, ordered[1:], strict=False):
         if after.start_ms < before.end_ms:
             issues.append(Issue(f"{after.where}.st", "no_overlap",
                                 f"starts at {after.start_ms} ms, inside {before.where} "
@@ -317,7 +190,8 @@ def _place(track_index: int, segments: Sequence[VideoSegment | AudioSegment | Te
     return placed
 
 
-def _media_for(src: str, where: str, media: Mapping[str, MediaInfo], wanted: str, issues: list[Issue]) -> MediaInfo | None:
+def _media_for(src: str, where: str, media: Mapping[str, MediaInfo], wanted: str,
+               issues: list[Issue]) -> MediaInfo | None:
     info = media.get(src)
     if info is None:
         issues.append(Issue(f"{where}.src", "media_known", f"no media for {src!r}"))
@@ -391,7 +265,8 @@ def _chain_blends(clips: list[tuple[Visual, VideoSegment]], canvas: Canvas, leng
         inside = (clip.enter.lag if clip.enter else 0) + (clip.exit.lead if clip.exit else 0)
         if inside > clip.length:
             issues.append(Issue(f"{clip.where}.tr", "transition_fits",
-                                f"its transitions need {ms(inside)} of the segment, which is only {ms(clip.length)} long"))
+                                f"its transitions need {ms(inside)} of the segment, "
+                                f"which is only {ms(clip.length)} long"))
         if clip.start > previous_end:   # a background gap before this clip
             before = out[i - 1] if i else None
             used = (before.exit.lag if before and before.exit else 0) + (clip.enter.lead if clip.enter else 0)
@@ -401,7 +276,8 @@ def _chain_blends(clips: list[tuple[Visual, VideoSegment]], canvas: Canvas, leng
                                     "are longer than the gap"))
         previous_end = clip.end
     if out and out[-1].end < length and out[-1].exit and out[-1].exit.lag > length - out[-1].end:
-        issues.append(Issue(f"{out[-1].where}.tr.out", "transition_fits", "the transition is longer than the gap after it"))
+        issues.append(Issue(f"{out[-1].where}.tr.out", "transition_fits",
+                            "the transition is longer than the gap after it"))
     return out
 
 
@@ -502,7 +378,8 @@ def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
     if issues:
         raise DraftError(issues)
     has_sound = any(s.volume > 0 for s in sounds) or any(
-        v.volume > 0 and v.media.has_audio for v in [*base, *(c for l in layers if l.kind == "video" for c in l.clips)])
+        v.volume > 0 and v.media.has_audio
+        for v in [*base, *(c for layer in layers for c in layer.clips if isinstance(c, Visual))])
     wants_audio = draft.m.out.audio if draft.m.out.audio is not None else has_sound
     if draft.m.out.audio and spec.format in ("gif", "webp"):
         warnings.append(f"m.out.audio: {spec.format} has no sound; the audio is left out")
@@ -538,7 +415,7 @@ def _visual(seg: VideoSegment, info: MediaInfo, p: _Placed, canvas: Canvas, leng
     if seg.mo is not None and info.kind != "image":
         warnings.append(f"{p.where}.mo: motion applies to stills only; ignored for this clip")
     return Visual(
-        where=p.where, label=seg.n or _label(seg.src), media=info, start=start, length=max(1, end - start),
+        where=p.where, label=seg.n or source_label(seg.src), media=info, start=start, length=max(1, end - start),
         source_in_ms=seg.ss, speed=seg.spd, volume=0.0 if (seg.mute or track_muted) else seg.vol, fit=seg.fit,
         fill=fill, box=_box(seg, canvas), opacity=seg.op, motion=motion,
     )
@@ -549,7 +426,7 @@ def _sound(seg: AudioSegment, info: MediaInfo, p: _Placed, canvas: Canvas, lengt
     end = min(length, canvas.frame(p.end_ms))
     if seg.fi + seg.fo > p.end_ms - p.start_ms:
         issues.append(Issue(f"{p.where}.fi", "fades_fit", "fade-in plus fade-out is longer than the segment"))
-    return Sound(p.where, seg.n or _label(seg.src), info, start, max(1, end - start), seg.ss, seg.vol, seg.fi,
+    return Sound(p.where, seg.n or source_label(seg.src), info, start, max(1, end - start), seg.ss, seg.vol, seg.fi,
                  seg.fo, seg.loop)
 
 
@@ -566,7 +443,8 @@ def _caption(seg: TextSegment, p: _Placed, canvas: Canvas, length: int, issues: 
     return Caption(p.where, seg.txt, seg.style, start, frames, fade_in, fade_out)
 
 
-def _label(src: str) -> str:
+def source_label(src: str) -> str:
+    """A segment's name from its file: folder, query and extension dropped, _ and - read as spaces."""
     name = src.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
     stem = name.rsplit(".", 1)[0] if "." in name else name
     return stem.replace("_", " ").replace("-", " ") or "clip"

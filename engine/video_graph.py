@@ -15,15 +15,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import ffmpeg
 
+from engine.canvas import RGB, Canvas, Rect, even, rate_text
 from engine.draft import Motion
 from engine.motion import plan_motion
 from engine.probe import MediaInfo
 from engine.stills import PreparedStill
-from engine.timeline import RGB, Blend, Canvas, Caption, Layer, Rect, Timeline, Visual, even, rate_text
+from engine.timeline import Blend, Caption, Layer, Timeline, Visual
 
 Stream = Any   # an ffmpeg-python stream
 BLUR_SHRINK: Final = 16

@@ -65,7 +65,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
     halves = d / "halves.mp4"
     ffmpeg("-display_rotation", "90", "-i", str(plain), "-c", "copy", str(halves))
     tall = d / "tall.mp4"
-    ffmpeg("-f", "lavfi", "-i", "color=c=0x00FF00:s=90x160:r=30:d=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(tall))
+    ffmpeg("-f", "lavfi", "-i", "color=c=0x00FF00:s=90x160:r=30:d=1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           str(tall))
     loud = d / "loud.mp4"
     ffmpeg("-f", "lavfi", "-i", "color=c=black:s=160x90:r=30:d=2", "-f", "lavfi", "-i",
            "aevalsrc=0.99*sin(2*PI*1000*t):s=48000:d=2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",

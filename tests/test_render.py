@@ -15,7 +15,7 @@ RED, BLUE, GREEN, BLACK = (255, 0, 0), (0, 0, 255), (0, 255, 0), (0, 0, 0)
 
 
 def near(actual: tuple[float, ...], expected: tuple[int, ...], tol: float = 14) -> bool:
-    return all(abs(a - e) <= tol for a, e in zip(actual, expected))
+    return all(abs(a - e) <= tol for a, e in zip(actual, expected, strict=False))
 
 
 def one_clip(src: str, **seg: object) -> dict:
@@ -85,7 +85,8 @@ def test_source_shorter_than_the_segment_holds_its_last_frame(do_render) -> None
 
 def test_fit_modes_keep_the_aspect(do_render) -> None:
     base = {"m": {"width": 160, "height": 90, "bg": "#000000"}}
-    contain = do_render({**base, "t": [{"tt": 0, "sg": [{"src": "tall.mp4", "fit": "contain", "fill": "#000000"}]}]}, "c.mp4")
+    bars = {"src": "tall.mp4", "fit": "contain", "fill": "#000000"}
+    contain = do_render({**base, "t": [{"tt": 0, "sg": [bars]}]}, "c.mp4")
     img = frame(contain.path, 10)
     green_cols = [x for x in range(160) if img[45, x, 1] > 128]
     assert 48 <= len(green_cols) <= 54                                  # 90x160 scaled into 90 high: ~51 wide
@@ -188,7 +189,8 @@ def _scene(path: Path, size: tuple[int, int]) -> None:
 def test_motion_moves_at_an_even_pace_without_jitter(do_render, media, kind: str) -> None:
     _scene(media.dir / "scene.png", (320, 180))
     draft = {"m": {"width": 320, "height": 180, "fps": 30},
-             "t": [{"tt": 0, "sg": [{"src": "scene.png", "d": 2000, "fit": "cover", "mo": {"type": kind, "amt": 0.2}}]}]}
+             "t": [{"tt": 0, "sg": [{"src": "scene.png", "d": 2000, "fit": "cover",
+                                     "mo": {"type": kind, "amt": 0.2}}]}]}
     frames = [f.mean(axis=2) for f in video_frames(do_render(draft).path)]
 
     def step(i: int) -> float:

@@ -42,7 +42,8 @@ def test_times_become_frames_by_rounding_half_up() -> None:
 
 
 def test_segments_follow_each_other_and_default_to_their_source() -> None:
-    tl = timeline({"t": [{"tt": 0, "sg": [{"src": "b.mp4"}, {"src": "p.jpg"}, {"src": "b.mp4", "ss": 1000, "spd": 2}]}]})
+    segments = [{"src": "b.mp4"}, {"src": "p.jpg"}, {"src": "b.mp4", "ss": 1000, "spd": 2}]
+    tl = timeline({"t": [{"tt": 0, "sg": segments}]})
     assert [(c.start, c.length) for c in tl.base] == [(0, 120), (120, 90), (210, 45)]
     assert tl.length == 255
 
@@ -77,7 +78,8 @@ def test_overlaps_and_bad_sources_are_all_reported() -> None:
 
 def test_transitions_are_centred_on_the_cut() -> None:
     tl = timeline({"t": [{"tt": 0, "sg": [{"src": "a.mp4", "d": 2000, "tr": {"in": "fade", "out": "fadeblack"}},
-                                          {"src": "p.jpg", "d": 2000, "tr": {"in": {"type": "wipeleft", "d": 1000}}}]}]})
+                                          {"src": "p.jpg", "d": 2000,
+                                           "tr": {"in": {"type": "wipeleft", "d": 1000}}}]}]})
     first, second = tl.base
     assert first.enter == Blend("fade", 0, 15)             # at the very start: inside the clip
     assert first.exit == second.enter == Blend("wipeleft", 15, 15)
