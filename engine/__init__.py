@@ -18,8 +18,8 @@ from engine.errors import (
     SchemaVersionError,
     TargetSizeUnreachable,
 )
-from engine.probe import MediaInfo, probe
 from engine.pipeline import RenderResult, render
+from engine.probe import MediaInfo, probe
 from engine.resolve import LocalResolver
 from engine.summary import summarize
 

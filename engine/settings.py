@@ -11,7 +11,13 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from engine.config import DEFAULT_FONT_DIRS, DecoderPreference, EncoderPreference, EngineConfig, bundled_ffmpeg
+from engine.config import (
+    DEFAULT_FONT_DIRS,
+    DecoderPreference,
+    EncoderPreference,
+    EngineConfig,
+    bundled_ffmpeg,
+)
 
 
 class Settings(BaseSettings):
