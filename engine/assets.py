@@ -5,6 +5,7 @@ Written into the render's scratch directory, then handed to the compiler as ``So
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from engine.encoders import CodecChoice, input_decoder_args
@@ -33,13 +34,16 @@ def prepare_sources(tl: Timeline, work: Path, fonts: FontCatalog,
         if not v.is_still:
             continue
         on_base = v in tl.base
-        size = (v.box.w, v.box.h)
-        if v.motion:
-            plan = plan_motion(v.motion, v.extent, v.box.w, v.box.h)
-            size = (plan.width, plan.height)
-        stills[v.where] = prepare_still(
-            v.media, size=size, fit=v.fit, fill=v.fill, blur_fill=on_base and v.fill is None,
-            backdrop=canvas.bg if on_base else None, out=work / f"still-{index}.png")
+        plan = plan_motion(v.motion, v.extent, v.box.w, v.box.h) if v.motion else None
+        size = (plan.width, plan.height) if plan else (v.box.w, v.box.h)
+        still = prepare_still(v.media, size=size, fit=v.fit, fill=v.fill, blur_fill=on_base and v.fill is None,
+                              backdrop=canvas.bg if on_base else None, out=work / f"still-{index}.png")
+        if plan is not None:
+            target = f"crop@motion{index}"
+            script = work / f"motion-{index}.cmd"
+            script.write_text(plan.commands(target, canvas.fps), encoding="ascii")
+            still = replace(still, motion=plan, motion_script=script, motion_target=target)
+        stills[v.where] = still
     captions: dict[str, PreparedCaption] = {}
     warnings: list[str] = []
     for index, cap in enumerate(tl.captions()):

@@ -19,6 +19,7 @@ from typing import Final
 from PIL import Image, ImageFilter, ImageOps
 
 from engine.errors import MediaUnsupported
+from engine.motion import MotionPlan
 from engine.probe import MediaInfo
 
 try:
@@ -36,6 +37,9 @@ class PreparedStill:
     width: int
     height: int
     has_alpha: bool
+    motion: MotionPlan | None = None       # with the sendcmd script that drives its crop filter
+    motion_script: Path | None = None
+    motion_target: str = ""
 
 
 def load_upright(info: MediaInfo) -> Image.Image:

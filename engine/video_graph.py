@@ -21,8 +21,6 @@ from typing import Any, Final
 import ffmpeg
 
 from engine.canvas import RGB, Canvas, Rect, even, rate_text
-from engine.draft import Motion
-from engine.motion import plan_motion
 from engine.probe import MediaInfo
 from engine.stills import PreparedStill
 from engine.timeline import Blend, Caption, Layer, Timeline, Visual
@@ -157,12 +155,15 @@ def _fit_video(stream: Stream, info: MediaInfo, box: Rect, fit: str, fill: RGB |
             .filter("pad", box.w, box.h, x, y, color=color))
 
 
-def _motion(stream: Stream, motion: Motion, frames: int, box: Rect, canvas: Canvas, alpha: bool) -> Stream:
-    """Ken Burns over the oversampled still (engine/motion.py plans an even pace)."""
-    plan = plan_motion(motion, frames, box.w, box.h)
-    work = "yuva444p" if alpha else "yuv444p"   # 4:4:4 so zoompan may crop at odd pixels
-    return (stream.filter("format", work)
-            .filter("zoompan", z=plan.zoom, x=plan.x, y=plan.y, d=frames, s=f"{box.w}x{box.h}", fps=rate(canvas))
+def _motion(stream: Stream, still: PreparedStill, frames: int, box: Rect, canvas: Canvas, alpha: bool) -> Stream:
+    """Ken Burns: a crop per frame of the oversampled still (engine/motion.py), scaled to the box."""
+    assert still.motion is not None and still.motion_script is not None
+    x, y, w, h = still.motion.crops[0]
+    work = "yuva444p" if alpha else "yuv444p"   # 4:4:4 so the crop may start at odd pixels
+    return (_repeat(stream.filter("format", work), frames, canvas)
+            .filter("sendcmd", f=str(still.motion_script))
+            .filter(still.motion_target, w=w, h=h, x=x, y=y, exact=1)
+            .filter("scale", box.w, box.h, flags="area")
             .filter("format", "yuva420p" if alpha else "yuv420p"))
 
 
@@ -177,8 +178,8 @@ def still_stream(b: Build, v: Visual, frames: int, layer: bool) -> Stream:
     prepared = b.sources.stills[v.where]
     alpha = layer and prepared.has_alpha
     pic = b.picture(f"{v.where}#{frames}", prepared.path).video
-    if v.motion is not None:
-        return _motion(pic, v.motion, frames, v.box, b.canvas, alpha)
+    if prepared.motion is not None:
+        return _motion(pic, prepared, frames, v.box, b.canvas, alpha)
     return _repeat(pic.filter("format", "yuva420p" if layer else "yuv420p"), frames, b.canvas)
 
 
@@ -237,15 +238,24 @@ class _Piece:
 
 
 def _join(pieces: list[_Piece], canvas: Canvas) -> Stream:
+    """Pieces end to end: concat at a plain cut, xfade where a transition sits on it.
+
+    After each join the stream is pinned to yuv420p at the canvas time base. Left to itself,
+    FFmpeg's format negotiation picks yuv444p for a concat/xfade chain and converts every frame
+    there and back (a third of the whole render's filter time); and concat hands out a
+    microsecond time base that a following xfade refuses.
+    """
+    tb = f"{canvas.fps.denominator}/{canvas.fps.numerator}"
     acc = pieces[0].stream
     for piece in pieces[1:]:
         blend = piece.enter
         if blend is None:
-            acc = ffmpeg.concat(acc, piece.stream, v=1, a=0)
+            acc = ffmpeg.concat(acc, piece.stream, v=1, a=0).filter("settb", tb)
         else:
             acc = ffmpeg.filter([acc, piece.stream], "xfade", transition=blend.kind,
                                 duration=secs(canvas.seconds(blend.frames)),
                                 offset=secs(canvas.seconds(piece.start - blend.lead)))
+        acc = acc.filter("format", "yuv420p")
     return acc
 
 
@@ -297,5 +307,5 @@ def overlay_layers(b: Build, base: Stream, layers: tuple[Layer, ...]) -> Stream:
         for item in layer.clips:
             stream, x, y = _caption_stream(b, item) if isinstance(item, Caption) else _layer_stream(b, item)
             stream = stream.filter("setpts", f"PTS+{item.start}")
-            out = ffmpeg.overlay(out, stream, x=x, y=y, eof_action="pass", format="yuv420")
+            out = ffmpeg.overlay(out, stream, x=x, y=y, eof_action="pass", format="yuv420").filter("format", "yuv420p")
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -186,12 +187,15 @@ def _scene(path: Path, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("kind", ["pan-right", "pan-left", "zoom-in"])
-def test_motion_moves_at_an_even_pace_without_jitter(do_render, media, kind: str) -> None:
+def test_motion_moves_at_an_even_pace_without_jitter(do_render, media, config, kind: str) -> None:
+    # x264's veryfast preset smears sub-pixel motion by itself (it skips blocks that barely move);
+    # the medium preset shows what the filter graph made, which is what this test is about
+    careful = dataclasses.replace(config, x264_preset="medium")
     _scene(media.dir / "scene.png", (320, 180))
     draft = {"m": {"width": 320, "height": 180, "fps": 30},
              "t": [{"tt": 0, "sg": [{"src": "scene.png", "d": 2000, "fit": "cover",
                                      "mo": {"type": kind, "amt": 0.2}}]}]}
-    frames = [f.mean(axis=2) for f in video_frames(do_render(draft).path)]
+    frames = [f.mean(axis=2) for f in video_frames(do_render(draft, config=careful).path)]
 
     def step(i: int) -> float:
         a, b = frames[i], frames[i + 1]
@@ -204,7 +208,7 @@ def test_motion_moves_at_an_even_pace_without_jitter(do_render, media, kind: str
     trend = np.polyval(np.polyfit(np.arange(steps.size), steps, 2), np.arange(steps.size))
     wobble = np.abs(steps - trend) / steps.mean()
     assert np.all(steps > 0.25 * steps.mean())                          # it keeps moving, every frame
-    assert wobble.mean() < 0.15 and wobble.max() < 0.8                  # smoothly: no frame lags or jumps
+    assert wobble.mean() < 0.12 and wobble.max() < 0.5                  # smoothly: no frame lags or jumps
     # (naive zoompan at this speed steps by whole pixels: mean 0.2, max 1.0-1.9 on the same measure)
 
 
@@ -356,3 +360,14 @@ def test_progress_rises_to_one(do_render) -> None:
     seen: list[float] = []
     do_render(one_clip("pattern.mp4"), on_progress=seen.append)
     assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 2
+
+
+@pytest.mark.parametrize("fps", [30, 29.97])
+def test_transition_after_plain_cuts(do_render, fps: float) -> None:
+    draft = {"m": {"width": 160, "height": 90, "fps": fps}, "t": [{"tt": 0, "sg": [
+        {"src": "red.mp4", "d": 1000}, {"src": "green.png", "d": 1000}, {"src": "blue.mp4", "d": 1000},
+        {"src": "red.mp4", "d": 1000, "tr": {"in": "wipeleft"}}, {"src": "green.png", "d": 1000}]}]}
+    result = do_render(draft)
+    assert result.frames == round(5 * fps)
+    assert near(mean_color(frame(result.path, round(2.5 * fps))), BLUE)
+    assert near(mean_color(frame(result.path, round(4.5 * fps))), GREEN)
