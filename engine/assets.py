@@ -5,6 +5,7 @@ Written into the render's scratch directory, then handed to the compiler as ``So
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from engine.fonts import FontCatalog
 from engine.motion import plan_motion
 from engine.stills import PreparedStill, prepare_still
 from engine.text import render_text
-from engine.timeline import Timeline
+from engine.timeline import Caption, Timeline, Visual
 from engine.video_graph import PreparedCaption, Sources
+
+PICTURE_THREADS = 4
 
 
 def decoder_options(choice: CodecChoice | None) -> dict[str, str]:
@@ -25,33 +28,45 @@ def decoder_options(choice: CodecChoice | None) -> dict[str, str]:
     return {flag.lstrip("-"): value for flag, value in zip(args[0::2], args[1::2], strict=False)}
 
 
+def _still(tl: Timeline, index: int, v: Visual, work: Path) -> PreparedStill:
+    on_base = v in tl.base
+    plan = plan_motion(v.motion, v.extent, v.box.w, v.box.h) if v.motion else None
+    size = (plan.width, plan.height) if plan else (v.box.w, v.box.h)
+    still = prepare_still(v.media, size=size, fit=v.fit, fill=v.fill, blur_fill=on_base and v.fill is None,
+                          backdrop=tl.canvas.bg if on_base else None, out=work / f"still-{index}")
+    if plan is None:
+        return still
+    target = f"crop@motion{index}"
+    script = work / f"motion-{index}.cmd"
+    script.write_text(plan.commands(target, tl.canvas.fps), encoding="ascii")
+    return replace(still, motion=plan, motion_script=script, motion_target=target)
+
+
+def _caption(tl: Timeline, index: int, cap: Caption, work: Path,
+             fonts: FontCatalog) -> tuple[PreparedCaption, list[str]]:
+    canvas = tl.canvas
+    text = render_text(cap.text, cap.style, canvas_w=canvas.width, canvas_h=canvas.height, scale=canvas.scale,
+                       safe=canvas.safe, fonts=fonts)
+    path = work / f"text-{index}.png"
+    text.image.save(path, format="PNG", compress_level=1)
+    prepared = PreparedCaption(PreparedStill(path, text.image.width, text.image.height, True), text.x, text.y)
+    return prepared, [f"{cap.where}: {w}" for w in text.warnings]
+
+
 def prepare_sources(tl: Timeline, work: Path, fonts: FontCatalog,
                     decoder: CodecChoice | None) -> tuple[Sources, list[str]]:
-    """Write the stills and captions of ``tl`` into ``work``; returns them and any text warnings."""
-    canvas = tl.canvas
-    stills: dict[str, PreparedStill] = {}
-    for index, v in enumerate(tl.visuals()):
-        if not v.is_still:
-            continue
-        on_base = v in tl.base
-        plan = plan_motion(v.motion, v.extent, v.box.w, v.box.h) if v.motion else None
-        size = (plan.width, plan.height) if plan else (v.box.w, v.box.h)
-        still = prepare_still(v.media, size=size, fit=v.fit, fill=v.fill, blur_fill=on_base and v.fill is None,
-                              backdrop=canvas.bg if on_base else None, out=work / f"still-{index}.png")
-        if plan is not None:
-            target = f"crop@motion{index}"
-            script = work / f"motion-{index}.cmd"
-            script.write_text(plan.commands(target, canvas.fps), encoding="ascii")
-            still = replace(still, motion=plan, motion_script=script, motion_target=target)
-        stills[v.where] = still
-    captions: dict[str, PreparedCaption] = {}
-    warnings: list[str] = []
-    for index, cap in enumerate(tl.captions()):
-        text = render_text(cap.text, cap.style, canvas_w=canvas.width, canvas_h=canvas.height, scale=canvas.scale,
-                           safe=canvas.safe, fonts=fonts)
-        path = work / f"text-{index}.png"
-        text.image.save(path, format="PNG", compress_level=1)
-        captions[cap.where] = PreparedCaption(PreparedStill(path, text.image.width, text.image.height, True),
-                                              text.x, text.y)
-        warnings.extend(f"{cap.where}: {w}" for w in text.warnings)
+    """Write the stills and captions of ``tl`` into ``work``; returns them and any text warnings.
+
+    Pillow lets go of the interpreter lock while it resizes and encodes, so pictures are made
+    on a few threads: with two stills this is most of the time before FFmpeg can start.
+    """
+    stills_in = [(i, v) for i, v in enumerate(tl.visuals()) if v.is_still]
+    captions_in = list(enumerate(tl.captions()))
+    with ThreadPoolExecutor(max_workers=PICTURE_THREADS) as pool:
+        still_jobs = {v.where: pool.submit(_still, tl, i, v, work) for i, v in stills_in}
+        caption_jobs = {c.where: pool.submit(_caption, tl, i, c, work, fonts) for i, c in captions_in}
+        stills = {where: job.result() for where, job in still_jobs.items()}
+        made = {where: job.result() for where, job in caption_jobs.items()}
+    captions = {where: prepared for where, (prepared, _w) in made.items()}
+    warnings = [w for _prepared, ws in made.values() for w in ws]
     return Sources(stills, captions, decoder_options(decoder)), warnings

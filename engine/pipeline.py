@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from engine.timeline import Timeline, build_timeline
 from engine.video_graph import Sources, rate
 
 ProgressCallback = Callable[[float], None]
+PROBE_THREADS = 4
 NATIVE_ENCODERS = {"gif": "gif (palettegen/paletteuse)", "webm": "libvpx-vp9", "webp": "libwebp_anim"}
 
 
@@ -79,18 +81,17 @@ class Expected:
 
 
 def probe_sources(draft: Draft, resolve: Resolver) -> dict[str, MediaInfo]:
-    """Probe every distinct ``src`` once; a missing or unreadable one is a MediaError naming it."""
-    media: dict[str, MediaInfo] = {}
-    for track in draft.t:
-        for seg in track.sg:
-            src = getattr(seg, "src", None)
-            if src is None or src in media:
-                continue
-            try:
-                media[src] = probe(resolve(src))
-            except MediaError as exc:
-                raise type(exc)(src, exc.reason) from exc
-    return media
+    """Probe every distinct ``src`` once (a few at a time); a missing or unreadable one is a MediaError naming it."""
+    sources = list(dict.fromkeys(seg.src for track in draft.t for seg in track.sg if hasattr(seg, "src")))
+
+    def one(src: str) -> MediaInfo:
+        try:
+            return probe(resolve(src))
+        except MediaError as exc:
+            raise type(exc)(src, exc.reason) from exc
+
+    with ThreadPoolExecutor(max_workers=PROBE_THREADS) as pool:
+        return dict(zip(sources, pool.map(one, sources), strict=True))
 
 
 def verify(info: OutputInfo, want: Expected) -> None:

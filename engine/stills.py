@@ -37,6 +37,7 @@ class PreparedStill:
     width: int
     height: int
     has_alpha: bool
+    demuxer: str = "png_pipe"              # how FFmpeg reads it
     motion: MotionPlan | None = None       # with the sendcmd script that drives its crop filter
     motion_script: Path | None = None
     motion_target: str = ""
@@ -93,9 +94,12 @@ def fit_still(im: Image.Image, size: tuple[int, int], fit: str, fill: RGB | None
 
 def prepare_still(info: MediaInfo, *, size: tuple[int, int], fit: str, fill: RGB | None, blur_fill: bool,
                   backdrop: RGB | None, out: Path) -> PreparedStill:
-    """Write the still, fitted into ``size`` (its box, or larger for motion), to ``out`` as PNG.
+    """Write the still, fitted into ``size`` (its box, or larger for motion), next to ``out``.
 
     ``backdrop``: flatten transparency onto this colour (the base track has nothing below it).
+    Opaque pictures are written as PPM (no compression: 30 times faster to write and 4 times
+    faster to read than PNG, and a 1080p still is written and read once); pictures with
+    transparency as PNG.
     """
     picture = fit_still(load_upright(info), size, fit, fill, blur_fill)
     if backdrop is not None:
@@ -103,7 +107,10 @@ def prepare_still(info: MediaInfo, *, size: tuple[int, int], fit: str, fill: RGB
         flat.alpha_composite(picture)
         picture = flat.convert("RGB")
     has_alpha = picture.mode == "RGBA" and picture.getextrema()[3][0] < 255
-    if picture.mode == "RGBA" and not has_alpha:
-        picture = picture.convert("RGB")
-    picture.save(out, format="PNG", compress_level=1)
-    return PreparedStill(out, size[0], size[1], has_alpha)
+    if has_alpha:
+        path = out.with_suffix(".png")
+        picture.save(path, format="PNG", compress_level=1)
+        return PreparedStill(path, size[0], size[1], True, demuxer="png_pipe")
+    path = out.with_suffix(".ppm")
+    picture.convert("RGB").save(path, format="PPM")
+    return PreparedStill(path, size[0], size[1], False, demuxer="ppm_pipe")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import ffmpeg
@@ -107,8 +106,8 @@ class Build:
             opts.update(self.sources.decoder_args)
         return self.input(owner, info.path, opts)
 
-    def picture(self, owner: str, path: Path) -> Any:
-        return self.input(owner, str(path), {"f": "png_pipe", "protocol_whitelist": "file"})
+    def picture(self, owner: str, still: PreparedStill) -> Any:
+        return self.input(owner, str(still.path), {"f": still.demuxer, "protocol_whitelist": "file"})
 
     def lavfi(self, owner: str, graph: str, duration_s: float) -> Any:
         return self.input(owner, graph, {"f": "lavfi", "t": secs(duration_s)})
@@ -177,7 +176,7 @@ def _repeat(stream: Stream, frames: int, canvas: Canvas) -> Stream:
 def still_stream(b: Build, v: Visual, frames: int, layer: bool) -> Stream:
     prepared = b.sources.stills[v.where]
     alpha = layer and prepared.has_alpha
-    pic = b.picture(f"{v.where}#{frames}", prepared.path).video
+    pic = b.picture(f"{v.where}#{frames}", prepared).video
     if prepared.motion is not None:
         return _motion(pic, prepared, frames, v.box, b.canvas, alpha)
     return _repeat(pic.filter("format", "yuva420p" if layer else "yuv420p"), frames, b.canvas)
@@ -233,29 +232,44 @@ def background(b: Build, owner: str, frames: int) -> Stream:
 @dataclass(frozen=True, slots=True)
 class _Piece:
     stream: Stream
-    start: int            # the cut where it begins on the timeline
-    enter: Blend | None   # the transition on that cut
+    frames: int           # how many frames it renders (transition halves included)
+    enter: Blend | None   # the transition into it from the piece before
+
+
+def _cut(stream: Stream, at: int) -> tuple[Stream, Stream]:
+    """The frames before ``at`` and the frames from ``at`` on, each starting at time zero."""
+    halves = stream.filter_multi_output("split")
+    return (halves[0].filter("trim", end_frame=at),
+            halves[1].filter("trim", start_frame=at).filter("setpts", "PTS-STARTPTS"))
 
 
 def _join(pieces: list[_Piece], canvas: Canvas) -> Stream:
-    """Pieces end to end: concat at a plain cut, xfade where a transition sits on it.
+    """Pieces end to end: concat at a plain cut; at a transition, xfade over just its frames.
 
+    xfade is handed only the frames that blend (the tail of what came before, the head of the
+    next piece) and concat joins the rest: fed whole streams, xfade in this FFmpeg costs about
+    8 ms for every frame it merely passes through before the transition.
     After each join the stream is pinned to yuv420p at the canvas time base. Left to itself,
     FFmpeg's format negotiation picks yuv444p for a concat/xfade chain and converts every frame
-    there and back (a third of the whole render's filter time); and concat hands out a
-    microsecond time base that a following xfade refuses.
+    there and back; and concat hands out a microsecond time base that xfade refuses.
     """
     tb = f"{canvas.fps.denominator}/{canvas.fps.numerator}"
-    acc = pieces[0].stream
+    acc, length = pieces[0].stream, pieces[0].frames
     for piece in pieces[1:]:
         blend = piece.enter
         if blend is None:
-            acc = ffmpeg.concat(acc, piece.stream, v=1, a=0).filter("settb", tb)
+            parts = [acc, piece.stream]
         else:
-            acc = ffmpeg.filter([acc, piece.stream], "xfade", transition=blend.kind,
-                                duration=secs(canvas.seconds(blend.frames)),
-                                offset=secs(canvas.seconds(piece.start - blend.lead)))
+            overlap = blend.frames
+            start = length - overlap                   # where the blend begins in what came before
+            main, tail = _cut(acc, start) if start > 0 else (None, acc)
+            head, rest = _cut(piece.stream, overlap) if piece.frames > overlap else (piece.stream, None)
+            mixed = ffmpeg.filter([tail, head], "xfade", transition=blend.kind,
+                                  duration=secs(canvas.seconds(overlap)), offset=0)
+            parts = [p for p in (main, mixed, rest) if p is not None]
+        acc = ffmpeg.concat(*parts, v=1, a=0).filter("settb", tb) if len(parts) > 1 else parts[0]
         acc = acc.filter("format", "yuv420p")
+        length += piece.frames - (blend.frames if blend else 0)
     return acc
 
 
@@ -267,12 +281,13 @@ def base_stream(b: Build, tl: Timeline) -> Stream:
         fades_in_at_zero = index == 0 and clip.start == 0 and clip.enter is not None
         if clip.start > cursor or fades_in_at_zero:   # background before the clip, maybe of zero length
             frames = (clip.start - cursor) + (leaving.lead if leaving else 0) + (clip.enter.lag if clip.enter else 0)
-            pieces.append(_Piece(background(b, f"gap@{cursor}", frames), cursor, leaving))
-        pieces.append(_Piece(visual_stream(b, clip, clip.extent, clip.lead_in, layer=False), clip.start, clip.enter))
+            pieces.append(_Piece(background(b, f"gap@{cursor}", frames), frames, leaving))
+        stream = visual_stream(b, clip, clip.extent, clip.lead_in, layer=False)
+        pieces.append(_Piece(stream, clip.extent, clip.enter))
         cursor, leaving = clip.end, clip.exit
     if cursor < tl.length or leaving is not None:     # background after the last clip, maybe of zero length
         frames = tl.length - cursor + (leaving.lead if leaving else 0)
-        pieces.append(_Piece(background(b, f"gap@{cursor}", frames), cursor, leaving))
+        pieces.append(_Piece(background(b, f"gap@{cursor}", frames), frames, leaving))
     return _join(pieces, b.canvas)
 
 
@@ -287,7 +302,7 @@ def _fades(stream: Stream, frames: int, fade_in: int, fade_out: int, canvas: Can
 
 def _caption_stream(b: Build, item: Caption) -> tuple[Stream, int, int]:
     cap = b.sources.captions[item.where]
-    pic = b.picture(item.where, cap.still.path).video
+    pic = b.picture(item.where, cap.still).video
     stream = _repeat(pic.filter("format", "yuva420p"), item.length, b.canvas)
     return _fades(stream, item.length, item.fade_in, item.fade_out, b.canvas), cap.x, cap.y
 
