@@ -115,7 +115,7 @@ class Output(Model):
                                  description="GIF only: search fps, width and colours to stay under")
     colors: int = Field(256, ge=2, le=256, description="GIF palette size")
     dither: Literal["bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "heckbert", "none"] = "bayer"
-    bayer_scale: int = Field(4, ge=0, le=5)
+    bayer_scale: int = Field(5, ge=0, le=5)
     stats: Literal["full", "diff", "scene"] = Field(
         "diff", description="GIF palette statistics: whole clip, moving parts only, or a new palette for every "
                             "frame (per scene: for clips that cut between very different shots)")

@@ -10,6 +10,7 @@ rather than halfway through a render.
 
 from __future__ import annotations
 
+import struct
 import warnings
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -19,6 +20,7 @@ from typing import Any, Final, Literal
 import av
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from engine.animinfo import NotAnimation, gif_info, webp_info
 from engine.errors import MediaNotFound, MediaUnsupported
 
 try:  # HEIC/HEIF stills from phones; optional so that a missing wheel only loses that format
@@ -272,15 +274,10 @@ def inspect_output(path: str | Path) -> OutputInfo:
 
 def _inspect_animation(path: Path) -> OutputInfo:
     try:
-        with Image.open(path) as im:
-            frames = getattr(im, "n_frames", 1)
-            total_ms = 0
-            for index in range(frames):
-                im.seek(index)
-                total_ms += int(im.info.get("duration", 0) or 0)
-            loop = im.info.get("loop")
-            return OutputInfo(container=(im.format or "").lower(), video_codec=(im.format or "").lower(),
-                              width=im.width, height=im.height, frames=frames, duration_s=total_ms / 1000,
-                              audio_codec=None, audio_duration_s=None, loop=None if loop is None else int(loop))
-    except (OSError, ValueError) as exc:
+        data = path.read_bytes()
+        info = gif_info(data) if data[:3] == b"GIF" else webp_info(data)
+    except (OSError, NotAnimation, IndexError, struct.error) as exc:
         raise MediaUnsupported(str(path), "the output cannot be read back") from exc
+    return OutputInfo(container=info.format, video_codec=info.format, width=info.width, height=info.height,
+                      frames=info.frames, duration_s=info.duration_ms / 1000, audio_codec=None,
+                      audio_duration_s=None, loop=info.loop)

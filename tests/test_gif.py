@@ -155,3 +155,21 @@ def test_gif_memory_stays_flat_when_the_buffer_would_not_fit(media, tmp_path) ->
     two_pass = peak(16, "two.gif")
     assert (one_pass["passes"], two_pass["passes"]) == (1, 2)
     assert two_pass["peak_kb"] < one_pass["peak_kb"] - 40_000
+
+
+def test_animation_blocks_agree_with_pillow(do_render) -> None:
+    from engine.animinfo import gif_info, webp_info
+
+    for fmt, reader in (("gif", gif_info), ("webp", webp_info)):
+        result = do_render(clip(fmt, loop=3), f"blocks.{fmt}")
+        info = reader(result.path.read_bytes())
+        with Image.open(result.path) as im:
+            delays = []
+            for index in range(im.n_frames):
+                im.seek(index)
+                delays.append(im.info.get("duration", 0))
+            assert (info.width, info.height, info.frames) == (im.width, im.height, im.n_frames)
+            assert info.loop == im.info.get("loop") == (3 if fmt == "gif" else 4)   # WebP counts plays
+        assert abs(info.duration_ms - 2000) <= 20
+        if fmt == "gif":                          # Pillow reports per-frame delays for GIF only
+            assert info.duration_ms == sum(delays)
