@@ -15,7 +15,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 
-def _noise(rng: np.random.Generator, height: int, width: int, octaves: int = 6, persistence: float = 0.55) -> np.ndarray:
+def _noise(rng: np.random.Generator, height: int, width: int, octaves: int = 6,
+           persistence: float = 0.55) -> np.ndarray:
     """Fractal value noise in [0, 1]: smooth low octaves for shape, fine ones for texture."""
     out = np.zeros((height, width), dtype=np.float32)
     amplitude, total = 1.0, 0.0

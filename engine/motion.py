@@ -28,7 +28,7 @@ from typing import Final
 from engine.draft import Motion
 
 OVERSAMPLES: Final = (1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
-TOLERANCE: Final = 0.15
+TOLERANCE: Final = 0.2
 
 Crop = tuple[int, int, int, int]   # x, y, width, height, in pixels of the prepared picture
 

@@ -249,16 +249,8 @@ def inspect_output(path: str | Path) -> OutputInfo:
     with container:
         vstream = container.streams.video[0] if container.streams.video else None
         astream = container.streams.audio[0] if container.streams.audio else None
-        frames, v_end, a_end = 0, 0.0, 0.0
-        for packet in container.demux():
-            if packet.pts is None or packet.time_base is None:
-                continue
-            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
-            if vstream is not None and packet.stream.index == vstream.index:
-                frames += 1
-                v_end = max(v_end, end)
-            elif astream is not None and packet.stream.index == astream.index:
-                a_end = max(a_end, end)
+        indexed = _indexed_lengths(vstream, astream)
+        frames, v_end, a_end = indexed if indexed is not None else _demuxed_lengths(container, vstream, astream)
         v_start = float(vstream.start_time * vstream.time_base) if vstream is not None and vstream.start_time else 0.0
         return OutputInfo(
             container=container.format.name.split(",")[0],
@@ -270,6 +262,34 @@ def inspect_output(path: str | Path) -> OutputInfo:
             audio_codec=astream.codec_context.name if astream is not None else None,
             audio_duration_s=a_end if astream is not None else None,
         )
+
+
+def _indexed_lengths(vstream: Any, astream: Any) -> tuple[int, float, float] | None:
+    """Frame count and stream ends from the container's index (MP4 keeps one), without reading packets."""
+    if vstream is None or not vstream.frames or not vstream.duration or not vstream.time_base:
+        return None
+    v_end = float((vstream.start_time or 0) * vstream.time_base + vstream.duration * vstream.time_base)
+    a_end = 0.0
+    if astream is not None:
+        if not astream.duration or not astream.time_base:
+            return None
+        a_end = float((astream.start_time or 0) * astream.time_base + astream.duration * astream.time_base)
+    return vstream.frames, v_end, a_end
+
+
+def _demuxed_lengths(container: Any, vstream: Any, astream: Any) -> tuple[int, float, float]:
+    """Frame count and stream ends by reading every packet (no decoding): for containers without an index."""
+    frames, v_end, a_end = 0, 0.0, 0.0
+    for packet in container.demux():
+        if packet.pts is None or packet.time_base is None:
+            continue
+        end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+        if vstream is not None and packet.stream.index == vstream.index:
+            frames += 1
+            v_end = max(v_end, end)
+        elif astream is not None and packet.stream.index == astream.index:
+            a_end = max(a_end, end)
+    return frames, v_end, a_end
 
 
 def _inspect_animation(path: Path) -> OutputInfo:

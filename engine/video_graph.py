@@ -264,6 +264,7 @@ def _join(pieces: list[_Piece], canvas: Canvas) -> Stream:
             start = length - overlap                   # where the blend begins in what came before
             main, tail = _cut(acc, start) if start > 0 else (None, acc)
             head, rest = _cut(piece.stream, overlap) if piece.frames > overlap else (piece.stream, None)
+            tail, head = tail.filter("format", "yuv420p"), head.filter("format", "yuv420p")
             mixed = ffmpeg.filter([tail, head], "xfade", transition=blend.kind,
                                   duration=secs(canvas.seconds(overlap)), offset=0)
             parts = [p for p in (main, mixed, rest) if p is not None]

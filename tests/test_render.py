@@ -371,3 +371,18 @@ def test_transition_after_plain_cuts(do_render, fps: float) -> None:
     assert result.frames == round(5 * fps)
     assert near(mean_color(frame(result.path, round(2.5 * fps))), BLUE)
     assert near(mean_color(frame(result.path, round(4.5 * fps))), GREEN)
+
+
+def test_an_output_that_does_not_match_the_timeline_is_refused() -> None:
+    from engine.errors import OutputMismatch
+    from engine.pipeline import Expected, verify
+    from engine.probe import OutputInfo
+
+    want = Expected(width=320, height=180, frames=60, fps=30.0, audio=True, timed=True)
+    good = OutputInfo("mp4", "h264", 320, 180, 60, 2.0, "aac", 2.0)
+    verify(good, want)
+    for bad in (dataclasses.replace(good, frames=50), dataclasses.replace(good, width=318),
+                dataclasses.replace(good, audio_codec=None), dataclasses.replace(good, duration_s=2.5),
+                dataclasses.replace(good, frames=0)):
+        with pytest.raises(OutputMismatch):
+            verify(bad, want)
