@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -69,13 +70,16 @@ def _format_for(output: str, explicit: str | None) -> str:
     return suffix
 
 
-def _render(draft: dict[str, Any], output: str, base: Path, quiet: bool, as_json: bool) -> int:
+def _render(draft: dict[str, Any], output: str, base: Path, args: argparse.Namespace) -> int:
     from engine.pipeline import render
     from engine.resolve import LocalResolver
 
-    settings = get_settings()
+    config = get_settings().engine_config()
+    forced = {k: v for k, v in (("encoder", args.encoder), ("decoder", args.decoder)) if v}
+    config = replace(config, **forced) if forced else config
+    quiet, as_json = args.quiet, args.json
     bar = ProgressBar(sys.stderr, Path(output).name) if not quiet else None
-    result = render(draft, output, config=settings.engine_config(), resolve=LocalResolver(base), on_progress=bar)
+    result = render(draft, output, config=config, resolve=LocalResolver(base), on_progress=bar)
     if bar:
         bar.done()
     if as_json:
@@ -99,7 +103,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     out["format"] = _format_for(args.output, args.format)
     if args.quality:
         out["quality"] = args.quality
-    return _render(draft, args.output, Path(args.draft).resolve().parent, args.quiet, args.json)
+    return _render(draft, args.output, Path(args.draft).resolve().parent, args)
 
 
 def cmd_gif(args: argparse.Namespace) -> int:
@@ -113,7 +117,7 @@ def cmd_gif(args: argparse.Namespace) -> int:
         if value is not None:
             out[key] = value
     draft = {"t": [{"tt": 0, "sg": [segment]}], "m": {"out": out, "fps": 60}}
-    return _render(draft, args.output, source.parent, args.quiet, args.json)
+    return _render(draft, args.output, source.parent, args)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -160,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
+    def codecs(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--encoder", choices=("auto", "libx264", "h264_nvenc"),
+                       help="H.264 encoder (default REELFORGE_ENCODER or auto); forcing one that cannot run fails")
+        p.add_argument("--decoder", choices=("auto", "cpu", "cuda"), help="video decoder (default REELFORGE_DECODER)")
+
     p = add("render", cmd_render, "render a draft JSON file")
     p.add_argument("draft")
     p.add_argument("-o", "--output", required=True)
@@ -167,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", choices=("high", "medium", "low"))
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the render result as JSON")
+    codecs(p)
 
     p = add("gif", cmd_gif, "make a looping GIF (or WebP/WebM/MP4) from one video")
     p.add_argument("input")
@@ -182,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS)
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--json", action="store_true")
+    codecs(p)
 
     p = add("probe", cmd_probe, "describe a media file")
     p.add_argument("file")

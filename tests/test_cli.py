@@ -56,3 +56,20 @@ def test_bad_input_exits_2_with_the_reason(media, tmp_path: Path) -> None:
     junk = reelforge("probe", str(media.junk_mp4))
     assert junk.returncode == 2 and "not a media file" in junk.stderr
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_forcing_an_encoder_this_machine_lacks_fails_clearly(tmp_path: Path) -> None:
+    from engine.gpu import discover_gpus
+
+    if discover_gpus().gpus:
+        import pytest
+
+        pytest.skip("this machine has an NVIDIA GPU")
+    draft = tmp_path / "t.json"
+    draft.write_text(json.dumps({"t": [{"tt": 7, "sg": [{"txt": "x", "d": 500}]}]}))
+    done = reelforge("render", str(draft), "-o", str(tmp_path / "x.mp4"), "--encoder", "h264_nvenc")
+    assert done.returncode == 3 and "h264_nvenc is not usable here" in done.stderr
+    assert not (tmp_path / "x.mp4").exists()
+    forced = reelforge("render", str(draft), "-o", str(tmp_path / "y.mp4"), "--encoder", "libx264", "--json", "-q")
+    result = json.loads(forced.stdout)
+    assert result["encoder"] == "libx264" and "forced" in result["encoder_reason"]
