@@ -453,6 +453,16 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
+def finish(name: str, payload: dict[str, Any], records: Sequence[Mapping[str, Any]], jsonl: bool,
+           elapsed: float) -> int:
+    """The end of every benchmark: results to JSON, optionally one line per run, and where they went."""
+    path = write_results(name, payload)
+    if jsonl:
+        print_json_lines(records)
+    say(f"\nwrote {path.relative_to(REPO)} in {elapsed:.0f} s")
+    return 0
+
+
 def say(text: str = "") -> None:
     """A line on stdout (the report is the point of a benchmark; no logging set-up needed)."""
     sys.stdout.write(text + "\n")

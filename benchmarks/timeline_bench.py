@@ -464,11 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         "breakdown": parts,
         "elapsed_s": round(elapsed, 1),
     }
-    path = common.write_results(NAME, payload)
-    if args.jsonl:
-        common.print_json_lines(rows)
-    common.say(f"\nwrote {path.relative_to(common.REPO)} in {elapsed:.0f} s")
-    return 0
+    return common.finish(NAME, payload, rows, args.jsonl, elapsed)
 
 
 if __name__ == "__main__":

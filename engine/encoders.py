@@ -15,7 +15,7 @@ that cannot be met raises :class:`EncoderUnavailable` instead, never a silent fa
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -148,20 +148,29 @@ def _choose_encoder(pref: str, discovery: GpuDiscovery, trial: Trial) -> tuple[s
         if pref == "h264_nvenc":
             raise EncoderUnavailable("h264_nvenc", why)
         return "libx264", None, why
-    failures: list[str] = []
-    for gpu in candidates:
-        result = trial("h264_nvenc", gpu.index)
-        if result.ok:
-            reason = f"NVENC on GPU {gpu.index} ({gpu.name}), trial encode ok"
-            if failures:
-                reason += f" (after {'; '.join(failures)})"
-            if pref == "h264_nvenc":
-                reason = f"forced by setting (encoder=h264_nvenc); {reason}"
-            return "h264_nvenc", gpu, reason
-        failures.append(f"h264_nvenc trial encode failed on GPU {gpu.index}: {result.message}")
+    gpu, failures = _first_that_works(candidates, trial, "h264_nvenc", "h264_nvenc trial encode")
+    if gpu is not None:
+        reason = f"NVENC on GPU {gpu.index} ({gpu.name}), trial encode ok"
+        if failures:
+            reason += f" (after {'; '.join(failures)})"
+        if pref == "h264_nvenc":
+            reason = f"forced by setting (encoder=h264_nvenc); {reason}"
+        return "h264_nvenc", gpu, reason
     if pref == "h264_nvenc":
         raise EncoderUnavailable("h264_nvenc", "; ".join(failures))
     return "libx264", None, "; ".join(failures)
+
+
+def _first_that_works(candidates: Sequence[GpuInfo], trial: Trial, what: str,
+                      label: str) -> tuple[GpuInfo | None, list[str]]:
+    """The first GPU on which ``trial(what)`` passes, and why each one before it failed."""
+    failures: list[str] = []
+    for gpu in candidates:
+        result = trial(what, gpu.index)
+        if result.ok:
+            return gpu, failures
+        failures.append(f"{label} failed on GPU {gpu.index}: {result.message}")
+    return None, failures
 
 
 def _why_no_nvenc(discovery: GpuDiscovery) -> str:
@@ -190,15 +199,12 @@ def _choose_decoder(
         candidates = discovery.gpus[:1]
     else:
         candidates = discovery.gpus
-    failures: list[str] = []
-    for gpu in candidates:
-        result = trial(CUDA_DECODE, gpu.index)
-        if result.ok:
-            reason = f"CUDA decode on GPU {gpu.index} ({gpu.name}), trial decode ok"
-            if pref == "cuda":
-                reason = f"forced by setting (decoder=cuda); {reason}"
-            return "cuda", gpu, reason
-        failures.append(f"CUDA decode trial failed on GPU {gpu.index}: {result.message}")
+    gpu, failures = _first_that_works(candidates, trial, CUDA_DECODE, "CUDA decode trial")
+    if gpu is not None:
+        reason = f"CUDA decode on GPU {gpu.index} ({gpu.name}), trial decode ok"
+        if pref == "cuda":
+            reason = f"forced by setting (decoder=cuda); {reason}"
+        return "cuda", gpu, reason
     if pref == "cuda":
         raise EncoderUnavailable("cuda", "; ".join(failures))
     return "cpu", None, "; ".join(failures)
