@@ -30,6 +30,7 @@ import argparse
 import itertools
 import json
 import os
+import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -145,6 +146,12 @@ def measure(todo: list[Run], rounds: int) -> None:
             except common.CommandFailed as exc:
                 r.error = str(exc)
             common.say(f"  {r.label}: " + (f"{r.runs[-1].wall_s:.1f} s" if not r.error else "failed"))
+
+
+def paired_ratio(a: Run, b: Run) -> float | None:
+    """Median over rounds of a's time / b's time in the same round."""
+    pairs = [x.wall_s / y.wall_s for x, y in zip(a.runs, b.runs, strict=False) if y.wall_s]
+    return round(statistics.median(pairs), 3) if pairs else None
 
 
 def facts(path: Path) -> dict[str, Any]:
@@ -324,7 +331,9 @@ def print_report(
     else:
         common.say(
             f"\nreelforge / encode floor: {ratios['reelforge_over_floor']}x (target <= {TARGETS['floor']}x); "
-            f"with AAC in the floor: {ratios['reelforge_over_floor_aac']}x"
+            f"with AAC in the floor: {ratios['reelforge_over_floor_aac']}x\n"
+            f"median of the per-round ratios: {ratios['reelforge_over_floor_paired']}x; "
+            f"with AAC in the floor: {ratios['reelforge_over_floor_aac_paired']}x"
         )
     if ratios["moviepy_over_reelforge"]:
         common.say(f"MoviePy / reelforge: {ratios['moviepy_over_reelforge']}x (target >= {TARGETS['moviepy']}x)")
@@ -445,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         if rf_s and by_key["floor_aac"].get("wall_s")
         else None,
         "moviepy_over_reelforge": round(mp_s / rf_s, 3) if rf_s and mp_s else None,
+        # each round runs reelforge and the floor back to back: the median of those per-round ratios
+        # is far steadier on a shared machine than the ratio of the two medians
+        "reelforge_over_floor_paired": paired_ratio(runs["reelforge"], runs["floor"]),
+        "reelforge_over_floor_aac_paired": paired_ratio(runs["reelforge"], runs["floor_aac"]),
     }
     parts = None if args.no_breakdown or not rf_s else breakdown(plan, runs["reelforge"], repeats)
 
