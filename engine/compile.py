@@ -22,6 +22,17 @@ from engine.video_graph import Build, Sources, base_stream, overlay_layers, rate
 
 Stream = Any
 _PLACEHOLDER = "__reelforge_output__"
+_ONE_PICTURE = ("-frames:v", "1", "-update", "1", "-f", "image2")   # the palette, as a PNG file
+
+
+def _palette_file(path: Path) -> Stream:
+    return ffmpeg.input(str(path), f="png_pipe", protocol_whitelist="file").video
+
+
+def _resampled(source: Path, width: int, height: int, fps: str) -> Stream:
+    """The size search's lossless intermediate at one setting's rate and width."""
+    return (ffmpeg.input(str(source), f="matroska", protocol_whitelist="file").video
+            .filter("fps", fps).filter("scale", width, height, flags="lanczos"))
 
 
 def picture(b: Build, tl: Timeline) -> Stream:
@@ -55,14 +66,13 @@ def compile_render(tl: Timeline, sources: Sources, out_args: Sequence[str], outp
 def compile_palette(tl: Timeline, sources: Sources, palette_png: Path) -> FFmpegCommand:
     """GIF first pass: compose the timeline and keep only its palette."""
     pal = gif.palette(picture(Build(tl.canvas, sources), tl), tl.output)
-    return _command([pal], ["-frames:v", "1", "-update", "1", "-f", "image2"], palette_png, tl.duration_s)
+    return _command([pal], _ONE_PICTURE, palette_png, tl.duration_s)
 
 
 def compile_with_palette(tl: Timeline, sources: Sources, palette_png: Path, out_args: Sequence[str],
                          output: Path) -> FFmpegCommand:
     """GIF second pass: compose again and map it through the palette from the first pass."""
-    pal = ffmpeg.input(str(palette_png), f="png_pipe", protocol_whitelist="file").video
-    video = gif.apply_palette(picture(Build(tl.canvas, sources), tl), pal, tl.output)
+    video = gif.apply_palette(picture(Build(tl.canvas, sources), tl), _palette_file(palette_png), tl.output)
     return _command([video], out_args, output, tl.duration_s)
 
 
@@ -79,16 +89,13 @@ def compile_gif_attempt(source: Path, width: int, height: int, fps: str, spec: O
     With ``palette_png`` the palette comes from a file (made by :func:`compile_gif_palette`),
     so nothing is buffered; without it, in one pass.
     """
-    video = (ffmpeg.input(str(source), f="matroska", protocol_whitelist="file").video
-             .filter("fps", fps).filter("scale", width, height, flags="lanczos"))
+    video = _resampled(source, width, height, fps)
     if palette_png is None:
         return _command([gif.one_pass(video, spec)], out_args, output, duration_s)
-    pal = ffmpeg.input(str(palette_png), f="png_pipe", protocol_whitelist="file").video
-    return _command([gif.apply_palette(video, pal, spec)], out_args, output, duration_s)
+    return _command([gif.apply_palette(video, _palette_file(palette_png), spec)], out_args, output, duration_s)
 
 
 def compile_gif_palette(source: Path, width: int, height: int, fps: str, spec: OutputSpec, output: Path,
                         duration_s: float) -> FFmpegCommand:
-    video = (ffmpeg.input(str(source), f="matroska", protocol_whitelist="file").video
-             .filter("fps", fps).filter("scale", width, height, flags="lanczos"))
-    return _command([gif.palette(video, spec)], ["-frames:v", "1", "-update", "1", "-f", "image2"], output, duration_s)
+    """The palette of one size-search setting, for a two-pass attempt."""
+    return _command([gif.palette(_resampled(source, width, height, fps), spec)], _ONE_PICTURE, output, duration_s)

@@ -121,28 +121,39 @@ def _exact_frames(stream: Stream, frames: int, hold_front: int = 0) -> Stream:
             .filter("trim", end_frame=frames).filter("setpts", "PTS-STARTPTS"))
 
 
+def _cover_size(dw: int, dh: int, w: int, h: int) -> tuple[int, int]:
+    """The even size that covers a ``w`` x ``h`` box with a ``dw`` x ``dh`` picture."""
+    s = max(w / dw, h / dh)
+    return max(w, even(math.ceil(dw * s))), max(h, even(math.ceil(dh * s)))
+
+
 def _fit_video(stream: Stream, info: MediaInfo, box: Rect, fit: str, fill: RGB | None, layer: bool) -> Stream:
+    """The clip fitted into its box; sizes come from the probe (rotation and pixel aspect applied)."""
     dw, dh = info.width or box.w, info.height or box.h
     pix = "yuva420p" if layer else "yuv420p"
+
+    def square(s: Stream) -> Stream:
+        return s.filter("setsar", "1").filter("format", pix)
+
     if (dw, dh) == (box.w, box.h):
-        return stream.filter("setsar", "1").filter("format", pix)
+        return square(stream)
     if fit == "stretch":
-        return stream.filter("scale", box.w, box.h).filter("setsar", "1").filter("format", pix)
+        return square(stream.filter("scale", box.w, box.h))
     if fit == "cover":
-        s = max(box.w / dw, box.h / dh)
-        sw, sh = max(box.w, even(math.ceil(dw * s))), max(box.h, even(math.ceil(dh * s)))
-        return (stream.filter("scale", sw, sh).filter("crop", box.w, box.h, (sw - box.w) // 2, (sh - box.h) // 2)
-                .filter("setsar", "1").filter("format", pix))
+        sw, sh = _cover_size(dw, dh, box.w, box.h)
+        scaled = stream.filter("scale", sw, sh)
+        if (sw, sh) != (box.w, box.h):
+            scaled = scaled.filter("crop", box.w, box.h, (sw - box.w) // 2, (sh - box.h) // 2)
+        return square(scaled)
     s = min(box.w / dw, box.h / dh)
     sw, sh = min(box.w, even(round(dw * s))), min(box.h, even(round(dh * s)))
     if (sw, sh) == (box.w, box.h):   # same shape: nothing to fill
-        return stream.filter("scale", box.w, box.h).filter("setsar", "1").filter("format", pix)
+        return square(stream.filter("scale", box.w, box.h))
     x, y = (box.w - sw) // 2, (box.h - sh) // 2
     if fill is None and not layer:   # contain over a blurred, cropped copy of the same picture
         split = stream.filter_multi_output("split")
         small_w, small_h = even(box.w / BLUR_SHRINK), even(box.h / BLUR_SHRINK)
-        cs = max(small_w / dw, small_h / dh)
-        cw, ch = max(small_w, even(math.ceil(dw * cs))), max(small_h, even(math.ceil(dh * cs)))
+        cw, ch = _cover_size(dw, dh, small_w, small_h)
         backdrop = (split[0].filter("scale", cw, ch, flags="fast_bilinear")
                     .filter("crop", small_w, small_h, (cw - small_w) // 2, (ch - small_h) // 2)
                     .filter("gblur", sigma=f"{max(1.0, min(small_w, small_h) / 10):g}")
@@ -150,8 +161,7 @@ def _fit_video(stream: Stream, info: MediaInfo, box: Rect, fit: str, fill: RGB |
         front = split[1].filter("scale", sw, sh).filter("setsar", "1")
         return ffmpeg.overlay(backdrop, front, x=x, y=y).filter("format", pix)
     color = hex_color(fill or (0, 0, 0), None if not layer or fill else 0)
-    return (stream.filter("scale", sw, sh).filter("setsar", "1").filter("format", pix)
-            .filter("pad", box.w, box.h, x, y, color=color))
+    return square(stream.filter("scale", sw, sh)).filter("pad", box.w, box.h, x, y, color=color)
 
 
 def _motion(stream: Stream, still: PreparedStill, frames: int, box: Rect, canvas: Canvas, alpha: bool) -> Stream:
