@@ -184,5 +184,5 @@ def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineC
         passes = 2
     else:
         run(compiler.compile_render(tl, sources, args, temp), 0.0, 0.99)
-    report_ = gif.settings_report(tl, temp.stat().st_size) if spec.format == "gif" else None
-    return passes, report_, _expected(tl)
+    gif_report = gif.settings_report(tl, temp.stat().st_size) if spec.format == "gif" else None
+    return passes, gif_report, _expected(tl)

@@ -21,7 +21,7 @@ Rules decided here, once (docs/draft-format.md repeats them for clients):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 from engine.canvas import RGB, Canvas, OutputSpec, Rect, even, resolve_canvas, rgb
@@ -255,7 +255,7 @@ def _chain_blends(clips: list[tuple[Visual, VideoSegment]], canvas: Canvas, leng
         else:
             tr = seg.tr.out if seg.tr else None
             exit_ = _blend(tr, canvas, clip.end, length) if tr else None
-        out.append(_replace(clip, enter=enters[i], exit=exit_))
+        out.append(replace(clip, enter=enters[i], exit=exit_))
 
     def ms(frames: int) -> str:
         return f"{canvas.seconds(frames) * 1000:.0f} ms"
@@ -281,12 +281,6 @@ def _chain_blends(clips: list[tuple[Visual, VideoSegment]], canvas: Canvas, leng
     return out
 
 
-def _replace(clip: Visual, **changes: object) -> Visual:
-    from dataclasses import replace
-
-    return replace(clip, **changes)  # type: ignore[arg-type]
-
-
 def _layer_blends(clip: Visual, seg: VideoSegment, canvas: Canvas, issues: list[Issue]) -> Visual:
     enter = exit_ = None
     if seg.tr and seg.tr.in_:
@@ -295,7 +289,7 @@ def _layer_blends(clip: Visual, seg: VideoSegment, canvas: Canvas, issues: list[
         exit_ = Blend("fade", max(1, canvas.frame(seg.tr.out.d)), 0)
     if (enter.lag if enter else 0) + (exit_.lead if exit_ else 0) > clip.length:
         issues.append(Issue(f"{clip.where}.tr", "transition_fits", "fades are longer than the segment"))
-    return _replace(clip, enter=enter, exit=exit_)
+    return replace(clip, enter=enter, exit=exit_)
 
 
 # ---------------------------------------------------------------- the whole timeline
@@ -383,14 +377,8 @@ def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
     wants_audio = draft.m.out.audio if draft.m.out.audio is not None else has_sound
     if draft.m.out.audio and spec.format in ("gif", "webp"):
         warnings.append(f"m.out.audio: {spec.format} has no sound; the audio is left out")
-    spec = _with_audio(spec, bool(wants_audio) and spec.format in ("mp4", "webm"))
+    spec = replace(spec, audio=bool(wants_audio) and spec.format in ("mp4", "webm"))
     return Timeline(canvas, spec, length, tuple(base), tuple(layers), tuple(sounds), tuple(warnings))
-
-
-def _with_audio(spec: OutputSpec, audio: bool) -> OutputSpec:
-    from dataclasses import replace
-
-    return replace(spec, audio=audio)
 
 
 def _box(seg: VideoSegment, canvas: Canvas) -> Rect:
