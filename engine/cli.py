@@ -113,7 +113,7 @@ def cmd_gif(args: argparse.Namespace) -> int:
         segment["d"] = int(args.duration * 1000)
     out: dict[str, Any] = {"format": _format_for(args.output, args.format or "gif"), "loop": args.loop}
     for key, value in (("fps", args.fps), ("width", args.width), ("max_mb", args.max_size), ("colors", args.colors),
-                       ("dither", args.dither)):
+                       ("dither", args.dither), ("stats", args.stats)):
         if value is not None:
             out[key] = value
     draft = {"t": [{"tt": 0, "sg": [segment]}], "m": {"out": out, "fps": 60}}
@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-size", type=float, metavar="MB", help="stay under this size; fps, width and colours adapt")
     p.add_argument("--colors", type=int)
     p.add_argument("--dither", choices=("bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "heckbert", "none"))
+    p.add_argument("--stats", choices=("full", "diff", "scene"),
+                   help="palette statistics: whole clip, what moves (default), or a palette per frame")
     p.add_argument("--loop", type=int, default=0, help="0 forever (default), -1 once, N repeats")
     p.add_argument("--start", type=float, default=0.0, help="seconds into the input")
     p.add_argument("--duration", type=float, help="seconds to take (default: to the end)")
