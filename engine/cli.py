@@ -6,6 +6,7 @@
     reelforge summary DRAFT.json                 the one-line timeline summary
     reelforge schema                             the draft's JSON Schema
     reelforge encoders                           which encoder and decoder this machine would use, and why
+    reelforge serve                              the API server (added by the api package)
 
 Exit codes: 0 done, 2 bad input (draft, media, arguments), 3 the render failed.
 """
@@ -18,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -202,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("draft")
     add("schema", cmd_schema, "print the draft JSON Schema")
     add("encoders", cmd_encoders, "show the GPUs found and the encoder/decoder a render would use")
+    for plugin in entry_points(group="reelforge.commands"):   # serve (api), worker (workers), ...
+        plugin.load()(sub)
     return parser
 
 

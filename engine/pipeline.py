@@ -25,7 +25,7 @@ from engine import gif
 from engine.assets import prepare_sources
 from engine.config import EngineConfig
 from engine.draft import Draft, parse_draft
-from engine.encoders import Capabilities, CodecChoice, detect_capabilities
+from engine.encoders import CodecChoice, detect_capabilities
 from engine.errors import MediaError, OutputMismatch
 from engine.fonts import FontCatalog
 from engine.gif_search import search_gif_size
@@ -115,16 +115,20 @@ def render(
     *,
     config: EngineConfig,
     resolve: Resolver | None = None,
-    capabilities: Capabilities | None = None,
+    codecs: CodecChoice | None = None,
     fonts: FontCatalog | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> RenderResult:
-    """Render ``draft`` to ``output`` (format from ``draft.m.out.format``). Raises EngineError subclasses."""
+    """Render ``draft`` to ``output`` (format from ``draft.m.out.format``). Raises EngineError subclasses.
+
+    ``codecs``: the encoder and decoder to use, as chosen once by the caller
+    (:func:`engine.encoders.detect_capabilities`); None detects them now.
+    """
     started = time.monotonic()
     model = draft if isinstance(draft, Draft) else parse_draft(draft)
     tl = build_timeline(model, probe_sources(model, resolve or LocalResolver()))
-    choice = (capabilities or detect_capabilities(config)).choice
+    choice = codecs or detect_capabilities(config).choice
     decodes_video = any(not v.is_still for v in tl.visuals())
     out_path = Path(output)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ rather than halfway through a render.
 
 from __future__ import annotations
 
+import mmap
 import struct
 import warnings
 from dataclasses import asdict, dataclass
@@ -88,6 +89,14 @@ class MediaInfo:
         out["duration"] = None if self.duration_ms is None else self.duration_ms / 1000
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MediaInfo:
+        """Back from :meth:`to_dict` (what the API keeps of an upload, so it need not probe it again)."""
+        video = VideoStream(**data["video"]) if data.get("video") else None
+        audio = AudioStream(**data["audio"]) if data.get("audio") else None
+        return cls(data["path"], data["kind"], data["format"], data.get("demuxer"), data["size_bytes"],
+                   data.get("duration_ms"), video, audio)
+
 
 def probe(path: str | Path) -> MediaInfo:
     """Describe one local file, or raise MediaNotFound / MediaUnsupported."""
@@ -119,18 +128,34 @@ def _probe_still(path: Path, size: int) -> MediaInfo | None:
                 return None
             if im.width * im.height > MAX_IMAGE_PIXELS:
                 raise MediaUnsupported(str(path), f"image is {im.width}x{im.height}; at most 100 megapixels")
+            animated = bool(getattr(im, "is_animated", False)) and fmt in ("gif", "webp")
             im.seek(0)       # animated GIF/WebP: a still made of the first frame
             im.load()        # decode for real: truncated files fail here
             upright = ImageOps.exif_transpose(im) if fmt in ("jpg", "tiff", "webp", "heic") else im
             width, height = upright.size
+        frames, duration_ms, fps = _animation_timing(path, fmt) if animated else (1, None, None)
     except UnidentifiedImageError:
         return None      # not a still: maybe audio or video
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise MediaUnsupported(str(path), "image is too large to decode safely") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise MediaUnsupported(str(path), f"unreadable image ({exc})") from exc
-    return MediaInfo(str(path), "image", fmt, None, size, None,
-                     VideoStream(fmt, width, height, None, 1, None, 0), None)
+    return MediaInfo(str(path), "image", fmt, None, size, duration_ms,
+                     VideoStream(fmt, width, height, fps, frames, None, 0), None)
+
+
+def _animation_timing(path: Path, fmt: str) -> tuple[int, int | None, float | None]:
+    """Frames, length and mean frame rate of an animated GIF/WebP, from its blocks (nothing decoded).
+
+    Still ``kind="image"``: a draft uses its first frame. The timing is for people and clients
+    (``reelforge probe``, the API's video_infos)."""
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            info = gif_info(data) if fmt == "gif" else webp_info(data)   # type: ignore[arg-type]
+    except (OSError, ValueError, IndexError, struct.error):
+        return 1, None, None          # Pillow read its first frame; the timing is a nicety
+    fps = round(info.frames * 1000 / info.duration_ms, 3) if info.duration_ms else None
+    return info.frames, info.duration_ms or None, fps
 
 
 def _probe_av(path: Path, size: int) -> MediaInfo:

@@ -36,3 +36,18 @@ class LocalResolver:
         if not path.is_file():
             raise MediaNotFound(src, "no such file")
         return path
+
+
+@dataclass(frozen=True, slots=True)
+class MappedResolver:
+    """Sources the caller has already resolved (the API's uploads): a ``src`` missing from the map is unknown."""
+
+    sources: dict[str, str]
+
+    def __call__(self, src: str) -> Path:
+        path = self.sources.get(src)
+        if path is None:
+            raise MediaNotFound(src, "not one of this session's uploads")
+        if not Path(path).is_file():
+            raise MediaNotFound(src, "the uploaded file is gone")
+        return Path(path)

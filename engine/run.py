@@ -8,6 +8,7 @@ through a file (``-/filter_complex PATH``, FFmpeg 7+), never through the shell.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from typing import IO, Final
 from engine.errors import FFmpegFailed, RenderCancelled, RenderTimeout
 
 STDERR_TAIL_BYTES: Final = 64 * 1024
+PR_SET_PDEATHSIG: Final = 1
 GLOBAL_ARGS: Final = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-progress", "pipe:1")
 
 ProgressCallback = Callable[[float], None]
@@ -92,6 +94,16 @@ def _pump_progress(stream: IO[bytes], duration_s: float | None, on_progress: Pro
                 on_progress(fraction)
 
 
+def die_with_parent() -> None:
+    """In a child before exec: have the kernel SIGKILL it when its parent dies (Linux), so that a
+    worker killed with SIGKILL leaves no FFmpeg behind. Elsewhere it does nothing."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is not None:
         return
@@ -125,7 +137,7 @@ def run_ffmpeg(
     started = time.monotonic()
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=die_with_parent)
     except OSError as exc:
         raise FFmpegFailed(argv, -1, f"could not start ffmpeg: {exc}") from exc
     assert proc.stdout is not None and proc.stderr is not None

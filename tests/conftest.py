@@ -15,9 +15,8 @@ import pytest
 from PIL import Image
 
 from engine.config import EngineConfig, bundled_ffmpeg
-from engine.encoders import Capabilities, CodecChoice
+from engine.encoders import CodecChoice
 from engine.fonts import FontCatalog
-from engine.gpu import GpuDiscovery
 from engine.pipeline import RenderResult, render
 from engine.resolve import LocalResolver
 
@@ -114,9 +113,9 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> EngineConfig:
 
 
 @pytest.fixture(scope="session")
-def cpu_only() -> Capabilities:
+def cpu_only() -> CodecChoice:
     """The codec choice of a machine without a GPU, without probing one for every render."""
-    return Capabilities(GpuDiscovery((), "test: no GPU"), CodecChoice("libx264", "cpu", None, "test", "test"))
+    return CodecChoice("libx264", "cpu", None, "test", "test")
 
 
 @pytest.fixture(scope="session")
@@ -125,12 +124,12 @@ def fonts(config: EngineConfig) -> FontCatalog:
 
 
 @pytest.fixture()
-def do_render(media: Media, config: EngineConfig, cpu_only: Capabilities, fonts: FontCatalog,
+def do_render(media: Media, config: EngineConfig, cpu_only: CodecChoice, fonts: FontCatalog,
               tmp_path: Path) -> Callable[..., RenderResult]:
     """Render a draft dict whose ``src`` values are file names in the media directory."""
 
     def run(draft: dict[str, Any], name: str = "out.mp4", config: EngineConfig = config, **kwargs: Any) -> RenderResult:
-        return render(draft, tmp_path / name, config=config, resolve=LocalResolver(media.dir), capabilities=cpu_only,
+        return render(draft, tmp_path / name, config=config, resolve=LocalResolver(media.dir), codecs=cpu_only,
                       fonts=fonts, **kwargs)
 
     return run
@@ -162,3 +161,4 @@ def audio_samples(path: Path) -> np.ndarray:
 
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples)))) if samples.size else 0.0
+

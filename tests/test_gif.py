@@ -128,14 +128,13 @@ def test_low_frame_rates_cost_more_than_width() -> None:
 PEAK_MEMORY = """
 import json, resource, sys
 from engine.config import EngineConfig, bundled_ffmpeg
-from engine.encoders import Capabilities, CodecChoice
-from engine.gpu import GpuDiscovery
+from engine.encoders import CodecChoice
 from engine.pipeline import render
 config = EngineConfig(ffmpeg=bundled_ffmpeg(), gif_buffer_mb=int(sys.argv[1]))
-caps = Capabilities(GpuDiscovery((), ""), CodecChoice("libx264", "cpu", None, "", ""))
+caps = CodecChoice("libx264", "cpu", None, "", "")
 draft = {"m": {"out": {"format": "gif", "width": 320}},
          "t": [{"tt": 0, "sg": [{"src": sys.argv[2], "d": 3000, "spd": 0.25}, {"src": sys.argv[2], "d": 3000}] * 4}]}
-result = render(draft, sys.argv[3], config=config, capabilities=caps)
+result = render(draft, sys.argv[3], config=config, codecs=caps)
 print(json.dumps({"passes": result.passes, "peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 """
 

@@ -16,7 +16,9 @@ def test_video_audio_and_stills(media) -> None:
     assert (song.kind, song.format, song.video, song.duration_ms) == ("audio", "mp3", None, 5000)
     png = probe(media.green_png)
     assert (png.kind, png.format, png.width, png.height, png.duration_ms) == ("image", "png", 64, 36, None)
-    assert probe(media.gif).kind == "image"                      # a GIF is a still: its first frame
+    gif = probe(media.gif)                                       # a draft uses its first frame, but its
+    assert (gif.kind, gif.video.frames, gif.duration_ms, gif.video.fps) == ("image", 3, 300, 10.0)   # timing shows
+    assert probe(media.webp).video.frames == 1 and probe(media.webp).duration_ms is None
 
 
 def test_orientation_is_applied_to_the_size(media) -> None:
