@@ -32,6 +32,27 @@ class Settings(BaseSettings):
     render_timeout_s: float | None = Field(None, gt=0)
     font_dirs: list[Path] = Field(default_factory=lambda: list(DEFAULT_FONT_DIRS))
 
+    # --- the API server (reelforge serve) ---
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Field(Path("reelforge-data"), description="SQLite state, uploads and outputs")
+    public_url: str | None = Field(None, description="base URL clients reach; default: the request's own")
+    max_upload_mb: float = Field(500, gt=0, description="per file; larger uploads get 4002")
+    url_fetch_timeout_s: float = Field(30, gt=0, description="URL uploads: per network step (connect, each read)")
+    url_fetch_deadline_s: float = Field(600, gt=0, description="URL uploads: the whole request, all URLs together")
+    allow_private_urls: bool = Field(False, description="let URL uploads reach loopback/private addresses")
+    token_requests_per_minute: int = Field(60, ge=1, description="anonymous-token requests per IP per minute")
+    token_ttl_days: float = Field(7, gt=0)
+    token_credits: int = Field(100, ge=0)
+    export_credits: int = Field(0, ge=0, description="credits an export costs (the hosted service charges none)")
+    local_workers: int = Field(1, ge=1, le=64, description="render processes the embedded default runs at once")
+    job_max_attempts: int = Field(2, ge=1, description="tries per job when a worker dies under it")
+    output_url_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="how long a signed output URL works")
+    legacy_http_200: bool = Field(False, description="answer body-level error codes with HTTP 200")
+    skill_resolutions: dict[str, str] = Field(
+        default_factory=lambda: {"best-gif-maker": "720p", "video-compressor-gif": "720p"},
+        description="default export resolution per X-Skill-Source when the export does not say")
+
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
             ffmpeg=self.ffmpeg_path or bundled_ffmpeg(),

@@ -1,0 +1,21 @@
+"""The render task: the same code whichever way the job arrived (the embedded default's local
+worker process now, Celery on a render farm later). A thin adapter: everything below is the
+engine's."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from engine.job import RenderJob
+from engine.pipeline import render
+from engine.resolve import MappedResolver
+
+
+def render_job(job: RenderJob, on_progress: Callable[[float], None] | None = None,
+               cancel: threading.Event | None = None) -> dict[str, Any]:
+    """Render one job; returns the RenderResult as a dict, or raises an EngineError."""
+    result = render(job.draft, job.output, config=job.engine_config(), resolve=MappedResolver(job.sources),
+                    codecs=job.codec_choice(), on_progress=on_progress, cancel=cancel)
+    return result.to_dict()
