@@ -1,0 +1,72 @@
+"""The FastAPI app: the hosted API's endpoints over the engine, on the embedded default.
+
+``create_app(settings)`` is a factory (nothing is built at import time): tests make apps with
+their own settings, and ``reelforge serve`` makes one for uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.errors import ApiError
+from api.routes import account, media, render, sessions
+from api.services import Services
+from engine.encoders import CodecChoice, detect_capabilities
+from engine.settings import Settings
+
+
+def create_app(settings: Settings, codecs: CodecChoice | None = None) -> FastAPI:
+    """The app; ``codecs`` skips detecting the encoder (tests), else it is detected once at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        chosen = codecs or detect_capabilities(settings.engine_config()).choice
+        services = Services.build(settings, chosen)
+        app.state.services = services
+        services.runner.start()
+        try:
+            yield
+        finally:
+            services.runner.stop()
+
+    app = FastAPI(title="reelforge", version="0.1.0", lifespan=lifespan,
+                  description="Self-hosted render engine and API, drop-in for the hosted nemo_agent API.")
+    for module in (account, sessions, media, render):
+        app.include_router(module.router)
+    install_error_handlers(app, settings.legacy_http_200)
+
+    @app.get("/health", tags=["health"])
+    async def health(request: Request) -> dict[str, Any]:
+        svc: Services = request.app.state.services
+        return {"code": 0, "message": "ok", "data": {"status": "ok", "rendering": svc.runner.busy(),
+                                                     "encoder": svc.codecs.encoder, "decoder": svc.codecs.decoder}}
+
+    return app
+
+
+def install_error_handlers(app: FastAPI, legacy_http_200: bool) -> None:
+    """Every error leaves as the envelope; this is the only place errors become HTTP."""
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.http_status(legacy_http_200), headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"where": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+                    for e in exc.errors()]
+        message = "; ".join(f"{p['where']}: {p['message']}" for p in problems) or "invalid request"
+        return JSONResponse({"code": 400, "message": message, "data": {"problems": problems}}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "error"
+        return JSONResponse({"code": exc.status_code, "message": message, "data": None},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))

@@ -1,0 +1,134 @@
+"""Uploads (E4) and the uploaded files themselves.
+
+Files are streamed to disk as they arrive and never held in memory; the per-file limit is
+checked while streaming. Then each file is typed by probing its content (its name means
+nothing), and only if every file in the request is one we take are any of them kept: a bad
+request leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Any, Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Svc, Token, base_url, owned_session
+from api.errors import BadRequest, MediaTooLarge, NotFound, UnsupportedMedia
+from api.store import MediaRow
+from api.uploads import Received, UploadRejected, UploadTooLarge, fetch_urls, receive_multipart
+from api.views import media_item, ok
+from engine.errors import MediaError
+from engine.probe import MediaInfo, probe
+
+router = APIRouter(tags=["media"])
+
+# What the seeds accept, by what the content turned out to be (never by the file name).
+ACCEPTED: Final = {
+    "video": {"mp4", "mov", "m4v", "avi", "webm", "mkv"},
+    "image": {"jpg", "png", "gif", "webp", "heic"},
+    "audio": {"mp3", "wav", "m4a", "aac", "mp4", "mov", "webm", "mkv"},
+}
+MAX_JSON_BYTES: Final = 64 * 1024
+
+
+def _discard(received: list[Received]) -> None:
+    for item in received:
+        item.path.unlink(missing_ok=True)
+
+
+def _type_all(received: list[Received]) -> list[MediaInfo]:
+    """Probe every file; the first one we do not take fails the whole request."""
+    infos = []
+    for item in received:
+        try:
+            info = probe(item.path)
+        except MediaError as exc:
+            raise UnsupportedMedia(f"{item.filename}: {exc.reason}; accepted: mp4, mov, avi, webm, mkv, jpg, png, "
+                                   "gif, webp, heic, mp3, wav, m4a, aac", {"filename": item.filename}) from exc
+        if info.format not in ACCEPTED[info.kind]:
+            raise UnsupportedMedia(f"{item.filename}: {info.format} is not a format we take",
+                                   {"filename": item.filename, "format": info.format})
+        infos.append(info)
+    return infos
+
+
+async def _json_urls(request: Request) -> list[str]:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise BadRequest("the JSON body is too large")
+    try:
+        data = json.loads(body or b"{}")
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    urls = data.get("urls") if isinstance(data, dict) else None
+    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+        raise BadRequest('send {"urls": ["https://..."], "source_type": "url"}')
+    return urls
+
+
+@router.post("/api/upload-video/{app}/{user}/{session_id}")
+async def upload(app: str, user: str, session_id: str, request: Request, svc: Svc, token: Token) -> dict[str, Any]:
+    if app != "nemo_agent":
+        raise NotFound(f"no app {app!r}; the app is nemo_agent")
+    session = await run_in_threadpool(owned_session, svc, token, user, session_id)
+    folder = svc.media_dir / token.user_id / session.id
+    incoming = folder / ".incoming"
+    limit = int(svc.settings.max_upload_mb * 1_000_000)
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("multipart/form-data"):
+            received = await receive_multipart(request.stream(), content_type, incoming, max_file_bytes=limit)
+        elif content_type.startswith("application/json"):
+            fetch = fetch_urls(await _json_urls(request), incoming, max_file_bytes=limit,
+                               timeout_s=svc.settings.url_fetch_timeout_s,
+                               allow_private=svc.settings.allow_private_urls)
+            try:
+                received = await asyncio.wait_for(fetch, svc.settings.url_fetch_deadline_s)
+            except TimeoutError:
+                raise BadRequest(f"fetching the URLs took longer than {svc.settings.url_fetch_deadline_s:g} s; "
+                                 "upload the files instead") from None
+        else:
+            raise BadRequest("send multipart/form-data with the field 'files', or JSON {\"urls\": [...]}")
+    except UploadTooLarge as exc:
+        raise MediaTooLarge(f"'{exc.filename}' is over the limit of {svc.settings.max_upload_mb:g} MB per file: "
+                            "compress or trim it",
+                            {"limit_mb": svc.settings.max_upload_mb}) from None
+    except UploadRejected as exc:
+        raise BadRequest(str(exc)) from None
+    try:
+        infos = await run_in_threadpool(_type_all, received)
+    except BaseException:
+        _discard(received)
+        raise
+    rows = [_keep(item, info, folder, token.user_id, session.id) for item, info in zip(received, infos, strict=True)]
+    await run_in_threadpool(svc.store.add_media, rows)
+    base = base_url(svc, request)
+    items = [media_item(base, row) for row in rows]
+    return ok({"files": items, "uploaded_files": items, "session_state_applied": True})
+
+
+def _keep(item: Received, info: MediaInfo, folder: Path, user_id: str, session_id: str) -> MediaRow:
+    media_id = f"m_{secrets.token_urlsafe(16)}"
+    final = folder / f"{media_id}.{info.format}"
+    item.path.replace(final)
+    described = info.to_dict() | {"path": str(final)}
+    return MediaRow(media_id, user_id, session_id, item.filename, str(final), info.kind, described, item.size,
+                    item.sha256, item.source, time.time())
+
+
+@router.get("/api/media/{media_id}/{filename}")
+def media_file(media_id: str, filename: str, svc: Svc, token: Token) -> FileResponse:
+    """An uploaded file, for its owner only."""
+    media = svc.store.media(media_id)
+    if media is None or media.user_id != token.user_id or not Path(media.path).is_file():
+        raise NotFound("no such file")
+    return FileResponse(media.path, filename=media.filename)

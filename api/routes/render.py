@@ -1,0 +1,135 @@
+"""Exports: start (E7), poll (E8), download (E9, and the signed output URL), cancel (E10), and the
+first skill version's aliases (E12)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Request
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Svc, Token, base_url
+from api.errors import BadRequest, Conflict, NotFound, OutOfCredits, PaymentRequired, SessionNotFound, from_engine
+from api.exports import build_job, with_output
+from api.services import Services
+from api.store import JobRow, NotEnoughCredits, TokenRow, now_ms
+from api.views import CONTENT_TYPES, EXTENSIONS, job_body
+from engine.errors import EngineError
+
+router = APIRouter(tags=["render"])
+RENDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+CANCEL_WAIT_S = 10.0
+
+
+def _attributed(token: TokenRow, skill_source: str | None) -> None:
+    """Anonymous tokens must say which skill they come from to export (the hosted API's 402 rule)."""
+    if token.anonymous and not (skill_source or "").strip():
+        raise PaymentRequired()
+
+
+def _own_job(svc: Services, token: TokenRow, render_id: str) -> JobRow:
+    job = svc.store.job(render_id)
+    if job is None or job.user_id != token.user_id:
+        raise NotFound(f"no render {render_id!r}")
+    return job
+
+
+def _start(request: Request, svc: Services, token: TokenRow, body: dict[str, Any] | None,
+           skill_source: str | None) -> dict[str, Any]:
+    _attributed(token, skill_source)
+    body = body or {}
+    render_id = body.get("id")
+    if not isinstance(render_id, str) or not RENDER_ID.match(render_id):
+        raise BadRequest('id is required: a render id you make, such as "render_1773423613616"')
+    session_id = str(body.get("sessionId") or body.get("session_id") or "")
+    existing = svc.store.job(render_id)
+    if existing is not None:            # a repeated export with the same id: the same job (or not yours)
+        if existing.user_id != token.user_id:
+            raise Conflict(f"the render id {render_id!r} is taken; make a new one")
+        return job_body(base_url(svc, request), svc.signer, existing)
+    session = svc.store.session(session_id)
+    if session is None or session.user_id != token.user_id:
+        raise SessionNotFound()
+    if "draft" not in body:
+        raise BadRequest("draft is required: send data.state.draft from the state call")
+    skill = (skill_source or "").strip() or None
+    draft = with_output(body["draft"], body.get("output"), skill, svc.settings.skill_resolutions)
+    try:
+        job, fmt = build_job(svc, render_id, draft, token.user_id, session.id)
+    except EngineError as exc:
+        raise from_engine(exc) from None
+    row = JobRow(render_id, token.user_id, token.token, session.id, "pending", 0, fmt, job.to_json(), job.output,
+                 None, None, 0, False, svc.settings.export_credits, now_ms(), None, None)
+    try:
+        row, created = svc.store.create_job(row)
+    except NotEnoughCredits as exc:
+        raise OutOfCredits(f"this export costs {exc.needed} credits and {exc.available} are available",
+                           {"bind_id": token.user_id, "available": exc.available, "needed": exc.needed}) from None
+    if not created and row.user_id != token.user_id:
+        raise Conflict(f"the render id {render_id!r} is taken; make a new one")
+    if created:             # the session keeps the timeline it last exported
+        svc.store.save_draft(session.id, body["draft"])
+    svc.runner.submitted()
+    return job_body(base_url(svc, request), svc.signer, row)
+
+
+@router.post("/api/render/proxy/lambda")
+@router.post("/api/render/proxy/draft", include_in_schema=False)
+def start_render(request: Request, svc: Svc, token: Token, body: Annotated[dict[str, Any] | None, Body()] = None,
+                 x_skill_source: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """Start an export of a draft (free); poll it with GET /api/render/proxy/lambda/{id}."""
+    return _start(request, svc, token, body, x_skill_source)
+
+
+@router.get("/api/render/proxy/lambda/{render_id}")
+@router.get("/api/render/proxy/{render_id}", include_in_schema=False)
+async def render_status(render_id: str, request: Request, svc: Svc, token: Token,
+                        x_skill_source: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """Where an export is: pending, processing (with progress 0-100), completed (with output.url) or failed."""
+    _attributed(token, x_skill_source)
+    return job_body(base_url(svc, request), svc.signer, _own_job(svc, token, render_id))
+
+
+@router.post("/api/render/proxy/lambda/{render_id}/cancel")
+async def cancel_render(render_id: str, request: Request, svc: Svc, token: Token) -> dict[str, Any]:
+    """Cancel a pending or running export; it ends as failed with the error "cancelled"."""
+    job = await run_in_threadpool(_own_job, svc, token, render_id)
+    if job.status in ("pending", "processing"):
+        await run_in_threadpool(svc.runner.cancel, render_id)
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while time.monotonic() < deadline:
+            job = await run_in_threadpool(_own_job, svc, token, render_id)
+            if job.status not in ("pending", "processing"):
+                break
+            await asyncio.sleep(0.1)
+    return job_body(base_url(svc, request), svc.signer, job)
+
+
+def _file(job: JobRow) -> FileResponse:
+    if job.status != "completed" or not Path(job.output_path).is_file():
+        raise NotFound(f"render {job.id!r} has no file yet (status {job.status})")
+    return FileResponse(job.output_path, media_type=CONTENT_TYPES[job.format],
+                        filename=f"{job.id}.{EXTENSIONS[job.format]}")
+
+
+@router.get("/api/render/proxy/{render_id}/download")
+def download(render_id: str, svc: Svc, token: Token) -> FileResponse:
+    """The finished file, for the token that made it (Range requests work, so players can seek)."""
+    return _file(_own_job(svc, token, render_id))
+
+
+@router.get("/render-result/{name}")
+def signed_result(name: str, svc: Svc, e: int = 0, s: str = "") -> FileResponse:
+    """The finished file at an unguessable URL that expires (output.url): no token needed."""
+    render_id = name.rsplit(".", 1)[0]
+    if not svc.signer.valid(render_id, e, s):
+        raise NotFound("this link is not valid or has expired; ask the render status for a fresh one")
+    job = svc.store.job(render_id)
+    if job is None:
+        raise NotFound("no such render")
+    return _file(job)

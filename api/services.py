@@ -1,0 +1,46 @@
+"""What the routes share, made once per app: settings, the store, the runner, the URL signer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.jobs import Runner
+from api.ratelimit import RateLimiter
+from api.signing import Signer, load_secret
+from api.store import Store
+from engine.config import EngineConfig
+from engine.encoders import CodecChoice
+from engine.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: Store
+    runner: Runner
+    token_limiter: RateLimiter
+    signer: Signer
+    engine: EngineConfig
+    codecs: CodecChoice
+    media_dir: Path
+    outputs_dir: Path
+    scratch_dir: Path
+
+    @classmethod
+    def build(cls, settings: Settings, codecs: CodecChoice) -> Services:
+        data = settings.data_dir.resolve()
+        for folder in ("media", "outputs", "scratch"):
+            (data / folder).mkdir(parents=True, exist_ok=True)
+        store = Store(data / "reelforge.db")
+        engine = settings.engine_config()
+        if engine.work_dir is None:      # renders' scratch space next to the data, not in a small /tmp
+            from dataclasses import replace
+
+            engine = replace(engine, work_dir=data / "scratch")
+        return cls(settings=settings, store=store,
+                   runner=Runner(store, settings.local_workers, settings.job_max_attempts),
+                   token_limiter=RateLimiter(settings.token_requests_per_minute),
+                   signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),
+                   engine=engine, codecs=codecs, media_dir=data / "media", outputs_dir=data / "outputs",
+                   scratch_dir=data / "scratch")

@@ -1,0 +1,323 @@
+"""Everything the API must not forget, in one SQLite file: tokens and credits, sessions and their
+drafts, uploaded media, render jobs.
+
+Each thread keeps one connection of its own (opening one per call cost some 130 us, most of a
+state poll); WAL mode lets readers run beside a writer. Anything that must not race (issuing a
+token, spending credits, claiming a job) runs in one ``BEGIN IMMEDIATE`` transaction, so two
+requests can never both spend the last credit or both start the same job.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY, client_id TEXT UNIQUE, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+  token TEXT PRIMARY KEY, user_id TEXT NOT NULL, client_id TEXT, anonymous INTEGER NOT NULL,
+  available INTEGER NOT NULL, frozen INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, expires REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS tokens_by_client ON tokens (client_id, expires);
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY, task_id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, task_name TEXT NOT NULL,
+  language TEXT NOT NULL, created REAL NOT NULL, draft TEXT NOT NULL DEFAULT '{}', version INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS media (
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, session_id TEXT NOT NULL, filename TEXT NOT NULL, path TEXT NOT NULL,
+  file_type TEXT NOT NULL, info TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, source TEXT NOT NULL,
+  created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS media_by_session ON media (session_id, created);
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, token TEXT NOT NULL, session_id TEXT NOT NULL, status TEXT NOT NULL,
+  progress INTEGER NOT NULL DEFAULT 0, format TEXT NOT NULL, spec TEXT NOT NULL, output_path TEXT NOT NULL,
+  result TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, cancel INTEGER NOT NULL DEFAULT 0,
+  credits INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, started_ms INTEGER, completed_ms INTEGER);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_ms);
+CREATE TABLE IF NOT EXISTS claims (
+  claim TEXT PRIMARY KEY, user_id TEXT NOT NULL, task_id TEXT NOT NULL, session_id TEXT NOT NULL,
+  expires REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    token: str
+    user_id: str
+    anonymous: bool
+    available: int
+    frozen: int
+    expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: str
+    task_id: str
+    user_id: str
+    task_name: str
+    language: str
+    draft: dict[str, Any]
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRow:
+    id: str
+    user_id: str
+    session_id: str
+    filename: str
+    path: str
+    file_type: str
+    info: dict[str, Any]
+    size: int
+    sha256: str
+    source: str
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    id: str
+    user_id: str
+    token: str
+    session_id: str
+    status: str                 # pending -> processing -> completed | failed
+    progress: int               # 0-100
+    format: str
+    spec: str                   # the RenderJob, as JSON
+    output_path: str
+    result: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    cancel: bool
+    credits: int
+    created_ms: int
+    started_ms: int | None
+    completed_ms: int | None
+
+
+class NotEnoughCredits(Exception):
+    def __init__(self, available: int, needed: int) -> None:
+        super().__init__(available, needed)
+        self.available, self.needed = available, needed
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_session_id() -> str:
+    """A decimal snowflake-like id, as the hosted API hands out: time in its high bits, randomness below."""
+    return str((now_ms() << 22) | secrets.randbits(22))
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()       # this thread's connection (sqlite3 ties one to its thread)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = self._db()
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._db().execute(sql, args).fetchone()
+        return row
+
+    # ------------------------------------------------------------ tokens and credits
+
+    def issue_token(self, client_id: str, credits: int, ttl_s: float) -> tuple[TokenRow, bool]:
+        """The client's live token, or a new one (and its user, the first time). (row, newly made)."""
+        now = time.time()
+        with self._tx(immediate=True) as db:
+            live = db.execute("SELECT * FROM tokens WHERE client_id = ? AND expires > ? ORDER BY created DESC LIMIT 1",
+                              (client_id, now)).fetchone()
+            if live is not None:
+                return _token(live), False
+            user = db.execute("SELECT id FROM users WHERE client_id = ?", (client_id,)).fetchone()
+            user_id = user["id"] if user else f"anon_{secrets.token_hex(6)}"
+            if user is None:
+                db.execute("INSERT INTO users (id, client_id, created) VALUES (?, ?, ?)", (user_id, client_id, now))
+            token = f"nmv_usr_{secrets.token_urlsafe(24)}"
+            db.execute("INSERT INTO tokens VALUES (?, ?, ?, 1, ?, 0, ?, ?)",
+                       (token, user_id, client_id, credits, now, now + ttl_s))
+            row = db.execute("SELECT * FROM tokens WHERE token = ?", (token,)).fetchone()
+            return _token(row), True
+
+    def token(self, token: str) -> TokenRow | None:
+        row = self._one("SELECT * FROM tokens WHERE token = ?", token)
+        return _token(row) if row else None
+
+    # ------------------------------------------------------------ sessions and drafts
+
+    def create_session(self, user_id: str, task_name: str, language: str) -> SessionRow:
+        sid, task_id = new_session_id(), f"task_{secrets.token_hex(8)}"
+        with self._tx() as db:
+            db.execute("INSERT INTO sessions (id, task_id, user_id, task_name, language, created) VALUES (?,?,?,?,?,?)",
+                       (sid, task_id, user_id, task_name, language, time.time()))
+        return SessionRow(sid, task_id, user_id, task_name, language, {}, 0)
+
+    def session(self, session_id: str) -> SessionRow | None:
+        row = self._one("SELECT * FROM sessions WHERE id = ?", session_id)
+        return _session(row) if row else None
+
+    def session_by_task(self, task_id: str) -> SessionRow | None:
+        row = self._one("SELECT * FROM sessions WHERE task_id = ?", task_id)
+        return _session(row) if row else None
+
+    def save_draft(self, session_id: str, draft: dict[str, Any]) -> int:
+        with self._tx(immediate=True) as db:
+            db.execute("UPDATE sessions SET draft = ?, version = version + 1 WHERE id = ?",
+                       (json.dumps(draft, separators=(",", ":")), session_id))
+            row = db.execute("SELECT version FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            return int(row["version"])
+
+    # ------------------------------------------------------------ media
+
+    def add_media(self, rows: list[MediaRow]) -> None:
+        with self._tx() as db:
+            db.executemany("INSERT INTO media VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                           [(m.id, m.user_id, m.session_id, m.filename, m.path, m.file_type, json.dumps(m.info),
+                             m.size, m.sha256, m.source, m.created) for m in rows])
+
+    def session_media(self, session_id: str) -> list[MediaRow]:
+        rows = self._db().execute("SELECT * FROM media WHERE session_id = ? ORDER BY created, rowid", (session_id,))
+        return [_media(r) for r in rows]
+
+    def media(self, media_id: str) -> MediaRow | None:
+        row = self._one("SELECT * FROM media WHERE id = ?", media_id)
+        return _media(row) if row else None
+
+    # ------------------------------------------------------------ render jobs
+
+    def create_job(self, job: JobRow) -> tuple[JobRow, bool]:
+        """Insert ``job`` and freeze its credits, or return the job already under its id. (row, newly made).
+
+        Raises NotEnoughCredits (and changes nothing) when the token cannot pay for it.
+        """
+        with self._tx(immediate=True) as db:
+            existing = db.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone()
+            if existing is not None:
+                return _job(existing), False
+            if job.credits:
+                paid = db.execute("UPDATE tokens SET available = available - ?, frozen = frozen + ? "
+                                  "WHERE token = ? AND available >= ?",
+                                  (job.credits, job.credits, job.token, job.credits))
+                if paid.rowcount != 1:
+                    row = db.execute("SELECT available FROM tokens WHERE token = ?", (job.token,)).fetchone()
+                    raise NotEnoughCredits(int(row["available"]) if row else 0, job.credits)
+            db.execute("INSERT INTO jobs (id, user_id, token, session_id, status, progress, format, spec, output_path, "
+                       "credits, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       (job.id, job.user_id, job.token, job.session_id, job.status, job.progress, job.format, job.spec,
+                        job.output_path, job.credits, job.created_ms))
+        return job, True
+
+    def job(self, job_id: str) -> JobRow | None:
+        row = self._one("SELECT * FROM jobs WHERE id = ?", job_id)
+        return _job(row) if row else None
+
+    def claim_job(self) -> JobRow | None:
+        """The oldest pending job, now marked processing (atomically: no two workers get the same one)."""
+        with self._tx(immediate=True) as db:
+            row = db.execute("SELECT id FROM jobs WHERE status = 'pending' AND cancel = 0 "
+                             "ORDER BY created_ms LIMIT 1").fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE jobs SET status = 'processing', attempts = attempts + 1, started_ms = ?, progress = 0 "
+                       "WHERE id = ?", (now_ms(), row["id"]))
+            return _job(db.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone())
+
+    def set_progress(self, job_id: str, progress: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'processing'", (progress, job_id))
+
+    def complete_job(self, job_id: str, result: dict[str, Any]) -> None:
+        """Done: keep the result and take the frozen credits for good."""
+        with self._tx(immediate=True) as db:
+            job = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            db.execute("UPDATE jobs SET status = 'completed', progress = 100, result = ?, error = NULL, "
+                       "completed_ms = ? WHERE id = ?", (json.dumps(result), now_ms(), job_id))
+            if job is not None and job["credits"]:
+                db.execute("UPDATE tokens SET frozen = frozen - ? WHERE token = ?", (job["credits"], job["token"]))
+
+    def fail_job(self, job_id: str, error: str) -> None:
+        """Failed (or cancelled): keep why, and give the frozen credits back."""
+        with self._tx(immediate=True) as db:
+            job = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if job is None or job["status"] in ("completed", "failed"):
+                return
+            db.execute("UPDATE jobs SET status = 'failed', error = ?, completed_ms = ? WHERE id = ?",
+                       (error, now_ms(), job_id))
+            if job["credits"]:
+                db.execute("UPDATE tokens SET available = available + ?, frozen = frozen - ? WHERE token = ?",
+                           (job["credits"], job["credits"], job["token"]))
+
+    def retry_job(self, job_id: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET status = 'pending', progress = 0 WHERE id = ? AND status = 'processing'",
+                       (job_id,))
+
+    def request_cancel(self, job_id: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET cancel = 1 WHERE id = ?", (job_id,))
+
+    def jobs_in(self, status: str) -> list[JobRow]:
+        rows = self._db().execute("SELECT * FROM jobs WHERE status = ? ORDER BY created_ms", (status,))
+        return [_job(r) for r in rows]
+
+    # ------------------------------------------------------------ claim tokens (browser links)
+
+    def create_claim(self, user_id: str, task_id: str, session_id: str, ttl_s: float) -> str:
+        claim = f"clm_{secrets.token_urlsafe(24)}"
+        with self._tx() as db:
+            db.execute("INSERT INTO claims VALUES (?,?,?,?,?)",
+                       (claim, user_id, task_id, session_id, time.time() + ttl_s))
+        return claim
+
+
+def _token(r: sqlite3.Row) -> TokenRow:
+    return TokenRow(r["token"], r["user_id"], bool(r["anonymous"]), r["available"], r["frozen"], r["expires"])
+
+
+def _session(r: sqlite3.Row) -> SessionRow:
+    return SessionRow(r["id"], r["task_id"], r["user_id"], r["task_name"], r["language"], json.loads(r["draft"]),
+                      r["version"])
+
+
+def _media(r: sqlite3.Row) -> MediaRow:
+    return MediaRow(r["id"], r["user_id"], r["session_id"], r["filename"], r["path"], r["file_type"],
+                    json.loads(r["info"]), r["size"], r["sha256"], r["source"], r["created"])
+
+
+def _job(r: sqlite3.Row) -> JobRow:
+    return JobRow(r["id"], r["user_id"], r["token"], r["session_id"], r["status"], r["progress"], r["format"],
+                  r["spec"], r["output_path"], json.loads(r["result"]) if r["result"] else None, r["error"],
+                  r["attempts"], bool(r["cancel"]), r["credits"], r["created_ms"], r["started_ms"], r["completed_ms"])

@@ -1,0 +1,86 @@
+"""The JSON clients read: the envelope, uploaded files, session state, and the render job body.
+
+The job body is the superset api-contract.md §2.1 recommends, because clients disagree on where
+to look: top-level ``status``/``output.url`` (the seeds), ``data.status``/``data.outputUrl``
+(the API reference) and ``taskId``/``output`` (the first skill version) all work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from api.signing import Signer
+from api.store import JobRow, MediaRow, SessionRow
+from engine.draft import ASPECTS
+
+EXTENSIONS = {"mp4": "mp4", "gif": "gif", "webm": "webm", "webp": "webp"}
+CONTENT_TYPES = {"mp4": "video/mp4", "gif": "image/gif", "webm": "video/webm", "webp": "image/webp"}
+
+
+def ok(data: Any, message: str = "success") -> dict[str, Any]:
+    return {"code": 0, "message": message, "data": data}
+
+
+def media_url(base: str, media: MediaRow) -> str:
+    return f"{base}/api/media/{media.id}/{quote(media.filename)}"
+
+
+def media_item(base: str, media: MediaRow) -> dict[str, Any]:
+    info = media.info
+    video = info.get("video") or {}
+    url = media_url(base, media)
+    return {
+        "id": media.id, "filename": media.filename, "file_type": media.file_type, "format": info.get("format"),
+        "cdn_url": url, "url": url, "duration": info.get("duration"), "width": video.get("width"),
+        "height": video.get("height"), "fps": video.get("fps"), "has_audio": bool(info.get("audio")),
+        "size": media.size, "hash": media.sha256, "source": "url" if media.source.startswith("http") else "upload",
+        "source_url": media.source if media.source.startswith("http") else None,
+    }
+
+
+def canvas_config(draft: dict[str, Any]) -> dict[str, Any]:
+    meta = draft.get("m") if isinstance(draft.get("m"), dict) else {}
+    aspect = meta.get("aspect") if meta.get("aspect") in ASPECTS else None
+    width, height = meta.get("width"), meta.get("height")
+    if not (width and height):
+        width, height = ASPECTS[aspect or "9:16"]
+    if aspect is None:
+        aspect = next((name for name, (w, h) in ASPECTS.items() if w * height == h * width), f"{width}:{height}")
+    return {"width": width, "height": height, "aspect_ratio": aspect, "fps": meta.get("fps", 30)}
+
+
+def state(base: str, session: SessionRow, media: list[MediaRow]) -> dict[str, Any]:
+    return {
+        "session_id": session.id, "task_id": session.task_id, "task_name": session.task_name,
+        "user_id": session.user_id, "bind_id": session.user_id, "draft_version": session.version,
+        "state": {
+            "draft": session.draft or {},
+            "video_infos": [media_item(base, m) for m in media],
+            "canvas_config": canvas_config(session.draft or {}),
+            "video_analyses": {},
+            "generated_media": [],
+        },
+    }
+
+
+def result_url(base: str, signer: Signer, job: JobRow) -> str:
+    """The signed link; the same on every poll for the first ``ttl`` after the job finished."""
+    expires, signature = signer.sign(job.id, since=(job.completed_ms or 0) / 1000)
+    return f"{base}/render-result/{quote(job.id, safe='')}.{EXTENSIONS[job.format]}?e={expires}&s={signature}"
+
+
+def job_body(base: str, signer: Signer, job: JobRow) -> dict[str, Any]:
+    result = job.result or {}
+    done = job.status == "completed"
+    url = result_url(base, signer, job) if done else None
+    error = job.error if job.status == "failed" else None
+    output = {"url": url, "duration": result.get("duration_s"), "size": result.get("size_bytes"), "format": job.format,
+              "width": result.get("width"), "height": result.get("height")}
+    codecs = {key: result.get(key) for key in ("encoder", "encoder_reason", "decoder", "decoder_reason")}
+    data = {"id": job.id, "render_id": job.id, "status": job.status, "progress": job.progress, "outputUrl": url,
+            "output": {"url": url}, "createdAt": job.created_ms, "completedAt": job.completed_ms, "error": error,
+            "cancelled": error == "cancelled", **codecs}
+    return {"code": 0, "success": job.status != "failed", "message": "ok", "id": job.id, "render_id": job.id,
+            "taskId": job.id, "status": job.status, "progress": job.progress, "output": output, "error": error,
+            "data": data}
