@@ -162,3 +162,43 @@ def audio_samples(path: Path) -> np.ndarray:
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples)))) if samples.size else 0.0
 
+
+# ---------------------------------------------------------------- the API, as a real server process
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory):
+    """``reelforge serve`` on its embedded default (two local render workers for speed)."""
+    from tests.apiserver import Server
+
+    server = Server(tmp_path_factory.mktemp("api") / "data", env={"REELFORGE_LOCAL_WORKERS": "2"}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def strict_server(tmp_path_factory: pytest.TempPathFactory):
+    """A server with small limits: 1 MB uploads, exports that cost 30 credits, private URLs allowed."""
+    from tests.apiserver import Server
+
+    env = {"REELFORGE_MAX_UPLOAD_MB": "1", "REELFORGE_EXPORT_CREDITS": "30", "REELFORGE_ALLOW_PRIVATE_URLS": "true",
+           "REELFORGE_LOCAL_WORKERS": "1"}
+    server = Server(tmp_path_factory.mktemp("api-strict") / "data", env=env).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def clients():
+    """Makes API clients (``clients(server.base, headers=...)``) and closes them after the test."""
+    from tests.apiserver import Client
+
+    made: list[Client] = []
+
+    def make(base: str, **kwargs: Any) -> Client:
+        made.append(Client(base, **kwargs))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()

@@ -1,0 +1,120 @@
+"""A real ``reelforge serve`` process on loopback, and a client that speaks to it the way the seed
+documents tell agents to (tests only)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SKILL_HEADERS = {"X-Skill-Source": "best-gif-maker", "X-Skill-Version": "1.0.0", "X-Skill-Platform": "unknown"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log: Any = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        env = {**os.environ, "REELFORGE_DATA_DIR": str(self.data_dir), **self.env}
+        self.log = open(self.data_dir.parent / f"{self.data_dir.name}-server.log", "ab")  # noqa: SIM115 - closed in stop
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(self.port)], env=env,
+                                     stdout=self.log, stderr=self.log, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"reelforge serve exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.base + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("reelforge serve did not come up")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+
+@dataclass
+class Client:
+    """One agent client: its own X-Client-Id, token and session, and the attribution headers."""
+
+    base: str
+    headers: dict[str, str] = field(default_factory=lambda: dict(SKILL_HEADERS))
+    client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    token: str | None = None
+    session_id: str | None = None
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
+
+    def close(self) -> None:
+        self.http.close()
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        return self.http.request(method, self.base + path, headers=headers, **kwargs)
+
+    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return self.call(method, path, **kwargs).json()
+
+    def connect(self, language: str = "en") -> Client:
+        reply = self.http.post(self.base + "/api/auth/anonymous-token", headers={"X-Client-Id": self.client_id})
+        self.token = reply.json()["data"]["token"]
+        session = self.json("POST", "/api/tasks/me/with-session/nemo_agent",
+                            json={"task_name": "project", "language": language})
+        self.session_id = session["data"]["session_id"]
+        return self
+
+    def upload(self, *paths: Path, field_name: str = "files") -> dict[str, Any]:
+        files = [(field_name, (p.name, p.read_bytes())) for p in paths]
+        return self.json("POST", f"/api/upload-video/nemo_agent/me/{self.session_id}", files=files)
+
+    def state(self) -> dict[str, Any]:
+        return self.json("GET", f"/api/state/nemo_agent/me/{self.session_id}/latest")
+
+    def export(self, draft: dict[str, Any], output: dict[str, Any] | None = None, render_id: str | None = None,
+               **kwargs: Any) -> dict[str, Any]:
+        body = {"id": render_id or f"render_{int(time.time() * 1000)}_{uuid.uuid4().hex[:6]}",
+                "sessionId": self.session_id, "draft": draft, "output": output or {"format": "mp4", "quality": "high"}}
+        return self.json("POST", "/api/render/proxy/lambda", json=body, **kwargs)
+
+    def wait(self, render_id: str, timeout_s: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            body = self.json("GET", f"/api/render/proxy/lambda/{render_id}")
+            if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
+                return body
+            time.sleep(0.3)
