@@ -12,7 +12,8 @@ from api.services import Services
 from api.store import SessionRow, TokenRow
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """Async so that FastAPI calls it inline rather than through the thread pool."""
     svc: Services = request.app.state.services
     return svc
 

@@ -26,15 +26,13 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,52 +41,11 @@ import httpx
 from benchmarks import common
 from benchmarks.gif_bench import source_clip
 from benchmarks.timeline_plan import make_plan
+from tests.apiserver import SKILL_HEADERS, Server  # the same real server process the API tests drive
 
 NAME = "api_bench"
 HOSTED_PROMISE_S = {"gif": (20, 40), "mp4": (30, 90)}
-SKILL = {"X-Skill-Source": "best-gif-maker", "X-Skill-Version": "1.0.0", "X-Skill-Platform": "unknown"}
 OUT = common.WORK / "api"
-
-
-# ---------------------------------------------------------------- the server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    data_dir: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Server:
-        env = {**os.environ, "REELFORGE_DATA_DIR": str(self.data_dir),
-               "REELFORGE_TOKEN_REQUESTS_PER_MINUTE": "10000"}   # 50 clients from one address
-        self.proc = subprocess.Popen([common.reelforge_exe(), "serve", "--port", str(self.port)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"api_bench: reelforge serve exited with {self.proc.returncode}")
-            try:
-                if httpx.get(self.base + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise SystemExit("api_bench: reelforge serve did not come up in 60 s")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(30)
 
 
 @dataclass
@@ -101,7 +58,7 @@ class Agent:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {**SKILL, "Authorization": f"Bearer {self.token}"}
+        return {**SKILL_HEADERS, "Authorization": f"Bearer {self.token}"}
 
     def connect(self, http: httpx.Client) -> Agent:
         reply = http.post(self.base + "/api/auth/anonymous-token", headers={"X-Client-Id": str(uuid.uuid4())})
@@ -162,7 +119,7 @@ async def _client_loop(port: int, request: bytes, until: float, latencies: list[
 
 def _request(path: str, token: str | None) -> bytes:
     """A GET as a seed client sends it: its token and the attribution headers."""
-    headers = "".join(f"{k}: {v}\r\n" for k, v in SKILL.items())
+    headers = "".join(f"{k}: {v}\r\n" for k, v in SKILL_HEADERS.items())
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}{auth}\r\n".encode()
 
@@ -314,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
 
-    with tempfile.TemporaryDirectory(prefix="reelforge-api-bench-") as data, Server(Path(data) / "data") as server, \
+    with tempfile.TemporaryDirectory(prefix="reelforge-api-bench-") as data, Server(
+            Path(data) / "data", env={"REELFORGE_TOKEN_REQUESTS_PER_MINUTE": "10000"}) as server, \
             httpx.Client(timeout=120) as http:
         common.say(f"reelforge serve on {server.base}; {machine['nproc']} cores, {machine['cpu']}")
         done = exports(server, http, args.quick, repeats)

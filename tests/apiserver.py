@@ -3,6 +3,7 @@ documents tell agents to (tests only)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -45,13 +46,22 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"reelforge serve exited with {self.proc.returncode}")
+                code = self.proc.returncode
+                self.stop()
+                raise RuntimeError(f"reelforge serve exited with {code}; "
+                                   f"see {self.data_dir.parent}/{self.data_dir.name}-server.log")
             try:
                 if httpx.get(self.base + "/health", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError("reelforge serve did not come up")
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -65,6 +75,37 @@ class Server:
         if self.log is not None:
             self.log.close()
             self.log = None
+
+
+@dataclass(frozen=True)
+class Chat:
+    """One /run_sse answer: the HTTP status, and the stream's events (or the JSON error before it opened)."""
+
+    status: int
+    content_type: str
+    raw: str
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line[6:]) for line in self.raw.splitlines() if line.startswith("data: ")]
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return json.loads(self.raw)
+
+    def calls(self) -> list[dict[str, Any]]:
+        return [p["functionCall"] for e in self.events for p in e["content"]["parts"] if "functionCall" in p]
+
+    def responses(self) -> list[dict[str, Any]]:
+        return [p["functionResponse"] for e in self.events for p in e["content"]["parts"] if "functionResponse" in p]
+
+    def drafts(self) -> list[dict[str, Any]]:
+        return [e["actions"]["stateDelta"]["draft"] for e in self.events if "draft" in e["actions"]["stateDelta"]]
+
+    @property
+    def final_text(self) -> str:
+        texts = [e for e in self.events if not e.get("partial") and "text" in e["content"]["parts"][0]]
+        return texts[-1]["content"]["parts"][0]["text"] if texts else ""
 
 
 @dataclass
@@ -110,6 +151,20 @@ class Client:
         body = {"id": render_id or f"render_{int(time.time() * 1000)}_{uuid.uuid4().hex[:6]}",
                 "sessionId": self.session_id, "draft": draft, "output": output or {"format": "mp4", "quality": "high"}}
         return self.json("POST", "/api/render/proxy/lambda", json=body, **kwargs)
+
+    def chat(self, text: str, *, streaming: bool | None = None, camel: bool = False) -> Chat:
+        """POST /run_sse with the seeds' body; the whole stream, parsed."""
+        body: dict[str, Any] = {"app_name": "nemo_agent", "user_id": "me", "session_id": self.session_id,
+                                "new_message": {"parts": [{"text": text}]}}
+        if camel:
+            body = {"appName": "nemo_agent", "userId": "me", "sessionId": self.session_id,
+                    "newMessage": {"role": "user", "parts": [{"text": text}]}}
+        if streaming is not None:
+            body["streaming"] = streaming
+        headers = {**self.headers, "Accept": "text/event-stream", "Authorization": f"Bearer {self.token}"}
+        with self.http.stream("POST", self.base + "/run_sse", json=body, headers=headers, timeout=900) as reply:
+            raw = reply.read().decode()
+            return Chat(reply.status_code, reply.headers.get("content-type", ""), raw)
 
     def wait(self, render_id: str, timeout_s: float = 120) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
