@@ -4,7 +4,8 @@ Every contribution (a clip's own sound, a music or voice segment) is made the ex
 samples it covers on the timeline, faded where its transitions and fades say, and delayed to
 its place; then all are summed with amix (no normalisation, so a 35% music bed stays 35%) and
 a limiter keeps the sum from clipping. A transition's crossfade is simply the fade-out of one
-clip summed with the fade-in of the next over the same frames.
+clip summed with the fade-in of the next over the same frames. A reversed clip's sound is
+turned round with its picture, before the fades, which belong to the timeline.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def clip_sound(b: Build, v: Visual) -> Stream:
         stream = stream.filter("volume", f"{v.volume:g}")
     if hold:
         stream = stream.filter("adelay", delays=f"{samples(canvas, hold)}S", all=1)
+    if v.reverse:   # exactly the extent first, so that what plays first is what ends the window
+        count = samples(canvas, extent)
+        stream = stream.filter("apad", whole_len=count).filter("atrim", end_sample=count).filter("areverse")
     if v.enter:
         stream = _fade(stream, "in", 0, canvas.seconds(v.enter.frames))
     if v.exit:

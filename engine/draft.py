@@ -255,6 +255,7 @@ class VideoSegment(Segment):
     src: str = Field(min_length=1, max_length=2048, description="media reference: an uploaded file's URL or a path")
     ss: Ms = Field(0, description="source in-point")
     spd: float = Field(1.0, ge=0.25, le=4.0, description="playback speed; audio follows")
+    rev: bool = Field(False, description="clips: play the same source range backwards, sound included")
     vol: float = Field(1.0, ge=0.0, le=2.0)
     mute: bool = False
     fit: Literal["contain", "cover", "stretch"] = "contain"

@@ -16,6 +16,10 @@ Rules decided here, once (docs/draft-format.md repeats them for clients):
   segment. Every video transition has an audio crossfade of the same length.
 - Segments on upper video tracks and text are layers: their transitions are fades inside the
   segment.
+- A reversed clip (``rev``) shows the frames it would show forwards, last first, transition
+  halves included (so what it shows before its start lies past its out-point in the source).
+  FFmpeg holds a reversed clip whole in memory, so it may cover at most ``MAX_REVERSE_MS`` of
+  source and last at most as long on the timeline.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from engine.probe import MediaInfo
 DEFAULT_STILL_MS: Final = 3000
 DEFAULT_TEXT_MS: Final = 3000
 TEXT_FADE_MS: Final = 300
+MAX_REVERSE_MS: Final = 30_000   # a reversed clip is buffered whole: 30 s of 1080x1920 frames is about 2.8 GB
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,8 @@ class Visual:
     motion: Motion | None
     enter: Blend | None = None
     exit: Blend | None = None
+    reverse: bool = False      # plays its source range backwards (clips only)
+    cut: int = 0               # frames of the segment past the timeline's end, left out
 
     @property
     def is_still(self) -> bool:
@@ -351,7 +358,7 @@ def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
                 seg = track.sg[j]
                 info = infos[(i, j)]
                 assert info is not None
-                pairs.append((_visual(seg, info, p, canvas, length, track.mute, warnings), seg))
+                pairs.append((_visual(seg, info, p, canvas, length, track.mute, warnings, issues), seg))
             pairs.sort(key=lambda pair: pair[0].start)
             if i == base_index:
                 base = _chain_blends(pairs, canvas, length, issues)
@@ -390,22 +397,40 @@ def _box(seg: VideoSegment, canvas: Canvas) -> Rect:
     return Rect(x, y, w, h)
 
 
+def _reversible(seg: VideoSegment, p: _Placed, issues: list[Issue]) -> None:
+    """A reversed clip is held in memory whole, so it must be short both in the source and on the timeline."""
+    timeline_ms = p.end_ms - p.start_ms
+    source_ms = timeline_ms * seg.spd
+    if max(timeline_ms, source_ms) > MAX_REVERSE_MS:
+        issues.append(Issue(f"{p.where}.rev", "reverse_length",
+                            f"a reversed clip may cover at most {MAX_REVERSE_MS / 1000:g} s of its source and last "
+                            f"at most {MAX_REVERSE_MS / 1000:g} s (it is held in memory whole); this one covers "
+                            f"{source_ms / 1000:g} s and lasts {timeline_ms / 1000:g} s: trim it first (ss and d)"))
+
+
 def _visual(seg: VideoSegment, info: MediaInfo, p: _Placed, canvas: Canvas, length: int, track_muted: bool,
-            warnings: list[str]) -> Visual:
+            warnings: list[str], issues: list[Issue]) -> Visual:
     start = canvas.frame(p.start_ms)
     end = min(length, canvas.frame(p.end_ms))
     if info.kind == "video" and info.duration_ms is not None:
         available = (info.duration_ms - seg.ss) / seg.spd
         if p.end_ms - p.start_ms > available + 1000 / float(canvas.fps):
-            warnings.append(f"{p.where}: the source ends {available / 1000:.2f} s in; its last frame holds after that")
+            held = "is held at the start (the clip is reversed)" if seg.rev else "holds after that"
+            warnings.append(f"{p.where}: the source ends {available / 1000:.2f} s in; its last frame {held}")
     fill = None if seg.fill == "blur" else rgb(seg.fill)
     motion = seg.mo if info.kind == "image" and seg.mo is not None and seg.mo.type != "none" else None
     if seg.mo is not None and info.kind != "image":
         warnings.append(f"{p.where}.mo: motion applies to stills only; ignored for this clip")
+    reverse = seg.rev and info.kind == "video"
+    if reverse:
+        _reversible(seg, p, issues)
+    elif seg.rev:
+        warnings.append(f"{p.where}.rev: reverse applies to clips only; ignored for this still")
     return Visual(
         where=p.where, label=seg.n or source_label(seg.src), media=info, start=start, length=max(1, end - start),
         source_in_ms=seg.ss, speed=seg.spd, volume=0.0 if (seg.mute or track_muted) else seg.vol, fit=seg.fit,
-        fill=fill, box=_box(seg, canvas), opacity=seg.op, motion=motion,
+        fill=fill, box=_box(seg, canvas), opacity=seg.op, motion=motion, reverse=reverse,
+        cut=max(0, canvas.frame(p.end_ms) - max(end, start + 1)),
     )
 
 

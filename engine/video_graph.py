@@ -197,7 +197,12 @@ def clip_window(v: Visual, frames: int, lead: int, canvas: Canvas) -> tuple[floa
 
     The extent begins ``lead`` frames before the in-point (the first half of a transition); where
     that is before the source's first frame, the first frame is held instead.
+    A reversed clip reads the window its frames fill when played forwards and is turned round
+    afterwards: its lead then lies past the out-point, and what the timeline's end cut off (the
+    frames it would show last) is skipped at the in-point.
     """
+    if v.reverse:
+        lead = frames - lead - v.length - v.cut
     fps = float(canvas.fps)
     start_s = v.source_in_ms / 1000 - lead / fps * v.speed
     hold = 0
@@ -220,7 +225,9 @@ def clip_stream(b: Build, v: Visual, frames: int, lead: int, layer: bool) -> Str
     stream = stream.filter("setpts", "PTS-STARTPTS" if v.speed == 1 else f"(PTS-STARTPTS)/{v.speed:g}")
     stream = stream.filter("fps", rate(b.canvas))
     stream = _fit_video(stream, v.media, v.box, v.fit, v.fill, layer)
-    return _exact_frames(stream, frames, hold)
+    stream = _exact_frames(stream, frames, hold)
+    # reverse holds every frame until the last one arrives: give it only the frames shown, at their box size
+    return stream.filter("reverse") if v.reverse else stream
 
 
 def visual_stream(b: Build, v: Visual, frames: int, lead: int, layer: bool) -> Stream:
