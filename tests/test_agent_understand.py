@@ -1,0 +1,505 @@
+"""The rules planner: sentences (English and Chinese, casual and misspelt) to ops, checked on the ops' names
+and the arguments that matter. Starts no process and touches no file."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+import pytest
+
+import api.agent.understand as understand_module
+from api.agent.ops import OPS
+from api.agent.understand import (
+    DEFAULT_TRIM_MS,
+    FADE_IN_MS,
+    FADE_OUT_MS,
+    FASTER,
+    SLOW_MOTION,
+    SLOWER,
+    MediaFacts,
+    examples_text,
+    understand,
+)
+
+NONE = MediaFacts()
+CLIP = MediaFacts(videos=1, timeline_ms=20_000)                  # one 20 s clip on the timeline
+SHORT_CLIP = MediaFacts(videos=1, timeline_ms=8_000)
+ONE_IMAGE = MediaFacts(images=1)
+THREE_IMAGES = MediaFacts(images=3)
+SONGS = MediaFacts(videos=1, audios=(("a1", "intro.mp3"), ("a2", "Summer Vibes.wav")), timeline_ms=20_000)
+
+Expected = list[tuple[str, dict[str, Any]]]
+
+# (sentence, facts, expected ops in order: name and the arguments that must be there)
+CASES: list[tuple[str, MediaFacts, Expected]] = [
+    # ---- the seeds' "Try saying" lines
+    ("convert a 10-second highlight clip from a gameplay recording into a 720p MP4", NONE,
+     [("set_output", {"format": "mp4", "resolution": "720p"})]),
+    ("convert a 10-second highlight clip from a gameplay recording into a 720p MP4", CLIP,
+     [("keep_range", {"start_ms": 0, "end_ms": 10_000}), ("set_output", {"format": "mp4", "resolution": "720p"})]),
+    ("convert a 10-second highlight clip from a gameplay recording into a 720p MP4", SHORT_CLIP,
+     [("set_output", {"format": "mp4", "resolution": "720p"})]),
+    ("convert this clip into a looping GIF with no sound", CLIP,
+     [("set_output", {"format": "gif", "loop": True}), ("mute", {})]),
+    ("converting short video clips into shareable GIFs for social media creators", CLIP,
+     [("set_output", {"format": "gif"})]),
+    ("convert a 10-second screen recording or short clip into a 720p MP4", NONE,
+     [("set_output", {"format": "mp4", "resolution": "720p"})]),
+    ("compress this video into a small looping GIF", CLIP,
+     [("set_output", {"format": "gif", "loop": True, "small": True})]),
+    ("converting short video clips into compressed GIFs for sharing for marketers, developers, social media creators",
+     CLIP, [("set_output", {"format": "gif", "small": True})]),
+    ("create five product photos and a logo file into a 1080p MP4", NONE,
+     [("slideshow", {}), ("set_output", {"format": "mp4", "resolution": "1080p"})]),
+    ("create a 30-second promotional video with music and text overlays", NONE, [("promo", {"seconds": 30})]),
+    ("generating polished videos from images or clips without paid software for small business owners and social "
+     "media creators", NONE, [("slideshow", {})]),
+    ("convert three product photos or a landscape image into a 1080p MP4", NONE,
+     [("slideshow", {}), ("set_output", {"format": "mp4", "resolution": "1080p"})]),
+    ("turn this image into a free downloadable video clip", ONE_IMAGE, [("still_clip", {})]),
+    ("converting static images into downloadable video files at no cost for social media creators", NONE,
+     [("slideshow", {})]),
+
+    # ---- GIF and output settings
+    ("convert to GIF", CLIP, [("set_output", {"format": "gif"})]),
+    ("Convert   TO gif!!", CLIP, [("set_output", {"format": "gif"})]),
+    ("make it a loopin giff", CLIP, [("set_output", {"format": "gif", "loop": True})]),
+    ("gif that plays once", CLIP, [("set_output", {"format": "gif", "loop": False})]),
+    ("no loop please", CLIP, [("set_output", {"loop": False})]),
+    ("a gif at 15 fps", CLIP, [("set_output", {"format": "gif", "fps": 15})]),
+    ("at 10fps", CLIP, [("set_output", {"fps": 10})]),
+    ("480px wide", CLIP, [("set_output", {"width": 480})]),
+    ("width 320", CLIP, [("set_output", {"width": 320})]),
+    ("make it smaller", CLIP, [("set_output", {"small": True})]),
+    ("under 5 MB please", CLIP, [("set_output", {"max_mb": 5})]),
+    ("less than 2mb", CLIP, [("set_output", {"max_mb": 2})]),
+    ("convert to gif, 15fps, 480px wide, under 2 mb, no loop", CLIP,
+     [("set_output", {"format": "gif", "fps": 15, "width": 480, "max_mb": 2, "loop": False})]),
+    ("convert it into a 720p MP4", CLIP, [("set_output", {"format": "mp4", "resolution": "720p"})]),
+    ("export in 1080p", CLIP, [("set_output", {"resolution": "1080p"}), ("pointer", {"topic": "export"})]),
+    ("make it a webm", CLIP, [("set_output", {"format": "webm"})]),
+    ("animated webp, looping", CLIP, [("set_output", {"format": "webp", "loop": True})]),
+    ("convert this gif to mp4", CLIP, [("set_output", {"format": "mp4"})]),
+    ("full hd please", CLIP, [("set_output", {"resolution": "1080p"})]),
+    ("high quality", CLIP, [("set_output", {"quality": "high"})]),
+    ("转成GIF，去掉声音，15帧", CLIP, [("set_output", {"format": "gif", "fps": 15}), ("mute", {})]),
+    ("做成循环动图", CLIP, [("set_output", {"format": "gif", "loop": True})]),
+    ("转成gif，480 像素宽", CLIP, [("set_output", {"format": "gif", "width": 480})]),
+    ("压缩成小于5MB的GIF", CLIP, [("set_output", {"format": "gif", "small": True, "max_mb": 5})]),
+    ("5MB以内", CLIP, [("set_output", {"max_mb": 5})]),
+    ("导出1080P的MP4", CLIP,
+     [("set_output", {"format": "mp4", "resolution": "1080p"}), ("pointer", {"topic": "export"})]),
+    ("十帧的GIF，不循环", CLIP, [("set_output", {"format": "gif", "fps": 10, "loop": False})]),
+
+    # ---- keep a range
+    ("first 3 seconds as a gif", CLIP,
+     [("keep_range", {"start_ms": 0, "end_ms": 3000}), ("set_output", {"format": "gif"})]),
+    ("make a gif of seconds 2 to 5", CLIP,
+     [("set_output", {"format": "gif"}), ("keep_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("trim to the first 3 seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 3000})]),
+    ("keep only the first 3 seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 3000})]),
+    ("keep the first three seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 3000})]),
+    ("the first 3s only", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 3000})]),
+    ("from 0:02 to 0:05", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("from 2s to 5s", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("between 2 and 5 seconds", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("2-5s", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("use 2.5s to 4 secs", CLIP, [("keep_range", {"start_ms": 2500, "end_ms": 4000})]),
+    ("trim from 1500ms to 3s", CLIP, [("keep_range", {"start_ms": 1500, "end_ms": 3000})]),
+    ("trim it to 5 seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 5000})]),
+    ("keep the last 3 seconds", CLIP, [("keep_end", {"ms": 3000})]),
+    ("只保留前5秒", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 5000})]),
+    ("截取前五秒", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 5000})]),
+    ("前5秒转GIF", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 5000}), ("set_output", {"format": "gif"})]),
+    ("第2秒到第5秒", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("2到5秒", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("最后3秒", CLIP, [("keep_end", {"ms": 3000})]),
+    ("前两秒半", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 2500})]),
+    ("前十五秒", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 15_000})]),
+
+    # ---- remove a range
+    ("cut the first 2 seconds", CLIP, [("remove_range", {"start_ms": 0, "end_ms": 2000})]),
+    ("remove the first 2 seconds", CLIP, [("remove_range", {"start_ms": 0, "end_ms": 2000})]),
+    ("trim the first 2 seconds", CLIP, [("remove_range", {"start_ms": 0, "end_ms": 2000})]),
+    ("cut the first 3 secs", CLIP, [("remove_range", {"start_ms": 0, "end_ms": 3000})]),
+    ("cut out 0:02 to 0:05", CLIP, [("remove_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("delete seconds 2-5", CLIP, [("remove_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("cut from 2 to 5", CLIP, [("remove_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("remove 1:05 to 1:10", CLIP, [("remove_range", {"start_ms": 65_000, "end_ms": 70_000})]),
+    ("cut 1500ms from the start", CLIP, [("remove_range", {"start_ms": 0, "end_ms": 1500})]),
+    ("去掉前2秒", CLIP, [("remove_range", {"start_ms": 0, "end_ms": 2000})]),
+    ("剪掉前两秒", CLIP, [("remove_range", {"start_ms": 0, "end_ms": 2000})]),
+    ("去掉2到5秒", CLIP, [("remove_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("cut the last 2 seconds", CLIP, [("remove_end", {"ms": 2000})]),
+    ("trim the end by 2 seconds", CLIP, [("remove_end", {"ms": 2000})]),
+    ("cut 2 seconds off the end", CLIP, [("remove_end", {"ms": 2000})]),
+    ("shorten it by 3 seconds", CLIP, [("remove_end", {"ms": 3000})]),
+    ("去掉最后2秒", CLIP, [("remove_end", {"ms": 2000})]),
+    ("cut the start", CLIP, [("remove_range", {"start_ms": 0, "end_ms": DEFAULT_TRIM_MS})]),
+    ("cut the beginning", CLIP, [("remove_range", {"start_ms": 0, "end_ms": DEFAULT_TRIM_MS})]),
+    ("trim the ending", CLIP, [("remove_end", {"ms": DEFAULT_TRIM_MS})]),
+    ("去掉开头", CLIP, [("remove_range", {"start_ms": 0, "end_ms": DEFAULT_TRIM_MS})]),
+    ("keep from 3s to the end", CLIP, [("keep_range", {"start_ms": 3000, "end_ms": "<unset>"})]),
+    ("cut everything after 10 seconds", CLIP, [("remove_range", {"start_ms": 10_000, "end_ms": "<unset>"})]),
+    ("remove everything before 0:05", CLIP, [("remove_range", {"start_ms": 0, "end_ms": 5000})]),
+    ("去掉5秒之后的", CLIP, [("remove_range", {"start_ms": 5000})]),
+    ("视频太长了，只要前10秒", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 10_000})]),
+    ("make a 5 second gif", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 5000}), ("set_output", {"format": "gif"})]),
+    ("make a 5 second gif", NONE, [("set_output", {"format": "gif"})]),
+    ("cut the first 2 seconds and the last 3 seconds", CLIP,
+     [("remove_range", {"start_ms": 0, "end_ms": 2000}), ("remove_end", {"ms": 3000})]),
+
+    # ---- speed
+    ("speed up", CLIP, [("speed", {"factor": FASTER})]),
+    ("speed it up a bit", CLIP, [("speed", {"factor": FASTER})]),
+    ("make it faster", CLIP, [("speed", {"factor": FASTER})]),
+    ("2x speed", CLIP, [("speed", {"factor": 2})]),
+    ("twice as fast", CLIP, [("speed", {"factor": 2})]),
+    ("3 times faster", CLIP, [("speed", {"factor": 3})]),
+    ("speed up by 50%", CLIP, [("speed", {"factor": 1.5})]),
+    ("10x speed", CLIP, [("speed", {"factor": 4})]),
+    ("slow down", CLIP, [("speed", {"factor": SLOWER})]),
+    ("slow it down to half speed", CLIP, [("speed", {"factor": 0.5})]),
+    ("half speed", CLIP, [("speed", {"factor": 0.5})]),
+    ("slow motion", CLIP, [("speed", {"factor": SLOW_MOTION})]),
+    ("0.5x", CLIP, [("speed", {"factor": 0.5})]),
+    ("加速", CLIP, [("speed", {"factor": FASTER})]),
+    ("2倍速", CLIP, [("speed", {"factor": 2})]),
+    ("三倍速播放", CLIP, [("speed", {"factor": 3})]),
+    ("慢动作", CLIP, [("speed", {"factor": SLOW_MOTION})]),
+    ("放慢一点", CLIP, [("speed", {"factor": SLOWER})]),
+    ("半速", CLIP, [("speed", {"factor": 0.5})]),
+
+    # ---- sound
+    ("mute", CLIP, [("mute", {})]),
+    ("remove the audio", CLIP, [("mute", {})]),
+    ("no sound", CLIP, [("mute", {})]),
+    ("without audio please", CLIP, [("mute", {})]),
+    ("make it silent", CLIP, [("mute", {})]),
+    ("静音", CLIP, [("mute", {})]),
+    ("去掉声音", CLIP, [("mute", {})]),
+    ("remove the sound but keep the music", CLIP, [("mute", {"music": False})]),
+    ("remove the music", CLIP, [("remove_music", {})]),
+    ("no music", CLIP, [("remove_music", {})]),
+    ("去掉音乐", CLIP, [("remove_music", {})]),
+
+    # ---- reverse, boomerang
+    ("reverse", CLIP, [("reverse", {})]),
+    ("play it backwards", CLIP, [("reverse", {})]),
+    ("play it backwrds", CLIP, [("reverse", {})]),
+    ("倒放", CLIP, [("reverse", {})]),
+    ("boomerang", CLIP, [("boomerang", {})]),
+    ("boomerang loop", CLIP, [("boomerang", {})]),
+    ("ping-pong it", CLIP, [("boomerang", {})]),
+    ("play it forwards then backwards", CLIP, [("boomerang", {})]),
+    ("来回播放", CLIP, [("boomerang", {})]),
+
+    # ---- aspect
+    ("9:16", CLIP, [("set_aspect", {"aspect": "9:16"})]),
+    ("make it vertical", CLIP, [("set_aspect", {"aspect": "9:16"})]),
+    ("make it vertica", CLIP, [("set_aspect", {"aspect": "9:16"})]),
+    ("portrait mode", CLIP, [("set_aspect", {"aspect": "9:16"})]),
+    ("for TikTok", CLIP, [("set_aspect", {"aspect": "9:16"})]),
+    ("make it for Reels", CLIP, [("set_aspect", {"aspect": "9:16"})]),
+    ("YouTube Shorts", CLIP, [("set_aspect", {"aspect": "9:16"})]),
+    ("竖屏", CLIP, [("set_aspect", {"aspect": "9:16"})]),
+    ("1:1", CLIP, [("set_aspect", {"aspect": "1:1"})]),
+    ("square", CLIP, [("set_aspect", {"aspect": "1:1"})]),
+    ("for an Instagram post", CLIP, [("set_aspect", {"aspect": "1:1"})]),
+    ("方形", CLIP, [("set_aspect", {"aspect": "1:1"})]),
+    ("16:9", CLIP, [("set_aspect", {"aspect": "16:9"})]),
+    ("for YouTube", CLIP, [("set_aspect", {"aspect": "16:9"})]),
+    ("landscape", CLIP, [("set_aspect", {"aspect": "16:9"})]),
+    ("widescreen", CLIP, [("set_aspect", {"aspect": "16:9"})]),
+    ("横屏", CLIP, [("set_aspect", {"aspect": "16:9"})]),
+    ("4:5", CLIP, [("set_aspect", {"aspect": "4:5"})]),
+    ("make it 9:16 and fill the frame", CLIP, [("set_aspect", {"aspect": "9:16", "fit": "cover"})]),
+    ("square, crop to fill", CLIP, [("set_aspect", {"aspect": "1:1", "fit": "cover"})]),
+    ("竖屏，填满", CLIP, [("set_aspect", {"aspect": "9:16", "fit": "cover"})]),
+
+    # ---- text
+    ("add a title 'Summer Sale'", CLIP, [("add_text", {"text": "Summer Sale", "role": "title"})]),
+    ('add the caption "Hello" at the bottom', CLIP,
+     [("add_text", {"text": "Hello", "role": "caption", "position": "bottom"})]),
+    ("add a big red title “SALE” at the top left for the first 3 seconds", CLIP,
+     [("add_text", {"text": "SALE", "color": "red", "size": 120, "position": "top-left", "start_ms": 0,
+                    "end_ms": 3000})]),
+    ("add the title 'Hello' in #ff0000, size 80", CLIP,
+     [("add_text", {"text": "Hello", "color": "#ff0000", "size": 80})]),
+    ("add a small caption 'hi' in the center from 2s to 5s", CLIP,
+     [("add_text", {"text": "hi", "role": "caption", "position": "center", "size": 48, "start_ms": 2000,
+                    "end_ms": 5000})]),
+    ("add the text “Thanks for watching” at the end", CLIP, [("add_text", {"text": "Thanks for watching",
+                                                                            "role": "closing"})]),
+    ("put 'Shop now' at the bottom right in white", CLIP,
+     [("add_text", {"text": "Shop now", "position": "bottom-right", "color": "white"})]),
+    ("add a title saying Summer Sale at the top", CLIP, [("add_text", {"text": "Summer Sale", "position": "top"})]),
+    ("title: Big Deals", CLIP, [("add_text", {"text": "Big Deals"})]),
+    ("add the title 'Slow Motion Sale'", CLIP, [("add_text", {"text": "Slow Motion Sale"})]),
+    ("add the title 'Bye' for the last 2 seconds", CLIP, [("add_text", {"text": "Bye", "role": "closing",
+                                                                         "start_ms": 18_000})]),
+    ("add the title 'A' at the top and the caption 'B' at the bottom in yellow", CLIP,
+     [("add_text", {"text": "A", "role": "title", "position": "top"}),
+      ("add_text", {"text": "B", "role": "caption", "position": "bottom", "color": "yellow"})]),
+    ("加标题「夏日特卖」放在顶部", CLIP, [("add_text", {"text": "夏日特卖", "role": "title", "position": "top"})]),
+    ("加一个红色的大标题《新品上市》，放在左上角", CLIP,
+     [("add_text", {"text": "新品上市", "color": "red", "size": 120, "position": "top-left"})]),
+    ("添加字幕“你好”在底部", CLIP, [("add_text", {"text": "你好", "role": "caption", "position": "bottom"})]),
+    ("在结尾加上文字『谢谢观看』", CLIP, [("add_text", {"text": "谢谢观看", "role": "closing"})]),
+    ("前3秒显示标题“你好”", CLIP, [("add_text", {"text": "你好", "start_ms": 0, "end_ms": 3000})]),
+    ("标题是夏日特卖，放在顶部", CLIP, [("add_text", {"text": "夏日特卖", "position": "top"})]),
+    ("change the title to 'New'", CLIP, [("remove_text", {}), ("add_text", {"text": "New", "role": "title"})]),
+    ("replace 'Old' with 'New'", CLIP, [("remove_text", {"match": "Old"}), ("add_text", {"text": "New"})]),
+    ("把标题改成「新品」", CLIP, [("remove_text", {}), ("add_text", {"text": "新品"})]),
+    ("给视频加个标题“周年庆”，放在中间，白色", CLIP,
+     [("add_text", {"text": "周年庆", "position": "center", "color": "white"})]),
+    ("remove the title", CLIP, [("remove_text", {})]),
+    ("delete the text", CLIP, [("remove_text", {})]),
+    ("remove the caption 'Hi'", CLIP, [("remove_text", {"match": "Hi"})]),
+    ("删除文字", CLIP, [("remove_text", {})]),
+
+    # ---- music
+    ("add background music", CLIP, [("add_music", {"media_id": None})]),
+    ("add BGM", CLIP, [("add_music", {"media_id": None})]),
+    ("add music at 30%", CLIP, [("add_music", {"volume": 0.3})]),
+    ("add background music", SONGS, [("add_music", {"media_id": "a2"})]),
+    ("use the song as background music", SONGS, [("add_music", {"media_id": "a2"})]),
+    ("use intro.mp3 as the music", SONGS, [("add_music", {"media_id": "a1"})]),
+    ("add 'intro' as background music", SONGS, [("add_music", {"media_id": "a1"})]),
+    ("add music with a 2 second fade in", CLIP, [("add_music", {"fade_in_ms": 2000})]),
+    ("add some upbeat background music at 25% volume and fade it out over 3 seconds", CLIP,
+     [("add_music", {"volume": 0.25, "fade_out_ms": 3000})]),
+    ("music volume 20%", CLIP, [("set_music", {"volume": 0.2})]),
+    ("lower the music to 20%", CLIP, [("set_music", {"volume": 0.2})]),
+    ("music quieter", CLIP, [("set_music", {"volume": 0.2})]),
+    ("make the music louder", CLIP, [("set_music", {"volume": 0.6})]),
+    ("fade in the music over 2 seconds", CLIP, [("set_music", {"fade_in_ms": 2000})]),
+    ("fade out", CLIP, [("set_music", {"fade_out_ms": FADE_OUT_MS})]),
+    ("fade in and out", CLIP, [("set_music", {"fade_in_ms": FADE_IN_MS, "fade_out_ms": FADE_OUT_MS})]),
+    ("加背景音乐", CLIP, [("add_music", {"media_id": None})]),
+    ("配乐", CLIP, [("add_music", {})]),
+    ("背景音乐音量20%", CLIP, [("set_music", {"volume": 0.2})]),
+    ("音乐小声一点", CLIP, [("set_music", {"volume": 0.2})]),
+    ("音乐淡入2秒", CLIP, [("set_music", {"fade_in_ms": 2000})]),
+    ("音乐音量调到百分之三十", CLIP, [("set_music", {"volume": 0.3})]),
+    ("could you make it vertical for tiktok and add some music", CLIP,
+     [("set_aspect", {"aspect": "9:16"}), ("add_music", {"media_id": None})]),
+    ("mute it and add background music", CLIP, [("mute", {"music": False}), ("add_music", {})]),
+
+    # ---- images: still clip, slideshow, transitions
+    ("turn this image into a 5-second clip", ONE_IMAGE, [("still_clip", {"seconds": 5})]),
+    ("make a 10 second video from this photo", ONE_IMAGE, [("still_clip", {"seconds": 10})]),
+    ("图片转视频", ONE_IMAGE, [("still_clip", {})]),
+    ("turn this photo into a video with a slow zoom", ONE_IMAGE, [("still_clip", {"motion": "zoom-in"})]),
+    ("zoom in", ONE_IMAGE, [("still_clip", {"motion": "zoom-in"})]),
+    ("zoom out", ONE_IMAGE, [("still_clip", {"motion": "zoom-out"})]),
+    ("pan left", ONE_IMAGE, [("still_clip", {"motion": "pan-left"})]),
+    ("Ken Burns", ONE_IMAGE, [("still_clip", {"motion": "zoom-in"})]),
+    ("把这张图片做成5秒的视频，慢慢放大", ONE_IMAGE, [("still_clip", {"seconds": 5, "motion": "zoom-in"})]),
+    ("turn these into a video", THREE_IMAGES, [("slideshow", {})]),
+    ("slideshow with 3 seconds per image", THREE_IMAGES, [("slideshow", {"seconds": 3})]),
+    ("make a slideshw", THREE_IMAGES, [("slideshow", {})]),
+    ("每张图片3秒", THREE_IMAGES, [("slideshow", {"seconds": 3})]),
+    ("make a slideshow with crossfades", THREE_IMAGES, [("slideshow", {"transition": "fade"})]),
+    ("把这些照片做成视频，每张3秒，加转场", NONE, [("slideshow", {"seconds": 3, "transition": "fade"})]),
+    ("add transitions", CLIP, [("set_transition", {"transition": "fade"})]),
+    ("fade between them", CLIP, [("set_transition", {"transition": "fade"})]),
+    ("wipe", CLIP, [("set_transition", {"transition": "wipeleft"})]),
+    ("slide left transitions", CLIP, [("set_transition", {"transition": "slideleft"})]),
+    ("dissolve", CLIP, [("set_transition", {"transition": "dissolve"})]),
+    ("fade to black between clips", CLIP, [("set_transition", {"transition": "fadeblack"})]),
+    ("1 second crossfade", CLIP, [("set_transition", {"transition": "fade", "ms": 1000})]),
+    ("转场", CLIP, [("set_transition", {"transition": "fade"})]),
+
+    # ---- promo
+    ("make a promo", THREE_IMAGES, [("promo", {})]),
+    ("make a 15s ad with music", THREE_IMAGES, [("promo", {"seconds": 15})]),
+    ("make a promo titled 'Summer Sale' with the closing 'Shop now'", THREE_IMAGES,
+     [("promo", {"title": "Summer Sale", "closing": "Shop now"})]),
+    ("make a 20 second commercial with wipe transitions", THREE_IMAGES,
+     [("promo", {"seconds": 20}), ("set_transition", {"transition": "wipeleft"})]),
+    ("做一个30秒的宣传视频", THREE_IMAGES, [("promo", {"seconds": 30})]),
+    ("做一个15秒的广告视频，标题是“新品上市”", THREE_IMAGES, [("promo", {"seconds": 15, "title": "新品上市"})]),
+
+    # ---- status, history, pointers
+    ("show tracks", CLIP, [("show_tracks", {})]),
+    ("status", CLIP, [("show_tracks", {})]),
+    ("what's on the timeline?", CLIP, [("show_tracks", {})]),
+    ("状态", CLIP, [("show_tracks", {})]),
+    ("显示时间线", CLIP, [("show_tracks", {})]),
+    ("轨道", CLIP, [("show_tracks", {})]),
+    ("undo", CLIP, [("undo", {})]),
+    ("revert that", CLIP, [("undo", {})]),
+    ("go back", CLIP, [("undo", {})]),
+    ("撤销", CLIP, [("undo", {})]),
+    ("撤回", CLIP, [("undo", {})]),
+    ("export", CLIP, [("pointer", {"topic": "export"})]),
+    ("download", CLIP, [("pointer", {"topic": "export"})]),
+    ("send me the video", CLIP, [("pointer", {"topic": "export"})]),
+    ("导出", CLIP, [("pointer", {"topic": "export"})]),
+    ("下载", CLIP, [("pointer", {"topic": "export"})]),
+    ("credits", CLIP, [("pointer", {"topic": "credits"})]),
+    ("what's my balance", CLIP, [("pointer", {"topic": "credits"})]),
+    ("积分", CLIP, [("pointer", {"topic": "credits"})]),
+    ("余额", CLIP, [("pointer", {"topic": "credits"})]),
+    ("how do I upload", CLIP, [("pointer", {"topic": "upload"})]),
+    ("上传", CLIP, [("pointer", {"topic": "upload"})]),
+
+    # ---- several edits in one sentence, in the order said (builders first, read-only last)
+    ("make it 9:16, add the title 'Hi' and slow it down", CLIP,
+     [("set_aspect", {"aspect": "9:16"}), ("add_text", {"text": "Hi"}), ("speed", {"factor": SLOWER})]),
+    ("download it as a gif", CLIP, [("set_output", {"format": "gif"}), ("pointer", {"topic": "export"})]),
+    ("make it 9:16 and keep the first 5 seconds and speed it up 2x and add music and convert to gif", CLIP,
+     [("set_aspect", {"aspect": "9:16"}), ("keep_range", {"end_ms": 5000}), ("speed", {"factor": 2}),
+      ("add_music", {}), ("set_output", {"format": "gif"})]),
+    ("i want a gif from 0:03 to 0:08, no sound, 12fps", CLIP,
+     [("set_output", {"format": "gif", "fps": 12}), ("keep_range", {"start_ms": 3000, "end_ms": 8000}), ("mute", {})]),
+    ("去掉视频的前三秒和最后两秒", CLIP,
+     [("remove_range", {"start_ms": 0, "end_ms": 3000}), ("remove_end", {"ms": 2000})]),
+    ("加速到1.5倍，然后静音", CLIP, [("speed", {"factor": 1.5}), ("mute", {})]),
+    ("reverse it and make it a gif", CLIP, [("reverse", {}), ("set_output", {"format": "gif"})]),
+    ("make it square, then turn these photos into a slideshow", THREE_IMAGES,
+     [("slideshow", {}), ("set_aspect", {"aspect": "1:1"})]),
+    ("undo and make it vertical", CLIP, [("undo", {}), ("set_aspect", {"aspect": "9:16"})]),
+    ("竖屏，加速，去掉声音，然后导出", CLIP,
+     [("set_aspect", {"aspect": "9:16"}), ("speed", {"factor": FASTER}), ("mute", {}),
+      ("pointer", {"topic": "export"})]),
+]
+
+NOT_UNDERSTOOD = [
+    "hello", "thanks!", "make it look better", "asdkjh qwe zzz", "what time is it", "I love this song",
+    "the audio is bad", "it's still too long", "你好", "谢谢", "can you do something nice", "", "   ", "!!!",
+    "I want to tell a story about my dog",
+]
+
+
+def _shown(ops: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(op.name, op.args) for op in ops]
+
+
+@pytest.mark.parametrize(("sentence", "facts", "expected"), CASES, ids=[c[0][:60] for c in CASES])
+def test_sentence_to_ops(sentence: str, facts: MediaFacts, expected: Expected) -> None:
+    result = understand(sentence, facts)
+    got = _shown(result.ops)
+    assert [name for name, _ in got] == [name for name, _ in expected], got
+    for (name, args), (_, want) in zip(got, expected, strict=True):
+        assert {k: args.get(k, "<unset>") for k in want} == want, (name, args)
+    assert result.not_understood is False
+    assert result.language == ("zh" if re.search(r"[\u4e00-\u9fff]", sentence) else "en")
+
+
+def test_there_are_enough_cases_in_both_languages() -> None:
+    chinese = [c for c in CASES if re.search(r"[\u4e00-\u9fff]", c[0])]
+    assert len(CASES) >= 120 and len(chinese) >= 30
+
+
+@pytest.mark.parametrize("sentence", NOT_UNDERSTOOD)
+def test_not_understood_gives_no_ops(sentence: str) -> None:
+    result = understand(sentence, MediaFacts(videos=1))
+    assert result.ops == [] and result.not_understood is True
+
+
+def test_keep_last_and_one_second_phrases() -> None:
+    assert _shown(understand("keep the last 3 seconds", MediaFacts(videos=1)).ops) == [("keep_end", {"ms": 3000})]
+    assert _shown(understand("keep the last 3 seconds as a gif", MediaFacts(videos=1)).ops) == [
+        ("keep_end", {"ms": 3000}), ("set_output", {"format": "gif"})]
+    assert _shown(understand("cut the first second", MediaFacts(videos=1)).ops) == [
+        ("remove_range", {"start_ms": 0, "end_ms": 1000})]
+    assert _shown(understand("remove the last second", MediaFacts(videos=1)).ops) == [("remove_end", {"ms": 1000})]
+
+
+def test_words_inside_quotes_are_not_commands() -> None:
+    ops = understand("add the caption 'mute, reverse, 9:16, first 3 seconds as a gif'", CLIP).ops
+    assert _shown(ops) == [("add_text", {"text": "mute, reverse, 9:16, first 3 seconds as a gif", "role": "caption"})]
+
+
+def test_apostrophes_are_not_quotes() -> None:
+    assert _shown(understand("don't loop it, it's a gif", CLIP).ops) == [
+        ("set_output", {"format": "gif", "loop": False})]
+
+
+def test_promo_brings_its_own_music() -> None:
+    names = [op.name for op in understand("make a promo with background music", SONGS).ops]
+    assert names == ["promo"]
+
+
+def test_language_and_examples() -> None:
+    assert understand("去掉声音", CLIP).language == "zh"
+    assert understand("mute", CLIP).language == "en"
+    assert understand("hmm", CLIP).language == "en"
+    assert understand("嗯嗯", CLIP).language == "zh"
+    english, chinese = examples_text("en"), examples_text("zh")
+    assert "looping GIF" in english and not re.search(r"[\u4e00-\u9fff]", english)
+    assert "GIF" in chinese and "撤销" in chinese
+    assert examples_text("fr") == english
+
+
+def test_examples_in_the_reply_are_understood() -> None:
+    for language in ("en", "zh"):
+        for line in examples_text(language).splitlines()[1:]:
+            for example in line[3:-1].split(" / "):
+                result = understand(example, CLIP)
+                assert result.ops, (language, example)
+
+
+def test_every_op_is_valid_and_credited() -> None:
+    for sentence, facts, _ in CASES:
+        for op in understand(sentence, facts).ops:
+            assert op.name in OPS
+            op.parsed()
+
+
+def _patterns(value: object) -> list[re.Pattern[str]]:
+    if isinstance(value, re.Pattern):
+        return [value]
+    if isinstance(value, tuple):
+        return [p for item in value for p in _patterns(item)]
+    return []
+
+
+def test_keywords_are_never_corrected_into_other_keywords() -> None:
+    """Typo correction must leave every word the patterns look for as it is (else "shots" would become "shorts")."""
+    words: set[str] = set()
+    for pattern in _patterns(tuple(vars(understand_module).values())):
+        source = re.sub(r"\\[a-zA-Z]", " ", pattern.pattern)      # \b, \s, ... are not words
+        words |= set(re.findall(r"(?<![a-z])[a-z]{5,}(?![a-z])", source))
+    assert len(words) > 100
+    changed = {word: understand_module._correct(word) for word in words if understand_module._correct(word) != word}
+    assert changed == {}
+
+
+@pytest.mark.parametrize(("typo", "word"), [
+    ("loopin", "looping"), ("vertica", "vertical"), ("slidshow", "slideshow"), ("backwrds", "backwards"),
+    ("transitons", "transitions"), ("instagarm", "instagram"), ("boomrang", "boomerang"), ("compresed", "compressed"),
+])
+def test_typos_are_corrected(typo: str, word: str) -> None:
+    assert understand_module._correct(typo) == word
+
+
+@pytest.mark.parametrize("word", ["short", "shots", "after", "lower", "later", "still", "there", "please", "these"])
+def test_plain_words_are_left_alone(word: str) -> None:
+    assert understand_module._correct(word) == word
+
+
+def test_random_text_never_raises() -> None:
+    pieces = ["cut", "keep", "first", "last", "3s", "0:02", "to", "-", "2", "and", "gif", "mp4", "9:16", "'hi'", "“x”",
+              "fade", "in", "out", "music", "10%", "x", "2x", "倍", "前", "秒", "到", "第", "去掉", "「a」", "标题",
+              "from", "between", "speed", "slow", "fps", "px", "mb", "under", "0", "0.0", "999999", "title", "at",
+              "the", "end", "start", "zoom", "slide", "wipe", "per", "image", "photos", "promo", "ad", ",", "。",
+              "百分之", "十", "半", "两", "mute", "reverse", "loop", "once", "#fff", "size", "9999", "width"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        result = understand(text, rng.choice([NONE, CLIP, ONE_IMAGE, THREE_IMAGES, SONGS]))
+        assert result.not_understood == (not result.ops)
+        for op in result.ops:
+            op.parsed()
+
+
+def test_long_and_odd_input() -> None:
+    assert understand("mute " * 5000, CLIP).ops
+    assert understand("'" * 1000 + '"' * 1000, CLIP).not_understood
+    quotes = " ".join(f"'t{i}'" for i in range(400))
+    understand(f"add titles {quotes}", CLIP)
