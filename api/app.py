@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import ApiError
-from api.routes import account, media, render, sessions
+from api.routes import account, chat, media, render, sessions
 from api.services import Services
 from engine.encoders import CodecChoice, detect_capabilities
 from engine.settings import Settings
@@ -31,14 +31,16 @@ def create_app(settings: Settings, codecs: CodecChoice | None = None) -> FastAPI
         services = Services.build(settings, chosen)
         app.state.services = services
         services.runner.start()
+        services.chat.recover()
         try:
             yield
         finally:
+            await services.chat.close()
             services.runner.stop()
 
     app = FastAPI(title="reelforge", version="0.1.0", lifespan=lifespan,
                   description="Self-hosted render engine and API, drop-in for the hosted nemo_agent API.")
-    for module in (account, sessions, media, render):
+    for module in (account, sessions, media, render, chat):
         app.include_router(module.router)
     install_error_handlers(app, settings.legacy_http_200)
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import copy
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from api.errors import BadRequest, DraftInvalid
-from api.services import Services
 from api.store import MediaRow, Store
 from api.views import EXTENSIONS
 from engine.draft import Draft, dump_draft, parse_draft
@@ -18,6 +17,9 @@ from engine.errors import DraftError, Issue
 from engine.job import RenderJob
 from engine.probe import MediaInfo
 from engine.timeline import build_timeline
+
+if TYPE_CHECKING:
+    from api.services import Services
 
 OUTPUT_KEYS = ("format", "quality", "resolution", "fps")
 
@@ -78,13 +80,20 @@ def check_renderable(draft: Draft) -> None:
         raise DraftError([Issue("t", "not_empty", "the draft has no segments: add media to a track first")])
 
 
+def check_draft(store: Store, draft_json: dict[str, Any], user_id: str,
+                session_id: str) -> tuple[Draft, dict[str, MediaRow]]:
+    """Every rule an export checks (shape, sources, timeline), or DraftError/MediaError. (draft, its media)."""
+    draft = parse_draft(draft_json)
+    check_renderable(draft)
+    media = resolve_sources(draft, store, user_id, session_id)
+    build_timeline(draft, {src: MediaInfo.from_dict(row.info) for src, row in media.items()})
+    return draft, media
+
+
 def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id: str,
               session_id: str) -> tuple[RenderJob, str]:
     """The RenderJob for an export, or DraftError/MediaError naming what is wrong. (job, format)."""
-    draft = parse_draft(draft_json)
-    check_renderable(draft)
-    media = resolve_sources(draft, svc.store, user_id, session_id)
-    build_timeline(draft, {src: MediaInfo.from_dict(row.info) for src, row in media.items()})   # every rule, now
+    draft, media = check_draft(svc.store, draft_json, user_id, session_id)
     fmt = draft.m.out.format
     output = svc.outputs_dir / f"{secrets.token_urlsafe(12)}.{EXTENSIONS[fmt]}"
     job = RenderJob(job_id=render_id, draft=dump_draft(draft), sources={s: m.path for s, m in media.items()},

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from api.agent.planner import LlmPlanner
+from api.chat import Chat
 from api.jobs import Runner
 from api.ratelimit import RateLimiter
 from api.signing import Signer, load_secret
@@ -19,6 +21,7 @@ class Services:
     settings: Settings
     store: Store
     runner: Runner
+    chat: Chat
     token_limiter: RateLimiter
     signer: Signer
     engine: EngineConfig
@@ -35,11 +38,12 @@ class Services:
         store = Store(data / "reelforge.db")
         engine = settings.engine_config()
         if engine.work_dir is None:      # renders' scratch space next to the data, not in a small /tmp
-            from dataclasses import replace
-
             engine = replace(engine, work_dir=data / "scratch")
+        llm = (LlmPlanner(settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
+               if settings.llm_url else None)
         return cls(settings=settings, store=store,
                    runner=Runner(store, settings.local_workers, settings.job_max_attempts),
+                   chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm),
                    token_limiter=RateLimiter(settings.token_requests_per_minute),
                    signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),
                    engine=engine, codecs=codecs, media_dir=data / "media", outputs_dir=data / "outputs",

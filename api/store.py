@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS jobs (
   result TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, cancel INTEGER NOT NULL DEFAULT 0,
   credits INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, started_ms INTEGER, completed_ms INTEGER);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_ms);
+CREATE TABLE IF NOT EXISTS drafts (
+  session_id TEXT NOT NULL, version INTEGER NOT NULL, parent INTEGER, draft TEXT NOT NULL, note TEXT NOT NULL,
+  created REAL NOT NULL, PRIMARY KEY (session_id, version));
+CREATE TABLE IF NOT EXISTS turns (
+  id TEXT PRIMARY KEY, session_id TEXT NOT NULL, token TEXT NOT NULL, text TEXT NOT NULL, status TEXT NOT NULL,
+  frozen INTEGER NOT NULL, spent INTEGER NOT NULL DEFAULT 0, reply TEXT, created REAL NOT NULL, ended REAL);
+CREATE INDEX IF NOT EXISTS turns_by_status ON turns (status);
 CREATE TABLE IF NOT EXISTS claims (
   claim TEXT PRIMARY KEY, user_id TEXT NOT NULL, task_id TEXT NOT NULL, session_id TEXT NOT NULL,
   expires REAL NOT NULL);
@@ -108,6 +115,9 @@ class NotEnoughCredits(Exception):
     def __init__(self, available: int, needed: int) -> None:
         super().__init__(available, needed)
         self.available, self.needed = available, needed
+
+
+NO_PARENT = -1          # a draft version with nothing before it (what undo cannot go back from)
 
 
 def now_ms() -> int:
@@ -193,12 +203,34 @@ class Store:
         row = self._one("SELECT * FROM sessions WHERE task_id = ?", task_id)
         return _session(row) if row else None
 
-    def save_draft(self, session_id: str, draft: dict[str, Any]) -> int:
+    def save_draft(self, session_id: str, draft: dict[str, Any], note: str = "", parent: int | None = None) -> int:
+        """Make ``draft`` the session's current draft, as a new version whose history says it came from
+        ``parent`` (default: the version it replaces). Returns the new version."""
+        text = json.dumps(draft, separators=(",", ":"))
         with self._tx(immediate=True) as db:
-            db.execute("UPDATE sessions SET draft = ?, version = version + 1 WHERE id = ?",
-                       (json.dumps(draft, separators=(",", ":")), session_id))
             row = db.execute("SELECT version FROM sessions WHERE id = ?", (session_id,)).fetchone()
-            return int(row["version"])
+            if row is None:
+                raise KeyError(session_id)
+            version = int(row["version"]) + 1
+            db.execute("UPDATE sessions SET draft = ?, version = ? WHERE id = ?", (text, version, session_id))
+            db.execute("INSERT INTO drafts VALUES (?,?,?,?,?,?)",
+                       (session_id, version, int(row["version"]) if parent is None else parent, text, note,
+                        time.time()))
+            return version
+
+    def draft_version(self, session_id: str, version: int) -> tuple[dict[str, Any], int | None, str] | None:
+        """(draft, parent version, note) of one saved version; version 0 is the empty draft."""
+        if version == 0:
+            return {}, None, "empty"
+        row = self._one("SELECT * FROM drafts WHERE session_id = ? AND version = ?", session_id, version)
+        if row is None:
+            return None
+        parent = None if row["parent"] is None or row["parent"] < 0 else int(row["parent"])
+        return json.loads(row["draft"]), parent, row["note"]
+
+    def draft_saved_at(self, session_id: str) -> float:
+        row = self._one("SELECT MAX(created) AS at FROM drafts WHERE session_id = ?", session_id)
+        return float(row["at"]) if row and row["at"] is not None else 0.0
 
     # ------------------------------------------------------------ media
 
@@ -292,6 +324,36 @@ class Store:
     def jobs_in(self, status: str) -> list[JobRow]:
         rows = self._db().execute("SELECT * FROM jobs WHERE status = ? ORDER BY created_ms", (status,))
         return [_job(r) for r in rows]
+
+    # ------------------------------------------------------------ chat turns and their credits
+
+    def start_turn(self, turn_id: str, session_id: str, token: str, text: str, credits: int) -> None:
+        """Record a running turn and freeze its price; NotEnoughCredits (and nothing changed) when it cannot."""
+        with self._tx(immediate=True) as db:
+            if credits:
+                paid = db.execute("UPDATE tokens SET available = available - ?, frozen = frozen + ? "
+                                  "WHERE token = ? AND available >= ?", (credits, credits, token, credits))
+                if paid.rowcount != 1:
+                    row = db.execute("SELECT available FROM tokens WHERE token = ?", (token,)).fetchone()
+                    raise NotEnoughCredits(int(row["available"]) if row else 0, credits)
+            db.execute("INSERT INTO turns (id, session_id, token, text, status, frozen, created) "
+                       "VALUES (?,?,?,?,?,?,?)", (turn_id, session_id, token, text, "running", credits, time.time()))
+
+    def end_turn(self, turn_id: str, spent: int, status: str, reply: str) -> None:
+        """Settle a turn: ``spent`` of what it froze is taken, the rest goes back to available."""
+        with self._tx(immediate=True) as db:
+            row = db.execute("SELECT * FROM turns WHERE id = ? AND status = 'running'", (turn_id,)).fetchone()
+            if row is None:
+                return
+            frozen = int(row["frozen"])
+            spent = max(0, min(spent, frozen))
+            db.execute("UPDATE tokens SET frozen = frozen - ?, available = available + ? WHERE token = ?",
+                       (frozen, frozen - spent, row["token"]))
+            db.execute("UPDATE turns SET status = ?, spent = ?, reply = ?, ended = ? WHERE id = ?",
+                       (status, spent, reply, time.time(), turn_id))
+
+    def running_turns(self) -> list[str]:
+        return [r["id"] for r in self._db().execute("SELECT id FROM turns WHERE status = 'running'")]
 
     # ------------------------------------------------------------ claim tokens (browser links)
 

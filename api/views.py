@@ -34,9 +34,15 @@ def media_item(base: str, media: MediaRow) -> dict[str, Any]:
         "id": media.id, "filename": media.filename, "file_type": media.file_type, "format": info.get("format"),
         "cdn_url": url, "url": url, "duration": info.get("duration"), "width": video.get("width"),
         "height": video.get("height"), "fps": video.get("fps"), "has_audio": bool(info.get("audio")),
-        "size": media.size, "hash": media.sha256, "source": "url" if media.source.startswith("http") else "upload",
+        "size": media.size, "hash": media.sha256,
+        "source": "url" if media.source.startswith("http") else "generated" if generated(media) else "upload",
         "source_url": media.source if media.source.startswith("http") else None,
     }
+
+
+def generated(media: MediaRow) -> bool:
+    """Made by reelforge (the chat's built-in music bed), not uploaded."""
+    return media.source.startswith("builtin:")
 
 
 def canvas_config(draft: dict[str, Any]) -> dict[str, Any]:
@@ -56,10 +62,10 @@ def state(base: str, session: SessionRow, media: list[MediaRow]) -> dict[str, An
         "user_id": session.user_id, "bind_id": session.user_id, "draft_version": session.version,
         "state": {
             "draft": session.draft or {},
-            "video_infos": [media_item(base, m) for m in media],
+            "video_infos": [media_item(base, m) for m in media if not generated(m)],
             "canvas_config": canvas_config(session.draft or {}),
             "video_analyses": {},
-            "generated_media": [],
+            "generated_media": [media_item(base, m) for m in media if generated(m)],
         },
     }
 

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(2, ge=1, description="tries per job when a worker dies under it")
     output_url_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="how long a signed output URL works")
     legacy_http_200: bool = Field(False, description="answer body-level error codes with HTTP 200")
+    sse_heartbeat_s: float = Field(15, gt=0, description="chat: a heartbeat this often while a turn runs")
+    llm_url: str | None = Field(None, description="chat: an OpenAI-compatible API base URL for the LLM planner")
+    llm_model: str = Field("gpt-4o-mini", description="chat: the model the LLM planner asks")
+    llm_api_key: str | None = Field(None, description="chat: bearer key for the LLM endpoint")
+    llm_timeout_s: float = Field(20, gt=0, description="chat: how long the LLM planner may take before the rules")
     skill_resolutions: dict[str, str] = Field(
         default_factory=lambda: {"best-gif-maker": "720p", "video-compressor-gif": "720p"},
         description="default export resolution per X-Skill-Source when the export does not say")

@@ -73,7 +73,7 @@ def _start(request: Request, svc: Services, token: TokenRow, body: dict[str, Any
     if not created and row.user_id != token.user_id:
         raise Conflict(f"the render id {render_id!r} is taken; make a new one")
     if created:             # the session keeps the timeline it last exported
-        svc.store.save_draft(session.id, body["draft"])
+        svc.store.save_draft(session.id, body["draft"], note=f"exported as {render_id}")
     svc.runner.submitted()
     return job_body(base_url(svc, request), svc.signer, row)
 

@@ -1,0 +1,64 @@
+"""Chat (E3): ``POST /run_sse``, an ADK ``RunAgentRequest`` in, a text/event-stream of ADK events out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Svc, Token, owned_session
+from api.errors import ApiError, NotFound
+
+router = APIRouter(tags=["chat"])
+MAX_MESSAGE_CHARS = 4000
+
+
+class UnprocessableBody(ApiError):
+    """The body is not a RunAgentRequest (ADK answers 422)."""
+
+    code, status, default_message = 422, 422, "the body must be a RunAgentRequest"
+
+
+def _field(body: dict[str, Any], snake: str, camel: str) -> Any:
+    return body.get(snake) if body.get(snake) is not None else body.get(camel)
+
+
+def _message_text(body: dict[str, Any]) -> str:
+    message = _field(body, "new_message", "newMessage")
+    if not isinstance(message, dict) or not isinstance(message.get("parts"), list):
+        raise UnprocessableBody("new_message.parts is required: {\"new_message\": {\"parts\": [{\"text\": \"...\"}]}}")
+    if message.get("role") not in (None, "user"):
+        raise UnprocessableBody("new_message.role must be \"user\"")
+    texts = [p["text"] for p in message["parts"] if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    text = "\n".join(texts).strip()
+    if not text:
+        raise UnprocessableBody("the message has no text: send new_message.parts[0].text")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise UnprocessableBody(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
+    return text
+
+
+@router.post("/run_sse", response_model=None)
+async def run_sse(svc: Svc, token: Token, body: Annotated[Any, Body()] = None) -> StreamingResponse:
+    """Send a message to the editing agent; the answer streams as ADK events (tool calls, results with the
+    new draft in ``actions.stateDelta``, one final text). Heartbeats (``: heartbeat`` and an empty ``data:``)
+    keep the connection alive; the stream ends when the turn does."""
+    if not isinstance(body, dict):
+        raise UnprocessableBody()
+    app = _field(body, "app_name", "appName")
+    if app not in (None, "nemo_agent"):
+        raise NotFound(f"no app {app!r}; the app is nemo_agent")
+    session_id = _field(body, "session_id", "sessionId")
+    if not isinstance(session_id, str) or not session_id:
+        raise UnprocessableBody("session_id is required")
+    streaming = _field(body, "streaming", "streaming")
+    if streaming is not None and not isinstance(streaming, bool):
+        raise UnprocessableBody("streaming must be true or false")
+    text = _message_text(body)
+    user = str(_field(body, "user_id", "userId") or "me")
+    session = await run_in_threadpool(owned_session, svc, token, user, session_id)
+    stream = await svc.chat.open(token, session, text, bool(streaming))
+    return StreamingResponse(stream, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
