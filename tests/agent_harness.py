@@ -1,0 +1,129 @@
+"""A chat session without the web: the rules planner, the edit tools and the engine, in process.
+
+It stands where ``api.chat`` stands in the server (same ``run_turn``, same hooks: every draft is
+checked with the engine's own rules), so the corpus can say what each request did to the draft
+and to the rendered file, quickly and without a server.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from api.agent.tools import Draft, MediaRef, Workspace, normalised, timeline_ms
+from api.agent.turn import Step, run_turn
+from api.agent.understand import MediaFacts, understand
+from engine.config import EngineConfig
+from engine.draft import parse_draft
+from engine.encoders import CodecChoice
+from engine.errors import EngineError
+from engine.musicbed import write_music_bed
+from engine.pipeline import RenderResult, render
+from engine.probe import MediaInfo, probe
+from engine.resolve import MappedResolver
+from engine.summary import summarize
+from engine.timeline import build_timeline
+
+
+@dataclass
+class Library:
+    """Uploadable files, each probed once: name -> (path, info)."""
+
+    dir: Path
+    files: dict[str, tuple[Path, MediaInfo]] = field(default_factory=dict)
+
+    def add(self, path: Path) -> None:
+        self.files[path.name] = (path, probe(path))
+
+    def ref(self, name: str, order: int) -> MediaRef:
+        path, info = self.files[name]
+        video = info.video
+        kind = "audio" if info.kind == "audio" else "image" if info.kind == "image" else "video"
+        return MediaRef(f"m_{order}_{path.stem}", name, kind, info.duration_ms, info.audio is not None,
+                        video.width if video else None, video.height if video else None, float(order))
+
+
+@dataclass
+class Session:
+    library: Library
+    uploads: list[str]
+    language: str = "en"
+    draft: Draft = field(default_factory=dict)
+    versions: list[Draft] = field(default_factory=list)
+    media: list[MediaRef] = field(default_factory=list)
+    paths: dict[str, Path] = field(default_factory=dict)
+    infos: dict[str, MediaInfo] = field(default_factory=dict)
+    saved_at: float = -1.0
+
+    def __post_init__(self) -> None:
+        for order, name in enumerate(self.uploads):
+            ref = self.library.ref(name, order)
+            self._keep(ref, *self.library.files[name])
+
+    def _keep(self, ref: MediaRef, path: Path, info: MediaInfo) -> None:
+        self.media.append(ref)
+        self.paths[ref.src] = path
+        self.infos[ref.src] = info
+
+    # ---- the hooks run_turn calls (what api.chat does with the store)
+
+    def check(self, draft: Draft) -> None:
+        model = parse_draft(draft)
+        build_timeline(model, {src: self.infos[src] for src in _sources(draft)})
+
+    def summary(self, draft: Draft) -> str:
+        return summarize(parse_draft(draft))
+
+    def save(self, draft: Draft, note: str) -> int:
+        self.versions.append(self.draft)
+        self.draft = draft
+        self.saved_at = float(len(self.media))
+        return len(self.versions)
+
+    def undo(self) -> Draft | None:
+        if not self.versions:
+            return None
+        self.draft = self.versions.pop()
+        return self.draft
+
+    def music_bed(self, seconds: float) -> MediaRef:
+        path = write_music_bed(self.library.dir / f"bed-{int(seconds * 1000)}.wav", seconds + 1)
+        ref = MediaRef(f"m_bed_{len(self.media)}", path.name, "audio", None, True, None, None, float(len(self.media)))
+        info = probe(path)
+        ref = MediaRef(ref.id, ref.filename, "audio", info.duration_ms, True, None, None, ref.created)
+        self._keep(ref, path, info)
+        return ref
+
+    # ---- talking to it
+
+    def say(self, text: str) -> list[Step]:
+        facts = MediaFacts(videos=sum(m.kind == "video" for m in self.media),
+                           images=sum(m.kind == "image" for m in self.media),
+                           audios=tuple((m.id, m.filename) for m in self.media if m.kind == "audio"),
+                           timeline_ms=timeline_ms(normalised(self.draft, self._workspace())) or None)
+        plan = understand(text, facts)
+        return list(run_turn(plan, text, copy.deepcopy(self.draft), self._workspace(plan.language), self))
+
+    def _workspace(self, language: str = "en") -> Workspace:
+        return Workspace(list(self.media), self.saved_at, language, make_music_bed=self.music_bed)
+
+    def render(self, out: Path, *, config: EngineConfig, codecs: CodecChoice, width: int = 96,
+               fps: float = 8) -> RenderResult:
+        """The current draft, made small and quick to render (the checks are on time, format, sound and shape)."""
+        draft = copy.deepcopy(self.draft)
+        spec = draft.setdefault("m", {}).setdefault("out", {})
+        spec.pop("resolution", None)
+        spec.pop("max_mb", None)
+        spec["width"], spec["fps"] = width, min(fps, float(spec.get("fps") or fps))
+        suffix = spec.get("format", "mp4")
+        try:
+            return render(draft, out.with_suffix(f".{suffix}"), config=config, codecs=codecs,
+                          resolve=MappedResolver({src: str(p) for src, p in self.paths.items()}))
+        except EngineError as exc:
+            raise AssertionError(f"the draft does not render: {exc}\n{draft}") from exc
+
+
+def _sources(draft: dict[str, Any]) -> set[str]:
+    return {str(s["src"]) for t in draft.get("t", []) for s in t.get("sg", []) if "src" in s}
