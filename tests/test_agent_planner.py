@@ -37,16 +37,20 @@ class FakeLlm:
                 time.sleep(fake.delay_s)
                 payload = (fake.reply if isinstance(fake.reply, bytes) else
                            json.dumps({"choices": [{"message": {"role": "assistant", **fake.reply}}]}).encode())
-                self.send_response(fake.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(fake.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except BrokenPipeError:
+                    pass                         # the planner gave up waiting (the "slow" case)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = False          # server_close() waits for answers still being written
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
@@ -61,6 +65,7 @@ def llm() -> Iterator[FakeLlm]:
     fake = FakeLlm()
     yield fake
     fake.server.shutdown()
+    fake.server.server_close()
 
 
 FACTS = MediaFacts(videos=1, timeline_ms=6000)
