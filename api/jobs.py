@@ -84,6 +84,13 @@ class Runner:
         with self._lock:
             return len(self._running)
 
+    def workers(self) -> list[dict[str, object]]:
+        """This server's own render slots, described as the farm describes its workers."""
+        with self._lock:
+            running = sorted(self._running)
+        return [{"name": "local", "queues": ["local"], "slots": self.slots, "current_jobs": running,
+                 "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}]
+
     # ------------------------------------------------------------ the loop
 
     def _loop(self) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from api.agent.planner import LlmPlanner
 from api.chat import Chat
+from api.farm import FarmRunner
 from api.jobs import Runner
 from api.ratelimit import RateLimiter
 from api.signing import Signer, load_secret
@@ -16,11 +17,18 @@ from engine.encoders import CodecChoice
 from engine.settings import Settings
 
 
+def runner_for(settings: Settings, store: Store) -> Runner | FarmRunner:
+    """The farm when REELFORGE_REDIS_URL is set, else the embedded default's local workers."""
+    if settings.redis_url:
+        return FarmRunner(store, settings.redis_url, settings.job_max_attempts, settings.job_lease_s)
+    return Runner(store, settings.local_workers, settings.job_max_attempts)
+
+
 @dataclass(frozen=True)
 class Services:
     settings: Settings
     store: Store
-    runner: Runner
+    runner: Runner | FarmRunner
     chat: Chat
     token_limiter: RateLimiter
     signer: Signer
@@ -42,7 +50,7 @@ class Services:
         llm = (LlmPlanner(settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
                if settings.llm_url else None)
         return cls(settings=settings, store=store,
-                   runner=Runner(store, settings.local_workers, settings.job_max_attempts),
+                   runner=runner_for(settings, store),
                    chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm),
                    token_limiter=RateLimiter(settings.token_requests_per_minute),
                    signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),

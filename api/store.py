@@ -287,6 +287,13 @@ class Store:
                        "WHERE id = ?", (now_ms(), row["id"]))
             return _job(db.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone())
 
+    def mark_processing(self, job_id: str, attempts: int, progress: int) -> None:
+        """A farm worker has it (the board says so): processing, with its tries and progress so far."""
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET status = 'processing', attempts = ?, progress = ?, "
+                       "started_ms = COALESCE(started_ms, ?) WHERE id = ? AND status IN ('pending', 'processing')",
+                       (attempts, progress, now_ms(), job_id))
+
     def set_progress(self, job_id: str, progress: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'processing'", (progress, job_id))
@@ -295,6 +302,8 @@ class Store:
         """Done: keep the result and take the frozen credits for good."""
         with self._tx(immediate=True) as db:
             job = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if job is None or job["status"] in ("completed", "failed"):
+                return                       # settled once, whoever reports it again
             db.execute("UPDATE jobs SET status = 'completed', progress = 100, result = ?, error = NULL, "
                        "completed_ms = ? WHERE id = ?", (json.dumps(result), now_ms(), job_id))
             if job is not None and job["credits"]:

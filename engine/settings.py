@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     llm_model: str = Field("gpt-4o-mini", description="chat: the model the LLM planner asks")
     llm_api_key: str | None = Field(None, description="chat: bearer key for the LLM endpoint")
     llm_timeout_s: float = Field(20, gt=0, description="chat: how long the LLM planner may take before the rules")
+    # --- the render farm (Celery on Redis); unset: the embedded default's local workers ---
+    redis_url: str | None = Field(None, description="farm mode: Celery broker, result backend and job board")
+    worker_queues: str | None = Field(None, description="worker: queues to consume (cpu, gpu); default: by capability")
+    worker_name: str | None = Field(None, description="worker: its name on the farm; default: host and pid")
+    job_lease_s: float = Field(15, gt=1, description="farm: a job whose worker stops renewing this lease is retried")
+    job_time_limit_s: float = Field(3600, gt=0, description="farm: the longest one render may run")
+    nvenc_session_limit: int = Field(3, ge=1, description="worker: NVENC sessions a GPU may run before using x264")
     skill_resolutions: dict[str, str] = Field(
         default_factory=lambda: {"best-gif-maker": "720p", "video-compressor-gif": "720p"},
         description="default export resolution per X-Skill-Source when the export does not say")

@@ -2,10 +2,12 @@
 # Debian packages reelforge uses at run or test time, installed only when missing:
 #   fonts-noto-cjk   default font for text overlays (Latin and CJK); without it text falls back to
 #                    DejaVu/Pillow's font and CJK characters may show as boxes.
+#   redis-server     the render farm's broker and job board; the farm tests start a private one.
 # FFmpeg itself comes from the imageio-ffmpeg wheel; nothing else is needed from the system.
 set -u
 missing=""
 [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$missing fonts-noto-cjk"
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 [ -z "$missing" ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: no apt-get here; please install:$missing" >&2

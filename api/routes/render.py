@@ -18,7 +18,7 @@ from api.errors import BadRequest, Conflict, NotFound, OutOfCredits, PaymentRequ
 from api.exports import build_job, with_output
 from api.services import Services
 from api.store import JobRow, NotEnoughCredits, TokenRow, now_ms
-from api.views import CONTENT_TYPES, EXTENSIONS, job_body
+from api.views import CONTENT_TYPES, EXTENSIONS, job_body, ok
 from engine.errors import EngineError
 
 router = APIRouter(tags=["render"])
@@ -108,6 +108,13 @@ async def cancel_render(render_id: str, request: Request, svc: Svc, token: Token
                 break
             await asyncio.sleep(0.1)
     return job_body(base_url(svc, request), svc.signer, job)
+
+
+@router.get("/api/farm/workers", tags=["farm"])
+async def farm_workers(svc: Svc, token: Token) -> dict[str, Any]:
+    """The live render workers (the farm's, or this server's own): capabilities, current job, load."""
+    workers = await run_in_threadpool(svc.runner.workers)
+    return ok({"mode": "farm" if svc.settings.redis_url else "embedded", "workers": workers})
 
 
 def _file(job: JobRow) -> FileResponse:

@@ -1,0 +1,252 @@
+"""The render farm, for real: a private redis-server, `reelforge serve` in farm mode and `reelforge worker`
+processes (Celery), rendering through the API. Plus the GPU routing decisions, with fake NVML readings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+
+from api.farm import FarmRunner
+from api.store import Store
+from engine.encoders import CUDA_DECODE, CodecChoice, choose_codecs
+from engine.probe import inspect_output
+from tests.apiserver import Client, Server, free_port
+from tests.conftest import ffmpeg
+from tests.test_api_seeds import download, skill, uploaded
+from tests.test_encoders import H100, L4, NOT_SUPPORTED, FakeCard, RecordingTrial, discover
+from workers.farm import encoder_for_job, queues_for
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@dataclass
+class Worker:
+    """One `reelforge worker` process."""
+
+    name: str
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    out: list = field(default_factory=list)
+
+    def start(self) -> Worker:
+        fh = open(self.log, "ab")  # noqa: SIM115 - closed in stop
+        self.out.append(fh)
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", "--name", self.name,
+                                      "--queues", "cpu"], env={**os.environ, **self.env}, stdout=fh, stderr=fh,
+                                     start_new_session=True)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        for fh in self.out:
+            fh.close()
+        self.out.clear()
+
+
+@dataclass
+class Farm:
+    api: Server
+    workers: dict[str, Worker]
+    redis_url: str
+
+    def live(self) -> list[dict]:
+        return FarmRunner(Store(self.api.data_dir / "reelforge.db"), self.redis_url, 2, 3).workers()
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Farm]:
+    root = tmp_path_factory.mktemp("farm")
+    data = root / "data"
+    env = {"REELFORGE_REDIS_URL": redis_url, "REELFORGE_DATA_DIR": str(data), "REELFORGE_JOB_LEASE_S": "3",
+           "REELFORGE_JOB_MAX_ATTEMPTS": "2", "REELFORGE_X264_PRESET": "medium"}
+    api = Server(data, env=env).start()
+    workers = {name: Worker(name, env, root / f"{name}.log").start() for name in ("w1", "w2")}
+    farm = Farm(api, workers, redis_url)
+    deadline = time.monotonic() + 60
+    while len(farm.live()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(farm.live()) == 2, [w.log.read_text() for w in workers.values()]
+    yield farm
+    for worker in workers.values():
+        worker.stop()
+    api.stop()
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("farm-media") / "long.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=12", "-f", "lavfi", "-i", "sine=f=500:d=12",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path))
+    return path
+
+
+def start_render(client: Client, clip_url: str) -> str:
+    draft = {"m": {"width": 1280, "height": 720}, "t": [{"tt": 0, "sg": [{"src": clip_url}]}]}
+    started = client.export(draft, {"format": "mp4", "quality": "high", "resolution": "720p"})
+    assert started["code"] == 0, started
+    return started["id"]
+
+
+def poll(client: Client, render_id: str, until: set[str], timeout_s: float = 120) -> tuple[dict, list[int]]:
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = client.json("GET", f"/api/render/proxy/lambda/{render_id}")
+        seen.append(body["progress"])
+        if body["status"] in until:
+            return body, seen
+        time.sleep(0.1)
+    raise AssertionError(f"{render_id} never reached {until}: {body}")
+
+
+def running_on(farm: Farm, render_id: str, timeout_s: float = 60) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for worker in farm.live():
+            if worker.get("current_job") == render_id:
+                return str(worker["name"])
+        time.sleep(0.1)
+    raise AssertionError(f"no worker took {render_id}")
+
+
+def ffmpeg_processes(under: Path) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "ffmpeg" in cmdline and str(under) in cmdline:
+            found.append(f"{pid}: {cmdline[:120]}")
+    return found
+
+
+@pytest.fixture()
+def client(farm: Farm, clients, long_clip: Path) -> Client:
+    client = clients(farm.api.base, headers=skill("ai-video-maker-gratis")).connect()
+    client.clip_url = uploaded(client, long_clip)[0]["url"]  # type: ignore[attr-defined]
+    return client
+
+
+def test_renders_on_the_farm_with_rising_progress(farm: Farm, client: Client, tmp_path: Path) -> None:
+    render_id = start_render(client, client.clip_url)  # type: ignore[attr-defined]
+    done, seen = poll(client, render_id, {"completed", "failed"})
+    assert done["status"] == "completed", done
+    assert any(0 < p < 100 for p in seen) and seen == sorted(seen), seen          # it rose while rendering
+    assert done["data"]["worker"] in farm.workers and done["data"]["encoder"] == "libx264"
+    info = inspect_output(download(done["output"]["url"], tmp_path / "farm.mp4"))
+    assert (info.width, info.height, info.has_audio) == (1280, 720, True) and abs(info.duration_s - 12) < 0.05
+    listing = client.json("GET", "/api/farm/workers")["data"]
+    assert listing["mode"] == "farm" and {w["name"] for w in listing["workers"]} == {"w1", "w2"}
+    assert all(w["queues"] == ["cpu"] and w["choice"]["encoder"] == "libx264" for w in listing["workers"])
+    cli = subprocess.run([sys.executable, "-m", "engine.cli", "farm", "--json"], capture_output=True, text=True,
+                         env={**os.environ, "REELFORGE_REDIS_URL": farm.redis_url}, check=True)
+    assert {w["name"] for w in json.loads(cli.stdout)} == {"w1", "w2"}
+
+
+def test_a_killed_worker_s_job_completes_on_the_other(farm: Farm, client: Client, tmp_path: Path) -> None:
+    render_id = start_render(client, client.clip_url)  # type: ignore[attr-defined]
+    victim = running_on(farm, render_id)
+    poll(client, render_id, {"processing"})
+    time.sleep(1.0)
+    farm.workers[victim].stop(signal.SIGKILL)                  # mid-render, no goodbye
+    try:
+        done, _ = poll(client, render_id, {"completed", "failed"}, timeout_s=180)
+        assert done["status"] == "completed", done
+        assert done["data"]["worker"] != victim and done["data"]["attempts"] == 2
+        info = inspect_output(download(done["output"]["url"], tmp_path / "again.mp4"))
+        assert abs(info.duration_s - 12) < 0.05
+        assert not ffmpeg_processes(farm.api.data_dir), ffmpeg_processes(farm.api.data_dir)
+    finally:
+        farm.workers[victim].start()
+
+
+def test_cancel_stops_a_running_render_and_its_ffmpeg(farm: Farm, client: Client) -> None:
+    render_id = start_render(client, client.clip_url)  # type: ignore[attr-defined]
+    running_on(farm, render_id)
+    poll(client, render_id, {"processing"})
+    time.sleep(1.0)
+    cancelled = client.json("POST", f"/api/render/proxy/lambda/{render_id}/cancel")
+    assert cancelled["status"] == "failed" and cancelled["data"]["cancelled"] is True, cancelled
+    deadline = time.monotonic() + 10
+    while ffmpeg_processes(farm.api.data_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not ffmpeg_processes(farm.api.data_dir)
+
+
+def test_api_restart_while_jobs_run(farm: Farm, client: Client) -> None:
+    ids = [start_render(client, client.clip_url) for _ in range(2)]  # type: ignore[attr-defined]
+    running_on(farm, ids[0])
+    farm.api.stop()
+    farm.api.start()                                            # same data, same port
+    for render_id in ids:
+        done, _ = poll(client, render_id, {"completed", "failed"}, timeout_s=180)
+        assert done["status"] == "completed", done
+
+
+def test_jobs_go_to_gpu_only_while_a_gpu_worker_is_alive(redis_url: str, tmp_path: Path) -> None:
+    runner = FarmRunner(Store(tmp_path / "db.sqlite"), redis_url, 2, 3)
+    client = redis.Redis.from_url(redis_url)
+    client.set("reelforge:worker:gpu-test", json.dumps({"name": "gpu-test", "queues": ["gpu"]}), px=1500)
+    assert runner._queue() == "gpu"
+    time.sleep(1.6)                                             # its key expires: it died
+    assert runner._queue() == "cpu"
+
+
+def test_worker_queue_by_capability_with_fake_nvml_readings() -> None:
+    no_gpu = choose_codecs("auto", "auto", discover(), RecordingTrial())
+    assert queues_for(no_gpu) == ["cpu"]
+    h100 = choose_codecs("auto", "auto", discover(FakeCard(H100, capacity=NOT_SUPPORTED)), RecordingTrial())
+    assert (h100.encoder, h100.decoder, queues_for(h100)) == ("libx264", "cuda", ["gpu"])   # CUDA decode/scale
+    h100_no_decode = choose_codecs("auto", "auto", discover(FakeCard(H100, capacity=NOT_SUPPORTED)),
+                                   RecordingTrial({(CUDA_DECODE, 0): "no CUDA"}))
+    assert (h100_no_decode.decoder, queues_for(h100_no_decode)) == ("cpu", ["cpu"])
+    l4 = discover(FakeCard(L4, sessions=1))
+    choice = choose_codecs("auto", "auto", l4, RecordingTrial())
+    assert (choice.encoder, queues_for(choice)) == ("h264_nvenc", ["gpu"])
+    assert encoder_for_job(choice, l4, session_limit=3) == choice
+    busy = discover(FakeCard(L4, sessions=3))
+    fallback = encoder_for_job(choice, busy, session_limit=3)
+    assert fallback.encoder == "libx264" and "3 NVENC sessions" in fallback.encoder_reason
+    assert encoder_for_job(CodecChoice("libx264", "cpu", None, "", ""), busy, 3).encoder == "libx264"
