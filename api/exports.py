@@ -97,5 +97,6 @@ def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id
     fmt = draft.m.out.format
     output = svc.outputs_dir / f"{secrets.token_urlsafe(12)}.{EXTENSIONS[fmt]}"
     job = RenderJob(job_id=render_id, draft=dump_draft(draft), sources={s: m.path for s, m in media.items()},
+                    data_root=str(svc.settings.data_dir.resolve()),
                     output=str(output), config=RenderJob.config_of(svc.engine), choice=svc.codecs.to_dict())
     return job, fmt

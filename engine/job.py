@@ -24,6 +24,7 @@ class RenderJob:
     output: str                              # where the finished file goes
     config: dict[str, Any] = field(default_factory=dict)    # EngineConfig fields, as JSON
     choice: dict[str, Any] | None = None     # CodecChoice fields; None: the worker detects its own
+    data_root: str | None = None             # the directory sources and output lie under, as the API sees it
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -21,12 +21,14 @@ import redis
 from api.farm import FarmRunner
 from api.store import Store
 from engine.encoders import CUDA_DECODE, CodecChoice, choose_codecs
+from engine.errors import MediaNotFound
 from engine.probe import inspect_output
 from tests.apiserver import Client, Server, free_port
 from tests.conftest import ffmpeg
 from tests.test_api_seeds import download, skill, uploaded
 from tests.test_encoders import H100, L4, NOT_SUPPORTED, FakeCard, RecordingTrial, discover
 from workers.farm import encoder_for_job, queues_for
+from workers.storage import SharedDirectory
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
 
@@ -250,3 +252,19 @@ def test_worker_queue_by_capability_with_fake_nvml_readings() -> None:
     fallback = encoder_for_job(choice, busy, session_limit=3)
     assert fallback.encoder == "libx264" and "3 NVENC sessions" in fallback.encoder_reason
     assert encoder_for_job(CodecChoice("libx264", "cpu", None, "", ""), busy, 3).encoder == "libx264"
+
+
+def test_shared_directory_maps_the_api_s_paths_to_this_worker_s_mount(tmp_path: Path) -> None:
+    api_root, mount = tmp_path / "api-data", tmp_path / "mnt" / "reelforge"
+    (mount / "media" / "u1").mkdir(parents=True)
+    (mount / "media" / "u1" / "clip.mp4").write_bytes(b"x")
+    storage = SharedDirectory(api_root, mount)
+    assert storage.input(str(api_root / "media" / "u1" / "clip.mp4")) == mount / "media" / "u1" / "clip.mp4"
+    assert storage.output(str(api_root / "outputs" / "r.mp4")) == mount / "outputs" / "r.mp4"
+    assert (mount / "outputs").is_dir()
+    for outside in (str(tmp_path / "elsewhere.mp4"), str(api_root / ".." / "api-data-2" / "x.mp4")):
+        with pytest.raises(MediaNotFound):
+            storage.input(outside)
+    with pytest.raises(MediaNotFound, match="mounted"):
+        storage.input(str(api_root / "media" / "u1" / "missing.mp4"))
+    assert SharedDirectory(None, mount).input(str(mount / "media" / "u1" / "clip.mp4")).name == "clip.mp4"
