@@ -35,6 +35,7 @@ from engine.pipeline import render
 from engine.resolve import MappedResolver
 from engine.settings import Settings
 from workers.board import TASK_NAME, Board, Registry
+from workers.storage import SharedDirectory
 
 log = logging.getLogger("reelforge.worker")
 ANNOUNCE_EVERY_S = 3.0
@@ -134,9 +135,13 @@ class FarmWorker:
                 self.board.progress(job_id, percent)
 
         codecs = encoder_for_job(self.capabilities.choice, discover_gpus(), self.settings.nvenc_session_limit)
+        storage = SharedDirectory(job.data_root, self.settings.data_dir)
         try:
-            result = render(job.draft, job.output, config=self.config, resolve=MappedResolver(job.sources),
+            sources = {src: str(storage.input(path)) for src, path in job.sources.items()}
+            output = storage.output(job.output)
+            result = render(job.draft, output, config=self.config, resolve=MappedResolver(sources),
                             codecs=codecs, on_progress=progress, cancel=cancel)
+            storage.publish(output, job.output)
         except RenderCancelled:
             self.board.fail(job_id, "cancelled")
             return {"job": job_id, "status": "cancelled"}
