@@ -1,0 +1,113 @@
+"""Background music: remove it, add it (an uploaded song or the built-in bed), and set its volume and fades."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from api.agent.ops import make_op
+from api.agent.understand.clauses import _blank, _clause
+from api.agent.understand.defaults import FADE_IN_MS, FADE_OUT_MS, LOUDER, QUIETER
+from api.agent.understand.model import Span, _Context, _Found, _Result
+from api.agent.understand.times import _ms, _time
+
+_REMOVE_MUSIC: Final = re.compile(
+    r"\b(?:remove|delete|drop|take\s+out|get\s+rid\s+of|kill|lose|mute|turn\s+off|no|without|stop)\s+(?:the\s+|any\s+"
+    r"|all\s+(?:the\s+)?)?(?:background\s+)?(?:music|bgm|songs?|soundtrack)\b"
+    r"|(?:去掉|删除|删掉|去除|移除|不要|关掉|关闭|取消)\s*(?:背景)?\s*(?:音乐|bgm|配乐|歌曲?)")
+_ADD_MUSIC: Final = re.compile(
+    r"\b(?:add|put|use|with|include|insert|play|want|need|set|give\s+it)\b(?:\s+[^\s,;.!?]+){0,4}?\s+"
+    r"(?:music|bgm|songs?|soundtrack|tunes?)\b"
+    r"|(?:加|添加|加上|加个|配上|放|用|使用|插入|配)\s*(?:1\s*首|1\s*段|点|个|些|上)?\s*(?:背景)?\s*(?:音乐|bgm|歌曲?|配乐)")
+_MUSIC_BARE: Final = re.compile(r"\bbackground\s+music\b|\bbgm\b|\bsoundtrack\b|背景音乐|配乐|背景乐")
+_USE_VERB: Final = re.compile(r"\b(?:add|use|put|play|with|include|set)\b|加|用|放|配")
+_MUSIC_CLAUSE: Final = re.compile(r"\b(?:music|bgm|songs?|soundtrack|tunes?|volume)\b|音乐|配乐|歌|背景乐|音量")
+_VOLUME_PERCENT: Final = re.compile(
+    r"(?:music|bgm|songs?|soundtrack|volume|音量|音乐|配乐)[^,;.%\ue000-\ue0ff]{0,25}?(?P<p>\d+(?:\.\d+)?)\s*%"
+    r"|(?P<q>\d+(?:\.\d+)?)\s*%\s*(?:的\s*)?(?:volume|音量)")
+_VOLUME_NUMBER: Final = re.compile(r"\bvolume\s*(?:to|at|of|=|:)?\s*(?P<v>\d+(?:\.\d+)?)\b(?!\s*%)"
+                                   r"|音量\s*(?:调到|调成|设为|设置为|改成|为|是|到)?\s*(?P<w>\d+(?:\.\d+)?)(?!\s*%)")
+_QUIETER_WORDS: Final = re.compile(r"\b(?:quieter|softer|lower|turn\s+(?:it\s+|the\s+\w+\s+)?down|reduce|decrease"
+                                   r"|less\s+loud|quiet)\b|小声|调低|降低|调小|小1点|轻1点|轻1些|小1些")
+_LOUDER_WORDS: Final = re.compile(r"\b(?:louder|raise|increase|turn\s+(?:it\s+|the\s+\w+\s+)?up|boost)\b"
+                                  r"|大声|调高|提高|调大|大1点|响1点")
+_FADED: Final = r"(?:(?:it|them|the\s+(?:music|song|bgm|audio))\s+)?"
+_FADE_BOTH: Final = re.compile(
+    rf"\bfade\s+(?:it\s+|the\s+(?:music|song|bgm)\s+)?in\s+and\s+(?:fade\s+)?out\b(?:\s+(?:over|for|of)?\s*{_time('t')})?"
+    rf"|淡入淡出(?!\s*转场)(?:\s*{_time('z')})?")
+_FADE_IN: Final = re.compile(
+    rf"(?:{_time('t1')}\s*(?:long\s+)?)?\bfade[\s-]*{_FADED}ins?\b(?:\s+(?:the\s+|of\s+the\s+)?(?:music|bgm|songs?|audio))?"
+    rf"(?:\s+(?:over|for|of|in|across|lasting)?\s*{_time('t2')})?"
+    rf"|(?:{_time('z1')}\s*(?:的\s*)?)?淡入(?!淡出)(?:\s*{_time('z2')})?")
+_FADE_OUT: Final = re.compile(
+    rf"(?:{_time('t1')}\s*(?:long\s+)?)?\bfade[\s-]*{_FADED}outs?\b(?:\s+(?:the\s+|of\s+the\s+)?(?:music|bgm|songs?|audio))?"
+    rf"(?:\s+(?:over|for|of|in|across|lasting)?\s*{_time('t2')})?"
+    rf"|(?:{_time('z1')}\s*(?:的\s*)?)?淡出(?!\s*转场)(?:\s*{_time('z2')})?")
+
+
+def _named_audio(ctx: _Context) -> str | None:
+    """The uploaded audio whose file name (or name without extension) the sentence mentions."""
+    for media_id, name in reversed(ctx.facts.audios):
+        stem = name.rsplit(".", 1)[0].lower()
+        if name.lower() in ctx.raw or (len(stem) >= 3 and stem in ctx.raw):
+            return media_id
+    return None
+
+
+def _fade_ms(m: re.Match[str], default: int, *groups: str) -> int:
+    said = next((m[g] for g in groups if m[g]), None)
+    return _ms(said) if said else default
+
+
+def _music_settings(s: str) -> tuple[dict[str, Any], list[Span]]:
+    """Volume and fades said about the music, with the spans they used."""
+    args: dict[str, Any] = {}
+    used: list[Span] = []
+    if m := _VOLUME_PERCENT.search(s):
+        args["volume"] = float(m["p"] or m["q"]) / 100
+        used.append(m.span())
+    elif m := _VOLUME_NUMBER.search(s):
+        value = float(m["v"] or m["w"])
+        args["volume"] = value if value <= 2 else value / 100
+        used.append(m.span())
+    else:
+        for pattern, level in ((_QUIETER_WORDS, QUIETER), (_LOUDER_WORDS, LOUDER)):
+            m = pattern.search(s)
+            if m and _MUSIC_CLAUSE.search(s, *_clause(s, m.start())):
+                args["volume"] = level
+                used.append(m.span())
+                break
+    if "volume" in args:
+        args["volume"] = round(min(2.0, args["volume"]), 3)
+    if m := _FADE_BOTH.search(s):
+        args["fade_in_ms"] = args["fade_out_ms"] = _fade_ms(m, FADE_IN_MS, "t", "z")
+        if not (m["t"] or m["z"]):
+            args["fade_out_ms"] = FADE_OUT_MS
+        used.append(m.span())
+    else:
+        for pattern, key, default in ((_FADE_IN, "fade_in_ms", FADE_IN_MS), (_FADE_OUT, "fade_out_ms", FADE_OUT_MS)):
+            if m := pattern.search(s):
+                args[key] = _fade_ms(m, default, "t1", "t2", "z1", "z2")
+                used.append(m.span())
+    return args, used
+
+
+def _find_music(s: str, ctx: _Context) -> _Result:
+    found: list[_Found] = []
+    spans: list[Span] = []
+    if m := _REMOVE_MUSIC.search(s):
+        found.append(_Found(m.start(), make_op("remove_music")))
+        spans.append(m.span())
+        s = _blank(s, [m.span()])
+    named = _named_audio(ctx)
+    add = _ADD_MUSIC.search(s) or (_USE_VERB.search(s) if named else None)
+    bare = _MUSIC_BARE.search(s)
+    settings, used = _music_settings(s)
+    spans += used + [m.span() for m in (add, bare) if m]
+    first = min([m.start() for m in (add, bare) if m] + [a for a, _ in used], default=0)
+    if (add or (bare and not settings)) and not ctx.promo:
+        media_id = named or (ctx.facts.audios[-1][0] if ctx.facts.audios else None)
+        found.append(_Found(first, make_op("add_music", media_id=media_id, **settings)))
+    elif settings:
+        found.append(_Found(first, make_op("set_music", **settings)))
+    return found, spans

@@ -1,0 +1,135 @@
+"""Keeping or removing part of the timeline: "the first 3 seconds", "0:02 to 0:05", "everything after 10s",
+"trim it to 10 seconds", "cut the end"."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from api.agent.ops import Op, make_op
+from api.agent.understand.clauses import _blank, _clause
+from api.agent.understand.defaults import DEFAULT_TRIM_MS
+from api.agent.understand.model import MediaFacts, Span, _Context, _Found, _Result
+from api.agent.understand.times import _has_unit, _ms, _time, _unit_ms_of
+
+_SPAN: Final = re.compile(
+    rf"(?P<lead>\b(?:from|between)\s+|\b(?:the\s+)?(?:seconds?|secs?)\s+|从\s*)?(?:第\s*)?{_time('a', unit=False)}"
+    rf"(?P<conn>\s+(?:to|until|till|through|thru|and)\s+|\s*(?:-|~|到|至)\s*)(?:第\s*)?{_time('b', unit=False)}")
+_FIRST: Final = re.compile(rf"(?:\b(?:the\s+)?(?:first|opening|initial|beginning)\s+|前\s*|开头\s*(?:的\s*)?|头\s*"
+                           rf"|开始\s*的?\s*){_time('t')}")
+_LAST: Final = re.compile(rf"(?:\b(?:the\s+)?(?:last|final|ending|closing)\s+|最后\s*(?:的\s*)?|末尾\s*(?:的\s*)?"
+                          rf"|结尾\s*(?:的\s*)?|(?<![然之以])后\s*){_time('t')}")
+_FROM_END: Final = re.compile(rf"{_time('t')}\s+(?:off|from)\s+(?:of\s+)?(?:the\s+)?(?:end|ending|back|tail)\b"
+                              rf"|\b(?:end|ending)\s+by\s+{_time('u')}|\bshorten\s+(?:it\s+)?by\s+{_time('v')}")
+_FROM_START: Final = re.compile(
+    rf"{_time('t')}\s+(?:off|from)\s+(?:of\s+)?(?:the\s+)?(?:start|beginning|front|head|intro)\b"
+    rf"|\b(?:start|beginning|front)\s+by\s+{_time('u')}")
+_TRIM_TO: Final = re.compile(
+    rf"\b(?:trim|cut|shorten|clip|crop|reduce)\s+(?:(?:it|this|that|the|video|clip|gif|down)\s+){{0,3}}to\s+"
+    rf"(?:just\s+|only\s+)?{_time('t')}|\b(?:make|keep)\s+it\s+(?:only\s+|just\s+)?{_time('u')}\s+long\b"
+    rf"|(?:剪成|截成|剪到|截到|缩短到|缩短为|缩短成|剪短到|裁剪到|裁成)\s*{_time('z')}")
+_ONE_SECOND: Final = re.compile(r"\b(?:the\s+)?(?P<side>first|opening|last|final)\s+second\b(?!s)")
+_BARE_START: Final = re.compile(r"\b(?:the\s+)?(?:start|beginning|intro|opening)\b|开头|片头")
+_BARE_END: Final = re.compile(r"\b(?:the\s+)?(?:end|ending|outro)\b|结尾|片尾|末尾")
+_TAIL: Final = re.compile(
+    rf"\bfrom\s+{_time('t')}\s+(?:to|until|till)\s+the\s+(?:very\s+)?end\b|(?<![\d.:]){_time('u')}\s+onwards?\b"
+    rf"|\b(?:everything|all|anything|the\s+rest|the\s+part|whatever\s+comes)\s+(?:after|past|beyond|from)\s+{_time('v')}"
+    rf"|从\s*第?\s*{_time('z')}\s*(?:到|至)\s*(?:结尾|最后|结束)|{_time('y')}\s*(?:之后|以后)")
+_HEAD: Final = re.compile(
+    rf"\b(?:everything|all|anything|the\s+part)\s+(?:before|up\s+to|until|till)\s+{_time('t')}"
+    rf"|{_time('z')}\s*(?:之前|以前)")
+_DESCRIBED: Final = re.compile(
+    r"\b(?:a|an|the|this|my)\s+(?P<len>(?P<n>\d+(?:\.\d+)?)\s*-?\s*(?:seconds?|secs?|s)(?![a-z]))(?:\s+long)?\s+"
+    r"(?:[a-z]+\s+){0,2}?(?:clips?|videos?|recordings?|footage|highlights?|gifs?|mp4|webm|movie|reels?)\b")
+_KEEP_VERB: Final = re.compile(
+    r"\b(?:keep|only|preserve|extract|use|isolate)\b|\b(?:trim|cut|shorten|crop|clip)\s+(?:(?:it|this|that|the|video"
+    r"|clip|gif|down)\s+){0,3}to\b|保留|只要|只留|留下|截取|截出|截成|剪出|提取|只保存")
+_REMOVE_VERB: Final = re.compile(
+    r"\b(?:cut|remove|delete|drop|trim|chop|skip|erase|strip|snip|shave|lose|ditch)\b|\btake\s+(?:out|off)\b"
+    r"|\bget\s+rid\s+of\b|去掉|去除|剪掉|删除|删掉|砍掉|裁掉|切掉|不要|跳过|减掉|剪去|删去")
+_TRIM_WORD: Final = re.compile(r"\btrim\b|裁剪")
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    span: Span
+    kind: str                      # span | first | last | tail | from_start | from_end | trim_to | start | end
+    start_ms: int = 0
+    end_ms: int = 0
+
+
+def _range_hits(s: str) -> list[_Range]:
+    hits: list[_Range] = []
+
+    def free(m: re.Match[str]) -> bool:
+        return all(m.end() <= h.span[0] or m.start() >= h.span[1] for h in hits)
+
+    for m in _SPAN.finditer(s):
+        a, b = m["a"], m["b"]
+        lead = (m["lead"] or "").strip()
+        clause = s[slice(*_clause(s, m.start()))]
+        unit_said = _has_unit(a) or _has_unit(b) or lead.startswith("sec") or (
+            lead in ("from", "between", "从") and bool(_KEEP_VERB.search(clause) or _REMOVE_VERB.search(clause)))
+        if not unit_said or ("and" in m["conn"] and "between" not in (m["lead"] or "")):
+            continue
+        a_ms, b_ms = _ms(a, _unit_ms_of(b)), _ms(b, _unit_ms_of(a))
+        if b_ms > a_ms and free(m):
+            hits.append(_Range(m.span(), "span", a_ms, b_ms))
+    for m in _TAIL.finditer(s):
+        said = next(v for v in m.groupdict().values() if v is not None)
+        if free(m):
+            hits.append(_Range(m.span(), "tail", _ms(said)))
+    for pattern, kind in ((_FROM_END, "from_end"), (_FROM_START, "from_start"), (_TRIM_TO, "trim_to"),
+                          (_HEAD, "first"), (_FIRST, "first"), (_LAST, "last")):
+        for m in pattern.finditer(s):
+            said = next(v for v in m.groupdict().values() if v is not None)
+            if (length := _ms(said)) > 0 and free(m):
+                hits.append(_Range(m.span(), kind, 0, length))
+    for m in _ONE_SECOND.finditer(s):            # "the first second", "the last second": no number said
+        if free(m):
+            hits.append(_Range(m.span(), "first" if m["side"] in ("first", "opening") else "last", 0, 1000))
+    for pattern, kind in ((_BARE_START, "start"), (_BARE_END, "end")):
+        for m in pattern.finditer(s):
+            if free(m) and _REMOVE_VERB.search(s, *_clause(s, m.start())):
+                hits.append(_Range(m.span(), kind, 0, DEFAULT_TRIM_MS))
+    return sorted(hits, key=lambda h: h.span[0])
+
+
+def _range_op(hit: _Range, verb: str, facts: MediaFacts) -> Op | None:
+    if hit.kind in ("from_end", "end") or (hit.kind == "last" and verb == "remove"):
+        return make_op("remove_end", ms=hit.end_ms)
+    if hit.kind in ("from_start", "start") or (hit.kind == "first" and verb == "remove"):
+        return make_op("remove_range", start_ms=0, end_ms=hit.end_ms)
+    if hit.kind in ("trim_to", "first"):
+        return make_op("keep_range", start_ms=0, end_ms=hit.end_ms)
+    if hit.kind == "tail":
+        return make_op("keep_range" if verb == "keep" else "remove_range", start_ms=hit.start_ms)
+    if hit.kind == "last":
+        return make_op("keep_end", ms=hit.end_ms)
+    name = "keep_range" if verb == "keep" else "remove_range"
+    return make_op(name, start_ms=hit.start_ms, end_ms=hit.end_ms)
+
+
+def _find_ranges(s: str, ctx: _Context) -> _Result:
+    found: list[_Found] = []
+    spans: list[Span] = []
+    verb: str | None = None
+    hits = _range_hits(s)
+    for hit in hits:
+        start, end = _clause(s, hit.span[0])
+        clause = _blank(s, [hit.span])[start:end]
+        if _KEEP_VERB.search(clause) or (hit.kind == "span" and _TRIM_WORD.search(clause)):
+            verb = "keep"
+        elif _REMOVE_VERB.search(clause):
+            verb = "remove"
+        verb = verb or "keep"
+        spans.append(hit.span)
+        if op := _range_op(hit, verb, ctx.facts):
+            found.append(_Found(hit.span[0], op))
+    if not hits and (m := _DESCRIBED.search(s)):
+        spans.append(m.span("len"))
+        length = round(float(m["n"]) * 1000)
+        if ctx.facts.timeline_ms is not None and ctx.facts.timeline_ms > length > 0:
+            found.append(_Found(m.start(), make_op("keep_range", start_ms=0, end_ms=length)))
+    return found, spans

@@ -1,0 +1,32 @@
+"""Session commands: undo, show the tracks, and pointers to export, credits and upload."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from api.agent.ops import make_op
+from api.agent.understand.model import Span, _Context, _Found, _Result
+
+_SESSION: Final[tuple[tuple[re.Pattern[str], str, dict[str, str]], ...]] = (
+    (re.compile(r"\bundo\b|\brevert\b|\bgo\s+back\b|\btake\s+(?:that|it)\s+back\b|\bcancel\s+(?:that|the\s+last)"
+                r"|撤销|撤回|回退|返回上一步|上一步"), "undo", {}),
+    (re.compile(r"\b(?:show|list|see|view)\s+(?:me\s+)?(?:the\s+|my\s+)?(?:tracks?|timeline)\b|\bstatus\b"
+                r"|\bwhat(?:'s|\s+is)\s+(?:on|in)\s+(?:the\s+|my\s+)?timeline\b|\bwhat\s+tracks\b"
+                r"|状态|(?<![频乐])轨道|(?<![在])时间线"), "show_tracks", {}),
+    (re.compile(r"\bexport\b|\bdownload\b|\bsend\s+(?:me\s+)?(?:the\s+|my\s+)?(?:video|file|gif|result|it)\b"
+                r"|\bgive\s+me\s+the\s+(?:file|video|gif)\b|导出|(?<!可)下载|发给我"), "pointer", {"topic": "export"}),
+    (re.compile(r"\bcredits?\b|\bbalance\b|积分|余额|点数"), "pointer", {"topic": "credits"}),
+    (re.compile(r"\bupload(?:ing)?\b|上传"), "pointer", {"topic": "upload"}),
+)
+
+
+def _find_session(s: str, ctx: _Context) -> _Result:
+    found: list[_Found] = []
+    spans: list[Span] = []
+    for pattern, name, args in _SESSION:
+        matches = list(pattern.finditer(s))
+        if matches:
+            found.append(_Found(matches[0].start(), make_op(name, **args)))
+            spans += [m.span() for m in matches]
+    return found, spans
