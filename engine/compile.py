@@ -63,6 +63,12 @@ def compile_render(tl: Timeline, sources: Sources, out_args: Sequence[str], outp
     return _command(streams, out_args, output, tl.duration_s)
 
 
+def compile_sound(tl: Timeline, out_args: Sequence[str], output: Path) -> FFmpegCommand:
+    """The whole timeline's sound alone, for a chunked render to mux under its joined picture."""
+    b = Build(tl.canvas, Sources({}, {}, {}))
+    return _command([mixed_sound(b, tl)], out_args, output, tl.duration_s)
+
+
 def compile_palette(tl: Timeline, sources: Sources, palette_png: Path) -> FFmpegCommand:
     """GIF first pass: compose the timeline and keep only its palette."""
     pal = gif.palette(picture(Build(tl.canvas, sources), tl), tl.output)
