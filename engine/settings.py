@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     worker_name: str | None = Field(None, description="worker: its name on the farm; default: host and pid")
     job_lease_s: float = Field(15, gt=1, description="farm: a job whose worker stops renewing this lease is retried")
     job_time_limit_s: float = Field(3600, gt=0, description="farm: the longest one render may run")
+    chunk_over_s: float = Field(60, gt=0, description="farm: timelines longer than this render in parallel parts")
+    chunk_s: float = Field(30, gt=1, description="farm: the length of each part")
     nvenc_session_limit: int = Field(3, ge=1, description="worker: NVENC sessions a GPU may run before using x264")
     skill_resolutions: dict[str, str] = Field(
         default_factory=lambda: {"best-gif-maker": "720p", "video-compressor-gif": "720p"},

@@ -173,3 +173,69 @@ class Client:
             if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
                 return body
             time.sleep(0.3)
+
+
+@dataclass
+class RedisServer:
+    """A private redis-server (Debian's package) on a free loopback port, nothing saved."""
+
+    folder: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> RedisServer:
+        import redis
+
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.folder)], stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                client.close()
+                return self
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@dataclass
+class Worker:
+    """One `reelforge worker` process on the cpu queue."""
+
+    name: str
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    out: list[Any] = field(default_factory=list)
+
+    def start(self) -> Worker:
+        fh = open(self.log, "ab")  # noqa: SIM115 - closed in stop
+        self.out.append(fh)
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", "--name", self.name,
+                                      "--queues", "cpu"], env={**os.environ, **self.env}, stdout=fh, stderr=fh,
+                                     start_new_session=True)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        for fh in self.out:
+            fh.close()
+        self.out.clear()

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from api.store import Store
 from engine.encoders import CUDA_DECODE, CodecChoice, choose_codecs
 from engine.errors import MediaNotFound
 from engine.probe import inspect_output
-from tests.apiserver import Client, Server, free_port
+from tests.apiserver import Client, RedisServer, Server, Worker
 from tests.conftest import ffmpeg
 from tests.test_api_seeds import download, skill, uploaded
 from tests.test_encoders import H100, L4, NOT_SUPPORTED, FakeCard, RecordingTrial, discover
@@ -35,55 +35,8 @@ pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="ne
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-
-
-@dataclass
-class Worker:
-    """One `reelforge worker` process."""
-
-    name: str
-    env: dict[str, str]
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-    out: list = field(default_factory=list)
-
-    def start(self) -> Worker:
-        fh = open(self.log, "ab")  # noqa: SIM115 - closed in stop
-        self.out.append(fh)
-        self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", "--name", self.name,
-                                      "--queues", "cpu"], env={**os.environ, **self.env}, stdout=fh, stderr=fh,
-                                     start_new_session=True)
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        for fh in self.out:
-            fh.close()
-        self.out.clear()
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
 
 
 @dataclass
@@ -101,7 +54,8 @@ def farm(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[F
     root = tmp_path_factory.mktemp("farm")
     data = root / "data"
     env = {"REELFORGE_REDIS_URL": redis_url, "REELFORGE_DATA_DIR": str(data), "REELFORGE_JOB_LEASE_S": "3",
-           "REELFORGE_JOB_MAX_ATTEMPTS": "2", "REELFORGE_X264_PRESET": "medium"}
+           "REELFORGE_JOB_MAX_ATTEMPTS": "2", "REELFORGE_X264_PRESET": "medium",
+           "REELFORGE_CHUNK_OVER_S": "20", "REELFORGE_CHUNK_S": "8"}     # the 12 s renders stay whole
     api = Server(data, env=env).start()
     workers = {name: Worker(name, env, root / f"{name}.log").start() for name in ("w1", "w2")}
     farm = Farm(api, workers, redis_url)
@@ -215,6 +169,20 @@ def test_cancel_stops_a_running_render_and_its_ffmpeg(farm: Farm, client: Client
     while ffmpeg_processes(farm.api.data_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not ffmpeg_processes(farm.api.data_dir)
+
+
+def test_a_long_timeline_renders_in_parts(farm: Farm, client: Client, tmp_path: Path) -> None:
+    clip = client.clip_url  # type: ignore[attr-defined]
+    draft = {"m": {"width": 640, "height": 360},
+             "t": [{"tt": 0, "sg": [{"src": clip}, {"src": clip, "spd": 2}, {"src": clip, "ss": 2000, "d": 6000}]},
+                   {"tt": 7, "sg": [{"txt": "Across the parts", "st": 5000, "d": 8000}]}]}
+    started = client.export(draft, {"format": "mp4", "quality": "high"})
+    done, seen = poll(client, started["id"], {"completed", "failed"}, timeout_s=300)
+    assert done["status"] == "completed", done
+    assert done["data"]["parts"] >= 2 and any(0 < p < 100 for p in seen)
+    info = inspect_output(download(done["output"]["url"], tmp_path / "parts.mp4"))
+    assert info.frames == 24 * 30 and abs(info.duration_s - 24.0) < 0.05 and info.has_audio
+    assert abs((info.audio_duration_s or 0) - 24.0) < 0.1
 
 
 def test_api_restart_while_jobs_run(farm: Farm, client: Client) -> None:

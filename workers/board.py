@@ -72,6 +72,24 @@ class Board:
     def progress(self, job_id: str, percent: int) -> None:
         self.redis.hset(JOB_KEY.format(job_id), "progress", percent)
 
+    def hold(self, job_id: str, seconds: float, pieces: int) -> None:
+        """A chord now owns the job: its lease runs ``seconds``; progress is the mean of ``pieces``."""
+        self.redis.hset(JOB_KEY.format(job_id), mapping={"lease": time.time() + seconds, "pieces": pieces,
+                                                        "chunked": 1})
+
+    def piece_progress(self, job_id: str, piece: str, percent: int) -> None:
+        """One part's (or the sound's) progress; the job's is the mean over all of them, below 100 until joined."""
+        key = JOB_KEY.format(job_id)
+        self.redis.hset(key, f"piece:{piece}", percent)
+        fields = self.redis.hgetall(key)
+        pieces = int(fields.get(b"pieces", b"1"))
+        done = sum(int(v) for k, v in fields.items() if k.startswith(b"piece:"))
+        self.redis.hset(key, "progress", min(99, done // max(1, pieces)))
+
+    def queue(self, job_id: str) -> str | None:
+        value = self.redis.hget(JOB_KEY.format(job_id), "queue")
+        return value.decode() if isinstance(value, bytes) else value
+
     def cancel_requested(self, job_id: str) -> bool:
         return self.redis.hget(JOB_KEY.format(job_id), "cancel") in (b"1", "1")
 

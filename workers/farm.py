@@ -35,6 +35,7 @@ from engine.pipeline import render
 from engine.resolve import MappedResolver
 from engine.settings import Settings
 from workers.board import TASK_NAME, Board, Registry
+from workers.chunked import Chunked
 from workers.storage import SharedDirectory
 
 log = logging.getLogger("reelforge.worker")
@@ -69,7 +70,8 @@ def make_app(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": settings.job_time_limit_s + 600},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        task_ignore_result=True,
+        task_ignore_result=True,                # the chord's tasks keep theirs (workers/chunked.py)
+        result_expires=24 * 3600,
     )
     return app
 
@@ -83,6 +85,7 @@ class FarmWorker:
     config: EngineConfig
     capabilities: Capabilities
     queues: list[str]
+    chunked: Chunked | None = None
     current: str | None = None
     rendered: int = 0
     started: float = field(default_factory=time.time)
@@ -111,13 +114,27 @@ class FarmWorker:
         if outcome != "run":
             log.info("job %s not run here: %s", job_id, outcome)
             return {"job": job_id, "skipped": outcome}
+        job = RenderJob.from_json(spec)
+        if self.chunked is not None:
+            try:
+                parts = self.chunked.plan(job)
+            except EngineError as exc:
+                self.board.fail(job_id, str(exc))
+                return {"job": job_id, "status": "failed", "error": str(exc)}
+            if len(parts) > 1:             # a chord of parts renders it, here and on other workers
+                try:
+                    self.chunked.start(job_id, spec, parts, self.board.queue(job_id) or self.queues[0])
+                    return {"job": job_id, "status": "chunked", "parts": len(parts)}
+                except Exception:          # the broker refused the chord: render it whole, here
+                    log.exception("job %s: could not start its parts; rendering it whole", job_id)
+                    self.board.renew(job_id, self.name, self.settings.job_lease_s)
         self.current = job_id
         self.registry.announce(self.name, self.info())
         cancel, done = threading.Event(), threading.Event()
         keeper = threading.Thread(target=self._keep_lease, args=(job_id, cancel, done), daemon=True)
         keeper.start()
         try:
-            return self._render(job_id, RenderJob.from_json(spec), cancel)
+            return self._render(job_id, job, cancel)
         finally:
             done.set()
             keeper.join(5)
@@ -173,9 +190,13 @@ def run_worker(settings: Settings) -> int:
               else queues_for(capabilities.choice))
     name = settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
     client = redis.Redis.from_url(settings.redis_url)
-    worker = FarmWorker(settings, name, Board(client), Registry(client), config, capabilities, queues)
+    board = Board(client)
     app = make_app(settings)
+    chunked = Chunked(app, settings, board, config,
+                      lambda: encoder_for_job(capabilities.choice, discover_gpus(), settings.nvenc_session_limit))
+    worker = FarmWorker(settings, name, board, Registry(client), config, capabilities, queues, chunked)
     app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)(worker.render)
+    chunked.register()
     worker.registry.announce(name, worker.info())
     threading.Thread(target=worker.announce_forever, name="reelforge-announce", daemon=True).start()
     print(f"reelforge worker {name}: queues {','.join(queues)}; encoder {capabilities.choice.encoder} "

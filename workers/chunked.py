@@ -1,0 +1,171 @@
+"""Distributed chunked rendering: one long job as a Celery chord of parts, then a join.
+
+A worker that claims a job whose timeline is longer than ``REELFORGE_CHUNK_OVER_S`` plans parts
+at frame boundaries (:func:`engine.chunks.plan_parts`) and starts a chord: every part and the
+whole timeline's sound render in parallel on any workers of the job's queue, and the chord's
+body joins them without re-encoding the picture (:func:`engine.chunks.join_parts`, which checks
+the result as a single render would). Parts are files under ``outputs/.parts/<job>/``; a part
+whose file is already there is not rendered again, so a job sent again after a lost worker only
+redoes what is missing.
+
+While the chord runs, the job's lease belongs to it (``REELFORGE_JOB_TIME_LIMIT_S``), and each
+piece reports its progress; the job's progress is their mean.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from celery import Celery, chord
+
+from engine.chunks import PART_SUFFIX, Part, join_parts, plan_parts, render_part, render_sound
+from engine.config import EngineConfig
+from engine.draft import parse_draft
+from engine.encoders import CodecChoice
+from engine.errors import EngineError, RenderCancelled
+from engine.job import RenderJob
+from engine.probe import probe
+from engine.resolve import MappedResolver
+from engine.settings import Settings
+from engine.timeline import build_timeline
+from workers.board import Board
+from workers.storage import SharedDirectory
+
+log = logging.getLogger("reelforge.chunked")
+PART_TASK: Final = "reelforge.render_part"
+SOUND_TASK: Final = "reelforge.render_sound"
+JOIN_TASK: Final = "reelforge.join_parts"
+SOUND_SHARE: Final = "sound"
+
+
+@dataclass
+class Chunked:
+    """The chord's three tasks, bound to one worker's settings, codecs and board."""
+
+    app: Celery
+    settings: Settings
+    board: Board
+    config: EngineConfig
+    codecs: Callable[[], CodecChoice]
+
+    def register(self) -> None:
+        options = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": False,
+                   "typing": False}          # bound methods: Celery would count ``self`` among the arguments
+        self.app.task(name=PART_TASK, **options)(self.part)
+        self.app.task(name=SOUND_TASK, **options)(self.sound)
+        self.app.task(name=JOIN_TASK, **options)(self.join)
+
+    # ------------------------------------------------------------ planning (in the task that claimed the job)
+
+    def plan(self, job: RenderJob) -> list[Part]:
+        """The parts of a job longer than REELFORGE_CHUNK_OVER_S; one part when it is shorter, not MP4 or GIF,
+        or cannot be split exactly."""
+        storage = SharedDirectory(job.data_root, self.settings.data_dir)
+        media = {src: probe(storage.input(path)) for src, path in job.sources.items()}
+        timeline = build_timeline(parse_draft(job.draft), media)
+        if timeline.duration_s <= self.settings.chunk_over_s or timeline.output.format not in ("mp4", "gif"):
+            return []
+        return plan_parts(job.draft, media, self.settings.chunk_s)
+
+    def start(self, job_id: str, spec: str, parts: list[Part], queue: str) -> None:
+        self.board.hold(job_id, self.settings.job_time_limit_s, pieces=len(parts) + 1)
+        header = [self.app.signature(PART_TASK, args=[job_id, spec, part.to_dict(), len(parts)], queue=queue)
+                  for part in parts]
+        header.append(self.app.signature(SOUND_TASK, args=[job_id, spec], queue=queue))
+        chord(header)(self.app.signature(JOIN_TASK, args=[job_id, spec, parts[-1].end_frame], queue=queue))
+        log.info("job %s: %d parts and the sound, on the %s queue", job_id, len(parts), queue)
+
+    # ------------------------------------------------------------ the chord's tasks
+
+    def part(self, job_id: str, spec: str, data: dict[str, Any], count: int) -> str:
+        job, part = RenderJob.from_json(spec), Part.from_dict(data)
+        fmt = job.draft.get("m", {}).get("out", {}).get("format", "mp4")
+        out = self._folder(job) / f"part-{part.index:04d}{PART_SUFFIX[fmt]}"
+        if out.is_file():
+            return str(out)
+        with self._watch(job_id, str(part.index)) as (progress, cancel):
+            render_part(part, out, config=self.config, resolve=self._resolver(job), codecs=self.codecs(),
+                        on_progress=progress, cancel=cancel)
+        return str(out)
+
+    def sound(self, job_id: str, spec: str) -> str | None:
+        job = RenderJob.from_json(spec)
+        out = self._folder(job) / "sound.m4a"
+        if out.is_file():
+            return str(out)
+        with self._watch(job_id, SOUND_SHARE) as (progress, cancel):
+            made = render_sound(job.draft, out, config=self.config, resolve=self._resolver(job),
+                                on_progress=progress, cancel=cancel)
+        return str(made) if made else None
+
+    def join(self, pieces: list[str | None], job_id: str, spec: str, frames: int) -> dict[str, Any]:
+        job = RenderJob.from_json(spec)
+        *parts, sound = pieces
+        storage = SharedDirectory(job.data_root, self.settings.data_dir)
+        output = storage.output(job.output)
+        try:
+            result = join_parts(job.draft, [Path(p) for p in parts if p], Path(sound) if sound else None, output,
+                                config=self.config, frames=frames)
+        except EngineError as exc:
+            self.board.fail(job_id, f"joining the parts failed: {exc}")
+            raise
+        storage.publish(output, job.output)
+        self.board.complete(job_id, {**result.to_dict(), "parts": len(parts), "chunked": True})
+        shutil.rmtree(self._folder(job), ignore_errors=True)
+        return {"job": job_id, "status": "completed"}
+
+    # ------------------------------------------------------------ helpers
+
+    def _folder(self, job: RenderJob) -> Path:
+        storage = SharedDirectory(job.data_root, self.settings.data_dir)
+        folder = storage.output(job.output).parent / ".parts" / job.job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _resolver(self, job: RenderJob) -> MappedResolver:
+        storage = SharedDirectory(job.data_root, self.settings.data_dir)
+        return MappedResolver({src: str(storage.input(path)) for src, path in job.sources.items()})
+
+    def _watch(self, job_id: str, piece: str) -> _Watch:
+        return _Watch(self.board, job_id, piece)
+
+
+class _Watch:
+    """Around one piece: its progress onto the board, the job's cancel flag into the render."""
+
+    def __init__(self, board: Board, job_id: str, piece: str) -> None:
+        self.board, self.job_id, self.piece = board, job_id, piece
+        self.cancel, self.done = threading.Event(), threading.Event()
+        self.last = -1
+
+    def progress(self, fraction: float) -> None:
+        percent = min(100, int(fraction * 100))
+        if percent > self.last:
+            self.last = percent
+            self.board.piece_progress(self.job_id, self.piece, percent)
+
+    def _poll(self) -> None:
+        while not self.done.wait(0.5):
+            if self.board.cancel_requested(self.job_id):
+                self.cancel.set()
+
+    def __enter__(self) -> tuple[Callable[[float], None], threading.Event]:
+        if self.board.cancel_requested(self.job_id):
+            raise RenderCancelled("cancelled before it started")
+        threading.Thread(target=self._poll, daemon=True).start()
+        return self.progress, self.cancel
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        self.done.set()
+        if isinstance(exc, RenderCancelled):
+            self.board.fail(self.job_id, "cancelled")
+        elif isinstance(exc, EngineError):
+            self.board.fail(self.job_id, f"a part failed: {exc}")
+        else:
+            self.board.piece_progress(self.job_id, self.piece, 100)
