@@ -48,7 +48,8 @@ CORPUS: list[tuple[list[str], list[str], str, dict[str, Any]]] = [
                         "owners and social media creators", {"format": "mp4", "pieces": 4}),
     (PHOTOS, [], "convert three product photos or a landscape image into a 1080p MP4",
      {"format": "mp4", "pieces": 3, "out": {"resolution": "1080p"}}),
-    (PHOTO, [], "turn this image into a free downloadable video clip", {"format": "mp4", "duration": 5, "audio": False}),
+    (PHOTO, [], "turn this image into a free downloadable video clip",
+     {"format": "mp4", "duration": 5, "audio": False}),
     (PHOTO, [], "converting static images into downloadable video files at no cost for social media creators",
      {"format": "mp4", "duration": 5}),
     # ---- GIF
