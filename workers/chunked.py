@@ -53,6 +53,7 @@ class Chunked:
     board: Board
     config: EngineConfig
     codecs: Callable[[], CodecChoice]
+    worker_name: str = ""
 
     def register(self) -> None:
         options = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": False,
@@ -116,7 +117,8 @@ class Chunked:
             self.board.fail(job_id, f"joining the parts failed: {exc}")
             raise
         storage.publish(output, job.output)
-        self.board.complete(job_id, {**result.to_dict(), "parts": len(parts), "chunked": True})
+        self.board.complete(job_id, {**result.to_dict(), "parts": len(parts), "chunked": True,
+                                     "worker": self.worker_name})
         shutil.rmtree(self._folder(job), ignore_errors=True)
         return {"job": job_id, "status": "completed"}
 

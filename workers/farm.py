@@ -193,7 +193,8 @@ def run_worker(settings: Settings) -> int:
     board = Board(client)
     app = make_app(settings)
     chunked = Chunked(app, settings, board, config,
-                      lambda: encoder_for_job(capabilities.choice, discover_gpus(), settings.nvenc_session_limit))
+                      lambda: encoder_for_job(capabilities.choice, discover_gpus(), settings.nvenc_session_limit),
+                      worker_name=name)
     worker = FarmWorker(settings, name, board, Registry(client), config, capabilities, queues, chunked)
     app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)(worker.render)
     chunked.register()
