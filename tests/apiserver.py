@@ -20,6 +20,18 @@ import httpx
 SKILL_HEADERS = {"X-Skill-Source": "best-gif-maker", "X-Skill-Version": "1.0.0", "X-Skill-Platform": "unknown"}
 
 
+def stop_group(proc: subprocess.Popen[bytes] | None, sig: int, grace_s: float) -> None:
+    """Signal a process started in its own session, and all its children; SIGKILL after ``grace_s``."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, sig)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,13 +76,7 @@ class Server:
         self.stop()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_group(self.proc, sig, grace_s=30)
         self.proc = None
         if self.log is not None:
             self.log.close()
@@ -229,13 +235,7 @@ class Worker:
         return self
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_group(self.proc, sig, grace_s=20)
         for fh in self.out:
             fh.close()
         self.out.clear()
