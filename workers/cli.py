@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import sys
 import time
 from typing import Any
 
@@ -43,7 +44,11 @@ def farm(args: argparse.Namespace) -> int:
     from workers.board import Registry
 
     settings = _settings(args)
-    live = Registry(redis.Redis.from_url(settings.redis_url)).live()
+    try:
+        live = Registry(redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)).live()
+    except redis.RedisError as exc:
+        print(f"reelforge farm: cannot reach Redis at {settings.redis_url}: {exc}", file=sys.stderr)
+        return 1 if args.ping else 2
     if args.ping:
         return 0 if any(w.get("host") == socket.gethostname() for w in live) else 1
     if args.json:

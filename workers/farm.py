@@ -183,13 +183,17 @@ def run_worker(settings: Settings) -> int:
     """``reelforge worker``: detect, announce, consume until stopped."""
     if not settings.redis_url:
         raise SystemExit("reelforge worker needs REELFORGE_REDIS_URL (for example redis://localhost:6379/0)")
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise SystemExit(f"reelforge worker: cannot reach Redis at {settings.redis_url}: {exc}") from None
     config = settings.engine_config()
     config = replace(config, timeout_s=config.timeout_s or settings.job_time_limit_s)
     capabilities = detect_capabilities(config)
     queues = ([q.strip() for q in settings.worker_queues.split(",") if q.strip()] if settings.worker_queues
               else queues_for(capabilities.choice))
     name = settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
-    client = redis.Redis.from_url(settings.redis_url)
     board = Board(client)
     app = make_app(settings)
     chunked = Chunked(app, settings, board, config,
