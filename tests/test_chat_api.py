@@ -207,3 +207,18 @@ def test_undo_show_tracks_and_not_understood(chat_server, clients, media) -> Non
 def inspect_output_len(client: Client) -> int:
     draft = client.state()["data"]["state"]["draft"]
     return max(s["st"] + s["d"] for t in draft["t"] for s in t["sg"])
+
+
+def test_a_turn_cut_short_by_a_crash_gives_its_credits_back(tmp_path: Path) -> None:
+    from api.chat import Chat
+    from api.store import Store
+
+    store = Store(tmp_path / "state.db")
+    token, _ = store.issue_token("client-1", 30, 3600)
+    session = store.create_session(token.user_id, "project", "en")
+    store.start_turn("turn_crashed", session.id, token.token, "make a promo", 10)      # the server dies here
+    frozen = store.token(token.token)
+    assert (frozen.available, frozen.frozen) == (20, 10)
+    Chat(store, tmp_path / "media", 15, None).recover()                                 # the next start
+    back = store.token(token.token)
+    assert (back.available, back.frozen) == (30, 0) and store.running_turns() == []
