@@ -7,11 +7,10 @@ import copy
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
 
 from api.errors import BadRequest, DraftInvalid
 from api.store import MediaRow, Store
-from api.views import EXTENSIONS
+from api.views import EXTENSIONS, media_id_of
 from engine.draft import Draft, dump_draft, parse_draft
 from engine.errors import DraftError, Issue
 from engine.job import RenderJob
@@ -46,14 +45,6 @@ def with_output(draft: Any, output: Any, skill: str | None, skill_resolutions: d
     return merged
 
 
-def _media_id(src: str) -> str:
-    path = unquote(urlparse(src).path)
-    parts = [p for p in path.split("/") if p]
-    if len(parts) >= 3 and parts[-3:-2] == ["media"]:
-        return parts[-2]
-    return parts[-1] if parts else src
-
-
 def resolve_sources(draft: Draft, store: Store, user_id: str, session_id: str) -> dict[str, MediaRow]:
     """Each distinct src -> one of the user's uploads, by its URL, id or (within the session) file name."""
     by_name = {m.filename: m for m in store.session_media(session_id)}
@@ -64,7 +55,7 @@ def resolve_sources(draft: Draft, store: Store, user_id: str, session_id: str) -
             src = getattr(seg, "src", None)
             if src is None or src in found:
                 continue
-            media = store.media(_media_id(src)) or store.media(src) or by_name.get(src)
+            media = store.media(media_id_of(src)) or store.media(src) or by_name.get(src)
             if media is None or media.user_id != user_id or not Path(media.path).is_file():
                 issues.append(Issue(f"t[{i}].sg[{j}].src", "media_known",
                                     f"{src!r} is not one of your uploads; upload it first and use its url"))

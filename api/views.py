@@ -8,7 +8,7 @@ to look: top-level ``status``/``output.url`` (the seeds), ``data.status``/``data
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlparse
 
 from api.signing import Signer
 from api.store import JobRow, MediaRow, SessionRow
@@ -24,6 +24,15 @@ def ok(data: Any, message: str = "success") -> dict[str, Any]:
 
 def media_url(base: str, media: MediaRow) -> str:
     return f"{base}/api/media/{media.id}/{quote(media.filename)}"
+
+
+def media_id_of(src: str) -> str:
+    """The upload id a draft's ``src`` names: from its URL or path (``…/media/<id>/<name>``), else ``src`` itself
+    (a bare id; a file name matches nothing here, callers look those up by name)."""
+    parts = [p for p in unquote(urlparse(src).path).split("/") if p]
+    if len(parts) >= 3 and parts[-3] == "media":
+        return parts[-2]
+    return parts[-1] if parts else src
 
 
 def media_item(base: str, media: MediaRow) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from api.agent import ops as o
+from api.views import media_id_of
 from engine.draft import ASPECTS, TRACK_AUDIO, TRACK_TEXT, TRACK_VIDEO
 
 Draft = dict[str, Any]
@@ -95,14 +96,10 @@ class Workspace:
     made: list[MediaRef] = field(default_factory=list)
 
     def by_src(self, src: str) -> MediaRef | None:
-        path = src.split("?", 1)[0]
-        for m in self.media:
-            if path == m.src or path.endswith(f"/media/{m.id}/{quote(m.filename)}") or src in (m.id, m.filename):
-                return m
-        parts = [p for p in path.split("/") if p]
-        if len(parts) >= 3 and parts[-3] == "media":
-            return next((m for m in self.media if m.id == parts[-2]), None)
-        return None
+        """The upload a ``src`` names, as an export resolves it: by the id in its URL or path, else by file name."""
+        wanted = media_id_of(src)
+        return (next((m for m in self.media if m.id == wanted), None)
+                or next((m for m in self.media if m.filename == src), None))
 
     def visuals(self) -> list[MediaRef]:
         return [m for m in self.media if m.kind in ("video", "image")]
