@@ -259,13 +259,7 @@ class Store:
             existing = db.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone()
             if existing is not None:
                 return _job(existing), False
-            if job.credits:
-                paid = db.execute("UPDATE tokens SET available = available - ?, frozen = frozen + ? "
-                                  "WHERE token = ? AND available >= ?",
-                                  (job.credits, job.credits, job.token, job.credits))
-                if paid.rowcount != 1:
-                    row = db.execute("SELECT available FROM tokens WHERE token = ?", (job.token,)).fetchone()
-                    raise NotEnoughCredits(int(row["available"]) if row else 0, job.credits)
+            _freeze(db, job.token, job.credits)
             db.execute("INSERT INTO jobs (id, user_id, token, session_id, status, progress, format, spec, output_path, "
                        "credits, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                        (job.id, job.user_id, job.token, job.session_id, job.status, job.progress, job.format, job.spec,
@@ -339,12 +333,7 @@ class Store:
     def start_turn(self, turn_id: str, session_id: str, token: str, text: str, credits: int) -> None:
         """Record a running turn and freeze its price; NotEnoughCredits (and nothing changed) when it cannot."""
         with self._tx(immediate=True) as db:
-            if credits:
-                paid = db.execute("UPDATE tokens SET available = available - ?, frozen = frozen + ? "
-                                  "WHERE token = ? AND available >= ?", (credits, credits, token, credits))
-                if paid.rowcount != 1:
-                    row = db.execute("SELECT available FROM tokens WHERE token = ?", (token,)).fetchone()
-                    raise NotEnoughCredits(int(row["available"]) if row else 0, credits)
+            _freeze(db, token, credits)
             db.execute("INSERT INTO turns (id, session_id, token, text, status, frozen, created) "
                        "VALUES (?,?,?,?,?,?,?)", (turn_id, session_id, token, text, "running", credits, time.time()))
 
@@ -372,6 +361,18 @@ class Store:
             db.execute("INSERT INTO claims VALUES (?,?,?,?,?)",
                        (claim, user_id, task_id, session_id, time.time() + ttl_s))
         return claim
+
+
+def _freeze(db: sqlite3.Connection, token: str, credits: int) -> None:
+    """Inside a transaction: move ``credits`` from available to frozen, or raise NotEnoughCredits (the caller's
+    transaction then rolls back, so nothing changes). Never lets a balance go negative, also under concurrency."""
+    if not credits:
+        return
+    paid = db.execute("UPDATE tokens SET available = available - ?, frozen = frozen + ? "
+                      "WHERE token = ? AND available >= ?", (credits, credits, token, credits))
+    if paid.rowcount != 1:
+        row = db.execute("SELECT available FROM tokens WHERE token = ?", (token,)).fetchone()
+        raise NotEnoughCredits(int(row["available"]) if row else 0, credits)
 
 
 def _token(r: sqlite3.Row) -> TokenRow:
