@@ -15,7 +15,7 @@ from engine.draft import Draft, dump_draft, parse_draft
 from engine.errors import DraftError, Issue
 from engine.job import RenderJob
 from engine.probe import MediaInfo
-from engine.timeline import build_timeline
+from engine.timeline import Timeline, build_timeline
 
 if TYPE_CHECKING:
     from api.services import Services
@@ -72,22 +72,23 @@ def check_renderable(draft: Draft) -> None:
 
 
 def check_draft(store: Store, draft_json: dict[str, Any], user_id: str,
-                session_id: str) -> tuple[Draft, dict[str, MediaRow]]:
-    """Every rule an export checks (shape, sources, timeline), or DraftError/MediaError. (draft, its media)."""
+                session_id: str) -> tuple[Draft, dict[str, MediaRow], Timeline]:
+    """Every rule an export checks (shape, sources, timeline), or DraftError/MediaError.
+    (draft, its media, its timeline)."""
     draft = parse_draft(draft_json)
     check_renderable(draft)
     media = resolve_sources(draft, store, user_id, session_id)
-    build_timeline(draft, {src: MediaInfo.from_dict(row.info) for src, row in media.items()})
-    return draft, media
+    timeline = build_timeline(draft, {src: MediaInfo.from_dict(row.info) for src, row in media.items()})
+    return draft, media, timeline
 
 
 def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id: str,
               session_id: str) -> tuple[RenderJob, str]:
     """The RenderJob for an export, or DraftError/MediaError naming what is wrong. (job, format)."""
-    draft, media = check_draft(svc.store, draft_json, user_id, session_id)
+    draft, media, timeline = check_draft(svc.store, draft_json, user_id, session_id)
     fmt = draft.m.out.format
     output = svc.outputs_dir / f"{secrets.token_urlsafe(12)}.{EXTENSIONS[fmt]}"
     job = RenderJob(job_id=render_id, draft=dump_draft(draft), sources={s: m.path for s, m in media.items()},
-                    data_root=str(svc.settings.data_dir.resolve()),
+                    data_root=str(svc.settings.data_dir.resolve()), duration_s=timeline.duration_s,
                     output=str(output), config=RenderJob.config_of(svc.engine), choice=svc.codecs.to_dict())
     return job, fmt

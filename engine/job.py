@@ -25,6 +25,7 @@ class RenderJob:
     config: dict[str, Any] = field(default_factory=dict)    # EngineConfig fields, as JSON
     choice: dict[str, Any] | None = None     # CodecChoice fields; None: the worker detects its own
     data_root: str | None = None             # the directory sources and output lie under, as the API sees it
+    duration_s: float | None = None          # the timeline's length, as the API checked it (None: not known)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

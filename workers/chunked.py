@@ -66,7 +66,11 @@ class Chunked:
 
     def plan(self, job: RenderJob) -> list[Part]:
         """The parts of a job longer than REELFORGE_CHUNK_OVER_S; one part when it is shorter, not MP4 or GIF,
-        or cannot be split exactly."""
+        or cannot be split exactly. A job the API already measured as short is not probed here again."""
+        out_format = job.draft.get("m", {}).get("out", {}).get("format", "mp4")
+        if out_format not in ("mp4", "gif") or (job.duration_s is not None
+                                                and job.duration_s <= self.settings.chunk_over_s):
+            return []
         storage = SharedDirectory(job.data_root, self.settings.data_dir)
         media = {src: probe(storage.input(path)) for src, path in job.sources.items()}
         timeline = build_timeline(parse_draft(job.draft), media)
