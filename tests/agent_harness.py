@@ -90,9 +90,9 @@ class Session:
 
     def music_bed(self, seconds: float) -> MediaRef:
         path = write_music_bed(self.library.dir / f"bed-{int(seconds * 1000)}.wav", seconds + 1)
-        ref = MediaRef(f"m_bed_{len(self.media)}", path.name, "audio", None, True, None, None, float(len(self.media)))
         info = probe(path)
-        ref = MediaRef(ref.id, ref.filename, "audio", info.duration_ms, True, None, None, ref.created)
+        order = float(len(self.media))
+        ref = MediaRef(f"m_bed_{len(self.media)}", path.name, "audio", info.duration_ms, True, None, None, order)
         self._keep(ref, path, info)
         return ref
 

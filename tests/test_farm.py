@@ -27,6 +27,7 @@ from tests.apiserver import Client, RedisServer, Server, Worker
 from tests.conftest import ffmpeg
 from tests.test_api_seeds import download, skill, uploaded
 from tests.test_encoders import H100, L4, NOT_SUPPORTED, FakeCard, RecordingTrial, discover
+from workers.board import Registry
 from workers.farm import encoder_for_job, queues_for
 from workers.storage import SharedDirectory
 
@@ -46,7 +47,7 @@ class Farm:
     redis_url: str
 
     def live(self) -> list[dict]:
-        return FarmRunner(Store(self.api.data_dir / "reelforge.db"), self.redis_url, 2, 3).workers()
+        return Registry(redis.Redis.from_url(self.redis_url)).live()
 
 
 @pytest.fixture(scope="module")
