@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.errors import ApiError
 from api.routes import account, chat, media, render, sessions
 from api.services import Services
-from engine.encoders import CodecChoice, detect_capabilities
+from engine.encode.encoders import CodecChoice, detect_capabilities
 from engine.settings import Settings
 
 

@@ -32,11 +32,11 @@ from api.agent.understand import MediaFacts, Understanding
 from api.errors import OutOfCredits
 from api.exports import check_draft
 from api.store import NO_PARENT, MediaRow, NotEnoughCredits, SessionRow, Store, TokenRow
-from engine.draft import parse_draft
 from engine.errors import EngineError
-from engine.musicbed import write_music_bed
-from engine.probe import probe
-from engine.summary import summarize
+from engine.media.musicbed import write_music_bed
+from engine.media.probe import probe
+from engine.model.draft import parse_draft
+from engine.model.summary import summarize
 
 log = logging.getLogger("reelforge.chat")
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from api.errors import BadRequest, DraftInvalid
 from api.store import MediaRow, Store
 from api.views import EXTENSIONS, media_id_of
-from engine.draft import Draft, dump_draft, parse_draft
 from engine.errors import DraftError, Issue
 from engine.job import RenderJob
-from engine.probe import MediaInfo
-from engine.timeline import Timeline, build_timeline
+from engine.model.draft import Draft, dump_draft, parse_draft
+from engine.model.mediainfo import MediaInfo
+from engine.model.timeline import Timeline, build_timeline
 
 if TYPE_CHECKING:
     from api.services import Services

@@ -13,7 +13,7 @@ from api.ratelimit import RateLimiter
 from api.signing import Signer, load_secret
 from api.store import Store
 from engine.config import EngineConfig
-from engine.encoders import CodecChoice
+from engine.encode.encoders import CodecChoice
 from engine.settings import Settings
 
 

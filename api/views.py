@@ -12,7 +12,7 @@ from urllib.parse import quote, unquote, urlparse
 
 from api.signing import Signer
 from api.store import JobRow, MediaRow, SessionRow
-from engine.draft import ASPECTS
+from engine.model.draft import ASPECTS
 
 EXTENSIONS = {"mp4": "mp4", "gif": "gif", "webm": "webm", "webp": "webp"}
 CONTENT_TYPES = {"mp4": "video/mp4", "gif": "image/gif", "webm": "video/webm", "webp": "image/webp"}

@@ -302,7 +302,7 @@ def music(seconds: float) -> Path:
 def render_cached(draft: dict[str, Any], output: Path) -> Path:
     """Render ``draft`` with reelforge once; later calls reuse the file (keyed by the draft's JSON)."""
     from engine.config import EngineConfig
-    from engine.pipeline import render
+    from engine.pipeline.render import render
 
     key = output.with_suffix(output.suffix + ".draft.json")
     text = json.dumps(draft, sort_keys=True)

@@ -156,7 +156,7 @@ def paired_ratio(a: Run, b: Run) -> float | None:
 
 def facts(path: Path) -> dict[str, Any]:
     """Frames, size and duration of an output (PyAV, no decode)."""
-    from engine.probe import inspect_output
+    from engine.media.probe import inspect_output
 
     info = inspect_output(path)
     return {

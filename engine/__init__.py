@@ -1,7 +1,6 @@
 """reelforge's render core: draft timelines to video files. No web, no queue, no global state."""
 
 from engine.config import EngineConfig
-from engine.draft import Draft, dump_draft, json_schema, parse_draft
 from engine.errors import (
     DraftError,
     EncoderUnavailable,
@@ -18,10 +17,12 @@ from engine.errors import (
     SchemaVersionError,
     TargetSizeUnreachable,
 )
-from engine.pipeline import RenderResult, render
-from engine.probe import MediaInfo, probe
-from engine.resolve import LocalResolver
-from engine.summary import summarize
+from engine.media.probe import probe
+from engine.media.resolve import LocalResolver
+from engine.model.draft import Draft, dump_draft, json_schema, parse_draft
+from engine.model.mediainfo import MediaInfo
+from engine.model.summary import summarize
+from engine.pipeline.render import RenderResult, render
 
 __all__ = [
     "Draft",

@@ -23,10 +23,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.draft import dump_draft, json_schema, parse_draft
 from engine.errors import DraftError, EngineError, MediaError
+from engine.model.draft import dump_draft, json_schema, parse_draft
+from engine.model.summary import summarize
 from engine.settings import get_settings
-from engine.summary import summarize
 
 FORMATS = ("mp4", "gif", "webm", "webp")
 
@@ -73,8 +73,8 @@ def _format_for(output: str, explicit: str | None) -> str:
 
 
 def _render(draft: dict[str, Any], output: str, base: Path, args: argparse.Namespace) -> int:
-    from engine.pipeline import render
-    from engine.resolve import LocalResolver
+    from engine.media.resolve import LocalResolver
+    from engine.pipeline.render import render
 
     config = get_settings().engine_config()
     forced = {k: v for k, v in (("encoder", args.encoder), ("decoder", args.decoder)) if v}
@@ -123,15 +123,15 @@ def cmd_gif(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from engine.probe import probe
+    from engine.media.probe import probe
 
     print(json.dumps(probe(args.file).to_dict(), indent=2))
     return 0
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from engine.probe import probe
-    from engine.resolve import LocalResolver
+    from engine.media.probe import probe
+    from engine.media.resolve import LocalResolver
 
     draft = parse_draft(_load_json(args.draft))
     resolve = LocalResolver(Path(args.draft).resolve().parent)
@@ -151,7 +151,7 @@ def cmd_schema(_args: argparse.Namespace) -> int:
 
 
 def cmd_encoders(_args: argparse.Namespace) -> int:
-    from engine.encoders import detect_capabilities
+    from engine.encode.encoders import detect_capabilities
 
     print(json.dumps(detect_capabilities(get_settings().engine_config()).to_dict(), indent=2))
     return 0

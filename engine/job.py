@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import EngineConfig
-from engine.encoders import CodecChoice
+from engine.encode.encoders import CodecChoice
 
 
 @dataclass(frozen=True, slots=True)

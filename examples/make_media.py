@@ -13,7 +13,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.scenes import music, save_landscapes  # noqa: E402
 from engine.config import EngineConfig  # noqa: E402
-from engine.pipeline import render  # noqa: E402
+from engine.pipeline.render import render  # noqa: E402
 
 
 def main() -> None:

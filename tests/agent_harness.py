@@ -16,15 +16,16 @@ from api.agent.tools import Draft, MediaRef, Workspace, normalised, timeline_ms
 from api.agent.turn import Step, run_turn
 from api.agent.understand import MediaFacts, understand
 from engine.config import EngineConfig
-from engine.draft import parse_draft
-from engine.encoders import CodecChoice
+from engine.encode.encoders import CodecChoice
 from engine.errors import EngineError
-from engine.musicbed import write_music_bed
-from engine.pipeline import RenderResult, render
-from engine.probe import MediaInfo, probe
-from engine.resolve import MappedResolver
-from engine.summary import summarize
-from engine.timeline import build_timeline
+from engine.media.musicbed import write_music_bed
+from engine.media.probe import probe
+from engine.media.resolve import MappedResolver
+from engine.model.draft import parse_draft
+from engine.model.mediainfo import MediaInfo
+from engine.model.summary import summarize
+from engine.model.timeline import build_timeline
+from engine.pipeline.render import RenderResult, render
 
 
 @dataclass

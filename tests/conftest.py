@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 
 from engine.config import EngineConfig, bundled_ffmpeg
-from engine.encoders import CodecChoice
-from engine.fonts import FontCatalog
-from engine.pipeline import RenderResult, render
-from engine.resolve import LocalResolver
+from engine.encode.encoders import CodecChoice
+from engine.media.fonts import FontCatalog
+from engine.media.resolve import LocalResolver
+from engine.pipeline.render import RenderResult, render
 
 FFMPEG = bundled_ffmpeg()
 

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from engine.config import EngineConfig
-from engine.encoders import CodecChoice
-from engine.probe import inspect_output
+from engine.encode.encoders import CodecChoice
+from engine.media.probe import inspect_output
 from tests.agent_harness import Library, Session
 from tests.conftest import ffmpeg
 

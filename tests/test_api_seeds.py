@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from engine.draft import (
+from engine.media.probe import inspect_output
+from engine.model.draft import (
     AudioSegment,
     AudioTrack,
     Draft,
@@ -28,7 +29,6 @@ from engine.draft import (
     VideoTrack,
     dump_draft,
 )
-from engine.probe import inspect_output
 from tests.apiserver import Client
 
 SEED_OUTPUT = {"format": "mp4", "quality": "high"}

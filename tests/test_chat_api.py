@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from engine.probe import inspect_output
+from engine.media.probe import inspect_output
 from tests.apiserver import Client, Server
 from tests.test_api_seeds import SEED_OUTPUT, download, skill, uploaded
 

@@ -17,11 +17,11 @@ import pytest
 from PIL import Image, ImageDraw
 
 from engine.chunks import Part, join_parts, plan_parts, render_chunked, render_part, render_sound
-from engine.draft import parse_draft
 from engine.errors import OutputMismatch
-from engine.pipeline import probe_sources, render
-from engine.probe import inspect_output
-from engine.resolve import LocalResolver
+from engine.media.probe import inspect_output
+from engine.media.resolve import LocalResolver
+from engine.model.draft import parse_draft
+from engine.pipeline.render import probe_sources, render
 from tests.conftest import ffmpeg
 
 W, H = 320, 180

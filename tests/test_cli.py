@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.probe import inspect_output
+from engine.media.probe import inspect_output
 
 
 def reelforge(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -59,7 +59,7 @@ def test_bad_input_exits_2_with_the_reason(media, tmp_path: Path) -> None:
 
 
 def test_forcing_an_encoder_this_machine_lacks_fails_clearly(tmp_path: Path) -> None:
-    from engine.gpu import discover_gpus
+    from engine.encode.gpu import discover_gpus
 
     if discover_gpus().gpus:
         import pytest

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from engine.draft import dump_draft, json_schema, parse_draft
 from engine.errors import DraftError, SchemaVersionError
-from engine.summary import summarize
+from engine.model.draft import dump_draft, json_schema, parse_draft
+from engine.model.summary import summarize
 
 SEED_EXAMPLE = {
     "v": 1, "d": 10000,

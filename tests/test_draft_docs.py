@@ -1,4 +1,4 @@
-"""docs/draft-format.md against engine/draft.py: every field, name, default and limit documented,
+"""docs/draft-format.md against engine/model/draft.py: every field, name, default and limit documented,
 every JSON example valid, every summary line real. Pure Python, no FFmpeg."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from engine.draft import (
+from engine.model.draft import (
     MOTIONS,
     POSITION_ALIASES,
     POSITIONS,
@@ -24,7 +24,7 @@ from engine.draft import (
     json_schema,
     parse_draft,
 )
-from engine.summary import summarize
+from engine.model.summary import summarize
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "draft-format.md"
 # ``tt`` has a per-class default in the models, but the track discriminator needs it: the doc says "required".

@@ -1,4 +1,4 @@
-"""GPU discovery (engine/gpu.py) and codec choice (engine/encoders.py).
+"""GPU discovery (engine/encode/gpu.py) and codec choice (engine/encode/encoders.py).
 
 The decision logic runs against a fake pynvml and a recording fake trial, so every GPU situation is
 covered on a machine with no GPU. The last tests start the real FFmpeg and the real pynvml, which
@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from engine.config import EngineConfig, bundled_ffmpeg
-from engine.encoders import (
+from engine.encode.encoders import (
     CUDA_DECODE,
     CodecChoice,
     FFmpegTrial,
@@ -27,8 +27,8 @@ from engine.encoders import (
     trial_cuda_decode,
     trial_encode,
 )
+from engine.encode.gpu import GpuDiscovery, GpuInfo, discover_gpus, no_nvenc_part
 from engine.errors import EncoderUnavailable, ffmpeg_cause
-from engine.gpu import GpuDiscovery, GpuInfo, discover_gpus, no_nvenc_part
 
 MIB = 1024 * 1024
 

@@ -20,9 +20,9 @@ import redis
 
 from api.farm import FarmRunner
 from api.store import Store
-from engine.encoders import CUDA_DECODE, CodecChoice, choose_codecs
+from engine.encode.encoders import CUDA_DECODE, CodecChoice, choose_codecs
 from engine.errors import MediaNotFound
-from engine.probe import inspect_output
+from engine.media.probe import inspect_output
 from tests.apiserver import Client, RedisServer, Server, Worker
 from tests.conftest import ffmpeg
 from tests.test_api_seeds import download, skill, uploaded

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from engine.errors import DraftError, TargetSizeUnreachable
-from engine.gif import GifPoint, ladder, next_point, quality
-from engine.probe import inspect_output
+from engine.media.probe import inspect_output
+from engine.pipeline.gif_ladder import GifPoint, ladder, next_point, quality
 from tests.conftest import video_frames
 
 
@@ -128,8 +128,8 @@ def test_low_frame_rates_cost_more_than_width() -> None:
 PEAK_MEMORY = """
 import json, resource, sys
 from engine.config import EngineConfig, bundled_ffmpeg
-from engine.encoders import CodecChoice
-from engine.pipeline import render
+from engine.encode.encoders import CodecChoice
+from engine.pipeline.render import render
 config = EngineConfig(ffmpeg=bundled_ffmpeg(), gif_buffer_mb=int(sys.argv[1]))
 caps = CodecChoice("libx264", "cpu", None, "", "")
 draft = {"m": {"out": {"format": "gif", "width": 320}},
@@ -157,7 +157,7 @@ def test_gif_memory_stays_flat_when_the_buffer_would_not_fit(media, tmp_path) ->
 
 
 def test_animation_blocks_agree_with_pillow(do_render) -> None:
-    from engine.animinfo import gif_info, webp_info
+    from engine.media.animinfo import gif_info, webp_info
 
     for fmt, reader in (("gif", gif_info), ("webp", webp_info)):
         result = do_render(clip(fmt, loop=3), f"blocks.{fmt}")

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from engine.config import EngineConfig
-from engine.encoders import CodecChoice
-from engine.fonts import FontCatalog
-from engine.musicbed import PEAK_DBFS, music_bed, write_music_bed
-from engine.pipeline import render
-from engine.probe import inspect_output, probe
-from engine.resolve import LocalResolver
+from engine.encode.encoders import CodecChoice
+from engine.media.fonts import FontCatalog
+from engine.media.musicbed import PEAK_DBFS, music_bed, write_music_bed
+from engine.media.probe import inspect_output, probe
+from engine.media.resolve import LocalResolver
+from engine.pipeline.render import render
 from tests.conftest import audio_samples, rms
 
 

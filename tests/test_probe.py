@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import MediaNotFound, MediaUnsupported
-from engine.probe import probe
+from engine.media.probe import probe
 
 
 def test_video_audio_and_stills(media) -> None:

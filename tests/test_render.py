@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.errors import DraftError, MediaNotFound, MediaUnsupported
-from engine.probe import inspect_output, probe
+from engine.media.probe import inspect_output, probe
 from tests.conftest import audio_samples, frame, mean_color, rms, video_frames
 
 RED, BLUE, GREEN, BLACK = (255, 0, 0), (0, 0, 255), (0, 255, 0), (0, 0, 0)
@@ -295,8 +295,8 @@ def _text_draft(text: str | None) -> dict:
 
 
 def test_text_overlay_changes_its_region_and_nothing_else(do_render, fonts) -> None:
-    from engine.draft import TextStyle
-    from engine.text import render_text
+    from engine.media.text import render_text
+    from engine.model.draft import TextStyle
 
     plain = frame(do_render(_text_draft(None), "plain.mp4").path, 15).astype(int)
     titled = frame(do_render(_text_draft("Hello, world"), "text.mp4").path, 15).astype(int)
@@ -313,7 +313,7 @@ def test_text_overlay_changes_its_region_and_nothing_else(do_render, fonts) -> N
 
 
 def test_hostile_text_is_drawn_and_never_reaches_ffmpeg(do_render, tmp_path, monkeypatch) -> None:
-    import engine.pipeline as render_module
+    import engine.pipeline.render as render_module
 
     hostile = "it's 50% off: {now} [a] ; \\ textfile=/etc/passwd:reload=1"
     seen: list[str] = []
@@ -375,8 +375,8 @@ def test_transition_after_plain_cuts(do_render, fps: float) -> None:
 
 def test_an_output_that_does_not_match_the_timeline_is_refused() -> None:
     from engine.errors import OutputMismatch
-    from engine.pipeline import Expected, verify
-    from engine.probe import OutputInfo
+    from engine.media.probe import OutputInfo
+    from engine.pipeline.render import Expected, verify
 
     want = Expected(width=320, height=180, frames=60, fps=30.0, audio=True, timed=True)
     good = OutputInfo("mp4", "h264", 320, 180, 60, 2.0, "aac", 2.0)

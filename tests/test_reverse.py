@@ -14,14 +14,15 @@ import numpy as np
 import pytest
 
 from engine.config import EngineConfig
-from engine.draft import parse_draft
-from engine.encoders import CodecChoice
+from engine.encode.encoders import CodecChoice
 from engine.errors import DraftError
-from engine.fonts import FontCatalog
-from engine.pipeline import RenderResult, render
-from engine.probe import AudioStream, MediaInfo, VideoStream, inspect_output
-from engine.resolve import LocalResolver
-from engine.timeline import MAX_REVERSE_MS, build_timeline
+from engine.media.fonts import FontCatalog
+from engine.media.probe import inspect_output
+from engine.media.resolve import LocalResolver
+from engine.model.draft import parse_draft
+from engine.model.mediainfo import AudioStream, MediaInfo, VideoStream
+from engine.model.timeline import MAX_REVERSE_MS, build_timeline
+from engine.pipeline.render import RenderResult, render
 from tests.conftest import audio_samples, ffmpeg, rms, video_frames
 
 FPS = 30
@@ -168,7 +169,7 @@ def test_reversed_clips_within_the_limit_and_reversed_stills_are_accepted() -> N
 
 
 def test_rev_round_trips_and_is_in_the_schema() -> None:
-    from engine.draft import dump_draft, json_schema
+    from engine.model.draft import dump_draft, json_schema
 
     draft = parse_draft({"t": [{"tt": 0, "sg": [{"src": "c.mp4", "rev": True}, {"src": "c.mp4"}]}]})
     assert dump_draft(draft)["t"][0]["sg"] == [{"src": "c.mp4", "rev": True}, {"src": "c.mp4"}]

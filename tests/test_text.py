@@ -9,9 +9,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from engine.config import DEFAULT_FONT_DIRS
-from engine.draft import POSITIONS, Shadow, Stroke, TextBox, TextStyle
-from engine.fonts import CJK_WARNING, FontCatalog, FontChoice, is_cjk_family
-from engine.text import RenderedText, render_text, wrap
+from engine.media.fonts import CJK_WARNING, FontCatalog, FontChoice, is_cjk_family
+from engine.media.text import RenderedText, render_text, wrap
+from engine.model.draft import POSITIONS, Shadow, Stroke, TextBox, TextStyle
 
 W, H, SAFE = 1080, 1920, 0.05
 LONG = ("The quick brown fox jumps over the lazy dog while the video keeps rolling, "

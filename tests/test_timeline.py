@@ -6,10 +6,10 @@ from fractions import Fraction
 
 import pytest
 
-from engine.draft import parse_draft
 from engine.errors import DraftError
-from engine.probe import AudioStream, MediaInfo, VideoStream
-from engine.timeline import Blend, build_timeline
+from engine.model.draft import parse_draft
+from engine.model.mediainfo import AudioStream, MediaInfo, VideoStream
+from engine.model.timeline import Blend, build_timeline
 
 
 def video(name: str, ms: int = 10_000, w: int = 1920, h: int = 1080, audio: bool = True) -> MediaInfo:

@@ -26,14 +26,14 @@ from celery import Celery, chord
 
 from engine.chunks import PART_SUFFIX, Part, join_parts, plan_parts, render_part, render_sound
 from engine.config import EngineConfig
-from engine.draft import parse_draft
-from engine.encoders import CodecChoice
+from engine.encode.encoders import CodecChoice
 from engine.errors import EngineError, RenderCancelled
 from engine.job import RenderJob
-from engine.probe import probe
-from engine.resolve import MappedResolver
+from engine.media.probe import probe
+from engine.media.resolve import MappedResolver
+from engine.model.draft import parse_draft
+from engine.model.timeline import build_timeline
 from engine.settings import Settings
-from engine.timeline import build_timeline
 from workers.board import Board
 from workers.storage import SharedDirectory
 

@@ -27,12 +27,12 @@ import redis
 from celery import Celery
 
 from engine.config import EngineConfig
-from engine.encoders import Capabilities, CodecChoice, detect_capabilities
+from engine.encode.encoders import Capabilities, CodecChoice, detect_capabilities
+from engine.encode.gpu import GpuDiscovery, discover_gpus
 from engine.errors import EngineError, RenderCancelled
-from engine.gpu import GpuDiscovery, discover_gpus
 from engine.job import RenderJob
-from engine.pipeline import render
-from engine.resolve import MappedResolver
+from engine.media.resolve import MappedResolver
+from engine.pipeline.render import render
 from engine.settings import Settings
 from workers.board import TASK_NAME, Board, Registry
 from workers.chunked import Chunked

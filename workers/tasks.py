@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.job import RenderJob
-from engine.pipeline import render
-from engine.resolve import MappedResolver
+from engine.media.resolve import MappedResolver
+from engine.pipeline.render import render
 
 
 def render_job(job: RenderJob, on_progress: Callable[[float], None] | None = None,

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.draft import MOTIONS, TRANSITIONS
+from engine.model.draft import MOTIONS, TRANSITIONS
 
 Aspect = str          # "16:9" | "9:16" | "1:1" | "4:5"
 

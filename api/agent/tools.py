@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from api.agent import ops as o
 from api.views import media_id_of
-from engine.draft import ASPECTS, TRACK_AUDIO, TRACK_TEXT, TRACK_VIDEO
+from engine.model.draft import ASPECTS, TRACK_AUDIO, TRACK_TEXT, TRACK_VIDEO
 
 Draft = dict[str, Any]
 STILL_MS: Final = 3000            # a still's length when nothing says otherwise (the engine's default too)

@@ -25,7 +25,8 @@ from api.store import MediaRow
 from api.uploads import Received, UploadRejected, UploadTooLarge, fetch_urls, receive_multipart
 from api.views import media_item, ok
 from engine.errors import MediaError
-from engine.probe import MediaInfo, probe
+from engine.media.probe import probe
+from engine.model.mediainfo import MediaInfo
 
 router = APIRouter(tags=["media"])
 

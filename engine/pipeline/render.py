@@ -20,21 +20,23 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine import compile as compiler
-from engine import gif
-from engine.assets import prepare_sources
 from engine.config import EngineConfig
-from engine.draft import Draft, parse_draft
-from engine.encoders import CodecChoice, detect_capabilities
+from engine.encode.encoders import CodecChoice, detect_capabilities
+from engine.encode.profiles import output_args
 from engine.errors import MediaError, OutputMismatch
-from engine.fonts import FontCatalog
-from engine.gif_search import search_gif_size
-from engine.probe import MediaInfo, OutputInfo, inspect_output, probe
-from engine.profiles import output_args
-from engine.resolve import LocalResolver, Resolver
+from engine.graph import compile as compiler
+from engine.graph.build import Sources, rate
+from engine.graph.gif import one_pass_fits
+from engine.media.fonts import FontCatalog
+from engine.media.probe import OutputInfo, inspect_output, probe
+from engine.media.resolve import LocalResolver, Resolver
+from engine.model.draft import Draft, parse_draft
+from engine.model.mediainfo import MediaInfo
+from engine.model.timeline import Timeline, build_timeline
+from engine.pipeline.assets import prepare_sources
+from engine.pipeline.gif_ladder import settings_report
+from engine.pipeline.gif_size import search_gif_size
 from engine.run import FFmpegCommand, run_ffmpeg
-from engine.timeline import Timeline, build_timeline
-from engine.video_graph import Sources, rate
 
 ProgressCallback = Callable[[float], None]
 PROBE_THREADS = 4
@@ -180,7 +182,7 @@ def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineC
         want = Expected(chosen.width, chosen.height, frames, chosen.fps, False, timed=False)
         return passes, chosen.report(spec), want
     passes = 1
-    if spec.format == "gif" and not gif.one_pass_fits(spec, tl.canvas.width, tl.canvas.height, tl.length,
+    if spec.format == "gif" and not one_pass_fits(spec, tl.canvas.width, tl.canvas.height, tl.length,
                                                       config.gif_buffer_mb):
         palette_png = work / "palette.png"
         run(compiler.compile_palette(tl, sources, palette_png), 0.0, 0.5)
@@ -188,5 +190,5 @@ def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineC
         passes = 2
     else:
         run(compiler.compile_render(tl, sources, args, temp), 0.0, 0.99)
-    gif_report = gif.settings_report(tl, temp.stat().st_size) if spec.format == "gif" else None
+    gif_report = settings_report(tl, temp.stat().st_size) if spec.format == "gif" else None
     return passes, gif_report, _expected(tl)

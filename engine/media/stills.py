@@ -5,7 +5,7 @@ render: FFmpeg decodes one small PNG, converts it once and repeats the frame by 
 It also gives every format Pillow reads (HEIC, WebP, the first frame of a GIF) one path, and
 honours EXIF orientation, which FFmpeg's image decoders ignore.
 
-A still with motion is prepared larger than its box (see engine/motion.py): the motion filter
+A still with motion is prepared larger than its box (see engine/media/motion.py): the motion filter
 then crops whole pixels of the big picture and scales them down, so each whole-pixel step is a
 fraction of an output pixel, and every frame moves by the same number of them.
 """
@@ -19,8 +19,8 @@ from typing import Final
 from PIL import Image, ImageFilter, ImageOps
 
 from engine.errors import MediaUnsupported
-from engine.motion import MotionPlan
-from engine.probe import MediaInfo
+from engine.media.motion import MotionPlan
+from engine.model.mediainfo import MediaInfo
 
 try:
     from pillow_heif import register_heif_opener

@@ -17,8 +17,8 @@ from typing import Final, Literal
 
 from PIL import ImageColor
 
-from engine.draft import ASPECTS, Draft
-from engine.probe import MediaInfo
+from engine.model.draft import ASPECTS, Draft
+from engine.model.mediainfo import MediaInfo
 
 MAX_LONG_SIDE: Final = 1920
 MAX_SHORT_SIDE: Final = 1080

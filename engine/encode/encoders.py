@@ -2,7 +2,7 @@
 
 ``ffmpeg -encoders`` listing h264_nvenc proves nothing: our static FFmpeg always lists it, and the
 H100/H200/A100 have CUDA and NVDEC but no NVENC engine. So the choice rests on NVML's description
-(:mod:`engine.gpu`) *and* a trial run on the GPU we mean to use (style §7 rule 13).
+(:mod:`engine.encode.gpu`) *and* a trial run on the GPU we mean to use (style §7 rule 13).
 
 The decision, :func:`choose_codecs`, is pure: the GPU list and a ``trial`` callable come in, a
 :class:`CodecChoice` with a reason for each half comes out. Entrypoints call
@@ -22,8 +22,8 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from engine.config import DecoderPreference, EncoderPreference, EngineConfig
+from engine.encode.gpu import GpuDiscovery, GpuInfo, discover_gpus
 from engine.errors import EncoderUnavailable, FFmpegFailed, RenderTimeout, ffmpeg_cause
-from engine.gpu import GpuDiscovery, GpuInfo, discover_gpus
 from engine.run import run_ffmpeg_args
 
 CUDA_DECODE: Final = "cuda-decode"          # the ``trial`` name for a CUDA decode check

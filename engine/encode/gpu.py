@@ -1,6 +1,6 @@
 """What NVML (the driver's management library, via ``pynvml``) says about the NVIDIA GPUs here.
 
-This is evidence, not proof: it tells :mod:`engine.encoders` which GPUs exist, which claim an NVENC
+This is evidence, not proof: it tells :mod:`engine.encode.encoders` which GPUs exist, which claim an NVENC
 encoder and how busy each one is. Only a trial encode proves that FFmpeg can use a GPU (style §7 rule 13).
 
 Discovery never raises an NVML error. A worker without a driver (CI, CPU-only hosts) must still start

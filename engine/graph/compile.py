@@ -13,12 +13,13 @@ from typing import Any
 
 import ffmpeg
 
-from engine import gif
-from engine.audio_graph import mixed_sound
-from engine.canvas import OutputSpec
+from engine.graph import gif
+from engine.graph.audio import mixed_sound
+from engine.graph.build import Build, Sources, rate
+from engine.graph.video import base_stream, overlay_layers
+from engine.model.canvas import OutputSpec
+from engine.model.timeline import Timeline
 from engine.run import FFmpegCommand
-from engine.timeline import Timeline
-from engine.video_graph import Build, Sources, base_stream, overlay_layers, rate
 
 Stream = Any
 _PLACEHOLDER = "__reelforge_output__"

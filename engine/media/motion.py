@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
-from engine.draft import Motion
+from engine.model.draft import Motion
 
 OVERSAMPLES: Final = (1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 TOLERANCE: Final = 0.2

@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from engine.encoders import CodecChoice, input_decoder_args
-from engine.fonts import FontCatalog
-from engine.motion import plan_motion
-from engine.stills import PreparedStill, prepare_still
-from engine.text import render_text
-from engine.timeline import Caption, Timeline, Visual
-from engine.video_graph import PreparedCaption, Sources
+from engine.encode.encoders import CodecChoice, input_decoder_args
+from engine.graph.build import PreparedCaption, Sources
+from engine.media.fonts import FontCatalog
+from engine.media.motion import plan_motion
+from engine.media.stills import PreparedStill, prepare_still
+from engine.media.text import render_text
+from engine.model.timeline import Caption, Timeline, Visual
 
 PICTURE_THREADS = 4
 

@@ -19,9 +19,9 @@ from typing import Final
 
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
 
-from engine.draft import TextStyle
 from engine.errors import DraftError, Issue
-from engine.fonts import FontCatalog, is_cjk
+from engine.media.fonts import FontCatalog, is_cjk
+from engine.model.draft import TextStyle
 
 DEFAULT_SIZE_FRACTION: Final = 0.07   # of the canvas short side
 MIN_FONT_PX: Final = 6

@@ -13,23 +13,23 @@ from __future__ import annotations
 import mmap
 import struct
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import av
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from engine.animinfo import NotAnimation, gif_info, webp_info
 from engine.errors import MediaNotFound, MediaUnsupported
+from engine.media.animinfo import NotAnimation, gif_info, webp_info
+from engine.model.mediainfo import AudioStream, MediaInfo, MediaKind, VideoStream
 
 try:  # HEIC/HEIF stills from phones; optional so that a missing wheel only loses that format
     from pillow_heif import register_heif_opener
 except ImportError:  # pragma: no cover
     register_heif_opener = None
 
-MediaKind = Literal["video", "image", "audio"]
 
 # Pillow formats we accept as stills, and the FFmpeg demuxers we accept for audio/video.
 IMAGE_FORMATS: Final = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "HEIF": "heic", "BMP": "bmp",
@@ -40,62 +40,6 @@ CONTAINERS: Final = {
     "ipod": "m4a", "caf": "caf", "aiff": "aiff", "m4v": "mp4",
 }
 MAX_IMAGE_PIXELS: Final = 100_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class VideoStream:
-    codec: str
-    width: int            # as displayed: rotation and pixel aspect applied
-    height: int
-    fps: float | None
-    frames: int | None
-    pix_fmt: str | None
-    rotation: int         # degrees the decoder turns the picture (0, 90, 180, 270)
-
-
-@dataclass(frozen=True, slots=True)
-class AudioStream:
-    codec: str
-    sample_rate: int
-    channels: int
-
-
-@dataclass(frozen=True, slots=True)
-class MediaInfo:
-    path: str
-    kind: MediaKind
-    format: str            # the container or image format we detected, e.g. "mp4", "png", "heic"
-    demuxer: str | None    # the FFmpeg demuxer to force when this file is an input (None for stills)
-    size_bytes: int
-    duration_ms: int | None
-    video: VideoStream | None
-    audio: AudioStream | None
-
-    @property
-    def has_audio(self) -> bool:
-        return self.audio is not None
-
-    @property
-    def width(self) -> int | None:
-        return self.video.width if self.video else None
-
-    @property
-    def height(self) -> int | None:
-        return self.video.height if self.video else None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["has_audio"] = self.has_audio
-        out["duration"] = None if self.duration_ms is None else self.duration_ms / 1000
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MediaInfo:
-        """Back from :meth:`to_dict` (what the API keeps of an upload, so it need not probe it again)."""
-        video = VideoStream(**data["video"]) if data.get("video") else None
-        audio = AudioStream(**data["audio"]) if data.get("audio") else None
-        return cls(data["path"], data["kind"], data["format"], data.get("demuxer"), data["size_bytes"],
-                   data.get("duration_ms"), video, audio)
 
 
 def probe(path: str | Path) -> MediaInfo:

@@ -1,14 +1,5 @@
-"""GIF: a palette made for the clip, in one pass when memory allows, and size targets.
-
-One pass (split → palettegen → paletteuse) decodes and composes the timeline once, but the
-second branch of the split must hold every frame until palettegen has seen the last one, so it
-is used only when that buffer fits ``EngineConfig.gif_buffer_mb``; longer or larger GIFs make
-the palette in a first pass and use it in a second, and memory stays flat. Per-scene palettes
-(``stats: scene``) never buffer: palettegen emits one palette per frame.
-
-Defaults come from the benchmark (benchmarks/README.md): diff statistics, which spend the
-palette on what moves, bayer dithering, which is stable from frame to frame and so
-compresses well, and rectangle diff mode, which re-dithers only the part that changed.
+"""GIF size targets as numbers: the settings a search may try, how good each looks, and how big
+each is predicted to be from the tries so far. Pure: :mod:`engine.pipeline.gif_size` runs the tries.
 """
 
 from __future__ import annotations
@@ -17,41 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Final
 
-import ffmpeg
-
-from engine.canvas import OutputSpec
-from engine.timeline import Timeline
-
-Stream = Any
-STATS_MODES: Final = {"full": "full", "diff": "diff", "scene": "single"}
-BYTES_PER_BUFFERED_PIXEL: Final = 4    # frames wait in the split as packed RGB with alpha
-
-
-def buffered_bytes(width: int, height: int, frames: int) -> int:
-    return width * height * frames * BYTES_PER_BUFFERED_PIXEL
-
-
-def one_pass_fits(spec: OutputSpec, width: int, height: int, frames: int, budget_mb: int) -> bool:
-    return spec.stats == "scene" or buffered_bytes(width, height, frames) <= budget_mb * 1024 * 1024
-
-
-def palette(stream: Stream, spec: OutputSpec) -> Stream:
-    return stream.filter("palettegen", max_colors=spec.colors, stats_mode=STATS_MODES[spec.stats],
-                         reserve_transparent=1)
-
-
-def apply_palette(stream: Stream, pal: Stream, spec: OutputSpec) -> Stream:
-    opts: dict[str, object] = {"dither": spec.dither, "diff_mode": "rectangle"}
-    if spec.dither == "bayer":
-        opts["bayer_scale"] = spec.bayer_scale
-    if spec.stats == "scene":
-        opts["new"] = 1
-    return ffmpeg.filter([stream, pal], "paletteuse", **opts)
-
-
-def one_pass(stream: Stream, spec: OutputSpec) -> Stream:
-    split = stream.filter_multi_output("split")
-    return apply_palette(split[0], palette(split[1], spec), spec)
+from engine.model.canvas import OutputSpec
+from engine.model.timeline import Timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +54,6 @@ def settings_report(tl: Timeline, size_bytes: int) -> dict[str, Any]:
             "size_bytes": size_bytes, "target_bytes": None, "loop": spec.loop, "dither": spec.dither,
             "stats": spec.stats, "attempts": []}
 
-
-# ---------------------------------------------------------------- size targets
 
 WIDTH_STEPS: Final = (1.0, 0.85, 0.72, 0.6, 0.5, 0.42, 0.35, 0.28, 0.22)
 FPS_STEPS: Final = (30.0, 25.0, 20.0, 15.0, 12.5, 10.0, 8.0, 6.0)

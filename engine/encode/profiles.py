@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from engine.canvas import OutputSpec
-from engine.encoders import CodecChoice, h264_encoder_args
+from engine.encode.encoders import CodecChoice, h264_encoder_args
+from engine.model.canvas import OutputSpec
 
 AAC_BITRATE: Final = {"high": "192k", "medium": "160k", "low": "128k"}
 VP9_CRF: Final = {"high": 31, "medium": 35, "low": 40}

@@ -14,9 +14,10 @@ from typing import Any, Final
 
 import ffmpeg
 
-from engine.canvas import Canvas
-from engine.timeline import Sound, Timeline, Visual
-from engine.video_graph import Build, clip_input, clip_window, secs
+from engine.graph.build import Build, secs
+from engine.graph.video import clip_input, clip_window
+from engine.model.canvas import Canvas
+from engine.model.timeline import Sound, Timeline, Visual
 
 Stream = Any
 SAMPLE_RATE: Final = 48_000

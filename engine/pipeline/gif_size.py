@@ -2,7 +2,7 @@
 
 The timeline is composed once into a lossless intermediate at the largest setting; each try
 only resamples that (fps, width) and makes a new palette (colours), which is cheap. Which
-setting to try next is gif.next_point's job: the best-looking one predicted to fit, judged
+setting to try next is gif_ladder.next_point's job: the best-looking one predicted to fit, judged
 from what the tries so far weighed.
 """
 
@@ -12,20 +12,21 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from engine import compile as compiler
-from engine import gif
-from engine.canvas import even, frame_rate, rate_text
 from engine.config import EngineConfig
+from engine.encode.profiles import output_args
 from engine.errors import TargetSizeUnreachable
-from engine.profiles import output_args
+from engine.graph import compile as compiler
+from engine.graph.build import Sources
+from engine.graph.gif import one_pass_fits
+from engine.model.canvas import even, frame_rate, rate_text
+from engine.model.timeline import Timeline
+from engine.pipeline import gif_ladder
 from engine.run import FFmpegCommand
-from engine.timeline import Timeline
-from engine.video_graph import Sources
 
 Run = Callable[[FFmpegCommand, float, float], None]
 
 
-def _try(point: gif.GifPoint, tl: Timeline, mezz: Path, out: Path, work: Path, config: EngineConfig, run: Run,
+def _try(point: gif_ladder.GifPoint, tl: Timeline, mezz: Path, out: Path, work: Path, config: EngineConfig, run: Run,
          progress: tuple[float, float]) -> int:
     """Encode one setting from the intermediate; returns the FFmpeg runs it took."""
     height = even(point.width * tl.canvas.height / tl.canvas.width)
@@ -34,7 +35,7 @@ def _try(point: gif.GifPoint, tl: Timeline, mezz: Path, out: Path, work: Path, c
     args = output_args(spec, fps, None, config.x264_preset)
     low, high = progress
     frames = int(tl.duration_s * point.fps) + 1
-    if gif.one_pass_fits(spec, point.width, height, frames, config.gif_buffer_mb):
+    if one_pass_fits(spec, point.width, height, frames, config.gif_buffer_mb):
         run(compiler.compile_gif_attempt(mezz, point.width, height, fps, spec, args, out, tl.duration_s), low, high)
         return 1
     palette_png = out.with_suffix(".palette.png")
@@ -46,30 +47,31 @@ def _try(point: gif.GifPoint, tl: Timeline, mezz: Path, out: Path, work: Path, c
 
 
 def search_gif_size(tl: Timeline, sources: Sources, config: EngineConfig, temp: Path, work: Path,
-                    run: Run) -> tuple[int, gif.GifChoice]:
+                    run: Run) -> tuple[int, gif_ladder.GifChoice]:
     """Make the best-looking GIF under ``tl.output.max_bytes`` at ``temp``; returns (FFmpeg runs, the choice)."""
     target = tl.output.max_bytes
     assert target is not None
     mezz = work / "composed.mkv"
     run(compiler.compile_intermediate(tl, sources, mezz), 0.0, 0.5)
     passes = 1
-    start = gif.GifPoint(float(tl.canvas.fps), tl.canvas.width, tl.output.colors)
-    tried: list[gif.GifPoint] = []
-    files: dict[gif.GifPoint, Path] = {}
-    point = gif.next_point(target, start, tried)
+    start = gif_ladder.GifPoint(float(tl.canvas.fps), tl.canvas.width, tl.output.colors)
+    tried: list[gif_ladder.GifPoint] = []
+    files: dict[gif_ladder.GifPoint, Path] = {}
+    point = gif_ladder.next_point(target, start, tried)
     while point is not None:
         out = work / f"try-{len(tried)}.gif"
-        step = 0.5 + 0.45 * len(tried) / gif.MAX_ATTEMPTS
-        passes += _try(point, tl, mezz, out, work, config, run, (step, step + 0.45 / gif.MAX_ATTEMPTS))
+        step = 0.5 + 0.45 * len(tried) / gif_ladder.MAX_ATTEMPTS
+        passes += _try(point, tl, mezz, out, work, config, run, (step, step + 0.45 / gif_ladder.MAX_ATTEMPTS))
         measured = replace(point, size_bytes=out.stat().st_size)
         tried.append(measured)
         files[measured] = out
-        point = gif.next_point(target, start, tried)
+        point = gif_ladder.next_point(target, start, tried)
     fitting = [t for t in tried if t.size_bytes is not None and t.size_bytes <= target]
     if not fitting:
         smallest = min(tried, key=lambda t: t.size_bytes or 0)
         raise TargetSizeUnreachable(target, smallest.size_bytes or 0, smallest.label())
-    best = max(fitting, key=lambda t: gif.quality(t, start))
+    best = max(fitting, key=lambda t: gif_ladder.quality(t, start))
     files[best].replace(temp)
     height = even(best.width * tl.canvas.height / tl.canvas.width)
-    return passes, gif.GifChoice(best.fps, best.width, height, best.colors, best.size_bytes or 0, target, tuple(tried))
+    return passes, gif_ladder.GifChoice(best.fps, best.width, height, best.colors, best.size_bytes or 0, target,
+                                        tuple(tried))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine.draft import AudioSegment, AudioTrack, Draft, TextSegment, TextTrack, VideoSegment, VideoTrack
-from engine.timeline import DEFAULT_STILL_MS, DEFAULT_TEXT_MS, source_label
+from engine.model.draft import AudioSegment, AudioTrack, Draft, TextSegment, TextTrack, VideoSegment, VideoTrack
+from engine.model.timeline import DEFAULT_STILL_MS, DEFAULT_TEXT_MS, source_label
 
 TRACK_NAMES = {VideoTrack: "Video", AudioTrack: "Audio", TextTrack: "Text"}
 MAX_QUOTE = 40

@@ -28,8 +28,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
-from engine.canvas import RGB, Canvas, OutputSpec, Rect, even, resolve_canvas, rgb
-from engine.draft import (
+from engine.errors import DraftError, Issue
+from engine.model.canvas import RGB, Canvas, OutputSpec, Rect, even, resolve_canvas, rgb
+from engine.model.draft import (
     MAX_DURATION_MS,
     AudioSegment,
     AudioTrack,
@@ -42,8 +43,7 @@ from engine.draft import (
     VideoSegment,
     VideoTrack,
 )
-from engine.errors import DraftError, Issue
-from engine.probe import MediaInfo
+from engine.model.mediainfo import MediaInfo
 
 DEFAULT_STILL_MS: Final = 3000
 DEFAULT_TEXT_MS: Final = 3000

@@ -1,0 +1,220 @@
+"""Joining the parts of a chunked render without re-encoding, and the single-machine chunked render."""
+
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from engine.chunks.h264 import parameter_sets
+from engine.chunks.parts import (
+    PART_CODEC,
+    PART_SUFFIX,
+    PART_TAG,
+    ProgressCallback,
+    render_part,
+    render_sound,
+    run_step,
+    scaled,
+    temp_beside,
+)
+from engine.chunks.plan import CHUNKABLE, plan_parts
+from engine.config import EngineConfig
+from engine.encode.encoders import CodecChoice
+from engine.encode.profiles import output_args
+from engine.errors import OutputMismatch, RenderError
+from engine.graph import compile as compiler
+from engine.graph.build import rate, secs
+from engine.graph.gif import one_pass_fits
+from engine.media.fonts import FontCatalog
+from engine.media.probe import OutputInfo, inspect_output
+from engine.media.resolve import Resolver
+from engine.model.canvas import OutputSpec, resolve_canvas
+from engine.model.draft import parse_draft
+from engine.model.timeline import build_timeline
+from engine.pipeline.render import NATIVE_ENCODERS, Expected, RenderResult, probe_sources, render, verify
+from engine.run import FFmpegCommand
+
+# ---------------------------------------------------------------- joining
+
+
+def _part_tag(path: Path) -> dict[str, Any]:
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            comment = next((v for k, v in container.metadata.items() if k.lower() == "comment"), "")
+    except av.FFmpegError as exc:
+        raise OutputMismatch(f"{path.name} cannot be read") from exc
+    if not comment.startswith(PART_TAG):
+        raise OutputMismatch(f"{path.name} was not made by render_part")
+    return dict(json.loads(comment[len(PART_TAG):]))
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path.resolve()).replace("'", "'\\''") + "'"
+
+
+def _checked_parts(parts: Sequence[Path], fmt: str) -> tuple[list[dict[str, Any]], OutputInfo]:
+    """Each part's record, checked: in order, back to back from frame 0, each holding its frames, one size."""
+    tags: list[dict[str, Any]] = []
+    first: OutputInfo | None = None
+    for index, path in enumerate(parts):
+        info, tag = inspect_output(path), _part_tag(path)
+        first = first or info
+        expected_from = tags[-1]["to"] if tags else 0
+        if tag["part"] != index or tag["from"] != expected_from:
+            raise OutputMismatch(f"{path.name} is part {tag['part']} (frames {tag['from']}-{tag['to']}); "
+                                 f"expected part {index}, from frame {expected_from}")
+        if info.frames != tag["to"] - tag["from"] or info.video_codec != PART_CODEC[fmt] or info.has_audio:
+            raise OutputMismatch(f"{path.name} holds {info.frames} {info.video_codec} frames, "
+                                 f"expected {tag['to'] - tag['from']} {PART_CODEC[fmt]} and no sound")
+        if (info.width, info.height) != (first.width, first.height):
+            raise OutputMismatch(f"{path.name} is {info.width}x{info.height}, part 0 {first.width}x{first.height}")
+        tags.append(tag)
+    assert first is not None
+    if fmt == "mp4":
+        sets = [parameter_sets(path) for path in parts]
+        if any(other != sets[0] for other in sets[1:]):
+            raise OutputMismatch("the parts were encoded with different H.264 settings (their parameter sets differ); "
+                                 "render every part of one output with the same encoder")
+    return tags, first
+
+
+def join_parts(draft: Mapping[str, Any], parts: Sequence[str | Path], sound: str | Path | None, output: str | Path,
+               *, config: EngineConfig, frames: int | None = None, on_progress: ProgressCallback | None = None,
+               cancel: threading.Event | None = None) -> RenderResult:
+    """Join the parts (from :func:`render_part`, in order) without re-encoding their picture.
+
+    MP4: concat demuxer with ``-c copy``, the sound muxed in, ``+faststart``. GIF: the lossless parts
+    joined, one palette made over all of them, then applied. The result is checked like render()'s
+    (frames, size, duration, sound), against ``frames`` too when given (the plan's last end_frame),
+    written under a temporary name, then renamed."""
+    started = time.monotonic()
+    model = parse_draft(draft)
+    canvas, spec = resolve_canvas(model, None)      # the rate and the output settings need no media
+    fmt = spec.format
+    if fmt not in CHUNKABLE or spec.max_bytes is not None:
+        raise RenderError(f"{fmt} output{' with a size target' if spec.max_bytes else ''} is not joined from parts")
+    if not parts:
+        raise OutputMismatch("there are no parts to join")
+    paths = [Path(p) for p in parts]
+    tags, first = _checked_parts(paths, fmt)
+    total = tags[-1]["to"]
+    if frames is not None and total != frames:
+        raise OutputMismatch(f"the parts hold {total} frames; the timeline has {frames}")
+    if sound is not None and (fmt != "mp4" or model.m.out.audio is False):
+        raise OutputMismatch(f"this {fmt} output has no sound, but a sound file was given")
+    if sound is None and fmt == "mp4" and model.m.out.audio:
+        raise OutputMismatch("the draft asks for sound, but no sound file was given")
+    report = on_progress or (lambda _fraction: None)
+    fps = float(canvas.fps)
+    out_path = Path(output)
+    temp = temp_beside(out_path)
+    with tempfile.TemporaryDirectory(prefix="reelforge-join-", dir=config.work_dir) as scratch:
+        work = Path(scratch)
+        listing = work / "parts.ffconcat"
+        listing.write_text("ffconcat version 1.0\n" + "".join(
+            f"file {_quoted(p)}\nduration {secs(float(Fraction(t['to'] - t['from']) / canvas.fps))}\n"
+            for p, t in zip(paths, tags, strict=True)), encoding="utf-8")
+        concat = ("-f", "concat", "-safe", "0", "-protocol_whitelist", "file", "-i", str(listing))
+        duration_s = canvas.seconds(total)
+        try:
+            if fmt == "mp4":
+                sound_in = ("-f", "mov", "-protocol_whitelist", "file", "-i", str(sound)) if sound else ()
+                maps = ("-map", "0:v:0", *(("-map", "1:a:0") if sound else ()))
+                out = (*maps, "-c", "copy", "-map_metadata", "-1", "-movflags", "+faststart", "-f", "mp4", str(temp))
+                command = FFmpegCommand((*concat, *sound_in), out, None, duration_s)
+                run_step(command, config, work, cancel, report, 0, 0.99)
+                passes = 1
+            else:
+                passes = _join_gif(concat, work, temp, first, spec, rate(canvas), total, duration_s, config, cancel,
+                                   report)
+            info = inspect_output(temp)
+            verify(info, Expected(first.width, first.height, total, fps, sound is not None, timed=fmt == "mp4"))
+            if info.frames != total:
+                raise OutputMismatch(f"{info.frames} frames written, expected {total}")
+            if sound is not None and abs((info.audio_duration_s or 0) - duration_s) > 1 / fps + 1e-3:
+                raise OutputMismatch(f"the sound lasts {info.audio_duration_s} s, the picture {duration_s:.3f} s")
+            os.replace(temp, out_path)
+        finally:
+            temp.unlink(missing_ok=True)
+    report(1.0)
+    encoders, decoders = {t["encoder"] for t in tags}, {t["decoder"] for t in tags if t["decoder"] != "none"}
+    joined = f"; {len(paths)} parts joined without re-encoding"
+    return RenderResult(
+        path=out_path, format=fmt, size_bytes=out_path.stat().st_size, duration_s=info.duration_s,
+        width=info.width, height=info.height, fps=fps, frames=info.frames, has_audio=info.has_audio,
+        video_codec=info.video_codec or "",
+        encoder=", ".join(sorted(encoders)) if fmt == "mp4" else NATIVE_ENCODERS["gif"],
+        encoder_reason=(tags[0]["encoder_reason"] if fmt == "mp4" else "gif output, from lossless parts") + joined,
+        decoder=", ".join(sorted(decoders)) or "none",
+        decoder_reason=next((t["decoder_reason"] for t in tags if t["decoder"] != "none"), tags[0]["decoder_reason"]),
+        elapsed_s=time.monotonic() - started, passes=passes,
+        gif=None if fmt != "gif" else {
+            "fps": fps, "width": info.width, "height": info.height, "colors": spec.colors,
+            "size_bytes": out_path.stat().st_size, "target_bytes": None, "loop": spec.loop, "dither": spec.dither,
+            "stats": spec.stats, "attempts": []},
+    )
+
+
+def _join_gif(concat: Sequence[str], work: Path, temp: Path, first: OutputInfo, spec: OutputSpec, fps: str, total: int,
+              duration_s: float, config: EngineConfig, cancel: threading.Event | None, report: ProgressCallback) -> int:
+    """The lossless parts as one file, then one palette for all of it (in the same pass when it fits)."""
+    joined = work / "joined.mkv"
+    copy_args = ("-map", "0:v:0", "-c", "copy", "-map_metadata", "-1", "-f", "matroska", str(joined))
+    run_step(FFmpegCommand(tuple(concat), copy_args, None, duration_s), config, work, cancel, report, 0.0, 0.2)
+    args = output_args(spec, fps, None, config.x264_preset)
+    width, height = first.width, first.height
+    if one_pass_fits(spec, width, height, total, config.gif_buffer_mb):
+        run_step(compiler.compile_gif_attempt(joined, width, height, fps, spec, args, temp, duration_s),
+             config, work, cancel, report, 0.2, 0.99)
+        return 2
+    palette_png = work / "palette.png"
+    run_step(compiler.compile_gif_palette(joined, width, height, fps, spec, palette_png, duration_s),
+         config, work, cancel, report, 0.2, 0.5)
+    run_step(compiler.compile_gif_attempt(joined, width, height, fps, spec, args, temp, duration_s, palette_png),
+         config, work, cancel, report, 0.5, 0.99)
+    return 3
+
+
+# ---------------------------------------------------------------- all of it, here
+
+
+def render_chunked(draft: Mapping[str, Any], output: str | Path, *, config: EngineConfig, resolve: Resolver,
+                   codecs: CodecChoice, chunk_s: float, fonts: FontCatalog | None = None,
+                   on_progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> RenderResult:
+    """Plan, render every part (one after another, in this process), the sound, and join: the single-machine
+    reference for a distributed render. A plan of one part is simply :func:`engine.pipeline.render`."""
+    started = time.monotonic()
+    model = parse_draft(draft)
+    media = probe_sources(model, resolve)
+    parts = plan_parts(draft, media, chunk_s)
+    if len(parts) == 1:
+        return render(model, output, config=config, resolve=resolve, codecs=codecs, fonts=fonts,
+                      on_progress=on_progress, cancel=cancel)
+    tl = build_timeline(model, media)
+    fonts = fonts or FontCatalog.discover(config.font_dirs)
+    report = on_progress or (lambda _fraction: None)
+    with tempfile.TemporaryDirectory(prefix="reelforge-chunks-", dir=config.work_dir) as scratch:
+        work = Path(scratch)
+        files = []
+        for part in parts:
+            share = scaled(report, 0.8 * part.start_frame / tl.length, 0.8 * part.end_frame / tl.length)
+            files.append(render_part(part, work / f"part-{part.index:04d}{PART_SUFFIX[tl.output.format]}",
+                                     config=config, resolve=resolve, codecs=codecs, fonts=fonts, cancel=cancel,
+                                     on_progress=share))
+        sound = render_sound(draft, work / "sound.m4a", config=config, resolve=resolve, cancel=cancel,
+                             on_progress=scaled(report, 0.8, 0.9))
+        result = join_parts(draft, files, sound, output, config=config, frames=tl.length, cancel=cancel,
+                            on_progress=scaled(report, 0.9, 1.0))
+    return replace(result, elapsed_s=time.monotonic() - started, warnings=(*tl.warnings, *result.warnings),
+                   passes=result.passes + len(parts) + (sound is not None))

@@ -1,0 +1,2 @@
+"""Timeline to FFmpeg filter graph: the picture, the sound, GIF palettes, and the compiled command.
+"""

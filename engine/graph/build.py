@@ -1,0 +1,105 @@
+"""The state of one compile: the canvas, what it may read, and the inputs made so far.
+
+Also the small helpers every part of the graph uses to write numbers the way FFmpeg reads them.
+No text from a client reaches a filter string: sources are file paths (input arguments),
+captions arrive as pictures, colours as parsed numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import ffmpeg
+
+from engine.media.stills import PreparedStill
+from engine.model.canvas import RGB, Canvas, rate_text
+from engine.model.mediainfo import MediaInfo
+
+Stream = Any   # an ffmpeg-python stream
+
+
+def secs(value: float) -> str:
+    """Seconds as FFmpeg reads them, to the microsecond, without float noise."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def rate(canvas: Canvas) -> str:
+    return rate_text(canvas.fps)
+
+
+def hex_color(color: RGB, alpha: float | None = None) -> str:
+    text = "0x{:02X}{:02X}{:02X}".format(*color)
+    return text if alpha is None else f"{text}@{alpha:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCaption:
+    still: PreparedStill
+    x: int
+    y: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """What the compiler may read: probed media plus the pictures prepared for this render."""
+
+    stills: Mapping[str, PreparedStill]           # by Visual.where
+    captions: Mapping[str, PreparedCaption]       # by Caption.where
+    decoder_args: Mapping[str, str]               # extra input options for decoded video (e.g. hwaccel)
+
+
+class Build:
+    """The state of one compile: canvas, sources, and the inputs made so far.
+
+    ffmpeg-python merges nodes that look alike, so two segments reading the same window of the
+    same file would share one ``-i`` and the later one would have to buffer every frame of the
+    earlier. Each owner (a segment, a gap) therefore gets its own input: when the options of a
+    new one match an existing input, its ``-t`` grows by a microsecond, which changes nothing
+    in the output (every piece is trimmed to whole frames) but keeps the inputs apart.
+    """
+
+    def __init__(self, canvas: Canvas, sources: Sources) -> None:
+        self.canvas, self.sources = canvas, sources
+        self._by_owner: dict[str, Any] = {}
+        self._signatures: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+
+    def input(self, owner: str, path: str, opts: dict[str, str]) -> Any:
+        if owner in self._by_owner:
+            return self._by_owner[owner]
+        nudge = 0
+        while True:
+            trial = dict(opts)
+            if nudge:
+                trial["t"] = secs(float(opts.get("t", "0")) + nudge * 1e-6)
+            signature = (path, tuple(sorted(trial.items())))
+            if signature not in self._signatures:
+                break
+            nudge += 1
+        self._signatures.add(signature)
+        node = ffmpeg.input(path, **trial)
+        self._by_owner[owner] = node
+        return node
+
+    def media(self, owner: str, info: MediaInfo, *, start_s: float, duration_s: float, loop: bool = False,
+              decode: bool = False) -> Any:
+        """A probed file as an input: its demuxer forced (as probed) and only the file protocol allowed."""
+        opts: dict[str, str] = {"protocol_whitelist": "file"}
+        if info.demuxer:
+            opts["f"] = info.demuxer
+        if loop:
+            opts["stream_loop"] = "-1"
+        if start_s > 0:
+            opts["ss"] = secs(start_s)
+        opts["t"] = secs(duration_s)
+        if decode:
+            opts.update(self.sources.decoder_args)
+        return self.input(owner, info.path, opts)
+
+    def picture(self, owner: str, still: PreparedStill) -> Any:
+        return self.input(owner, str(still.path), {"f": still.demuxer, "protocol_whitelist": "file"})
+
+    def lavfi(self, owner: str, graph: str, duration_s: float) -> Any:
+        return self.input(owner, graph, {"f": "lavfi", "t": secs(duration_s)})

@@ -1,0 +1,4 @@
+"""The draft and what it means: canvas, placement, the resolved timeline, its pieces, the summary line.
+
+Pure: no files, no processes.
+"""
