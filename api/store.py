@@ -199,10 +199,6 @@ class Store:
         row = self._one("SELECT * FROM sessions WHERE id = ?", session_id)
         return _session(row) if row else None
 
-    def session_by_task(self, task_id: str) -> SessionRow | None:
-        row = self._one("SELECT * FROM sessions WHERE task_id = ?", task_id)
-        return _session(row) if row else None
-
     def save_draft(self, session_id: str, draft: dict[str, Any], note: str = "", parent: int | None = None) -> int:
         """Make ``draft`` the session's current draft, as a new version whose history says it came from
         ``parent`` (default: the version it replaces). Returns the new version."""

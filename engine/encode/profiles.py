@@ -16,7 +16,6 @@ AAC_BITRATE: Final = {"high": "192k", "medium": "160k", "low": "128k"}
 VP9_CRF: Final = {"high": 31, "medium": 35, "low": 40}
 WEBP_QUALITY: Final = {"high": 80, "medium": 70, "low": 55}
 CONTENT_TYPES: Final = {"mp4": "video/mp4", "gif": "image/gif", "webm": "video/webm", "webp": "image/webp"}
-MUXERS: Final = {"mp4": "mp4", "gif": "gif", "webm": "webm", "webp": "webp"}
 
 
 def output_args(spec: OutputSpec, fps: str, choice: CodecChoice | None, x264_preset: str) -> list[str]:

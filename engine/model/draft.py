@@ -345,9 +345,6 @@ class Draft(Model):
     m: Meta = Field(default_factory=Meta)
     t: list[Track] = Field(default_factory=list, max_length=MAX_TRACKS)
 
-    def tracks_of(self, kind: type[TrackBase]) -> list[Any]:
-        return [track for track in self.t if isinstance(track, kind)]
-
 
 # ---------------------------------------------------------------- parse / dump
 
