@@ -29,8 +29,8 @@ from api.agent.planner import LlmPlanner, plan
 from api.agent.tools import Draft, MediaRef, Workspace, normalised, timeline_ms
 from api.agent.turn import Step, run_turn
 from api.agent.understand import MediaFacts, Understanding
+from api.drafts import check_draft
 from api.errors import OutOfCredits
-from api.exports import check_draft
 from api.store import NO_PARENT, MediaRow, NotEnoughCredits, SessionRow, Store, TokenRow
 from engine.errors import EngineError
 from engine.media.musicbed import write_music_bed

@@ -1,21 +1,17 @@
-"""From an export request to a RenderJob: merge the output settings into the draft, map each
-``src`` to one of the user's uploads, and check the whole draft before any job exists."""
+"""From an export request to a RenderJob: merge the output settings into the draft, check it
+(:mod:`api.drafts`) and name the output file."""
 
 from __future__ import annotations
 
 import copy
 import secrets
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from api.drafts import check_draft
 from api.errors import BadRequest, DraftInvalid
-from api.store import MediaRow, Store
-from api.views import EXTENSIONS, media_id_of
-from engine.errors import DraftError, Issue
+from api.views import EXTENSIONS
 from engine.job import RenderJob
-from engine.model.draft import Draft, dump_draft, parse_draft
-from engine.model.mediainfo import MediaInfo
-from engine.model.timeline import Timeline, build_timeline
+from engine.model.draft import dump_draft
 
 if TYPE_CHECKING:
     from api.services import Services
@@ -43,43 +39,6 @@ def with_output(draft: Any, output: Any, skill: str | None, skill_resolutions: d
     if video and "resolution" not in out and "width" not in out and skill in skill_resolutions:
         out["resolution"] = skill_resolutions[skill]
     return merged
-
-
-def resolve_sources(draft: Draft, store: Store, user_id: str, session_id: str) -> dict[str, MediaRow]:
-    """Each distinct src -> one of the user's uploads, by its URL, id or (within the session) file name."""
-    by_name = {m.filename: m for m in store.session_media(session_id)}
-    found: dict[str, MediaRow] = {}
-    issues = []
-    for i, track in enumerate(draft.t):
-        for j, seg in enumerate(track.sg):
-            src = getattr(seg, "src", None)
-            if src is None or src in found:
-                continue
-            media = store.media(media_id_of(src)) or store.media(src) or by_name.get(src)
-            if media is None or media.user_id != user_id or not Path(media.path).is_file():
-                issues.append(Issue(f"t[{i}].sg[{j}].src", "media_known",
-                                    f"{src!r} is not one of your uploads; upload it first and use its url"))
-                continue
-            found[src] = media
-    if issues:
-        raise DraftError(issues)
-    return found
-
-
-def check_renderable(draft: Draft) -> None:
-    if not any(track.sg for track in draft.t):
-        raise DraftError([Issue("t", "not_empty", "the draft has no segments: add media to a track first")])
-
-
-def check_draft(store: Store, draft_json: dict[str, Any], user_id: str,
-                session_id: str) -> tuple[Draft, dict[str, MediaRow], Timeline]:
-    """Every rule an export checks (shape, sources, timeline), or DraftError/MediaError.
-    (draft, its media, its timeline)."""
-    draft = parse_draft(draft_json)
-    check_renderable(draft)
-    media = resolve_sources(draft, store, user_id, session_id)
-    timeline = build_timeline(draft, {src: MediaInfo.from_dict(row.info) for src, row in media.items()})
-    return draft, media, timeline
 
 
 def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id: str,

@@ -1,0 +1,51 @@
+"""Whether a draft can be exported: its shape, its sources (each ``src`` one of the user's uploads) and
+its timeline, checked before any job exists. Exports and the chat's edit check share it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from api.store import MediaRow, Store
+from api.views import media_id_of
+from engine.errors import DraftError, Issue
+from engine.model.draft import Draft, parse_draft
+from engine.model.mediainfo import MediaInfo
+from engine.model.timeline import Timeline, build_timeline
+
+
+def resolve_sources(draft: Draft, store: Store, user_id: str, session_id: str) -> dict[str, MediaRow]:
+    """Each distinct src -> one of the user's uploads, by its URL, id or (within the session) file name."""
+    by_name = {m.filename: m for m in store.session_media(session_id)}
+    found: dict[str, MediaRow] = {}
+    issues = []
+    for i, track in enumerate(draft.t):
+        for j, seg in enumerate(track.sg):
+            src = getattr(seg, "src", None)
+            if src is None or src in found:
+                continue
+            media = store.media(media_id_of(src)) or store.media(src) or by_name.get(src)
+            if media is None or media.user_id != user_id or not Path(media.path).is_file():
+                issues.append(Issue(f"t[{i}].sg[{j}].src", "media_known",
+                                    f"{src!r} is not one of your uploads; upload it first and use its url"))
+                continue
+            found[src] = media
+    if issues:
+        raise DraftError(issues)
+    return found
+
+
+def check_renderable(draft: Draft) -> None:
+    if not any(track.sg for track in draft.t):
+        raise DraftError([Issue("t", "not_empty", "the draft has no segments: add media to a track first")])
+
+
+def check_draft(store: Store, draft_json: dict[str, Any], user_id: str,
+                session_id: str) -> tuple[Draft, dict[str, MediaRow], Timeline]:
+    """Every rule an export checks (shape, sources, timeline), or DraftError/MediaError.
+    (draft, its media, its timeline)."""
+    draft = parse_draft(draft_json)
+    check_renderable(draft)
+    media = resolve_sources(draft, store, user_id, session_id)
+    timeline = build_timeline(draft, {src: MediaInfo.from_dict(row.info) for src, row in media.items()})
+    return draft, media, timeline
