@@ -15,8 +15,9 @@ from typing import Any, Final
 import ffmpeg
 
 from engine.graph.build import Build, secs
-from engine.graph.video import clip_input, clip_window
+from engine.graph.clip import clip_input, clip_read, sound_from
 from engine.model.canvas import Canvas
+from engine.model.pieces import Run
 from engine.model.timeline import Sound, Timeline, Visual
 
 Stream = Any
@@ -53,25 +54,24 @@ def _fade(stream: Stream, kind: str, start_s: float, length_s: float) -> Stream:
     return stream.filter("afade", t=kind, st=secs(start_s), d=secs(length_s), curve="tri") if length_s > 0 else stream
 
 
-def clip_sound(b: Build, v: Visual) -> Stream:
-    """A clip's own sound over the same extent as its picture, crossfading where its picture does."""
+def clip_sound(b: Build, v: Visual, extent: Run) -> Stream:
+    """A clip's own sound over the same frames as its picture (its extent), crossfading where its picture does."""
     canvas = b.canvas
-    extent = v.lead_in + v.length + v.tail_out
-    hold = clip_window(v, extent, v.lead_in, canvas)[2]
-    stream = clip_input(b, v, extent, v.lead_in).audio.filter("asetpts", "PTS-STARTPTS")
+    read = clip_read(v, extent, canvas)
+    stream, held_s = sound_from(clip_input(b, read).audio, read)
     stream = _normalised(_tempo(stream, v.speed))
     if v.volume != 1:
         stream = stream.filter("volume", f"{v.volume:g}")
-    if hold:
-        stream = stream.filter("adelay", delays=f"{samples(canvas, hold)}S", all=1)
+    if held_s:
+        stream = stream.filter("adelay", delays=f"{round(held_s * SAMPLE_RATE)}S", all=1)
     if v.reverse:   # exactly the extent first, so that what plays first is what ends the window
-        count = samples(canvas, extent)
+        count = samples(canvas, extent.frames)
         stream = stream.filter("apad", whole_len=count).filter("atrim", end_sample=count).filter("areverse")
     if v.enter:
         stream = _fade(stream, "in", 0, canvas.seconds(v.enter.frames))
     if v.exit:
-        stream = _fade(stream, "out", canvas.seconds(extent - v.exit.frames), canvas.seconds(v.exit.frames))
-    return _place(stream, canvas, extent, v.start - v.lead_in)
+        stream = _fade(stream, "out", canvas.seconds(extent.frames - v.exit.frames), canvas.seconds(v.exit.frames))
+    return _place(stream, canvas, extent.frames, v.start + extent.first)
 
 
 def track_sound(b: Build, s: Sound) -> Stream:
@@ -90,7 +90,7 @@ def track_sound(b: Build, s: Sound) -> Stream:
 def mixed_sound(b: Build, tl: Timeline) -> Stream:
     """Everything audible on the timeline, summed, limited, exactly as long as the timeline."""
     canvas = b.canvas
-    parts = [clip_sound(b, v) for v in tl.visuals() if v.volume > 0 and v.media.has_audio]
+    parts = [clip_sound(b, v, Run(0, -v.lead_in, v.extent)) for v in tl.visuals() if v.volume > 0 and v.media.has_audio]
     parts += [track_sound(b, s) for s in tl.sounds if s.volume > 0]
     total = samples(canvas, tl.length)
     if not parts:

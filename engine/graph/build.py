@@ -30,6 +30,22 @@ def rate(canvas: Canvas) -> str:
     return rate_text(canvas.fps)
 
 
+def frame_tb(canvas: Canvas) -> str:
+    """One frame as a time base: every piece of picture counts its timestamps in frames."""
+    return f"{canvas.fps.denominator}/{canvas.fps.numerator}"
+
+
+def normalise(stream: Stream, canvas: Canvas, pix_fmt: str = "yuv420p", offset: int = 0) -> Stream:
+    """Pin a stream of frames: its pixel format, the time base 1/fps, and timestamps that count its
+    frames from ``offset`` (0 for a piece of the base track, its start for a layer).
+
+    Every piece, every join and every layer goes through this, so no timestamp downstream depends
+    on how a filter upstream computed its own: concat, for one, takes a one-frame input to last no
+    time at all, and xfade and overlay pair frames by timestamp."""
+    return (stream.filter("format", pix_fmt).filter("settb", frame_tb(canvas))
+            .filter("setpts", f"N+{offset}" if offset else "N"))
+
+
 def hex_color(color: RGB, alpha: float | None = None) -> str:
     text = "0x{:02X}{:02X}{:02X}".format(*color)
     return text if alpha is None else f"{text}@{alpha:g}"

@@ -47,7 +47,7 @@ def _command(streams: Sequence[Stream], out_args: Sequence[str], output: Path, d
     graph_at = argv.index("-filter_complex")
     maps = argv[graph_at + 2:-1]
     return FFmpegCommand(
-        input_args=tuple(argv[1:graph_at]),
+        input_args=("-copyts", *argv[1:graph_at]),   # clips pick their frames by the file's own timestamps
         output_args=(*maps, *out_args, str(output)),
         filter_graph=argv[graph_at + 1],
         duration_s=duration_s,

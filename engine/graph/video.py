@@ -1,38 +1,33 @@
-"""The picture half of the filter graph, built with ffmpeg-python.
+"""The picture half of the filter graph, built with ffmpeg-python from the pieces model.
 
-Every piece of picture leaves here as a stream of exactly the frames it needs, at the canvas
-rate, time base 1/fps, starting at zero, so that concat and xfade line up to the frame. How
-many frames and which source frames are decided in timeline.py; this module only says how.
+The base track is made item by item (:mod:`engine.model.pieces`): each clip, still and gap becomes
+one stream of exactly the frames of its extent, cut into its runs where it has more than one;
+plain runs follow one another and each transition is an xfade of its two runs, and everything is
+joined with concat. Every one of those streams normalised (:func:`engine.graph.build.normalise`),
+so a join never inherits a filter's own timestamp arithmetic. Upper tracks and captions are overlays,
+timestamped at their start frame. Which source frame a clip's frame shows is decided in the model
+and carried out in :mod:`engine.graph.clip`.
 
-The base track is a chain: clips and background gaps joined by concat, or by xfade where a
-transition sits on the cut. Upper tracks and captions are overlays, shifted to their start.
-No text from a client reaches a filter string: captions arrive as pictures, sources as file
-paths (input arguments), colours as parsed numbers.
+Pixels stay in 4:2:0 throughout, but for the crop of a still's motion (4:4:4, so that it may start
+at odd pixels) and the alpha of layers (4:2:0 with alpha).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import ffmpeg
 
-from engine.graph.build import Build, Stream, hex_color, rate, secs
+from engine.graph.build import Build, Stream, hex_color, normalise, rate, secs
+from engine.graph.clip import clip_input, clip_read, frames_on_slots
 from engine.media.stills import PreparedStill
 from engine.model.canvas import RGB, Canvas, Rect, even
 from engine.model.mediainfo import MediaInfo
-from engine.model.timeline import Blend, Caption, Layer, Timeline, Visual
+from engine.model.pieces import BaseTrack, Gap, Piece, Run, base_pieces
+from engine.model.timeline import Caption, Layer, Timeline, Visual
 
 BLUR_SHRINK: Final = 16
-
-
-def _exact_frames(stream: Stream, frames: int, hold_front: int = 0) -> Stream:
-    """Exactly ``frames`` frames: hold the first frame ``hold_front`` times, the last one as long as needed."""
-    if hold_front:
-        stream = stream.filter("tpad", start=hold_front, start_mode="clone")
-    return (stream.filter("tpad", stop=-1, stop_mode="clone")
-            .filter("trim", end_frame=frames).filter("setpts", "PTS-STARTPTS"))
 
 
 def _cover_size(dw: int, dh: int, w: int, h: int) -> tuple[int, int]:
@@ -83,144 +78,109 @@ def _motion(stream: Stream, still: PreparedStill, frames: int, box: Rect, canvas
     assert still.motion is not None and still.motion_script is not None
     x, y, w, h = still.motion.crops[0]
     work = "yuva444p" if alpha else "yuv444p"   # 4:4:4 so the crop may start at odd pixels
-    return (_repeat(stream.filter("format", work), frames, canvas)
+    return (_repeat(stream, frames, canvas, work)
             .filter("sendcmd", f=str(still.motion_script))
             .filter(still.motion_target, w=w, h=h, x=x, y=y, exact=1)
             .filter("scale", box.w, box.h, flags="area")
             .filter("format", "yuva420p" if alpha else "yuv420p"))
 
 
-def _repeat(stream: Stream, frames: int, canvas: Canvas) -> Stream:
+def _repeat(stream: Stream, frames: int, canvas: Canvas, pix: str) -> Stream:
     """One decoded picture shown ``frames`` times at the canvas rate (copies by reference)."""
-    tb = f"{canvas.fps.denominator}/{canvas.fps.numerator}"
-    return (stream.filter("loop", loop=frames - 1, size=1, start=0)
-            .filter("settb", tb).filter("setpts", "N").filter("fps", rate(canvas)))
+    return normalise(stream.filter("format", pix).filter("loop", loop=frames - 1, size=1, start=0), canvas, pix)
 
 
 def still_stream(b: Build, v: Visual, frames: int, layer: bool) -> Stream:
+    """A still's picture for ``frames`` frames, at its box size."""
     prepared = b.sources.stills[v.where]
     alpha = layer and prepared.has_alpha
-    pic = b.picture(f"{v.where}#{frames}", prepared).video
+    pic = b.picture(v.where, prepared).video
     if prepared.motion is not None:
         return _motion(pic, prepared, frames, v.box, b.canvas, alpha)
-    return _repeat(pic.filter("format", "yuva420p" if layer else "yuv420p"), frames, b.canvas)
+    return _repeat(pic, frames, b.canvas, "yuva420p" if layer else "yuv420p")
 
 
-def clip_window(v: Visual, frames: int, lead: int, canvas: Canvas) -> tuple[float, float, int]:
-    """Which part of the source a clip's rendered extent reads: (start s, length s, frames held first).
-
-    The extent begins ``lead`` frames before the in-point (the first half of a transition); where
-    that is before the source's first frame, the first frame is held instead.
-    A reversed clip reads the window its frames fill when played forwards and is turned round
-    afterwards: its lead then lies past the out-point, and what the timeline's end cut off (the
-    frames it would show last) is skipped at the in-point.
-    """
-    if v.reverse:
-        lead = frames - lead - v.length - v.cut
-    fps = float(canvas.fps)
-    start_s = v.source_in_ms / 1000 - lead / fps * v.speed
-    hold = 0
-    if start_s < 0:
-        hold = min(frames - 1, math.ceil(-start_s * fps / v.speed - 1e-9))
-        start_s = 0.0
-    return start_s, (frames - hold + 2) / fps * v.speed, hold
-
-
-def clip_input(b: Build, v: Visual, frames: int, lead: int) -> Any:
-    """The ``-i`` of a clip's extent; its picture and its sound read the same one."""
-    start_s, need_s, _hold = clip_window(v, frames, lead, b.canvas)
-    return b.media(f"{v.where}#{frames}", v.media, start_s=start_s, duration_s=need_s, decode=True)
-
-
-def clip_stream(b: Build, v: Visual, frames: int, lead: int, layer: bool) -> Stream:
-    """The picture of a video clip over its rendered extent."""
-    hold = clip_window(v, frames, lead, b.canvas)[2]
-    stream = clip_input(b, v, frames, lead).video
-    stream = stream.filter("setpts", "PTS-STARTPTS" if v.speed == 1 else f"(PTS-STARTPTS)/{v.speed:g}")
-    stream = stream.filter("fps", rate(b.canvas))
+def clip_stream(b: Build, v: Visual, run: Run, layer: bool) -> Stream:
+    """A clip's frames ``run`` (item frames, see the pieces model), at its box size."""
+    read = clip_read(v, run, b.canvas)
+    stream = frames_on_slots(clip_input(b, read).video, read, b.canvas)
     stream = _fit_video(stream, v.media, v.box, v.fit, v.fill, layer)
-    stream = _exact_frames(stream, frames, hold)
+    pix = "yuva420p" if layer else "yuv420p"
+    stream = normalise(stream.filter("tpad", stop=-1, stop_mode="clone").filter("trim", end_frame=run.frames),
+                       b.canvas, pix)
     # reverse holds every frame until the last one arrives: give it only the frames shown, at their box size
-    return stream.filter("reverse") if v.reverse else stream
+    return normalise(stream.filter("reverse"), b.canvas, pix) if v.reverse else stream
 
 
-def visual_stream(b: Build, v: Visual, frames: int, lead: int, layer: bool) -> Stream:
+def visual_stream(b: Build, v: Visual, run: Run, layer: bool) -> Stream:
     """A clip or still at its box size; on the base track, placed on the full canvas."""
-    stream = still_stream(b, v, frames, layer) if v.is_still else clip_stream(b, v, frames, lead, layer)
+    if v.is_still:
+        stream = still_stream(b, v, run.frames, layer)
+    else:
+        stream = clip_stream(b, v, run, layer)
     canvas = b.canvas
     if not layer and (v.box.w, v.box.h) != (canvas.width, canvas.height):
-        stream = stream.filter("pad", canvas.width, canvas.height, v.box.x, v.box.y, color=hex_color(canvas.bg))
+        stream = normalise(stream.filter("pad", canvas.width, canvas.height, v.box.x, v.box.y,
+                                         color=hex_color(canvas.bg)), canvas)
     return stream
 
 
 def background(b: Build, owner: str, frames: int) -> Stream:
     canvas = b.canvas
     color = f"color=c={hex_color(canvas.bg)}:s={canvas.width}x{canvas.height}:r={rate(canvas)}"
-    return (b.lavfi(owner, color, canvas.seconds(frames + 1)).video.filter("format", "yuv420p")
-            .filter("trim", end_frame=frames).filter("setpts", "PTS-STARTPTS"))
+    return normalise(b.lavfi(owner, color, canvas.seconds(frames + 1)).video.filter("trim", end_frame=frames), canvas)
 
 
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    stream: Stream
-    frames: int           # how many frames it renders (transition halves included)
-    enter: Blend | None   # the transition into it from the piece before
+# ---------------------------------------------------------------- the base track
 
 
-def _cut(stream: Stream, at: int) -> tuple[Stream, Stream]:
-    """The frames before ``at`` and the frames from ``at`` on, each starting at time zero."""
-    halves = stream.filter_multi_output("split")
-    return (halves[0].filter("trim", end_frame=at),
-            halves[1].filter("trim", start_frame=at).filter("setpts", "PTS-STARTPTS"))
+def _item_stream(b: Build, track: BaseTrack, index: int) -> Stream:
+    item, extent = track.items[index], track.extent(index)
+    if isinstance(item, Gap):
+        return background(b, f"gap@{item.start}", extent.frames)
+    return visual_stream(b, item, extent, layer=False)
 
 
-def _join(pieces: list[_Piece], canvas: Canvas) -> Stream:
-    """Pieces end to end: concat at a plain cut; at a transition, xfade over just its frames.
+def _run_streams(b: Build, track: BaseTrack) -> dict[tuple[int, int], Stream]:
+    """Every run of every item, by (item, first frame): the item's stream, cut where it has several."""
+    out: dict[tuple[int, int], Stream] = {}
+    for index in range(len(track.items)):
+        runs, extent = track.runs_of(index), track.extent(index)
+        whole = _item_stream(b, track, index)
+        if len(runs) == 1:
+            out[(index, runs[0].first)] = whole
+            continue
+        copies = whole.filter_multi_output("split", len(runs))
+        for n, run in enumerate(runs):
+            cut = copies[n].filter("trim", start_frame=run.first - extent.first, end_frame=run.stop - extent.first)
+            out[(index, run.first)] = normalise(cut, b.canvas)
+    return out
 
-    xfade is handed only the frames that blend (the tail of what came before, the head of the
-    next piece) and concat joins the rest: fed whole streams, xfade in this FFmpeg costs about
-    8 ms for every frame it merely passes through before the transition.
-    After each join the stream is pinned to yuv420p at the canvas time base. Left to itself,
-    FFmpeg's format negotiation picks yuv444p for a concat/xfade chain and converts every frame
-    there and back; and concat hands out a microsecond time base that xfade refuses.
-    """
-    tb = f"{canvas.fps.denominator}/{canvas.fps.numerator}"
-    acc, length = pieces[0].stream, pieces[0].frames
-    for piece in pieces[1:]:
-        blend = piece.enter
-        if blend is None:
-            parts = [acc, piece.stream]
-        else:
-            overlap = blend.frames
-            start = length - overlap                   # where the blend begins in what came before
-            main, tail = _cut(acc, start) if start > 0 else (None, acc)
-            head, rest = _cut(piece.stream, overlap) if piece.frames > overlap else (piece.stream, None)
-            tail, head = tail.filter("format", "yuv420p"), head.filter("format", "yuv420p")
-            mixed = ffmpeg.filter([tail, head], "xfade", transition=blend.kind,
-                                  duration=secs(canvas.seconds(overlap)), offset=0)
-            parts = [p for p in (main, mixed, rest) if p is not None]
-        acc = ffmpeg.concat(*parts, v=1, a=0).filter("settb", tb) if len(parts) > 1 else parts[0]
-        acc = acc.filter("format", "yuv420p")
-        length += piece.frames - (blend.frames if blend else 0)
-    return acc
+
+def _piece_stream(piece: Piece, runs: dict[tuple[int, int], Stream], canvas: Canvas) -> Stream:
+    shown = runs[(piece.run.item, piece.run.first)]
+    if piece.into is None:
+        return shown
+    incoming = runs[(piece.into.item, piece.into.first)]
+    mixed = ffmpeg.filter([shown, incoming], "xfade", transition=piece.kind,
+                          duration=secs(canvas.seconds(piece.frames)), offset=0)
+    return normalise(mixed, canvas)
 
 
 def base_stream(b: Build, tl: Timeline) -> Stream:
-    """The base track from frame 0 to the end: clips, and background wherever there is none."""
-    pieces: list[_Piece] = []
-    cursor, leaving = 0, None   # where the last clip ended, and the transition it left with
-    for index, clip in enumerate(tl.base):
-        fades_in_at_zero = index == 0 and clip.start == 0 and clip.enter is not None
-        if clip.start > cursor or fades_in_at_zero:   # background before the clip, maybe of zero length
-            frames = (clip.start - cursor) + (leaving.lead if leaving else 0) + (clip.enter.lag if clip.enter else 0)
-            pieces.append(_Piece(background(b, f"gap@{cursor}", frames), frames, leaving))
-        stream = visual_stream(b, clip, clip.extent, clip.lead_in, layer=False)
-        pieces.append(_Piece(stream, clip.extent, clip.enter))
-        cursor, leaving = clip.end, clip.exit
-    if cursor < tl.length or leaving is not None:     # background after the last clip, maybe of zero length
-        frames = tl.length - cursor + (leaving.lead if leaving else 0)
-        pieces.append(_Piece(background(b, f"gap@{cursor}", frames), frames, leaving))
-    return _join(pieces, b.canvas)
+    """The base track from frame 0 to the end: its pieces, in order.
+
+    xfade is handed only the frames that blend and concat joins the rest: fed whole streams,
+    xfade in this FFmpeg costs about 8 ms for every frame it merely passes through."""
+    track = base_pieces(tl)
+    runs = _run_streams(b, track)
+    streams = [_piece_stream(piece, runs, b.canvas) for piece in track.pieces]
+    if len(streams) == 1:
+        return streams[0]
+    return normalise(ffmpeg.concat(*streams, v=1, a=0), b.canvas)
+
+
+# ---------------------------------------------------------------- layers
 
 
 def _fades(stream: Stream, frames: int, fade_in: int, fade_out: int, canvas: Canvas) -> Stream:
@@ -234,13 +194,12 @@ def _fades(stream: Stream, frames: int, fade_in: int, fade_out: int, canvas: Can
 
 def _caption_stream(b: Build, item: Caption) -> tuple[Stream, int, int]:
     cap = b.sources.captions[item.where]
-    pic = b.picture(item.where, cap.still).video
-    stream = _repeat(pic.filter("format", "yuva420p"), item.length, b.canvas)
+    stream = _repeat(b.picture(item.where, cap.still).video, item.length, b.canvas, "yuva420p")
     return _fades(stream, item.length, item.fade_in, item.fade_out, b.canvas), cap.x, cap.y
 
 
 def _layer_stream(b: Build, item: Visual) -> tuple[Stream, int, int]:
-    stream = visual_stream(b, item, item.extent, 0, layer=True)
+    stream = visual_stream(b, item, Run(0, 0, item.length), layer=True)
     if item.opacity < 1:
         stream = stream.filter("lutyuv", a=f"val*{item.opacity:g}")
     fades = (item.enter.frames if item.enter else 0, item.exit.frames if item.exit else 0)
@@ -253,6 +212,6 @@ def overlay_layers(b: Build, base: Stream, layers: tuple[Layer, ...]) -> Stream:
     for layer in layers:
         for item in layer.clips:
             stream, x, y = _caption_stream(b, item) if isinstance(item, Caption) else _layer_stream(b, item)
-            stream = stream.filter("setpts", f"PTS+{item.start}")
-            out = ffmpeg.overlay(out, stream, x=x, y=y, eof_action="pass", format="yuv420").filter("format", "yuv420p")
+            placed = normalise(stream, b.canvas, "yuva420p", offset=item.start)
+            out = ffmpeg.overlay(out, placed, x=x, y=y, eof_action="pass", format="yuv420").filter("format", "yuv420p")
     return out

@@ -119,10 +119,11 @@ def _probe_av(path: Path, size: int) -> MediaInfo:
         video = _video_stream(container, vstreams[0], path) if vstreams else None
         audio = _audio_stream(container, astreams[0], path) if astreams else None
         duration_ms = _duration_ms(container)
+        start_us = int(container.start_time or 0)
     kind: MediaKind = "video" if video else "audio"
     if duration_ms is None or duration_ms <= 0:
         raise MediaUnsupported(str(path), "the media has no duration")
-    return MediaInfo(str(path), kind, fmt, demuxer, size, duration_ms, video, audio)
+    return MediaInfo(str(path), kind, fmt, demuxer, size, duration_ms, video, audio, start_us)
 
 
 def _container_kind(names: str, path: Path) -> str | None:

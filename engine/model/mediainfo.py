@@ -38,6 +38,7 @@ class MediaInfo:
     duration_ms: int | None
     video: VideoStream | None
     audio: AudioStream | None
+    start_us: int = 0      # the container's first timestamp: where source time 0 is (FFmpeg's -ss counts from it)
 
     @property
     def has_audio(self) -> bool:
@@ -63,4 +64,4 @@ class MediaInfo:
         video = VideoStream(**data["video"]) if data.get("video") else None
         audio = AudioStream(**data["audio"]) if data.get("audio") else None
         return cls(data["path"], data["kind"], data["format"], data.get("demuxer"), data["size_bytes"],
-                   data.get("duration_ms"), video, audio)
+                   data.get("duration_ms"), video, audio, int(data.get("start_us") or 0))
