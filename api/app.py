@@ -18,11 +18,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.errors import ApiError
 from api.routes import account, chat, media, render, sessions
 from api.services import Services
+from api.settings import ApiSettings
 from engine.encode.encoders import CodecChoice, detect_capabilities
-from engine.settings import Settings
 
 
-def create_app(settings: Settings, codecs: CodecChoice | None = None) -> FastAPI:
+def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> FastAPI:
     """The app; ``codecs`` skips detecting the encoder (tests), else it is detected once at start-up."""
 
     @asynccontextmanager

@@ -25,7 +25,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
-    from engine.settings import get_settings
+    from api.settings import get_settings
 
     overrides = {key: value for key, value in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir),
                                                ("local_workers", args.workers)) if value is not None}

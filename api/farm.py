@@ -3,8 +3,8 @@
 Same interface as :class:`api.jobs.Runner` (start, stop, submitted, cancel, busy), so the routes
 do not know which one runs. The API keeps its SQLite job rows as the record clients read; one
 thread keeps them in step with the farm's job board (the Redis hashes workers write: status,
-progress, result; see workers/board.py for the protocol, which this module speaks with its own
-code because api/ and workers/ never import each other). The same thread:
+progress, result), spoken through :mod:`workers.protocol`, the one module of workers/ the API
+imports. The same thread:
 
 - sends each pending job once, to the ``gpu`` queue when any live worker serves it, else ``cpu``;
 - retries a job whose worker stopped renewing its lease (killed, lost), up to the attempts
@@ -14,7 +14,6 @@ code because api/ and workers/ never import each other). The same thread:
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -24,11 +23,23 @@ import redis
 from celery import Celery
 
 from api.store import JobRow, Store
+from workers.protocol import (
+    CANCELLED,
+    CPU_QUEUE,
+    GPU_QUEUE,
+    RENDER_TASK,
+    JobEntry,
+    JobField,
+    JobStatus,
+    cancel_request_write,
+    failed_write,
+    gave_up_error,
+    job_key,
+    live_workers,
+    queued_write,
+)
 
 log = logging.getLogger("reelforge.farm")
-JOB_KEY: Final = "reelforge:job:{}"            # the board's keys and the task's name (workers/board.py)
-WORKER_PATTERN: Final = "reelforge:worker:*"
-TASK_NAME: Final = "reelforge.render"
 SYNC_S: Final = 0.25
 
 
@@ -57,9 +68,9 @@ class FarmRunner:
 
     def cancel(self, job_id: str) -> None:
         self.store.request_cancel(job_id)
-        self.redis.hset(JOB_KEY.format(job_id), "cancel", "1")
-        if self.redis.hget(JOB_KEY.format(job_id), "status") in (None, "queued"):
-            self.redis.hset(JOB_KEY.format(job_id), mapping={"status": "failed", "error": "cancelled"})
+        cancel_request_write(job_id).apply(self.redis)
+        if self.redis.hget(job_key(job_id), JobField.STATUS) in (None, JobStatus.QUEUED):
+            failed_write(job_id, CANCELLED).apply(self.redis)
             self.celery.control.revoke(job_id)
         self._wake.set()
 
@@ -67,8 +78,7 @@ class FarmRunner:
         return len(self.store.jobs_in("processing"))
 
     def workers(self) -> list[dict[str, Any]]:
-        keys = sorted(self.redis.scan_iter(WORKER_PATTERN))
-        return [json.loads(v) for v in (self.redis.mget(keys) if keys else []) if v]
+        return live_workers(self.redis)
 
     # ------------------------------------------------------------ the loop
 
@@ -84,38 +94,34 @@ class FarmRunner:
 
     def _sync(self) -> None:
         for job in self.store.jobs_in("pending") + self.store.jobs_in("processing"):
-            board = self.redis.hgetall(JOB_KEY.format(job.id))
-            if not board:
+            entry = JobEntry.from_hash(self.redis.hgetall(job_key(job.id)))
+            if entry is None:
                 self._send(job)
             else:
-                self._follow(job, board)
+                self._follow(job, entry)
 
     def _queue(self) -> str:
-        return "gpu" if any("gpu" in w.get("queues", []) for w in self.workers()) else "cpu"
+        return GPU_QUEUE if any(GPU_QUEUE in w.get("queues", []) for w in self.workers()) else CPU_QUEUE
 
     def _send(self, job: JobRow, attempts: int = 0) -> None:
         queue = self._queue()
-        self.redis.hset(JOB_KEY.format(job.id), mapping={"status": "queued", "progress": 0, "attempts": attempts,
-                                                         "queue": queue, "lease": 0,
-                                                         "cancel": "1" if job.cancel else "0"})
-        self.celery.send_task(TASK_NAME, args=[job.id, job.spec], queue=queue, task_id=f"{job.id}:{attempts}")
+        queued_write(job.id, queue, attempts, job.cancel).apply(self.redis)
+        self.celery.send_task(RENDER_TASK, args=[job.id, job.spec], queue=queue, task_id=f"{job.id}:{attempts}")
         log.info("job %s sent to the %s queue (attempt %d)", job.id, queue, attempts + 1)
 
-    def _follow(self, job: JobRow, board: dict[str, str]) -> None:
-        status = board.get("status")
-        attempts = int(board.get("attempts") or 0)
-        if status == "completed":
-            self.store.complete_job(job.id, json.loads(board.get("result") or "{}"))
-        elif status == "failed":
-            self.store.fail_job(job.id, board.get("error") or "render failed")
-        elif status == "processing":
-            if float(board.get("lease") or 0) >= time.time():
-                self.store.mark_processing(job.id, attempts, int(board.get("progress") or 0))
-            elif attempts < self.max_attempts:
-                log.warning("job %s: worker %s stopped answering; sending it again", job.id, board.get("worker"))
+    def _follow(self, job: JobRow, entry: JobEntry) -> None:
+        if entry.status == JobStatus.COMPLETED:
+            self.store.complete_job(job.id, entry.result)
+        elif entry.status == JobStatus.FAILED:
+            self.store.fail_job(job.id, entry.error or "render failed")
+        elif entry.status == JobStatus.PROCESSING:
+            if entry.leased():
+                self.store.mark_processing(job.id, entry.attempts, entry.progress)
+            elif entry.attempts < self.max_attempts:
+                log.warning("job %s: worker %s stopped answering; sending it again", job.id, entry.worker)
                 self.store.retry_job(job.id)
-                self._send(job, attempts)
+                self._send(job, entry.attempts)
             else:
-                reason = f"the render worker died {attempts} times (last: {board.get('worker')}); giving up"
-                self.redis.hset(JOB_KEY.format(job.id), mapping={"status": "failed", "error": reason})
+                reason = gave_up_error(entry.attempts, entry.worker)
+                failed_write(job.id, reason).apply(self.redis)
                 self.store.fail_job(job.id, reason)

@@ -10,14 +10,14 @@ from api.chat import Chat
 from api.farm import FarmRunner
 from api.jobs import Runner
 from api.ratelimit import RateLimiter
+from api.settings import ApiSettings
 from api.signing import Signer, load_secret
 from api.store import Store
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
-from engine.settings import Settings
 
 
-def runner_for(settings: Settings, store: Store) -> Runner | FarmRunner:
+def runner_for(settings: ApiSettings, store: Store) -> Runner | FarmRunner:
     """The farm when REELFORGE_REDIS_URL is set, else the embedded default's local workers."""
     if settings.redis_url:
         return FarmRunner(store, settings.redis_url, settings.job_max_attempts, settings.job_lease_s)
@@ -26,7 +26,7 @@ def runner_for(settings: Settings, store: Store) -> Runner | FarmRunner:
 
 @dataclass(frozen=True)
 class Services:
-    settings: Settings
+    settings: ApiSettings
     store: Store
     runner: Runner | FarmRunner
     chat: Chat
@@ -39,7 +39,7 @@ class Services:
     scratch_dir: Path
 
     @classmethod
-    def build(cls, settings: Settings, codecs: CodecChoice) -> Services:
+    def build(cls, settings: ApiSettings, codecs: CodecChoice) -> Services:
         data = settings.data_dir.resolve()
         for folder in ("media", "outputs", "scratch"):
             (data / folder).mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,9 @@
 
 No Docker engine runs on the development machines, so nothing here builds an image or starts a container.
 The files are read as data and checked against what the code expects of them: the commands the CLI knows,
-the settings engine/settings.py reads, the packages pyproject.toml installs, and the farm's own rules (one
-media volume at the same path everywhere, Redis that survives a restart, workers that finish or give back
-their render when stopped, one GPU per GPU worker).
+the settings each process reads (api/settings.py, workers/settings.py), the packages pyproject.toml installs,
+and the farm's own rules (one media volume at the same path everywhere, Redis that survives a restart,
+workers that finish or give back their render when stopped, one GPU per GPU worker).
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ WORKERS = ("worker-cpu", "worker-gpu")
 IMAGE_OF = {"api": "docker/Dockerfile", "worker-cpu": "docker/Dockerfile", "worker-gpu": "docker/Dockerfile.gpu"}
 # The farm's commands (api: serve; workers: worker; their health check: farm --ping).
 FARM_COMMANDS = {"serve", "worker", "farm"}
-# Read by the workers, documented with the farm; the rest are engine/settings.py's fields.
-FARM_ENV = {"REELFORGE_REDIS_URL", "REELFORGE_WORKER_QUEUES", "REELFORGE_GPU_INDEX"}
 # Environment a Dockerfile may set besides REELFORGE_*: Python, pip, apt and the NVIDIA container toolkit.
 IMAGE_ENV = {"PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK",
              "DEBIAN_FRONTEND", "LANG", "LC_ALL", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES",
@@ -298,17 +296,25 @@ def test_commands_parse_with_the_reelforge_cli(which: str, services: dict[str, A
     check_reelforge_argv(argvs[which])
 
 
-def test_environment_names_are_settings_reelforge_reads(services: dict[str, Any], images: dict[str, Image]) -> None:
-    from engine.settings import Settings
+def settings_read_by(service: str) -> set[str]:
+    """The REELFORGE_* variables the process a service runs reads: the API's settings, or a worker's."""
+    from api.settings import ApiSettings
+    from workers.settings import WorkerSettings
 
-    known = {f"REELFORGE_{field.upper()}" for field in Settings.model_fields} | FARM_ENV
+    settings = ApiSettings if service == "api" else WorkerSettings
+    return {f"REELFORGE_{field.upper()}" for field in settings.model_fields}
+
+
+def test_environment_names_are_settings_reelforge_reads(services: dict[str, Any], images: dict[str, Image]) -> None:
     for name in APP_SERVICES:
-        unknown = set(environment(services[name])) - known
+        unknown = set(environment(services[name])) - settings_read_by(name)
         assert not unknown, f"{name}: no setting reads {sorted(unknown)}"
     assert not set(environment(services["redis"]))
     for file, image in images.items():
+        users = [name for name, dockerfile in IMAGE_OF.items() if Path(dockerfile).name == file]
         names = set(image.env())
-        assert not {n for n in names if n.startswith("REELFORGE_")} - known, file
+        for user in users:       # an image's variables reach every service built from it
+            assert not {n for n in names if n.startswith("REELFORGE_")} - settings_read_by(user), (file, user)
         assert not {n for n in names if not n.startswith("REELFORGE_")} - IMAGE_ENV, file
 
 

@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from api.farm import FarmRunner
-from api.store import Store
+from api.store import JobRow, Store
 from engine.encode.encoders import CUDA_DECODE, CodecChoice, choose_codecs
 from engine.errors import MediaNotFound
 from engine.media.probe import inspect_output
@@ -27,8 +27,18 @@ from tests.apiserver import Client, RedisServer, Server, Worker
 from tests.conftest import ffmpeg
 from tests.test_api_seeds import download, skill, uploaded
 from tests.test_encoders import H100, L4, NOT_SUPPORTED, FakeCard, RecordingTrial, discover
-from workers.board import Registry
+from workers.board import EXHAUSTED, RUN, Board, Registry
 from workers.farm import encoder_for_job, queues_for
+from workers.protocol import (
+    CANCELLED,
+    JOB_TTL_S,
+    JobEntry,
+    JobField,
+    JobStatus,
+    job_key,
+    queued_write,
+    worker_key,
+)
 from workers.storage import SharedDirectory
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
@@ -199,10 +209,46 @@ def test_api_restart_while_jobs_run(farm: Farm, client: Client) -> None:
 def test_jobs_go_to_gpu_only_while_a_gpu_worker_is_alive(redis_url: str, tmp_path: Path) -> None:
     runner = FarmRunner(Store(tmp_path / "db.sqlite"), redis_url, 2, 3)
     client = redis.Redis.from_url(redis_url)
-    client.set("reelforge:worker:gpu-test", json.dumps({"name": "gpu-test", "queues": ["gpu"]}), px=1500)
+    client.set(worker_key("gpu-test"), json.dumps({"name": "gpu-test", "queues": ["gpu"]}), px=1500)
     assert runner._queue() == "gpu"
     time.sleep(1.6)                                             # its key expires: it died
     assert runner._queue() == "cpu"
+
+
+def test_every_way_a_job_ends_leaves_no_lease_and_an_expiry(redis_url: str, tmp_path: Path) -> None:
+    client = redis.Redis.from_url(redis_url)
+    board, runner = Board(client), FarmRunner(Store(tmp_path / "db.sqlite"), redis_url, 2, 3)
+
+    def ended(job_id: str) -> JobEntry:
+        entry = JobEntry.from_hash(client.hgetall(job_key(job_id)))
+        assert entry is not None and entry.lease == 0, entry
+        assert JOB_TTL_S - 60 < client.ttl(job_key(job_id)) <= JOB_TTL_S, job_id
+        return entry
+
+    def sent(job_id: str, attempts: int = 0, cancel: bool = False) -> str:
+        queued_write(job_id, "cpu", attempts, cancel).apply(client)
+        return job_id
+
+    assert board.claim(sent("p-done"), "w1", 30, 2) == RUN
+    board.complete("p-done", {"frames": 3})
+    assert (ended("p-done").status, ended("p-done").result) == (JobStatus.COMPLETED, {"frames": 3})
+    assert board.claim(sent("p-fail"), "w1", 30, 2) == RUN
+    board.fail("p-fail", "ffmpeg failed")
+    assert (ended("p-fail").status, ended("p-fail").error) == (JobStatus.FAILED, "ffmpeg failed")
+    assert board.claim(sent("p-cancelled", cancel=True), "w1", 30, 2) == CANCELLED
+    assert ended("p-cancelled").error == CANCELLED
+    assert board.claim(sent("p-exhausted", attempts=2), "w1", 30, 2) == EXHAUSTED
+    assert ended("p-exhausted").error == "the render worker died 2 times; giving up"
+    runner.cancel(sent("p-api-cancel"))                             # still queued: the API fails it itself
+    assert ended("p-api-cancel").error == CANCELLED
+    assert board.claim(sent("p-lost"), "w1", 30, 2) == RUN
+    client.hset(job_key("p-lost"), mapping={JobField.ATTEMPTS: 2, JobField.LEASE: 1})   # its worker died
+    lost = JobEntry.from_hash(client.hgetall(job_key("p-lost")))
+    assert lost is not None and not lost.leased()
+    runner._follow(JobRow("p-lost", "u", "t", "s", "processing", 0, "mp4", "{}", "", None, None, 2, False, 0, 0,
+                          None, None), lost)
+    assert ended("p-lost").error == "the render worker died 2 times (last: w1); giving up"
+    assert ended("p-lost").status == JobStatus.FAILED
 
 
 def test_worker_queue_by_capability_with_fake_nvml_readings() -> None:

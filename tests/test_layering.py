@@ -7,11 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import api
 import engine
+import workers
 
 ENGINE = Path(engine.__file__).parent
 API = Path(api.__file__).parent
+WORKERS = Path(workers.__file__).parent
 
 
 def test_engine_imports_no_web_or_queue_code() -> None:
@@ -89,3 +93,51 @@ def test_api_modules_import_each_other_without_a_cycle() -> None:
 def test_the_cycle_finder_finds_one() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def test_api_and_workers_share_only_the_farm_protocol() -> None:
+    api_uses = {name for p in API.rglob("*.py") for name in _top_level_imports(p) if name.split(".")[0] == "workers"}
+    assert api_uses <= {"workers.protocol"}, api_uses
+    workers_use = {name for p in WORKERS.rglob("*.py") for name in _top_level_imports(p) if name.split(".")[0] == "api"}
+    assert not workers_use, workers_use
+
+
+def test_the_farm_protocol_needs_only_the_standard_library() -> None:
+    imported = {name.split(".")[0] for name in _top_level_imports(WORKERS / "protocol.py")}
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported - set(sys.stdlib_module_names)
+
+
+def test_engine_settings_are_the_engine_s_only() -> None:
+    from engine.settings import EngineSettings
+
+    assert set(EngineSettings.model_fields) == {"ffmpeg_path", "work_dir", "x264_preset", "encoder", "decoder",
+                                                "gif_buffer_mb", "render_timeout_s", "font_dirs"}
+
+
+def test_the_api_and_the_workers_read_a_shared_setting_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.settings import ApiSettings
+    from workers.settings import WorkerSettings
+
+    shared = set(ApiSettings.model_fields) & set(WorkerSettings.model_fields)
+    assert {"redis_url", "data_dir", "job_lease_s", "job_max_attempts"} <= shared
+    for name in shared:
+        api_field, worker_field = ApiSettings.model_fields[name], WorkerSettings.model_fields[name]
+        assert api_field.annotation == worker_field.annotation, name
+        default = api_field.get_default(call_default_factory=True)
+        assert default == worker_field.get_default(call_default_factory=True), name
+        assert api_field.metadata == worker_field.metadata, name      # the same bounds (gt, ge, ...)
+    monkeypatch.setenv("REELFORGE_JOB_LEASE_S", "7")
+    monkeypatch.setenv("REELFORGE_DATA_DIR", "/srv/media")
+    api, worker = ApiSettings(), WorkerSettings()
+    assert {n: getattr(api, n) for n in shared} == {n: getattr(worker, n) for n in shared}
+    assert worker.job_lease_s == 7 and str(api.data_dir) == "/srv/media"

@@ -33,8 +33,8 @@ from engine.media.probe import probe
 from engine.media.resolve import MappedResolver
 from engine.model.draft import parse_draft
 from engine.model.timeline import build_timeline
-from engine.settings import Settings
 from workers.board import Board
+from workers.settings import WorkerSettings as Settings
 from workers.storage import SharedDirectory
 
 log = logging.getLogger("reelforge.chunked")

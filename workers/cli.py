@@ -7,7 +7,10 @@ import json
 import socket
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workers.settings import WorkerSettings
 
 
 def register(sub: Any) -> None:
@@ -23,8 +26,9 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=farm)
 
 
-def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
-    from engine.settings import get_settings
+def _settings(**overrides: str | None) -> WorkerSettings:
+    """The worker's settings with the command line's options laid over them; Redis is required."""
+    from workers.settings import get_settings
 
     settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
     if not settings.redis_url:
@@ -35,7 +39,7 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
 def worker(args: argparse.Namespace) -> int:
     from workers.farm import run_worker
 
-    return run_worker(_settings(args, worker_queues=args.queues, worker_name=args.name))
+    return run_worker(_settings(worker_queues=args.queues, worker_name=args.name))
 
 
 def farm(args: argparse.Namespace) -> int:
@@ -43,7 +47,7 @@ def farm(args: argparse.Namespace) -> int:
 
     from workers.board import Registry
 
-    settings = _settings(args)
+    settings = _settings()
     try:
         live = Registry(redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)).live()
     except redis.RedisError as exc:

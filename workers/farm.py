@@ -33,18 +33,18 @@ from engine.errors import EngineError, RenderCancelled
 from engine.job import RenderJob
 from engine.media.resolve import MappedResolver
 from engine.pipeline.render import render
-from engine.settings import Settings
-from workers.board import TASK_NAME, Board, Registry
+from workers.board import RUN, Board, Registry
 from workers.chunked import Chunked
+from workers.protocol import ANNOUNCE_EVERY_S, CANCELLED, CPU_QUEUE, GPU_QUEUE, RENDER_TASK
+from workers.settings import WorkerSettings
 from workers.storage import SharedDirectory
 
 log = logging.getLogger("reelforge.worker")
-ANNOUNCE_EVERY_S = 3.0
 
 
 def queues_for(choice: CodecChoice) -> list[str]:
     """The queue a worker with this codec choice serves: ``gpu`` when it uses the GPU at all."""
-    return ["gpu"] if choice.encoder == "h264_nvenc" or choice.decoder == "cuda" else ["cpu"]
+    return [GPU_QUEUE] if choice.encoder == "h264_nvenc" or choice.decoder == "cuda" else [CPU_QUEUE]
 
 
 def encoder_for_job(choice: CodecChoice, discovery: GpuDiscovery, session_limit: int) -> CodecChoice:
@@ -59,14 +59,15 @@ def encoder_for_job(choice: CodecChoice, discovery: GpuDiscovery, session_limit:
                    encoder_reason=f"GPU {gpu.index} runs {gpu.nvenc_sessions} NVENC sessions (limit {session_limit})")
 
 
-def make_app(settings: Settings) -> Celery:
-    """The Celery app both sides agree on (the API builds the same settings to send tasks)."""
+def make_app(settings: WorkerSettings) -> Celery:
+    """The workers' Celery app, with the reliability settings (the API sends to the same broker with a plain
+    app of its own; the task's name and arguments are :mod:`workers.protocol`'s)."""
     app = Celery("reelforge", broker=settings.redis_url, backend=settings.redis_url)
     app.conf.update(
         task_acks_late=True,                    # a worker that dies mid-render leaves the message to redeliver
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,           # never hold a second job while rendering one
-        task_default_queue="cpu",
+        task_default_queue=CPU_QUEUE,
         broker_transport_options={"visibility_timeout": settings.job_time_limit_s + 600},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
@@ -78,7 +79,7 @@ def make_app(settings: Settings) -> Celery:
 
 @dataclass
 class FarmWorker:
-    settings: Settings
+    settings: WorkerSettings
     name: str
     board: Board
     registry: Registry
@@ -111,7 +112,7 @@ class FarmWorker:
     def render(self, job_id: str, spec: str) -> dict[str, Any]:
         """The Celery task body: claim, render with a renewed lease, report."""
         outcome = self.board.claim(job_id, self.name, self.settings.job_lease_s, self.settings.job_max_attempts)
-        if outcome != "run":
+        if outcome != RUN:
             log.info("job %s not run here: %s", job_id, outcome)
             return {"job": job_id, "skipped": outcome}
         job = RenderJob.from_json(spec)
@@ -160,8 +161,8 @@ class FarmWorker:
                             codecs=codecs, on_progress=progress, cancel=cancel)
             storage.publish(output, job.output)
         except RenderCancelled:
-            self.board.fail(job_id, "cancelled")
-            return {"job": job_id, "status": "cancelled"}
+            self.board.fail(job_id, CANCELLED)
+            return {"job": job_id, "status": CANCELLED}
         except EngineError as exc:
             self.board.fail(job_id, str(exc))
             return {"job": job_id, "status": "failed", "error": str(exc)}
@@ -179,7 +180,7 @@ class FarmWorker:
                 log.warning("job %s: could not renew its lease: %s", job_id, exc)
 
 
-def run_worker(settings: Settings) -> int:
+def run_worker(settings: WorkerSettings) -> int:
     """``reelforge worker``: detect, announce, consume until stopped."""
     if not settings.redis_url:
         raise SystemExit("reelforge worker needs REELFORGE_REDIS_URL (for example redis://localhost:6379/0)")
@@ -200,7 +201,7 @@ def run_worker(settings: Settings) -> int:
                       lambda: encoder_for_job(capabilities.choice, discover_gpus(), settings.nvenc_session_limit),
                       worker_name=name)
     worker = FarmWorker(settings, name, board, Registry(client), config, capabilities, queues, chunked)
-    app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)(worker.render)
+    app.task(name=RENDER_TASK, acks_late=True, reject_on_worker_lost=True)(worker.render)
     chunked.register()
     worker.registry.announce(name, worker.info())
     threading.Thread(target=worker.announce_forever, name="reelforge-announce", daemon=True).start()

@@ -1,0 +1,53 @@
+"""The API server's settings (``reelforge serve``): the engine's, plus the server, uploads, tokens,
+chat, the LLM planner and how it runs renders (``REELFORGE_*`` variables; docs/api.md lists them).
+
+The settings a farm's API and workers both read take their defaults from :mod:`workers.protocol`,
+so the two sides cannot disagree on them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+
+from engine.settings import EngineSettings
+from workers.protocol import DEFAULT_DATA_DIR, DEFAULT_JOB_LEASE_S, DEFAULT_JOB_MAX_ATTEMPTS
+
+
+class ApiSettings(EngineSettings):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Field(Path(DEFAULT_DATA_DIR), description="SQLite state, uploads and outputs")
+    public_url: str | None = Field(None, description="base URL clients reach; default: the request's own")
+    max_upload_mb: float = Field(500, gt=0, description="per file; larger uploads get 4002")
+    url_fetch_timeout_s: float = Field(30, gt=0, description="URL uploads: per network step (connect, each read)")
+    url_fetch_deadline_s: float = Field(600, gt=0, description="URL uploads: the whole request, all URLs together")
+    allow_private_urls: bool = Field(False, description="let URL uploads reach loopback/private addresses")
+    token_requests_per_minute: int = Field(60, ge=1, description="anonymous-token requests per IP per minute")
+    token_ttl_days: float = Field(7, gt=0)
+    token_credits: int = Field(100, ge=0)
+    export_credits: int = Field(0, ge=0, description="credits an export costs (the hosted service charges none)")
+    output_url_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="how long a signed output URL works")
+    legacy_http_200: bool = Field(False, description="answer body-level error codes with HTTP 200")
+    skill_resolutions: dict[str, str] = Field(
+        default_factory=lambda: {"best-gif-maker": "720p", "video-compressor-gif": "720p"},
+        description="default export resolution per X-Skill-Source when the export does not say")
+    # --- chat
+    sse_heartbeat_s: float = Field(15, gt=0, description="chat: a heartbeat this often while a turn runs")
+    llm_url: str | None = Field(None, description="chat: an OpenAI-compatible API base URL for the LLM planner")
+    llm_model: str = Field("gpt-4o-mini", description="chat: the model the LLM planner asks")
+    llm_api_key: str | None = Field(None, description="chat: bearer key for the LLM endpoint")
+    llm_timeout_s: float = Field(20, gt=0, description="chat: how long the LLM planner may take before the rules")
+    # --- renders: local worker processes, or the farm when redis_url is set
+    local_workers: int = Field(1, ge=1, le=64, description="render processes the embedded default runs at once")
+    job_max_attempts: int = Field(DEFAULT_JOB_MAX_ATTEMPTS, ge=1, description="tries per job when its worker dies")
+    redis_url: str | None = Field(None, description="farm mode: Celery broker and job board")
+    job_lease_s: float = Field(DEFAULT_JOB_LEASE_S, gt=1,
+                               description="farm: a job whose worker stops renewing this lease is sent again")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> ApiSettings:
+    return ApiSettings()

@@ -1,0 +1,42 @@
+"""A render-farm worker's settings (``reelforge worker``, ``reelforge farm``): the engine's, plus the
+farm's (``REELFORGE_*`` variables; docs/farm.md lists them).
+
+The settings the API reads too take their defaults from :mod:`workers.protocol`, so the two sides
+cannot disagree on them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+
+from engine.settings import EngineSettings
+from workers.protocol import (
+    DEFAULT_CHUNK_OVER_S,
+    DEFAULT_CHUNK_S,
+    DEFAULT_DATA_DIR,
+    DEFAULT_JOB_LEASE_S,
+    DEFAULT_JOB_MAX_ATTEMPTS,
+    DEFAULT_JOB_TIME_LIMIT_S,
+)
+
+
+class WorkerSettings(EngineSettings):
+    redis_url: str | None = Field(None, description="the farm's Redis: Celery broker, result backend and job board")
+    data_dir: Path = Field(Path(DEFAULT_DATA_DIR), description="where this host mounts the API's data directory")
+    worker_queues: str | None = Field(None, description="queues to consume (cpu, gpu); default: by capability")
+    worker_name: str | None = Field(None, description="this worker's name on the farm; default: host and pid")
+    job_lease_s: float = Field(DEFAULT_JOB_LEASE_S, gt=1,
+                               description="a job whose worker stops renewing this lease is sent again")
+    job_max_attempts: int = Field(DEFAULT_JOB_MAX_ATTEMPTS, ge=1, description="tries per job when its worker dies")
+    job_time_limit_s: float = Field(DEFAULT_JOB_TIME_LIMIT_S, gt=0, description="the longest one render may run")
+    chunk_over_s: float = Field(DEFAULT_CHUNK_OVER_S, gt=0, description="timelines longer than this render in parts")
+    chunk_s: float = Field(DEFAULT_CHUNK_S, gt=1, description="the length of each part")
+    nvenc_session_limit: int = Field(3, ge=1, description="NVENC sessions a GPU may run before a job uses libx264")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> WorkerSettings:
+    return WorkerSettings()
