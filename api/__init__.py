@@ -1,1 +1,2 @@
-"""The hosted API, drop-in (FastAPI). Built in the API issue; the engine stands alone until then."""
+"""The hosted API, drop-in (FastAPI): tokens and credits, sessions, uploads, the chat agent, exports and
+render jobs, over the engine."""

@@ -1,7 +1,7 @@
-"""The embedded default's render workers: a process per job, the same task code a farm runs.
+"""The embedded default's render workers: a process per job, rendering with the same engine code a farm runs.
 
 The API writes a job to the store as ``pending``; the runner claims it, starts
-``python -m workers.job`` (by module name: the API never imports the workers package), hands
+``python -m workers.job`` (by module name: the API imports nothing of workers/ but its protocol), hands
 it the RenderJob on stdin and copies its progress into the store as it arrives. A worker that
 dies mid-render is retried up to ``max_attempts`` times, then the job fails with the reason; a
 job the server was rendering when it stopped is picked up again when it starts. Nothing is ever

@@ -1,1 +1,1 @@
-"""Render workers (Celery on Redis, and the embedded local worker). Built in the render-farm issue."""
+"""Render workers: the farm's Celery workers on Redis, and the embedded default's local worker process."""

@@ -1,6 +1,6 @@
-"""The render task: the same code whichever way the job arrived (the embedded default's local
-worker process now, Celery on a render farm later). A thin adapter: everything below is the
-engine's."""
+"""The embedded default's render task (run by :mod:`workers.job`): one RenderJob through the engine,
+with the paths, settings and codec choice the job carries. A thin adapter: everything below is the
+engine's, the same :func:`engine.pipeline.render.render` a farm worker calls."""
 
 from __future__ import annotations
 
