@@ -86,8 +86,12 @@ def _motion(stream: Stream, still: PreparedStill, frames: int, box: Rect, canvas
 
 
 def _repeat(stream: Stream, frames: int, canvas: Canvas, pix: str) -> Stream:
-    """One decoded picture shown ``frames`` times at the canvas rate (copies by reference)."""
-    return normalise(stream.filter("format", pix).filter("loop", loop=frames - 1, size=1, start=0), canvas, pix)
+    """One decoded picture shown ``frames`` times at the canvas rate (copies by reference).
+
+    The fps filter passes the frames through unchanged (they are already one per tick); it is there
+    to give the stream the canvas's frame rate, which xfade checks, instead of the image's 25."""
+    looped = stream.filter("format", pix).filter("loop", loop=frames - 1, size=1, start=0)
+    return normalise(looped, canvas, pix).filter("fps", rate(canvas))
 
 
 def still_stream(b: Build, v: Visual, frames: int, layer: bool) -> Stream:
