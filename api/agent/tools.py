@@ -23,9 +23,10 @@ from urllib.parse import quote
 from api.agent import ops as o
 from api.views import media_id_of
 from engine.model.draft import ASPECTS, TRACK_AUDIO, TRACK_TEXT, TRACK_VIDEO
+from engine.model.placement import DEFAULT_STILL_MS, STILL, Source, place_json
 
 Draft = dict[str, Any]
-STILL_MS: Final = 3000            # a still's length when nothing says otherwise (the engine's default too)
+STILL_MS: Final = DEFAULT_STILL_MS  # a still's length when nothing says otherwise
 STILL_CLIP_MS: Final = 5000       # "turn this image into a clip"
 TRANSITION_MS: Final = 500
 PROMO_TRANSITION_MS: Final = 600
@@ -104,6 +105,14 @@ class Workspace:
     def visuals(self) -> list[MediaRef]:
         return [m for m in self.media if m.kind in ("video", "image")]
 
+    def source(self, src: str) -> Source:
+        """What placement knows of ``src``. What the tools cannot measure (not an upload, no length) they
+        place as a still: an export would refuse the draft anyway, and every segment gets a length."""
+        ref = self.by_src(src)
+        if ref is None or ref.kind == "image" or ref.duration_ms is None:
+            return STILL
+        return Source(still=False, duration_ms=ref.duration_ms)
+
 
 # ---------------------------------------------------------------- reading a draft
 
@@ -124,11 +133,10 @@ def _end(seg: dict[str, Any]) -> int:
 
 
 def timeline_ms(draft: Draft) -> int:
-    """The timeline's length: the end of the last picture or text (music never lengthens it)."""
-    if draft.get("d"):
-        return int(draft["d"])
-    ends = [_end(s) for tt in (TRACK_VIDEO, TRACK_TEXT) for t in _tracks(draft, tt) for s in t.get("sg", [])]
-    return max(ends, default=0)
+    """The timeline's length, as rendering has it: the draft's ``d``, else the end of the last picture or
+    text, else of the last audio (music never lengthens a video). For a draft whose segments all have
+    their ``st`` and ``d`` (:func:`normalised`)."""
+    return place_json(draft, lambda _src: None).length_ms
 
 
 def _is_still(seg: dict[str, Any], ws: Workspace) -> bool:
@@ -137,31 +145,17 @@ def _is_still(seg: dict[str, Any], ws: Workspace) -> bool:
 
 
 def normalised(draft: Draft, ws: Workspace) -> Draft:
-    """A copy in which every segment has an explicit integer ``st`` and ``d`` (as the engine would place it)."""
+    """A copy in which every segment has an explicit integer ``st`` and ``d``, where the engine places it
+    (a looped audio segment without ``d`` gets the length it plays: to the timeline's end)."""
     out = copy.deepcopy(draft) if draft else {}
-    for track in out.get("t", []):
-        if not isinstance(track, dict):
-            continue
-        cursor, tt = 0, _tt(track)
-        for seg in track.get("sg", []):
-            if not isinstance(seg, dict):
-                continue
-            seg["st"] = int(seg["st"]) if seg.get("st") is not None else cursor
-            if seg.get("d") is None:
-                seg["d"] = _default_length(seg, tt, ws)
-            seg["d"] = int(seg["d"])
-            cursor = seg["st"] + seg["d"]
+    placement = place_json(out, ws.source)
+    for i, track in enumerate(out.get("t", [])):
+        for j, seg in enumerate(track.get("sg", []) if isinstance(track, dict) else []):
+            span = placement.span(i, j)
+            end = placement.end_ms(span) if span is not None else None
+            if span is not None and end is not None:
+                seg["st"], seg["d"] = span.start_ms, end - span.start_ms
     return out
-
-
-def _default_length(seg: dict[str, Any], tt: int, ws: Workspace) -> int:
-    if tt == TRACK_TEXT:
-        return STILL_MS
-    ref = ws.by_src(str(seg.get("src", "")))
-    if ref is None or ref.duration_ms is None or ref.kind == "image":
-        return STILL_MS
-    left = max(1, ref.duration_ms - int(seg.get("ss") or 0))
-    return max(1, int(left / float(seg.get("spd") or 1))) if tt == TRACK_VIDEO else left
 
 
 # ---------------------------------------------------------------- the subject: what "this clip" means

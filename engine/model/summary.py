@@ -3,7 +3,8 @@
     Timeline (3 tracks): 1. Video: city timelapse (0-10s) 2. BGM: Lo-fi (0-10s, 35%) 3. Title: "Urban Dreams" (0-3s)
 
 It reads only the draft (optionally with source lengths, for segments whose ``d`` is left
-out), so it works on any draft a client holds, renderable or not.
+out), so it works on any draft a client holds, renderable or not. Spans are placed by
+:mod:`engine.model.placement`, as rendering places them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.model.draft import AudioSegment, AudioTrack, Draft, TextSegment, TextTrack, VideoSegment, VideoTrack
-from engine.model.timeline import DEFAULT_STILL_MS, DEFAULT_TEXT_MS, source_label
+from engine.model.placement import STILL, Source, place
+from engine.model.timeline import source_label
 
 TRACK_NAMES = {VideoTrack: "Video", AudioTrack: "Audio", TextTrack: "Text"}
 MAX_QUOTE = 40
@@ -26,16 +28,6 @@ def _quote(text: str) -> str:
     return '"' + (flat if len(flat) <= MAX_QUOTE else flat[: MAX_QUOTE - 1] + "…") + '"'
 
 
-def _default_ms(seg: VideoSegment | AudioSegment | TextSegment, durations: Mapping[str, int | None]) -> int | None:
-    if isinstance(seg, TextSegment):
-        return DEFAULT_TEXT_MS
-    known = durations.get(seg.src)
-    if known is None:
-        return DEFAULT_STILL_MS if src_is_still(seg.src) else None
-    speed = seg.spd if isinstance(seg, VideoSegment) else 1.0
-    return max(0, int((known - seg.ss) / speed))
-
-
 def src_is_still(src: str) -> bool:
     suffix = src.split("?", 1)[0].lower().rsplit(".", 1)[-1]
     return suffix in ("jpg", "jpeg", "png", "webp", "gif", "heic", "heif", "bmp")
@@ -44,15 +36,20 @@ def src_is_still(src: str) -> bool:
 def summarize(draft: Draft, durations: Mapping[str, int | None] | None = None) -> str:
     """The summary line; ``durations`` maps a src to its length in ms (None for stills)."""
     lengths = durations or {}
+
+    def source(src: str) -> Source | None:
+        known = lengths.get(src)
+        if known is not None:
+            return Source(still=False, duration_ms=known)
+        return STILL if src_is_still(src) else None
+
+    placement = place(draft, source)
     parts = []
-    for number, track in enumerate(draft.t, start=1):
+    for number, (track, spans) in enumerate(zip(draft.t, placement.tracks, strict=True), start=1):
         name = track.n or TRACK_NAMES[type(track)]
-        items, cursor = [], 0
-        for seg in track.sg:
-            start = seg.st if seg.st is not None else cursor
-            length = seg.d if seg.d is not None else _default_ms(seg, lengths)
-            end = None if length is None else start + length
-            cursor = end if end is not None else start
+        items = []
+        for seg, placed in zip(track.sg, spans, strict=True):
+            start, end = placed.start_ms, placement.end_ms(placed)
             span = f"{_seconds(start)}-{_seconds(end)}s" if end is not None else f"from {_seconds(start)}s"
             if isinstance(seg, TextSegment):
                 items.append(f"{_quote(seg.txt)} ({span})")

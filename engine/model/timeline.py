@@ -3,10 +3,9 @@
 Rules decided here, once (docs/draft-format.md repeats them for clients):
 - Time: a millisecond value becomes a frame index by rounding ``ms * fps / 1000`` half up.
   A segment occupies frames [frame(st), frame(st + d)).
-- ``st`` left out: the segment starts where the previous one in its track ends. ``d`` left
-  out: the rest of the source (at its speed) for clips and audio, 3 s for stills and text.
-- Length: ``d`` of the draft if set, else the end of the last video or text segment, else the
-  end of the last audio segment. Anything past the end is cut.
+- Where segments sit in milliseconds (``st`` and ``d`` left out) and the timeline's length are
+  :mod:`engine.model.placement`'s rules, shared with the summary line and the chat's tools.
+  Anything past the end is cut.
 - Segments in one track may not overlap. Later tracks draw on top of earlier ones.
 - The first video track is the base: its segments and the gaps between them (background
   colour) form one continuous picture. A transition between two adjacent segments is centred
@@ -24,7 +23,7 @@ Rules decided here, once (docs/draft-format.md repeats them for clients):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
@@ -44,9 +43,8 @@ from engine.model.draft import (
     VideoTrack,
 )
 from engine.model.mediainfo import MediaInfo
+from engine.model.placement import STILL, Source, Span, place
 
-DEFAULT_STILL_MS: Final = 3000
-DEFAULT_TEXT_MS: Final = 3000
 TEXT_FADE_MS: Final = 300
 MAX_REVERSE_MS: Final = 30_000   # a reversed clip is buffered whole: 30 s of 1080x1920 frames is about 2.8 GB
 
@@ -175,26 +173,13 @@ class _Placed:
     end_ms: int
 
 
-def _place(track_index: int, segments: Sequence[VideoSegment | AudioSegment | TextSegment],
-           default_ms: list[int | None], issues: list[Issue]) -> list[_Placed]:
-    placed: list[_Placed] = []
-    cursor = 0
-    for j, (seg, default) in enumerate(zip(segments, default_ms, strict=True)):
-        where = f"t[{track_index}].sg[{j}]"
-        start = seg.st if seg.st is not None else cursor
-        length = seg.d if seg.d is not None else default
-        if length is None or length <= 0:
-            issues.append(Issue(f"{where}.d", "required", "give the segment a length (d, in ms)"))
-            length = 1
-        placed.append(_Placed(where, start, start + length))
-        cursor = start + length
-    ordered = sorted(placed, key=lambda p: p.start_ms)
-    for before, after in zip(ordered, ordered[1:], strict=False):
-        if after.start_ms < before.end_ms:
-            issues.append(Issue(f"{after.where}.st", "no_overlap",
-                                f"starts at {after.start_ms} ms, inside {before.where} "
-                                f"({before.start_ms}-{before.end_ms} ms); put overlapping segments on another track"))
-    return placed
+def _placed(span: Span, issues: list[Issue]) -> _Placed:
+    """A span (engine/model/placement.py) as the frames below need it: always some length, and a looped
+    segment without ``d`` running on until it is cut at the timeline's end, like anything else past it."""
+    if span.length_ms is None:            # a source of unknown length
+        issues.append(Issue(f"{span.where}.d", "required", "give the segment a length (d, in ms)"))
+        return _Placed(span.where, span.start_ms, span.start_ms + 1)
+    return _Placed(span.where, span.start_ms, span.start_ms + (MAX_DURATION_MS if span.to_end else span.length_ms))
 
 
 def _media_for(src: str, where: str, media: Mapping[str, MediaInfo], wanted: str,
@@ -210,21 +195,6 @@ def _media_for(src: str, where: str, media: Mapping[str, MediaInfo], wanted: str
         issues.append(Issue(f"{where}.src", "has_audio", f"{src!r} has no audio"))
         return None
     return info
-
-
-def _source_default_ms(seg: VideoSegment | AudioSegment, info: MediaInfo | None, where: str,
-                       issues: list[Issue]) -> int | None:
-    if info is None:
-        return DEFAULT_STILL_MS
-    if info.kind == "image":
-        return DEFAULT_STILL_MS
-    assert info.duration_ms is not None
-    if seg.ss >= info.duration_ms:
-        issues.append(Issue(f"{where}.ss", "within_source",
-                            f"starts {seg.ss} ms into the source, which is only {info.duration_ms} ms long"))
-        return None
-    speed = seg.spd if isinstance(seg, VideoSegment) else 1.0
-    return int((info.duration_ms - seg.ss) / speed)
 
 
 # ---------------------------------------------------------------- transitions
@@ -310,35 +280,20 @@ def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
                          if media.get(s.src) is not None and media[s.src].kind != "audio"), None)
     canvas, spec = resolve_canvas(draft, first_visual)
 
-    placed: dict[int, list[_Placed]] = {}
     infos: dict[tuple[int, int], MediaInfo | None] = {}
-    natural_end: dict[tuple[int, int], int] = {}   # looped audio without d: where one pass of it ends
     for i, track in enumerate(draft.t):
-        defaults: list[int | None] = []
         for j, seg in enumerate(track.sg):
-            where = f"t[{i}].sg[{j}]"
-            if isinstance(seg, TextSegment):
-                defaults.append(DEFAULT_TEXT_MS)
-                continue
-            wanted = "picture" if isinstance(seg, VideoSegment) else "sound"
-            info = _media_for(seg.src, where, media, wanted, issues)
-            infos[(i, j)] = info
-            default = _source_default_ms(seg, info, where, issues)
-            if isinstance(seg, AudioSegment) and seg.loop and seg.d is None and default is not None:
-                natural_end[(i, j)] = default
-                default = MAX_DURATION_MS   # loops until the timeline ends (cut there below)
-            defaults.append(default)
-        placed[i] = _place(i, track.sg, defaults, issues)
-        issues.extend(Issue(f"{p.where}.d", "min_length", f"shorter than one frame at {float(canvas.fps):g} fps")
-                      for p in placed[i] if canvas.frame(p.end_ms) <= canvas.frame(p.start_ms))
-
-    visual_end = max((p.end_ms for i, tr in enumerate(draft.t) if not isinstance(tr, AudioTrack) for p in placed[i]),
-                     default=0)
-    audio_end = max((p.start_ms + natural_end[(i, j)] if (i, j) in natural_end else p.end_ms
-                     for i, tr in enumerate(draft.t) if isinstance(tr, AudioTrack) for j, p in enumerate(placed[i])),
-                    default=0)
-    length_ms = draft.d or visual_end or audio_end
-    length = canvas.frame(length_ms)
+            if not isinstance(seg, TextSegment):
+                wanted = "picture" if isinstance(seg, VideoSegment) else "sound"
+                infos[(i, j)] = _media_for(seg.src, f"t[{i}].sg[{j}]", media, wanted, issues)
+    # A source with no media (reported above) is placed as a still, so the rest of the draft is checked too.
+    placement = place(draft, lambda src: Source.of(media[src]) if src in media else STILL)
+    issues.extend(placement.issues)
+    placed = {i: [_placed(span, issues) for span in spans] for i, spans in enumerate(placement.tracks)}
+    issues.extend(Issue(f"{p.where}.d", "min_length", f"shorter than one frame at {float(canvas.fps):g} fps")
+                  for track_placed in placed.values() for p in track_placed
+                  if canvas.frame(p.end_ms) <= canvas.frame(p.start_ms))
+    length = canvas.frame(placement.length_ms)
     if length <= 0:
         issues.append(Issue("t", "not_empty", "the draft has nothing to render: add a segment with a length"))
     if issues:
