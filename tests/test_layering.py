@@ -1,4 +1,6 @@
-"""The engine stands alone: importing it pulls in no web framework, queue or broker client."""
+"""The layering rules, checked: the engine stands alone (no web framework, queue or broker client), its
+subpackages import only the layers below them, api/ and workers/ share only the farm protocol, and
+no package has an import cycle."""
 
 from __future__ import annotations
 
@@ -141,3 +143,61 @@ def test_the_api_and_the_workers_read_a_shared_setting_the_same_way(monkeypatch:
     api, worker = ApiSettings(), WorkerSettings()
     assert {n: getattr(api, n) for n in shared} == {n: getattr(worker, n) for n in shared}
     assert worker.job_lease_s == 7 and str(api.data_dir) == "/srv/media"
+
+
+# What each part of the engine may import from the engine, lowest layer first. A part not listed
+# here fails the test, so a new subpackage must say where it stands.
+ENGINE_LAYERS: dict[str, set[str]] = {
+    "errors": set(),
+    "config": set(),
+    "run": {"errors"},
+    "model": {"errors"},
+    "media": {"errors", "model"},
+    "graph": {"errors", "model", "media", "run"},
+    "encode": {"errors", "config", "model", "run"},
+    "job": {"config", "encode"},
+    "pipeline": {"errors", "config", "run", "model", "media", "graph", "encode"},
+    "chunks": {"errors", "config", "run", "model", "media", "graph", "encode", "pipeline"},
+    "settings": {"config"},
+    "cli": {"errors", "config", "settings", "run", "model", "media", "graph", "encode", "pipeline", "chunks"},
+    "engine": {"errors", "config", "model", "media", "pipeline"},     # engine/__init__.py: the public names
+}
+
+
+def _engine_part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "engine"
+
+
+def _engine_graph() -> dict[str, set[str]]:
+    modules = {_module_name(p, ENGINE) for p in ENGINE.rglob("*.py")}
+    return {_module_name(p, ENGINE): _imports_of(p, modules) - {_module_name(p, ENGINE)} for p in ENGINE.rglob("*.py")}
+
+
+def test_engine_parts_import_only_the_layers_below_them() -> None:
+    wrong = []
+    for module, imported in sorted(_engine_graph().items()):
+        part = _engine_part(module)
+        assert part in ENGINE_LAYERS, f"{module}: {part!r} has no place in ENGINE_LAYERS"
+        allowed = ENGINE_LAYERS[part] | {part}
+        wrong += [f"{module} imports {other}" for other in sorted(imported) if _engine_part(other) not in allowed]
+    assert wrong == []
+
+
+def test_engine_modules_import_each_other_without_a_cycle() -> None:
+    graph = {module: {i for i in imported if i != "engine"} for module, imported in _engine_graph().items()}
+    assert _cycle(graph) is None
+
+
+def test_the_model_reads_no_files_and_starts_nothing() -> None:
+    """engine/model/ is pure: the draft, canvas, placement, timeline and pieces are computed, never read."""
+    io = {"av", "ffmpeg", "imageio", "imageio_ffmpeg", "subprocess", "os", "shutil", "tempfile", "pathlib", "numpy"}
+    found = {}
+    for path in (ENGINE / "model").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            bad = sorted({n.split(".")[0] for n in names} & io)
+            if bad:
+                found[path.name] = bad
+    assert found == {}
