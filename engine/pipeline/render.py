@@ -2,18 +2,16 @@
 
 The steps: parse and validate the draft, probe every source, resolve the timeline, prepare the
 pictures FFmpeg cannot make safely (stills, text), choose the encoder, compile one command, run
-it with progress, check the result against the timeline, and only then move it into place.
-The output is written under a temporary name beside its destination and renamed when complete,
-so nobody can ever see a half-written file.
+it with progress, check the result against the timeline, and only then move it into place
+(:mod:`engine.pipeline.output`: a temporary name beside the destination, renamed when checked,
+so nobody can ever see a half-written file).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -23,12 +21,12 @@ from typing import Any
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice, detect_capabilities
 from engine.encode.profiles import output_args
-from engine.errors import MediaError, OutputMismatch
+from engine.errors import MediaError
 from engine.graph import compile as compiler
 from engine.graph.build import Sources, rate
 from engine.graph.gif import one_pass_fits
 from engine.media.fonts import FontCatalog
-from engine.media.probe import OutputInfo, inspect_output, probe
+from engine.media.probe import probe
 from engine.media.resolve import LocalResolver, Resolver
 from engine.model.draft import Draft, parse_draft
 from engine.model.mediainfo import MediaInfo
@@ -36,7 +34,10 @@ from engine.model.timeline import Timeline, build_timeline
 from engine.pipeline.assets import prepare_sources
 from engine.pipeline.gif_ladder import settings_report
 from engine.pipeline.gif_size import search_gif_size
+from engine.pipeline.output import Expected, staged_output, verify
 from engine.run import FFmpegCommand, run_ffmpeg
+
+__all__ = ["NATIVE_ENCODERS", "Expected", "ProgressCallback", "RenderResult", "probe_sources", "render", "verify"]
 
 ProgressCallback = Callable[[float], None]
 PROBE_THREADS = 4
@@ -70,18 +71,6 @@ class RenderResult:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class Expected:
-    """What the finished file must hold."""
-
-    width: int
-    height: int
-    frames: int
-    fps: float
-    audio: bool
-    timed: bool            # whether its container times are exact enough to check (not GIF/WebP delays)
-
-
 def probe_sources(draft: Draft, resolve: Resolver) -> dict[str, MediaInfo]:
     """Probe every distinct ``src`` once (a few at a time); a missing or unreadable one is a MediaError naming it."""
     sources = list(dict.fromkeys(seg.src for track in draft.t for seg in track.sg if hasattr(seg, "src")))
@@ -94,21 +83,6 @@ def probe_sources(draft: Draft, resolve: Resolver) -> dict[str, MediaInfo]:
 
     with ThreadPoolExecutor(max_workers=PROBE_THREADS) as pool:
         return dict(zip(sources, pool.map(one, sources), strict=True))
-
-
-def verify(info: OutputInfo, want: Expected) -> None:
-    """FFmpeg's exit code is not proof: the file must hold what the timeline says."""
-    if info.frames == 0:
-        raise OutputMismatch("no video frames were written")
-    if abs(info.frames - want.frames) > 1:
-        raise OutputMismatch(f"{info.frames} frames written, expected {want.frames}")
-    if (info.width, info.height) != (want.width, want.height):
-        raise OutputMismatch(f"picture is {info.width}x{info.height}, expected {want.width}x{want.height}")
-    if info.has_audio != want.audio:
-        raise OutputMismatch("audio " + ("missing" if want.audio else "present but not asked for"))
-    seconds = want.frames / want.fps
-    if want.timed and abs(info.duration_s - seconds) > 1 / want.fps + 1e-3:
-        raise OutputMismatch(f"lasts {info.duration_s:.3f} s, expected {seconds:.3f} s")
 
 
 def render(
@@ -132,21 +106,15 @@ def render(
     tl = build_timeline(model, probe_sources(model, resolve or LocalResolver()))
     choice = codecs or detect_capabilities(config).choice
     decodes_video = any(not v.is_still for v in tl.visuals())
-    out_path = Path(output)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     report = on_progress or (lambda _fraction: None)
-    temp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:8]}.partial")
-    with tempfile.TemporaryDirectory(prefix="reelforge-", dir=config.work_dir) as scratch:
+    with tempfile.TemporaryDirectory(prefix="reelforge-", dir=config.work_dir) as scratch, \
+            staged_output(output) as out:
         work = Path(scratch)
         sources, warnings = prepare_sources(tl, work, fonts or FontCatalog.discover(config.font_dirs),
                                             choice if decodes_video else None)
-        try:
-            passes, gif_report, want = _encode(tl, sources, choice, config, temp, work, report, cancel)
-            info = inspect_output(temp)
-            verify(info, want)
-            os.replace(temp, out_path)
-        finally:
-            temp.unlink(missing_ok=True)
+        passes, gif_report, out.want = _encode(tl, sources, choice, config, out.temp, work, report, cancel)
+    assert out.info is not None and out.want is not None
+    info, want, out_path = out.info, out.want, out.path
     report(1.0)
     h264 = tl.output.format == "mp4"
     return RenderResult(
