@@ -1,26 +1,38 @@
 """Chunked rendering (engine.chunks): plans that cut only where a part can start exactly, parts that
-compose exactly the frames of the whole timeline, joins without re-encoding that match a single render."""
+compose exactly the frames of the whole timeline, joins without re-encoding that match a single render.
+
+The planner alone is checked on random timelines (Hypothesis, no rendering): every frame it allows a
+cut at gives parts whose drafts resolve to exactly their slice of the whole timeline, frame by frame,
+as an oracle written here from the pieces model says."""
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 import shutil
 import struct
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from engine.chunks import Part, join_parts, plan_parts, render_chunked, render_part, render_sound
-from engine.errors import OutputMismatch
+from engine.chunks.plan import CLIP, FREE, NEVER, STATIC, choose_cuts, cut_costs, split_at
+from engine.errors import DraftError, OutputMismatch
 from engine.media.probe import inspect_output
 from engine.media.resolve import LocalResolver
 from engine.model.draft import parse_draft
+from engine.model.mediainfo import AudioStream, MediaInfo, VideoStream
+from engine.model.pieces import BaseTrack, Gap, Run, base_pieces, source_seconds
+from engine.model.timeline import Caption, Timeline, Visual, build_timeline
 from engine.pipeline.render import probe_sources, render
 from tests.conftest import ffmpeg
 
@@ -71,12 +83,23 @@ def lossless(draft: dict[str, Any]) -> dict[str, Any]:
     """The same timeline as a GIF at the same size and rate: its parts are lossless (FFV1), so they can be
     compared with the whole timeline's picture bit for bit."""
     out = copy.deepcopy(draft)
-    out.setdefault("m", {})["out"] = {"format": "gif", "fps": 30, "width": W}
+    meta = out.setdefault("m", {})
+    meta["out"] = {"format": "gif", "fps": meta.get("fps", 30), "width": W}
     return out
 
 
 def plan(draft: dict[str, Any], chunk_s: float, run_kw: dict[str, Any]) -> list[Part]:
     return plan_parts(draft, probe_sources(parse_draft(draft), run_kw["resolve"]), chunk_s)
+
+
+def parts_at(draft: dict[str, Any], cuts: list[int], run_kw: dict[str, Any]) -> list[Part]:
+    parts = split_at(draft, probe_sources(parse_draft(draft), run_kw["resolve"]), cuts)
+    assert parts is not None
+    return parts
+
+
+def costs(draft: dict[str, Any], run_kw: dict[str, Any]) -> np.ndarray:
+    return cut_costs(build_timeline(parse_draft(draft), probe_sources(parse_draft(draft), run_kw["resolve"])))
 
 
 def decoded(path: Path, keep: set[int] | None = None) -> dict[int, np.ndarray]:
@@ -115,17 +138,17 @@ def test_part_round_trips_through_json(run_kw) -> None:
 def test_plan_cuts_only_where_a_part_can_start_exactly(run_kw) -> None:
     draft = mixed()
     parts = plan(draft, 5.0, run_kw)
-    assert [(p.start_frame, p.end_frame) for p in parts] == [(0, 128), (128, 210), (210, 360), (360, 510)]
+    assert [(p.start_frame, p.end_frame) for p in parts] == [(0, 129), (129, 210), (210, 360), (360, 510)]
     assert [p.index for p in parts] == [0, 1, 2, 3]
-    # 128 is inside the 2x clip (after its crossfade) and the first caption; 210 and 360 are between clips.
+    # 129 is inside the 2x clip (after its crossfade) and the first caption; 210 and 360 are between clips.
     # Nowhere inside the crossfade (frames 83-97), the still with motion (210-300) or a fading caption.
     first, second = (p.draft["t"] for p in parts[:2])
     assert first[0]["sg"][-1]["tr"] == {"in": {"type": "fade", "d": 500}} and second[0]["sg"][0]["tr"] == {}
-    # the whole render reads the 2x clip from 0.5333 s (ss less half the crossfade at 2x); 45 output frames on,
-    # 3 s of source later, the second piece starts from that same source frame: 3.5333 s, in whole ms 3533
-    assert second[0]["sg"][0]["ss"] == 3533
-    assert first[1]["sg"] == [{"txt": "Hello", "st": 1984, "d": 2266, "fo": 0}]
-    assert second[1]["sg"] == [{"txt": "Hello", "st": 0, "d": 717, "fi": 0}]
+    # the 2x clip starts at frame 90 from 1 s of its source; 39 frames on it shows 1 + 39 x 2 / 30 = 3.6 s,
+    # a whole ms, so the second piece starts there (at 30 fps and 2x, every third frame is a whole ms)
+    assert first[0]["sg"][-1].get("ss") == 1000 and second[0]["sg"][0]["ss"] == 3600
+    assert first[1]["sg"] == [{"txt": "Hello", "st": 1984, "d": 2300, "fo": 0}]
+    assert second[1]["sg"] == [{"txt": "Hello", "st": 0, "d": 684, "fi": 0}]
     assert parts[3].draft["t"][0]["sg"][0]["keep"] == "unknown keys survive"
     for part in parts:
         meta = part.draft["m"]
@@ -165,52 +188,128 @@ def test_overlays_across_the_cuts_are_split_into_identical_pieces(run_kw, tmp_pa
     assert_parts_are_the_whole(draft, parts, tmp_path, run_kw)
 
 
-def test_one_long_clip_is_split_inside_at_exact_source_frames(run_kw, tmp_path: Path) -> None:
+def test_one_long_clip_is_split_inside_at_whole_ms_source_times(run_kw, tmp_path: Path) -> None:
     draft = lossless({"m": {"width": W, "height": H}, "t": [{"tt": 0, "sg": [{"src": "moving.mp4", "ss": 500}]}]})
     parts = plan(draft, 3.0, run_kw)
-    assert [(p.start_frame, p.end_frame) for p in parts] == [(0, 71), (71, 142), (142, 214), (214, 285)]
-    # each piece starts at its own ss: the source frame the whole clip shows there (in ms, rounded down)
-    assert [p.draft["t"][0]["sg"][0]["ss"] for p in parts] == [500, 2866, 5233, 7633]
+    # at 30 fps every third frame is a whole ms of source: the cuts go to the nearest such frame
+    assert [(p.start_frame, p.end_frame) for p in parts] == [(0, 72), (72, 141), (141, 213), (213, 285)]
+    assert [p.draft["t"][0]["sg"][0]["ss"] for p in parts] == [500, 2900, 5200, 7600]
     assert_parts_are_the_whole(draft, parts, tmp_path, run_kw)
 
 
-def test_a_source_at_another_rate_is_split_only_where_its_frames_line_up(run_kw, tmp_path: Path) -> None:
-    # 25 fps on a 30 fps canvas: a source frame lands on an output frame every 6 output frames
+def test_a_source_at_another_rate_is_split_wherever_the_time_is_a_whole_ms(run_kw, tmp_path: Path) -> None:
+    # 25 fps on a 30 fps canvas: the frames picked follow from the source times, not from where the
+    # source's frames line up with the canvas's, so a cut needs only a whole ms
     draft = lossless({"m": {"width": W, "height": H}, "t": [{"tt": 0, "sg": [{"src": "moving25.mp4", "ss": 130}]}]})
-    parts = plan(draft, 2.0, run_kw)
-    assert len(parts) == 3 and all(p.start_frame % 6 == 0 for p in parts)
+    cost = costs(draft, run_kw)
+    assert [f for f in range(1, 40) if cost[f] < NEVER] == [3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39]
+    parts = parts_at(draft, [3, 57, 99], run_kw)          # none of them where a source frame lands on one
+    assert [p.draft["t"][0]["sg"][0]["ss"] for p in parts] == [130, 230, 2030, 3430]
     assert_parts_are_the_whole(draft, parts, tmp_path, run_kw)
-    # the naive rule (ss moved on by the cut's time in whole ms) shows other frames after a cut elsewhere
-    naive = {"m": parts[1].draft["m"], "d": 200,
-             "t": [{"tt": 0, "sg": [{"src": "moving25.mp4", "ss": 130 + 57 * 1000 // 30, "st": 0, "d": 200}]}]}
-    head = decoded(render_part(Part(1, 57, 63, naive), tmp_path / "naive.mkv", **run_kw))
-    whole = decoded(tmp_path / "whole.mkv", set(range(57, 63)))
-    assert any(not np.array_equal(head[i], whole[57 + i]) for i in range(6))
+    assert split_at(draft, probe_sources(parse_draft(draft), run_kw["resolve"]), [58]) is None   # 1963.33 ms
 
 
-def test_a_clip_the_whole_render_runs_through_4_4_4_is_not_split(run_kw, tmp_path: Path) -> None:
-    # the whole render joins a clip that fades in at frame 0 in 4:4:4 (so its every frame moves a little);
-    # a piece of it in a part would not be, so the cuts go elsewhere
+def test_a_clip_fading_in_at_frame_0_is_split_inside(run_kw, tmp_path: Path) -> None:
     draft = lossless({"m": {"width": W, "height": H}, "t": [{"tt": 0, "sg": [
         {"src": "moving25.mp4", "ss": 40, "spd": 4, "tr": {"in": "fade", "out": "fade"}},
         {"src": "moving.mp4", "ss": 3000}]}]})
     parts = plan(draft, 1.0, run_kw)
-    assert len(parts) > 3 and parts[1].start_frame >= 45          # the first clip is frames 0-44
+    assert len(parts) > 3 and parts[1].start_frame < 45          # the first clip is frames 0-44
     assert_parts_are_the_whole(draft, parts, tmp_path, run_kw)
 
 
-def test_parts_never_open_or_close_on_a_sliver_beside_a_transition(run_kw, tmp_path: Path) -> None:
-    # one frame left before a transition makes video_graph repeat a timestamp, and the caption above
-    # would then fade a frame early in that part only; such cuts are not taken
-    draft = lossless({"d": 6500, "m": {"width": W, "height": H}, "t": [
-        {"tt": 0, "sg": [{"src": "moving25.mp4", "d": 1000, "spd": 1.5, "st": 200},
-                         {"src": "pattern.mp4", "d": 700, "ss": 1000, "tr": {"out": {"type": "dissolve", "d": 800}},
-                          "st": 1200},
-                         {"src": "moving.mp4", "d": 4100, "ss": 130, "spd": 1.5, "st": 1900}]},
-        {"tt": 7, "sg": [{"txt": "Hi", "st": 1605, "d": 3000, "style": {"anim": "fade"}}]}]})
-    parts = plan(draft, 1.0, run_kw)
-    assert len(parts) > 2
+def beside() -> dict[str, Any]:
+    """8 s at 25 fps (a frame is 40 ms, so every frame of a clip at speed 1 is a whole ms) of things that
+    are one frame long, or sit right next to a cut or a transition, with a caption over most of it."""
+    return {"m": {"width": W, "height": H, "fps": 25}, "t": [
+        {"tt": 0, "sg": [
+            {"src": "moving.mp4", "ss": 2000, "d": 40},                                     # 0: one frame
+            {"src": "pattern.mp4", "d": 1000},                                              # 1-25, a gap at 26
+            {"src": "moving.mp4", "st": 1080, "ss": 4000, "d": 1000,                       # 27-51
+             "tr": {"out": {"type": "wipeleft", "d": 40}}},                                 # one frame: 52
+            {"src": "red.mp4", "d": 1000, "tr": {"out": {"type": "fade", "d": 400}}},       # 52-76; 72-81
+            {"src": "pattern.mp4", "d": 3600, "tr": {"out": {"type": "dissolve", "d": 40}}},  # 77-166, held
+            {"src": "photo.png", "d": 400},                                                 # 167-176
+            {"src": "moving.mp4", "ss": 500, "d": 40},                                      # 177: one frame
+            {"src": "moving.mp4", "ss": 300, "d": 1000}]},                                  # 178-202
+        {"tt": 7, "sg": [{"txt": "Hi", "st": 400, "d": 7000, "fi": 200}]},                  # 10-184, in by 15
+        {"tt": 1, "sg": [{"src": "music.mp3", "vol": 0.5, "loop": True}]}]}
+
+
+BESIDE_CUTS = [1, 10, 26, 27, 53, 72, 82, 168, 177, 178]
+
+
+def test_cuts_right_beside_one_frame_items_gaps_and_transitions(run_kw, tmp_path: Path) -> None:
+    draft = lossless(beside())
+    cost = costs(draft, run_kw)
+    allowed = {f for f in range(len(cost)) if cost[f] < NEVER}
+    # after the one-frame clips, either side of the one-frame gap, after the one-frame transitions,
+    # on either edge of the crossfade (inside the clips it joins), where the caption starts
+    assert set(BESIDE_CUTS) <= allowed
+    assert cost[1] == FREE and cost[26] == cost[27] == cost[168] == cost[177] == cost[178] == STATIC   # the caption
+    assert cost[10] == cost[53] == cost[72] == cost[82] == CLIP
+    # never where a transition is centred (52, 167) or inside one, while the caption fades in, or where
+    # the clip held past the end of its 3 s source (frames 152-166) would need an ss beyond it
+    assert not allowed & {52, 167, *range(73, 82), *range(11, 15), *range(152, 167)}
+    parts = parts_at(draft, BESIDE_CUTS, run_kw)
+    assert [p.frames for p in parts] == [1, 9, 16, 1, 26, 19, 10, 86, 9, 1, 25]
     assert_parts_are_the_whole(draft, parts, tmp_path, run_kw)
+
+
+def test_mp4_parts_beside_one_frame_items_join_to_the_timelines_frames_and_sound(run_kw, tmp_path: Path) -> None:
+    draft = beside()
+    parts = parts_at(draft, [27, 53, 82, 168], run_kw)     # none shorter than the encoder's delay (MIN_PART_FRAMES)
+    files = [render_part(p, tmp_path / f"part{p.index}.mp4", **run_kw) for p in parts]
+    sound = render_sound(draft, tmp_path / "sound.m4a", config=run_kw["config"], resolve=run_kw["resolve"])
+    joined = join_parts(draft, files, sound, tmp_path / "joined.mp4", config=run_kw["config"], frames=203)
+    info = inspect_output(joined.path)
+    assert (info.video_codec, info.frames, info.audio_codec) == ("h264", 203, "aac")
+    assert abs(info.duration_s - 203 / 25) < 1e-3 and abs((info.audio_duration_s or 0) - 203 / 25) <= 1 / 25
+    single = decoded(render(draft, tmp_path / "single.mp4", **run_kw).path)
+    for i, frame in decoded(joined.path).items():
+        assert mad(frame, single[i]) < 3.0, i
+
+
+def speeds() -> dict[str, Any]:
+    """10 s at 30 fps: clips at 0.5x, 1x, 1.5x and 2x, then reversed at 1.5x (entered by a crossfade)
+    and at 1x (its last three frames cut off by the timeline's end)."""
+    return {"d": 9900, "m": {"width": W, "height": H, "fps": 30}, "t": [{"tt": 0, "sg": [
+        {"src": "moving.mp4", "ss": 500, "spd": 0.5, "d": 2000},                     # 0-59
+        {"src": "moving.mp4", "ss": 1000, "d": 2000},                                # 60-119
+        {"src": "moving.mp4", "ss": 2000, "spd": 1.5, "d": 2000},                    # 120-179
+        {"src": "moving.mp4", "ss": 3000, "spd": 2, "d": 2000},                      # 180-239
+        {"src": "moving.mp4", "ss": 1000, "spd": 1.5, "rev": True, "d": 1000,        # 240-269
+         "tr": {"in": {"type": "fade", "d": 200}}},                                  # 237-242
+        {"src": "moving.mp4", "ss": 2000, "rev": True, "d": 1000}]}]}               # 270-296 (+3 cut)
+
+
+def test_clips_are_split_inside_where_the_source_time_is_a_whole_ms(run_kw, tmp_path: Path) -> None:
+    draft = lossless(speeds())
+    cost = costs(draft, run_kw)
+
+    def inside(start: int, end: int) -> list[int]:          # the clip's own frames a cut may go at
+        return [f - start for f in range(start + 1, end) if cost[f] == CLIP]
+
+    # 1000/30 ms a frame times 0.5, 1 or 2: a whole ms every third frame; times 1.5: every frame (50 ms)
+    assert inside(0, 60) == inside(60, 120) == list(range(3, 60, 3))
+    assert inside(120, 180) == list(range(1, 60))
+    assert inside(180, 240) == list(range(3, 58, 3))          # up to the crossfade (237-242), which starts at 57
+    assert inside(240, 270) == list(range(3, 30))             # from the end of the crossfade
+    # reversed: the piece before the cut is the one that moves its ss (to the time of its last frame, the
+    # first it plays forwards), so the rule counts frames from the clip's end, its 3 cut-off frames included
+    assert inside(270, 297) == list(range(3, 27, 3))
+    assert [f for f in range(236, 245) if cost[f] < NEVER] == [237, 243, 244]
+    parts = parts_at(draft, [30, 90, 121, 155, 210, 250, 255, 285], run_kw)
+    sg = [p.draft["t"][0]["sg"] for p in parts]
+    assert [s["ss"] for s in sg[1]] == [1000, 1000]                      # 0.5x: 0.5 + 30 x 0.5 / 30 s; 1x
+    assert [s["ss"] for s in sg[5]] == [3000 + 30 * 2000 // 30, 1000 + 20 * 50]   # 2x; 1.5x reversed to 250
+    assert sg[5][1]["tr"] == {"in": {"type": "fade", "d": 200}}
+    assert sg[6][0]["ss"] == 1000 + 15 * 50                                        # 250-254
+    assert [s["ss"] for s in sg[7]] == [1000, 2000 + 15 * 1000 // 30]              # to its end; to 285
+    assert sg[8][0]["ss"] == 2000                                         # a reversed clip's last piece: as whole
+    assert_parts_are_the_whole(draft, parts, tmp_path, run_kw)
+    media = probe_sources(parse_draft(draft), run_kw["resolve"])
+    assert split_at(draft, media, [61]) is None and split_at(draft, media, [271]) is None   # 1033.3 ms
 
 
 @pytest.mark.parametrize("draft", [
@@ -218,22 +317,200 @@ def test_parts_never_open_or_close_on_a_sliver_beside_a_transition(run_kw, tmp_p
     {"m": {"width": W, "height": H, "out": {"format": "webm"}}, "t": [{"tt": 0, "sg": [{"src": "moving.mp4"}]}]},
     {"m": {"width": W, "height": H, "out": {"format": "gif", "max_mb": 1}},
      "t": [{"tt": 0, "sg": [{"src": "moving.mp4"}]}]},
-    {"m": {"width": W, "height": H}, "t": [{"tt": 0, "sg": [{"src": "moving.mp4", "rev": True, "d": 9000}]}]},
     {"m": {"width": W, "height": H}, "t": [
         {"tt": 0, "sg": [{"src": "moving.mp4"}]},
         {"tt": 7, "sg": [{"txt": "on top", "d": 10000, "style": {"anim": "fade"}}]}]},
     {"m": {"width": W, "height": H}, "t": [{"tt": 0, "sg": [{"src": "moving.mp4", "d": 4000}]}]},
-    {"m": {"width": W, "height": H}, "t": [{"tt": 0, "sg": [{"src": "moving.mp4", "tr": {"in": "fade"}}]}]},
-    {"m": {"width": W, "height": H}, "t": [{"tt": 0, "sg": [
-        {"src": "moving.mp4", "d": 5000}, {"src": "pattern.mp4", "tr": {"in": {"type": "wipeleft", "d": 30}}}]}]},
-    {"m": {"width": W, "height": H}, "t": [{"tt": 0, "sg": [
-        {"src": "moving.mp4", "d": 5000}, {"src": "red.mp4", "d": 5000, "tr": {"in": "fade"}}]}]},
-], ids=["still-with-motion", "webm", "gif-size-target", "reversed", "caption-fading-out", "short", "fades-in-at-0",
-        "one-frame-transition", "held-at-both-ends"])
+    {"m": {"width": W, "height": H}, "t": [
+        {"tt": 0, "sg": [{"src": "moving.mp4", "d": 8000}]},
+        {"tt": 0, "sg": [{"src": "moving25.mp4", "d": 8000, "box": {"x": 0.5, "y": 0.5, "w": 0.4, "h": 0.4}}]}]},
+], ids=["still-with-motion", "webm", "gif-size-target", "caption-fading-out", "short", "clip-on-a-layer"])
 def test_what_cannot_be_cut_exactly_is_one_part(run_kw, draft: dict[str, Any]) -> None:
     parts = plan(draft, 5.0, run_kw)
     assert len(parts) == 1
     assert (parts[0].index, parts[0].start_frame, parts[0].draft) == (0, 0, draft)
+
+
+# ---------------------------------------------------------------- the planner alone, on random timelines
+
+
+def _video(name: str, ms: int) -> MediaInfo:
+    return MediaInfo(name, "video", "mp4", "mov", 1, ms, VideoStream("h264", 64, 36, 30.0, None, "yuv420p", 0),
+                     AudioStream("aac", 48000, 2))
+
+
+MEDIA = {m.path: m for m in (
+    _video("long.mp4", 4000), _video("short.mp4", 600),
+    MediaInfo("photo.jpg", "image", "jpg", None, 1, None, VideoStream("jpg", 120, 80, None, 1, None, 0), None),
+    MediaInfo("music.mp3", "audio", "mp3", "mp3", 1, 60_000, None, AudioStream("mp3", 44100, 2)))}
+
+
+@st.composite
+def timelines(draw: st.DrawFn) -> dict[str, Any]:
+    """Small drafts of every kind of base item (one frame long too), gaps, speeds, reverse, transitions
+    down to one frame, a draft length that cuts the last segment, captions and an upper track."""
+    fps = draw(st.sampled_from([24, 25, 30, 29.97]))
+    rate = Fraction(30000, 1001) if fps == 29.97 else Fraction(fps)
+
+    def ms(frame: int) -> int:                 # the first ms of a frame
+        return max(0, math.ceil((frame - Fraction(1, 2)) * 1000 / rate))
+
+    def fade(most: int) -> dict[str, Any]:       # mostly short enough to fit (or the draft is drawn again)
+        return {"type": draw(st.sampled_from(["fade", "wipeleft", "dissolve"])),
+                "d": ms(draw(st.sampled_from([n for n in (1, 2, 3, 6, 9) if n <= max(1, most)])))}
+
+    base: list[dict[str, Any]] = []
+    at = 0
+    for _ in range(draw(st.integers(1, 5))):
+        at += draw(st.sampled_from([0, 0, 0, 1, 4]))
+        frames = draw(st.sampled_from([1, 2, 3, 5, 12, 30]))
+        seg: dict[str, Any] = {"st": ms(at), "d": ms(at + frames) - ms(at)}
+        kind = draw(st.sampled_from(["clip", "clip", "clip", "still", "motion"]))
+        if kind == "clip":
+            seg.update(src=draw(st.sampled_from(["long.mp4", "short.mp4"])), ss=draw(st.integers(0, 590)),
+                       spd=draw(st.sampled_from([0.25, 0.5, 1, 1.5, 2, 3])), rev=draw(st.booleans()))
+        else:
+            seg.update(src="photo.jpg", **({"mo": "zoom-in"} if kind == "motion" else {}))
+        tr = {side: fade(frames) for side in ("in", "out") if draw(st.integers(0, 2)) == 0}
+        if tr:
+            seg["tr"] = tr
+        base.append(seg)
+        at += frames
+    draft: dict[str, Any] = {"m": {"width": 64, "height": 36, "fps": fps}, "t": [{"tt": 0, "sg": base}]}
+    if draw(st.booleans()):
+        draft["d"] = ms(max(1, at - draw(st.integers(0, 4))))
+    captions = []
+    for start in sorted(draw(st.sets(st.integers(0, at - 1), max_size=2))):
+        frames = draw(st.integers(1, 30))
+        captions.append({"txt": "Hi", "st": ms(start), "d": ms(start + frames) - ms(start),
+                         "fi": ms(draw(st.sampled_from([0, 0, 1, 3]))), "fo": ms(draw(st.sampled_from([0, 0, 1, 3])))})
+    if captions and captions[-1:] != captions[:1]:      # one at a time on a track
+        first, second = captions
+        second["st"] = max(second["st"], first["st"] + first["d"])
+    draft["t"].append({"tt": 7, "sg": captions})
+    if draw(st.booleans()):
+        start, frames = draw(st.integers(0, at)), draw(st.integers(1, 40))
+        upper: dict[str, Any] = {"src": draw(st.sampled_from(["photo.jpg", "long.mp4"])), "st": ms(start),
+                                 "d": ms(start + frames) - ms(start), "op": 0.5,
+                                 "box": {"x": 0.5, "y": 0.5, "w": 0.5, "h": 0.5}}
+        if draw(st.booleans()):
+            upper["tr"] = {"in": fade(frames)}
+        draft["t"].append({"tt": 0, "sg": [upper]})
+    draft["t"].append({"tt": 1, "sg": [{"src": "music.mp3", "loop": True}]})
+    return draft
+
+
+def resolved(draft: dict[str, Any]) -> Timeline:
+    try:
+        return build_timeline(parse_draft(draft), MEDIA)
+    except DraftError:
+        assume(False)
+        raise
+
+
+def _bare(v: Visual) -> Visual:
+    return replace(v, where="", label="", start=0, length=0, source_in_ms=0, enter=None, exit=None, cut=0)
+
+
+def _item_frame(track: BaseTrack, run: Run, k: int, tl: Timeline) -> tuple[Any, ...]:
+    item = track.items[run.item]
+    if isinstance(item, Gap):
+        return ("gap",)
+    if not item.is_still:
+        return ("clip", _bare(item), source_seconds(item, k, tl.canvas))
+    if item.motion is not None:
+        extent = track.extent(run.item)
+        return ("motion", _bare(item), k - extent.first, extent.frames)
+    return ("still", _bare(item))
+
+
+def _layer_frame(item: Visual | Caption, f: int, tl: Timeline) -> tuple[Any, ...]:
+    j = f - item.start
+    if isinstance(item, Caption):
+        picture: tuple[Any, ...] = ("caption", replace(item, where="", start=0, length=0, fade_in=0, fade_out=0))
+        fade_in, fade_out = item.fade_in, item.fade_out
+    else:
+        extent = Run(0, 0, item.length)
+        picture = _item_frame(BaseTrack(tl.length, (item,), ()), extent, j, tl) if not item.motion else (
+            "motion", _bare(item), j, item.length)
+        fade_in, fade_out = (item.enter.frames if item.enter else 0), (item.exit.frames if item.exit else 0)
+    if j < fade_in:
+        return ("in", j, fade_in, picture)
+    if j >= item.length - fade_out:         # FFmpeg times a fade-out from the segment's start
+        return ("out", j, item.length, fade_out, picture)
+    return ("full", picture)
+
+
+def frames_shown(tl: Timeline) -> list[tuple[Any, ...]]:
+    """The oracle: what every frame shows, frame by frame, straight from the pieces model."""
+    track = base_pieces(tl)
+    out = []
+    for f in range(tl.length):
+        piece = track.piece_at(f)
+        i = f - piece.start
+        base = _item_frame(track, piece.run, piece.run.first + i, tl)
+        if piece.into is not None:
+            base = (piece.kind, i, piece.frames, base, _item_frame(track, piece.into, piece.into.first + i, tl))
+        layers = tuple(next((_layer_frame(item, f, tl) for item in layer.clips
+                             if item.start <= f < item.start + item.length), None) for layer in tl.layers)
+        out.append((base, layers))
+    return out
+
+
+def assert_slices(draft: dict[str, Any], parts: list[Part]) -> None:
+    tl = resolved(draft)
+    whole = frames_shown(tl)
+    assert [p.start_frame for p in parts] == sorted(p.start_frame for p in parts)
+    assert parts[0].start_frame == 0 and parts[-1].end_frame == tl.length
+    for before, after in zip(parts, parts[1:], strict=False):
+        assert before.end_frame == after.start_frame
+    for part in parts:
+        piece = build_timeline(parse_draft(part.draft), MEDIA)
+        assert piece.canvas == tl.canvas
+        assert len(parts) == 1 or not (piece.output.audio or piece.sounds)      # a part is a picture only
+        assert frames_shown(piece) == whole[part.start_frame:part.end_frame]
+
+
+RANDOM = settings(max_examples=120, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+
+
+@RANDOM
+@given(timelines(), st.data())
+def test_every_cut_the_planner_allows_gives_parts_that_are_their_slice(draft: dict[str, Any],
+                                                                        data: st.DataObject) -> None:
+    tl = resolved(draft)
+    allowed = [f for f, c in enumerate(cut_costs(tl)) if c < NEVER]
+    assume(allowed)
+    cuts = sorted(data.draw(st.sets(st.sampled_from(allowed), min_size=1, max_size=3)))
+    parts = split_at(draft, MEDIA, cuts)
+    assert parts is not None, cuts
+    assert_slices(draft, parts)
+
+
+@RANDOM
+@given(timelines(), st.data())
+def test_a_cut_inside_a_transition_or_a_clip_off_the_ms_is_refused(draft: dict[str, Any], data: st.DataObject) -> None:
+    tl = resolved(draft)
+    track = base_pieces(tl)
+    refused = [f for p in track.pieces if p.into is not None for f in range(p.start + 1, p.end)]
+    refused += [f for v in tl.base if not v.is_still and not v.reverse for f in range(v.start + 1, v.end)
+                if (source_seconds(v, f - v.start, tl.canvas) * 1000).denominator != 1]
+    assume(refused)
+    cut = data.draw(st.sampled_from(refused))
+    assert cut_costs(tl)[cut] == NEVER
+    assert split_at(draft, MEDIA, [cut]) is None                     # the safety net catches it too
+
+
+@RANDOM
+@given(timelines(), st.sampled_from([0.1, 0.25, 0.6]))
+def test_plans_are_their_slices_and_never_fall_back(draft: dict[str, Any], chunk_s: float) -> None:
+    tl = resolved(draft)
+    parts = plan_parts(draft, MEDIA, chunk_s)
+    assert_slices(draft, parts)
+    if tl.length > round(chunk_s * tl.canvas.fps):
+        assert [p.start_frame for p in parts[1:]] == choose_cuts(cut_costs(tl), math.ceil(
+            tl.length / max(1, round(chunk_s * tl.canvas.fps))))
 
 
 def test_render_chunked_of_one_part_is_a_plain_render(run_kw, tmp_path: Path) -> None:
