@@ -1,15 +1,22 @@
-"""Joining the parts of a chunked render without re-encoding, and the single-machine chunked render."""
+"""Joining the parts of a chunked render without re-encoding their picture.
 
+MP4 parts are H.264 made with the whole render's encoder options (each starts on a keyframe, as
+every encode does) and are joined with the concat demuxer and ``-c copy``, the sound (rendered once
+for the whole timeline, so it has no seams) muxed in. GIF parts are lossless (FFV1 in Matroska) and
+are joined, then given one palette for the whole GIF.
+
+Parts on different machines must be rendered with the same codecs, settings and fonts. The join refuses
+H.264 parts whose parameter sets differ in anything decoding depends on, since one MP4 track carries one
+set (the first part's, which is the whole render's: its VUI comes from the same first frame).
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,35 +24,20 @@ from typing import Any
 import av
 
 from engine.chunks.h264 import parameter_sets
-from engine.chunks.parts import (
-    PART_CODEC,
-    PART_SUFFIX,
-    PART_TAG,
-    ProgressCallback,
-    render_part,
-    render_sound,
-    run_step,
-    scaled,
-    temp_beside,
-)
-from engine.chunks.plan import CHUNKABLE, plan_parts
+from engine.chunks.parts import PART_CODEC, PART_TAG, ProgressCallback, run_step
+from engine.chunks.plan import CHUNKABLE
 from engine.config import EngineConfig
-from engine.encode.encoders import CodecChoice
 from engine.encode.profiles import output_args
 from engine.errors import OutputMismatch, RenderError
 from engine.graph import compile as compiler
 from engine.graph.build import rate, secs
 from engine.graph.gif import one_pass_fits
-from engine.media.fonts import FontCatalog
 from engine.media.probe import OutputInfo, inspect_output
-from engine.media.resolve import Resolver
 from engine.model.canvas import OutputSpec, resolve_canvas
 from engine.model.draft import parse_draft
-from engine.model.timeline import build_timeline
-from engine.pipeline.render import NATIVE_ENCODERS, Expected, RenderResult, probe_sources, render, verify
+from engine.pipeline.output import Expected, staged_output
+from engine.pipeline.render import NATIVE_ENCODERS, RenderResult
 from engine.run import FFmpegCommand
-
-# ---------------------------------------------------------------- joining
 
 
 def _part_tag(path: Path) -> dict[str, Any]:
@@ -117,36 +109,28 @@ def join_parts(draft: Mapping[str, Any], parts: Sequence[str | Path], sound: str
         raise OutputMismatch("the draft asks for sound, but no sound file was given")
     report = on_progress or (lambda _fraction: None)
     fps = float(canvas.fps)
-    out_path = Path(output)
-    temp = temp_beside(out_path)
-    with tempfile.TemporaryDirectory(prefix="reelforge-join-", dir=config.work_dir) as scratch:
+    duration_s = canvas.seconds(total)
+    want = Expected(first.width, first.height, total, fps, sound is not None, timed=fmt == "mp4", exact=True,
+                    audio_s=duration_s if sound is not None else None)
+    with tempfile.TemporaryDirectory(prefix="reelforge-join-", dir=config.work_dir) as scratch, \
+            staged_output(output, want) as out:
         work = Path(scratch)
         listing = work / "parts.ffconcat"
         listing.write_text("ffconcat version 1.0\n" + "".join(
             f"file {_quoted(p)}\nduration {secs(float(Fraction(t['to'] - t['from']) / canvas.fps))}\n"
             for p, t in zip(paths, tags, strict=True)), encoding="utf-8")
         concat = ("-f", "concat", "-safe", "0", "-protocol_whitelist", "file", "-i", str(listing))
-        duration_s = canvas.seconds(total)
-        try:
-            if fmt == "mp4":
-                sound_in = ("-f", "mov", "-protocol_whitelist", "file", "-i", str(sound)) if sound else ()
-                maps = ("-map", "0:v:0", *(("-map", "1:a:0") if sound else ()))
-                out = (*maps, "-c", "copy", "-map_metadata", "-1", "-movflags", "+faststart", "-f", "mp4", str(temp))
-                command = FFmpegCommand((*concat, *sound_in), out, None, duration_s)
-                run_step(command, config, work, cancel, report, 0, 0.99)
-                passes = 1
-            else:
-                passes = _join_gif(concat, work, temp, first, spec, rate(canvas), total, duration_s, config, cancel,
-                                   report)
-            info = inspect_output(temp)
-            verify(info, Expected(first.width, first.height, total, fps, sound is not None, timed=fmt == "mp4"))
-            if info.frames != total:
-                raise OutputMismatch(f"{info.frames} frames written, expected {total}")
-            if sound is not None and abs((info.audio_duration_s or 0) - duration_s) > 1 / fps + 1e-3:
-                raise OutputMismatch(f"the sound lasts {info.audio_duration_s} s, the picture {duration_s:.3f} s")
-            os.replace(temp, out_path)
-        finally:
-            temp.unlink(missing_ok=True)
+        if fmt == "mp4":
+            sound_in = ("-f", "mov", "-protocol_whitelist", "file", "-i", str(sound)) if sound else ()
+            maps = ("-map", "0:v:0", *(("-map", "1:a:0") if sound else ()))
+            args = (*maps, "-c", "copy", "-map_metadata", "-1", "-movflags", "+faststart", "-f", "mp4", str(out.temp))
+            run_step(FFmpegCommand((*concat, *sound_in), args, None, duration_s), config, work, cancel, report, 0, 0.99)
+            passes = 1
+        else:
+            passes = _join_gif(concat, work, out.temp, first, spec, rate(canvas), total, duration_s, config, cancel,
+                               report)
+    assert out.info is not None
+    info, out_path = out.info, out.path
     report(1.0)
     encoders, decoders = {t["encoder"] for t in tags}, {t["decoder"] for t in tags if t["decoder"] != "none"}
     joined = f"; {len(paths)} parts joined without re-encoding"
@@ -176,45 +160,11 @@ def _join_gif(concat: Sequence[str], work: Path, temp: Path, first: OutputInfo, 
     width, height = first.width, first.height
     if one_pass_fits(spec, width, height, total, config.gif_buffer_mb):
         run_step(compiler.compile_gif_attempt(joined, width, height, fps, spec, args, temp, duration_s),
-             config, work, cancel, report, 0.2, 0.99)
+                 config, work, cancel, report, 0.2, 0.99)
         return 2
     palette_png = work / "palette.png"
     run_step(compiler.compile_gif_palette(joined, width, height, fps, spec, palette_png, duration_s),
-         config, work, cancel, report, 0.2, 0.5)
+             config, work, cancel, report, 0.2, 0.5)
     run_step(compiler.compile_gif_attempt(joined, width, height, fps, spec, args, temp, duration_s, palette_png),
-         config, work, cancel, report, 0.5, 0.99)
+             config, work, cancel, report, 0.5, 0.99)
     return 3
-
-
-# ---------------------------------------------------------------- all of it, here
-
-
-def render_chunked(draft: Mapping[str, Any], output: str | Path, *, config: EngineConfig, resolve: Resolver,
-                   codecs: CodecChoice, chunk_s: float, fonts: FontCatalog | None = None,
-                   on_progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> RenderResult:
-    """Plan, render every part (one after another, in this process), the sound, and join: the single-machine
-    reference for a distributed render. A plan of one part is simply :func:`engine.pipeline.render`."""
-    started = time.monotonic()
-    model = parse_draft(draft)
-    media = probe_sources(model, resolve)
-    parts = plan_parts(draft, media, chunk_s)
-    if len(parts) == 1:
-        return render(model, output, config=config, resolve=resolve, codecs=codecs, fonts=fonts,
-                      on_progress=on_progress, cancel=cancel)
-    tl = build_timeline(model, media)
-    fonts = fonts or FontCatalog.discover(config.font_dirs)
-    report = on_progress or (lambda _fraction: None)
-    with tempfile.TemporaryDirectory(prefix="reelforge-chunks-", dir=config.work_dir) as scratch:
-        work = Path(scratch)
-        files = []
-        for part in parts:
-            share = scaled(report, 0.8 * part.start_frame / tl.length, 0.8 * part.end_frame / tl.length)
-            files.append(render_part(part, work / f"part-{part.index:04d}{PART_SUFFIX[tl.output.format]}",
-                                     config=config, resolve=resolve, codecs=codecs, fonts=fonts, cancel=cancel,
-                                     on_progress=share))
-        sound = render_sound(draft, work / "sound.m4a", config=config, resolve=resolve, cancel=cancel,
-                             on_progress=scaled(report, 0.8, 0.9))
-        result = join_parts(draft, files, sound, output, config=config, frames=tl.length, cancel=cancel,
-                            on_progress=scaled(report, 0.9, 1.0))
-    return replace(result, elapsed_s=time.monotonic() - started, warnings=(*tl.warnings, *result.warnings),
-                   passes=result.passes + len(parts) + (sound is not None))

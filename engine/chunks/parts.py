@@ -1,13 +1,14 @@
-"""Rendering one part of a chunked render, and the whole timeline's sound for the join."""
+"""Rendering one part of a chunked render, and the whole timeline's sound for the join.
 
+Both are written like any output (:mod:`engine.pipeline.output`): under a temporary name, checked,
+then renamed. A part carries its place in the whole (a JSON comment) for the join to check.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -21,12 +22,12 @@ from engine.errors import OutputMismatch, RenderError
 from engine.graph import compile as compiler
 from engine.graph.build import rate
 from engine.media.fonts import FontCatalog
-from engine.media.probe import inspect_output
 from engine.media.resolve import Resolver
 from engine.model.draft import parse_draft
 from engine.model.timeline import Timeline, build_timeline
 from engine.pipeline.assets import prepare_sources
-from engine.pipeline.render import Expected, probe_sources, verify
+from engine.pipeline.output import Expected, staged_output
+from engine.pipeline.render import probe_sources
 from engine.run import FFmpegCommand, run_ffmpeg
 
 ProgressCallback = Callable[[float], None]
@@ -38,17 +39,12 @@ PART_TAG: Final = "reelforge-part "                     # the part files' commen
 # ---------------------------------------------------------------- rendering
 
 
-def temp_beside(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
-
-
 def scaled(report: ProgressCallback, low: float, high: float) -> ProgressCallback:
     return lambda fraction: report(low + (high - low) * fraction)
 
 
 def run_step(command: FFmpegCommand, config: EngineConfig, work: Path, cancel: threading.Event | None,
-         report: ProgressCallback, low: float, high: float) -> None:
+             report: ProgressCallback, low: float, high: float) -> None:
     run_ffmpeg(command, ffmpeg=config.ffmpeg, work_dir=work, timeout_s=config.timeout_s, cancel=cancel,
                on_progress=scaled(report, low, high))
 
@@ -71,36 +67,28 @@ def render_part(part: Part, output: str | Path, *, config: EngineConfig, resolve
     tl = replace(tl, output=replace(tl.output, audio=False))
     if tl.length != part.frames:
         raise OutputMismatch(f"part {part.index} resolves to {tl.length} frames, not {part.frames}")
-    out_path = Path(output)
-    temp = temp_beside(out_path)
     report = on_progress or (lambda _fraction: None)
     decodes_video = any(not v.is_still for v in tl.visuals())
     tag = {"part": part.index, "from": part.start_frame, "to": part.end_frame, "encoder": codecs.encoder,
            "encoder_reason": codecs.encoder_reason, "decoder": codecs.decoder if decodes_video else "none",
            "decoder_reason": codecs.decoder_reason if decodes_video else "no video sources (stills and text only)"}
-    with tempfile.TemporaryDirectory(prefix="reelforge-part-", dir=config.work_dir) as scratch:
+    want = Expected(tl.canvas.width, tl.canvas.height, part.frames, float(tl.canvas.fps), audio=False, timed=True,
+                    exact=True, video_codec=PART_CODEC[fmt])
+    with tempfile.TemporaryDirectory(prefix="reelforge-part-", dir=config.work_dir) as scratch, \
+            staged_output(output, want) as out:
         work = Path(scratch)
         sources, _warnings = prepare_sources(tl, work, fonts or FontCatalog.discover(config.font_dirs),
                                              codecs if decodes_video else None)
         if fmt == "mp4":
             args = output_args(tl.output, rate(tl.canvas), codecs, config.x264_preset)
-            command = compiler.compile_render(tl, sources, args, temp)
+            command = compiler.compile_render(tl, sources, args, out.temp)
         else:
-            command = compiler.compile_intermediate(tl, sources, temp)
+            command = compiler.compile_intermediate(tl, sources, out.temp)
         *head, path = command.output_args
         command = replace(command, output_args=(*head, "-metadata", f"comment={PART_TAG}{json.dumps(tag)}", path))
-        try:
-            run_step(command, config, work, cancel, report, 0.0, 0.99)
-            info = inspect_output(temp)
-            verify(info, Expected(tl.canvas.width, tl.canvas.height, part.frames, float(tl.canvas.fps), False, True))
-            if info.frames != part.frames or info.video_codec != PART_CODEC[fmt]:
-                raise OutputMismatch(f"part {part.index}: {info.frames} {info.video_codec} frames written, "
-                                     f"expected {part.frames} {PART_CODEC[fmt]}")
-            os.replace(temp, out_path)
-        finally:
-            temp.unlink(missing_ok=True)
+        run_step(command, config, work, cancel, report, 0.0, 0.99)
     report(1.0)
-    return out_path
+    return out.path
 
 
 def render_sound(draft: Mapping[str, Any], output: str | Path, *, config: EngineConfig, resolve: Resolver,
@@ -111,21 +99,11 @@ def render_sound(draft: Mapping[str, Any], output: str | Path, *, config: Engine
         return None
     if tl.output.format != "mp4":
         raise RenderError(f"{tl.output.format} output is not rendered in parts; render it whole")
-    out_path = Path(output)
-    temp = temp_beside(out_path)
     args = ["-c:a", "aac", "-b:a", AAC_BITRATE[tl.output.quality], "-f", "mp4"]
-    with tempfile.TemporaryDirectory(prefix="reelforge-sound-", dir=config.work_dir) as scratch:
-        try:
-            run_step(compiler.compile_sound(tl, args, temp), config, Path(scratch), cancel,
+    fps = float(tl.canvas.fps)
+    want = Expected(0, 0, 0, fps, audio=True, timed=True, audio_s=tl.duration_s)
+    with tempfile.TemporaryDirectory(prefix="reelforge-sound-", dir=config.work_dir) as scratch, \
+            staged_output(output, want) as out:
+        run_step(compiler.compile_sound(tl, args, out.temp), config, Path(scratch), cancel,
                  on_progress or (lambda _fraction: None), 0.0, 1.0)
-            info = inspect_output(temp)
-            if info.audio_codec != "aac" or info.audio_duration_s is None:
-                raise OutputMismatch("the sound was not written")
-            if abs(info.audio_duration_s - tl.duration_s) > 1 / float(tl.canvas.fps) + 1e-3:
-                raise OutputMismatch(f"the sound lasts {info.audio_duration_s:.3f} s, expected {tl.duration_s:.3f} s")
-            os.replace(temp, out_path)
-        finally:
-            temp.unlink(missing_ok=True)
-    return out_path
-
-
+    return out.path
