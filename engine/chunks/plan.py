@@ -9,33 +9,33 @@ every frame of the base track shows, and from the layers (:func:`cut_costs`):
   centred on (each part would drop its half); free between two items that no transition joins,
   and inside background gaps; static inside a still without motion; never inside a still with
   motion (its motion is timed from its start);
-- inside a clip, where each side can be given a whole-ms ``ss`` that shows exactly the source
-  times the whole clip shows there. Item frame ``k`` of a clip shows ``ss + f x spd x 1000 / fps``
-  ms of its source, where ``f`` is the frame counted forwards from its in-point (``forward_frame``:
-  ``k``, or for a reversed clip its frames counted from the end). The piece after a cut at ``k``
-  of a forward clip starts at ``f = k``, the piece before it keeps ``ss``; the piece before a cut
-  of a reversed clip ends (plays forwards from) ``f = forward_frame(k - 1)``, the piece after it
-  keeps ``ss``. So the cut is allowed where that time is a whole number of ms inside the source;
-  the graph reads a clip started at such an ``ss`` frame for frame as the whole clip
-  (:mod:`engine.graph.clip`);
+- inside a clip, where the piece whose ``ss`` moves can be given a whole-ms one. Item frame ``k``
+  shows ``ss + f x spd x 1000 / fps`` ms of source, where ``f = forward_frame(k)`` counts the clip's
+  frames from its in-point (``k`` itself, or from the end for a reversed clip), and a piece's ``ss``
+  is the time of its first frame in forward order. Cut at ``k``, a forward clip's later piece starts
+  from ``f = k`` and its earlier one keeps ``ss``; a reversed clip's earlier piece starts (forwards)
+  from ``f = forward_frame(k - 1)`` and its later one keeps ``ss``. So the cut is allowed where that
+  time is a whole number of ms inside the source (at 30 fps and speed 1 every third frame, at speed
+  1.5 every frame); the graph reads a clip started at such an ``ss`` frame for frame as the whole
+  clip (:mod:`engine.graph.clip`);
 - layers: captions and upper-track stills without motion are static once faded in, when they
   do not fade out (a fade-out is timed from the start of its own segment, in seconds that FFmpeg
-  rounds); anything else on a layer (video clips, stills with motion, fading stills) never.
+  rounds); anything else on a layer (video clips, stills with motion, stills that fade out) never.
 
 The timeline is cut into ``ceil(length / chunk)`` parts of equal ideal length. Each cut goes to the
 nearest free frame within a quarter part of its ideal place, else the nearest static one there,
 else the nearest free or static frame within half a part, else the nearest clip split there;
 else that cut is dropped (its neighbours grow). No part is shorter than a quarter part, nor than
 :data:`MIN_PART_FRAMES`: an H.264 part no longer than its encoder's reordering delay (2 frames with
-x264's presets) starts with other decode timestamps than the parts after it, which the concat join
+x264's B-frames) starts with other decode timestamps than the parts after it, which the concat join
 cannot line up (the join's check then refuses the result).
 
-Every part draft is then resolved again, and what each of its frames shows (:mod:`engine.chunks.shown`:
-base pieces with their item, source time or still, blend kind and progress; layers with their item,
-source time and fade) must equal the whole timeline's slice of frames; on any difference, for output that cannot
-be joined without re-encoding (WebM, WebP, GIF with a size target), or for a timeline not longer
-than one part, the plan is one Part holding the whole draft, which :func:`render_chunked` renders
-with :func:`engine.pipeline.render.render`.
+Every part draft is then resolved again, and what each of its frames shows
+(:mod:`engine.chunks.shown`: base pieces with their item, source time or still, blend kind and
+progress; layers with their item, source time and fade) must equal the whole timeline's slice of
+frames. On any difference, for output that cannot be joined without re-encoding (WebM, WebP, GIF
+with a size target), or for a timeline not longer than one part, the plan is one Part holding the
+whole draft, which :func:`render_chunked` renders with :func:`engine.pipeline.render.render`.
 """
 
 from __future__ import annotations

@@ -47,7 +47,8 @@ def _joined(spans: list[_Span]) -> tuple[_Span, ...]:
 
 
 def _cut(spans: tuple[_Span, ...], a: int, b: int) -> tuple[_Span, ...]:
-    out, at = [], 0
+    out: list[_Span] = []
+    at = 0
     for span in spans:
         lo, hi = max(a, at), min(b, at + span.frames)
         if lo < hi:
@@ -66,7 +67,7 @@ class Shown:
     @classmethod
     def of(cls, tl: Timeline) -> Shown:
         track = base_pieces(tl)
-        base = []
+        base: list[_Span] = []
         for piece in track.pieces:
             look, values, rates = _item_look(track, piece.run, tl.canvas)
             if piece.into is None:
@@ -108,7 +109,8 @@ def _item_look(track: BaseTrack, run: Run, canvas: Canvas) -> tuple[Look, tuple[
 
 def _layer_spans(layer: Layer, tl: Timeline) -> tuple[_Span, ...]:
     """Each item of an upper track split into its fade-in, full and fade-out frames, empty frames between."""
-    spans, at = [], 0
+    spans: list[_Span] = []
+    at = 0
     empty = _Span(0, ("empty",), (), ())
     for item in layer.clips:
         spans.append(replace(empty, frames=item.start - at))
