@@ -187,19 +187,19 @@ def base_stream(b: Build, tl: Timeline) -> Stream:
 # ---------------------------------------------------------------- layers
 
 
-def _fades(stream: Stream, frames: int, fade_in: int, fade_out: int, canvas: Canvas) -> Stream:
+def _fades(stream: Stream, frames: int, fade_in: int, fade_out: int) -> Stream:
+    """Alpha fades counted in frames (the fade filter counts the frames it sees), never in rounded seconds."""
     if fade_in:
-        stream = stream.filter("fade", t="in", st=0, d=secs(canvas.seconds(fade_in)), alpha=1)
+        stream = stream.filter("fade", t="in", start_frame=0, nb_frames=fade_in, alpha=1)
     if fade_out:
-        stream = stream.filter("fade", t="out", st=secs(canvas.seconds(frames - fade_out)),
-                               d=secs(canvas.seconds(fade_out)), alpha=1)
+        stream = stream.filter("fade", t="out", start_frame=frames - fade_out, nb_frames=fade_out, alpha=1)
     return stream
 
 
 def _caption_stream(b: Build, item: Caption) -> tuple[Stream, int, int]:
     cap = b.sources.captions[item.where]
     stream = _repeat(b.picture(item.where, cap.still).video, item.length, b.canvas, "yuva420p")
-    return _fades(stream, item.length, item.fade_in, item.fade_out, b.canvas), cap.x, cap.y
+    return _fades(stream, item.length, item.fade_in, item.fade_out), cap.x, cap.y
 
 
 def _layer_stream(b: Build, item: Visual) -> tuple[Stream, int, int]:
@@ -207,7 +207,7 @@ def _layer_stream(b: Build, item: Visual) -> tuple[Stream, int, int]:
     if item.opacity < 1:
         stream = stream.filter("lutyuv", a=f"val*{item.opacity:g}")
     fades = (item.enter.frames if item.enter else 0, item.exit.frames if item.exit else 0)
-    return _fades(stream, item.length, *fades, b.canvas), item.box.x, item.box.y
+    return _fades(stream, item.length, *fades), item.box.x, item.box.y
 
 
 def overlay_layers(b: Build, base: Stream, layers: tuple[Layer, ...]) -> Stream:
