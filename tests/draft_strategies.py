@@ -24,7 +24,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase, ReadOnlyDatabase
 
 from engine.model.draft import TRANSITION_ALIASES, TRANSITIONS
 from tests.frame_oracle import docs_frame, docs_rate
@@ -46,13 +46,36 @@ LONG_RUN = "REELFORGE_FRAME_EXACT_EXAMPLES"    # set by benchmarks/frame_exact.p
 CAPTION_STYLE = {"size": 12, "pos": "bottom-right", "color": "#FFFFFF", "bg": {"color": CAPTION_BOX, "pad": 3, "r": 0}}
 
 
+class FailuresOnly(ExampleDatabase):
+    """Keeps only each test's shrunk failures, not the corpus of near misses Hypothesis collects on the
+    way (its ``.secondary`` and ``.pareto`` keys): what is committed is what a run must replay."""
+
+    def __init__(self, db: ExampleDatabase) -> None:
+        super().__init__()
+        self.db = db
+
+    @staticmethod
+    def _kept(key: bytes) -> bool:
+        return not key.endswith((b".secondary", b".pareto"))
+
+    def save(self, key: bytes, value: bytes) -> None:
+        if self._kept(key):
+            self.db.save(key, value)
+
+    def fetch(self, key: bytes) -> Any:
+        return self.db.fetch(key) if self._kept(key) else iter(())
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        self.db.delete(key, value)
+
+
 def property_settings(examples: int, long_run_scale: int = 1) -> settings:
     """A bounded run that only reads the saved failures in tests/data/hypothesis (so a test run never
     changes the tree), or, under benchmarks/frame_exact.py, a long one that saves new failures there."""
     long = os.environ.get(LONG_RUN)
     saved = DirectoryBasedExampleDatabase(DATABASE)
     return settings(max_examples=int(long) * long_run_scale if long else examples, deadline=None,
-                    database=saved if long else ReadOnlyDatabase(saved),
+                    database=FailuresOnly(saved) if long else ReadOnlyDatabase(saved),
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                            HealthCheck.data_too_large])
 
