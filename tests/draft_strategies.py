@@ -76,6 +76,7 @@ def property_settings(examples: int, long_run_scale: int = 1) -> settings:
     saved = DirectoryBasedExampleDatabase(DATABASE)
     return settings(max_examples=int(long) * long_run_scale if long else examples, deadline=None,
                     database=FailuresOnly(saved) if long else ReadOnlyDatabase(saved),
+                    report_multiple_bugs=bool(long),     # a short run shrinks one failure, not every one
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                            HealthCheck.data_too_large])
 

@@ -188,7 +188,7 @@ PAST_THE_END = {   # a clip that runs past its source's last frame must hold tha
 @example(draft=PAST_THE_END["matroska"])
 @example(draft=PAST_THE_END["in-point after the last frame"])
 @example(draft=base({"src": "c7.mp4", "d": 50, "rev": True}, {"src": "s10.png", "d": 34, "tr": {"in": {"d": 17}}}))
-@property_settings(40)
+@property_settings(60)
 @given(draft=drafts())
 def test_every_frame_shows_the_source_frame_the_model_says(draft: dict[str, Any], lab: Lab) -> None:
     """Frame count; each plain frame's clip and source frame (held frames included), still or background;
@@ -200,7 +200,7 @@ def test_every_frame_shows_the_source_frame_the_model_says(draft: dict[str, Any]
     assert_renders_as_the_model_says(draft, lab)
 
 
-@property_settings(10)
+@property_settings(12)
 @given(draft=drafts(max_segments=3, max_frames=20))
 def test_render_to_mp4_has_every_frame_and_sound_as_long_as_the_picture(draft: dict[str, Any], lab: Lab) -> None:
     try:
