@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.model.canvas import rgb
 from engine.model.mediainfo import MediaInfo
-from engine.model.pieces import TIE, Gap, base_pieces, source_seconds
+from engine.model.pieces import Gap, base_pieces, presentation_grace, source_seconds
 from engine.model.timeline import Caption, Timeline, Visual
 from tests.numbered import CLIPS, STILLS, Numbered, Shown, bg_luma
 
@@ -307,13 +307,13 @@ def expected_pictures(draft: Mapping[str, Any], reading: Reading, numbered: Numb
     base_sg, layer_sg = video[0]["sg"], (video[1]["sg"] if len(video) > 1 else [])
     grey = bg_luma(_bg(draft))
     stills = {s.src: s.ident for s in STILLS}
-    grace = TIE / reading.fps
     edges: set[int] = set()
 
     def clip_frame(src: str, t: Fraction, speed: Fraction, f: int) -> Shown:
-        if numbered.on_the_edge(src, t, grace * speed):
+        grace = presentation_grace(numbered.media[src])
+        if numbered.on_the_edge(src, t, grace):
             edges.add(f)
-        return Shown("clip", CLIPS[src].ident, numbered.frame_at(src, t, grace * speed))
+        return Shown("clip", CLIPS[src].ident, numbered.frame_at(src, t, grace))
 
     def shown(ref: Ref | None, f: int) -> Shown | None:
         if ref is None:

@@ -26,7 +26,7 @@ where they differ must lie between them (see :func:`check_blend`).
 from __future__ import annotations
 
 import subprocess
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -153,13 +153,13 @@ class Numbered:
     times: dict[str, tuple[Fraction, ...]]            # by src: each frame's time from the file's start
 
     def frame_at(self, src: str, t: Fraction, grace: Fraction) -> int:
-        """The frame of ``src`` shown at source time ``t``: the last one whose time is earlier than
-        ``t + grace`` (it follows ``t`` by less than the grace), the first one before the file starts
+        """The frame of ``src`` shown at source time ``t``: the last one whose time is not later than
+        ``t + grace`` (it follows ``t`` by at most the grace), the first one before the file starts
         and the last one after it ends."""
-        return max(0, bisect_left(self.times[src], t + grace) - 1)
+        return max(0, bisect_right(self.times[src], t + grace) - 1)
 
     def on_the_edge(self, src: str, t: Fraction, grace: Fraction) -> bool:
-        """Whether a frame's time is exactly ``t + grace``, where the rule's strict "less than" decides."""
+        """Whether a frame's time is exactly ``t + grace``, where the rule's "at most" decides."""
         i = bisect_left(self.times[src], t + grace)
         return i < len(self.times[src]) and self.times[src][i] == t + grace
 

@@ -8,12 +8,14 @@ Here that becomes FFmpeg's work, without leaving the choice to its seeking or re
   every decoded frame keeps its own timestamp from the file), to a little after the last.
 - Each decoded frame is given the number of the first output frame that shows it: the output
   frame ``n`` shows the last source frame whose time is not later than ``first + n x step``
-  (``step`` = speed / fps), with :data:`~engine.model.pieces.TIE` of a frame's grace so that
-  rounding never decides a tie. That number is its new timestamp, at one tick per output frame.
+  (``step`` = speed / fps) by more than the file's :func:`~engine.model.pieces.presentation_grace`.
+  That number is its new timestamp, at one tick per output frame.
 - The ``fps`` filter, starting at 0, then fills every output frame with the last frame numbered at
   or before it: it drops the extra frames read before the first time, repeats a frame while the
-  next has not come, holds the first frame where the clip reaches back before the source's start,
-  and (with ``tpad``) the last one past its end.
+  next has not come, and holds the first frame where the clip reaches back before the source's
+  start. The last frame is cloned without end before all this (``tpad``), so that it is also held
+  past the source's end: the fps filter on its own would stop at the end of the file's last frame,
+  and drop that frame when it belongs to a later output frame.
 
 A reversed clip reads the same way the frames it shows played forwards, and is turned round
 afterwards. Picture and sound read one input.
@@ -27,11 +29,12 @@ from typing import Any, Final
 
 from engine.graph.build import Build, Stream
 from engine.model.canvas import Canvas
-from engine.model.pieces import TIE, Run, source_seconds, speed_of
+from engine.model.pieces import Run, presentation_grace, source_seconds, speed_of
 from engine.model.timeline import Visual
 
 LEAD_IN_S: Final = Fraction(1, 4)   # read from this long before the first time, so its frame is decoded
-DIGITS: Final = 9                   # decimals of a source time written into an expression
+DIGITS: Final = 9                   # decimals of a source time written into an option
+ROUNDING: Final = 1e-9              # output frames: a frame exactly on the grace counts, whatever the doubles say
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,7 @@ def clip_input(b: Build, read: ClipRead) -> Any:
 
 
 def _decimal(value: Fraction) -> str:
-    """A time as FFmpeg's expressions read it, to the nanosecond (far finer than :data:`TIE`)."""
+    """A time as FFmpeg's options read it, to the nanosecond."""
     text = f"{float(value):.{DIGITS}f}".rstrip("0").rstrip(".")
     return f"({text})" if text.startswith("-") else text
 
@@ -82,10 +85,14 @@ def _fraction(value: Fraction) -> str:
 
 def frames_on_slots(stream: Stream, read: ClipRead, canvas: Canvas) -> Stream:
     """The decoded picture as exactly the frames the model picks, one per output frame, time base 1/fps."""
-    origin = Fraction(read.v.media.start_us, 1_000_000) + read.first_s       # the first time, as the file counts
-    slot = f"ceil((PTS*TB-{_decimal(origin)})*{_fraction(1 / read.step_s)}-{_fraction(TIE)})"
+    per_second = 1 / read.step_s                                                # output frames per source second
+    origin = (Fraction(read.v.media.start_us, 1_000_000) + read.first_s) * per_second   # as the file counts
+    grace = presentation_grace(read.v.media) * per_second
+    # exact fractions, so that only the doubles' last bits are left for ROUNDING to absorb
+    slot = f"ceil(PTS*TB*{_fraction(per_second)}-{_fraction(origin)}-{_fraction(grace)}-{ROUNDING:g})"
     fps = canvas.fps
-    return (stream.filter("setpts", f"{slot}/({_fraction(fps)}*TB)")
+    return (stream.filter("tpad", stop=-1, stop_mode="clone")
+            .filter("setpts", f"{slot}/({_fraction(fps)}*TB)")
             .filter("settb", f"{fps.denominator}/{fps.numerator}")
             .filter("fps", fps=_fraction(fps).strip("()"), start_time=0))
 

@@ -110,8 +110,7 @@ def clip_stream(b: Build, v: Visual, run: Run, layer: bool) -> Stream:
     stream = frames_on_slots(clip_input(b, read).video, read, b.canvas)
     stream = _fit_video(stream, v.media, v.box, v.fit, v.fill, layer)
     pix = "yuva420p" if layer else "yuv420p"
-    stream = normalise(stream.filter("tpad", stop=-1, stop_mode="clone").filter("trim", end_frame=run.frames),
-                       b.canvas, pix)
+    stream = normalise(stream.filter("trim", end_frame=run.frames), b.canvas, pix)
     # reverse holds every frame until the last one arrives: give it only the frames shown, at their box size
     return normalise(stream.filter("reverse"), b.canvas, pix) if v.reverse else stream
 

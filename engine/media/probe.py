@@ -159,8 +159,10 @@ def _video_stream(container: av.container.InputContainer, stream: Any, path: Pat
         width, height = height, width
     rate = stream.average_rate or stream.guessed_rate
     fps = float(rate) if rate else None
+    tb = stream.time_base
     return VideoStream(stream.codec_context.name, width, height, fps, stream.frames or None,
-                       stream.codec_context.format.name if stream.codec_context.format else None, rotation)
+                       stream.codec_context.format.name if stream.codec_context.format else None, rotation,
+                       f"{tb.numerator}/{tb.denominator}" if tb else None)
 
 
 def _audio_stream(container: av.container.InputContainer, stream: Any, path: Path) -> AudioStream:

@@ -19,6 +19,7 @@ class VideoStream:
     frames: int | None
     pix_fmt: str | None
     rotation: int         # degrees the decoder turns the picture (0, 90, 180, 270)
+    time_base: str | None = None   # the seconds one tick of its timestamps is, e.g. "1/15360"; None: not known
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ mixed by a transition. Every item's runs are consecutive and, taken together, on
 of its frames: its :meth:`BaseTrack.extent`, which is what the graph makes of it.
 
 Which picture a clip's frame ``k`` shows is :func:`source_seconds`: the source frame presented
-at that time (the last one whose timestamp is not later, allowing :data:`TIE`), the first frame
-before the source starts and the last one after it ends (those frames are *held*). Source times
-count from the file's start (its first timestamp), as FFmpeg's ``-ss`` does.
+at that time, that is the last one whose timestamp is not later than it by more than
+:func:`presentation_grace`; the first frame before the source starts and the last one after it
+ends (those frames are *held*). Source times count from the file's start (its first timestamp), as
+FFmpeg's ``-ss`` does.
 """
 
 from __future__ import annotations
@@ -28,12 +29,10 @@ from fractions import Fraction
 from typing import Final
 
 from engine.model.canvas import Canvas
+from engine.model.mediainfo import MediaInfo
 from engine.model.timeline import Blend, Timeline, Visual
 
-TIE: Final = Fraction(1, 1000)
-"""A source frame counts as presented at a time it follows by less than this fraction of an output
-frame (times ``speed``), so that rounding in a file's time base never decides which of two frames
-a tie shows: the one exactly on time is shown, as it would be in exact arithmetic."""
+UNKNOWN_TICK: Final = Fraction(1, 1000)   # a file whose time base is not known: milliseconds, the coarsest in use
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,3 +158,15 @@ def source_seconds(v: Visual, k: int, canvas: Canvas) -> Fraction:
 def speed_of(v: Visual) -> Fraction:
     """The clip's speed as an exact fraction (the draft gives a decimal)."""
     return Fraction(str(v.speed))
+
+
+def presentation_grace(media: MediaInfo) -> Fraction:
+    """How much later than a time (seconds) a frame's timestamp may be and the frame still counts as
+    presented then: half a tick of the file's time base.
+
+    A file stores each frame's time rounded to its ticks, so a frame that is exactly on time may be
+    stored up to half a tick late: Matroska and WebM count in milliseconds, so a 30 fps file's frames
+    sit up to half a millisecond off the 30 fps grid. Without the grace that rounding would decide
+    which frame shows, and a clip at its own rate would repeat one frame in three and skip the next."""
+    tick = Fraction(media.video.time_base) if media.video and media.video.time_base else UNKNOWN_TICK
+    return tick / 2

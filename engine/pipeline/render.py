@@ -130,8 +130,9 @@ def render(
 
 
 def _expected(tl: Timeline) -> Expected:
+    """The timeline's every frame, exactly: a render one frame short is a wrong render."""
     return Expected(tl.canvas.width, tl.canvas.height, tl.length, float(tl.canvas.fps), tl.output.audio,
-                    timed=tl.output.format in ("mp4", "webm"))
+                    timed=tl.output.format in ("mp4", "webm"), exact=True)
 
 
 def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineConfig, temp: Path, work: Path,
