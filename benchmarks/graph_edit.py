@@ -12,6 +12,7 @@ plain filter chains) into :class:`Node` objects; the functions below return chan
 - :func:`fades_as_blend` replaces ``xfade=transition=fade`` (which in this FFmpeg accepts only
   4:4:4 and planar RGB, so each input is converted from yuv420p and the result back) by
   ``blend`` in normal mode, its opacity set per frame by a sendcmd script, in yuv420p;
+- :func:`fades_as_overlay` does the same with an alpha fade and ``overlay``, no script;
 - :func:`decoder_threads` sets ``-threads`` on the inputs FFmpeg decodes video from.
 
 These are benchmark tools: the engine is never changed here. Nothing in them is a client's text.
@@ -173,6 +174,27 @@ def fades_as_blend(nodes: Sequence[Node], fps: Fraction, folder: Path) -> list[N
         out += [
             Node((n.ins[1],), f"sendcmd=f={script}", (timed,)),
             Node((timed, n.ins[0]), f"{target}=all_mode=normal:all_opacity=0", n.outs),
+        ]
+    return out
+
+
+def fades_as_overlay(nodes: Sequence[Node], fps: Fraction) -> list[Node]:
+    """``xfade=transition=fade`` as the incoming picture with a fading alpha, overlaid in 4:2:0.
+
+    ``fade=t=in:alpha=1:s=0:n=N`` counts frames, so frame k of N gets alpha k/N (in 8 bits);
+    no script file is needed, at the cost of an alpha plane.
+    """
+    out: list[Node] = []
+    for n in nodes:
+        duration = re.search(r"duration=([0-9.]+)", n.filter)
+        if n.name != "xfade" or "transition=fade" not in n.filter or duration is None or len(n.ins) != 2:
+            out.append(n)
+            continue
+        frames = round(float(duration[1]) * fps)
+        faded = f"{n.outs[0]}_alpha"
+        out += [
+            Node((n.ins[1],), f"format=yuva420p,fade=t=in:alpha=1:s=0:n={frames}", (faded,)),
+            Node((n.ins[0], faded), "overlay=format=yuv420:eof_action=pass,format=yuv420p", n.outs),
         ]
     return out
 

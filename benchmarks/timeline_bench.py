@@ -29,8 +29,11 @@ Then, per draft, a breakdown (``--breakdown-rounds`` rounds, round-robin): reelf
 command replayed alone (with its encode, and with ``-f null``), its parts alone (decoding the
 video inputs, the sound, the picture, each still's motion chain), the picture without its
 blends or without its text, and prototypes of changes to the compiled command (see
-benchmarks/graph_edit.py): the motion chains in 4:2:0, fades as a 4:2:0 ``blend``, single-
-threaded decoders, and all of them with the encode, against the floor in the same rounds.
+benchmarks/graph_edit.py): the motion chains in 4:2:0, fades as a 4:2:0 ``blend`` (or as an
+alpha fade and ``overlay``), ``-filter_complex_threads 1``, single-threaded decoders, and the
+motion, blend and filter-thread changes together with the encode. reelforge and the floor run
+in the same rounds, so "projected" (the prototype command plus what reelforge adds around its
+FFmpeg, per round) gets a per-round ratio to the floor too.
 A few frames of each output are saved as PNG under benchmarks/.work/timeline/frames/.
 --quick renders 10 s at 1280x720. Nothing is asserted; results go to
 benchmarks/.work/timeline_bench.json.
@@ -46,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -226,8 +230,12 @@ def save_frames(name: str, video: Path, plan: AnyPlan, tag: str) -> list[str]:
 # ---------------------------------------------------------------- breakdown
 
 
-def _exact_and_null(call: dict[str, Any], graph: str, out: Path, threads: int | None = None) -> dict[str, list[str]]:
-    """The render's own command with ``graph`` (encode to ``out``), and the same with a null output."""
+def _exact_and_null(call: dict[str, Any], graph: str, out: Path, threads: int | None = None,
+                    global_opts: Sequence[str] = ()) -> dict[str, list[str]]:
+    """The render's own command with ``graph`` (encode to ``out``), and the same with a null output.
+
+    ``threads`` sets ``-threads`` on the decoded video inputs; ``global_opts`` go first.
+    """
     argv = common.inline_graph(call["replay"], graph)
     if "-progress" in argv:
         at = argv.index("-progress")
@@ -239,8 +247,8 @@ def _exact_and_null(call: dict[str, Any], graph: str, out: Path, threads: int | 
     maps = [x for flag, value in itertools.pairwise(rest) if flag == "-map" for x in (flag, value)]
     ff = common.ffmpeg_exe()
     return {
-        "exact": [ff, "-y", *argv[:-1], str(out)],
-        "null": [ff, *argv[: at + 2], *maps, "-f", "null", "-"],
+        "exact": [ff, "-y", *global_opts, *argv[:-1], str(out)],
+        "null": [ff, *global_opts, *argv[: at + 2], *maps, "-f", "null", "-"],
     }
 
 
@@ -300,14 +308,17 @@ def breakdown(db: DraftBench, floor: Run, rounds: int) -> dict[str, Any]:
     fps = Fraction(FPS)
     motion420 = ge.motion_in_420(graph)
     blends = ge.fades_as_blend(graph, fps, folder / "prototype")
-    every = ge.fades_as_blend(motion420, fps, folder / "prototype")
+    every = ge.text(ge.fades_as_blend(motion420, fps, folder / "prototype"))
+    one_thread = ("-filter_complex_threads", "1")
     as_is = _exact_and_null(call, call["graph"], OUT / f"replay-{db.name}.mp4")
-    proto = _exact_and_null(call, ge.text(every), OUT / f"prototype-{db.name}.mp4", threads=1)
+    proto = _exact_and_null(call, every, OUT / f"prototype-{db.name}.mp4", global_opts=one_thread)
+    unused = OUT / "unused.mp4"
 
     def part(key: str, label: str, argv: list[str] | None) -> Run | None:
         return Run(key, label, [argv], None, repeats=rounds, warm=rf.warm) if argv else None
 
     parts = [
+        Run("reelforge", "reelforge render (again, in these rounds)", rf.commands, None, repeats=rounds, warm=rf.warm),
         part("ffmpeg-exact", "its FFmpeg command alone (with the encode)", as_is["exact"]),
         part("ffmpeg-null", "the same, -f null (decode and compose, no encode)", as_is["null"]),
         part("decode", "decoding the video inputs alone", _decode_only(call)),
@@ -320,13 +331,18 @@ def breakdown(db: DraftBench, floor: Run, rounds: int) -> dict[str, Any]:
         *(part(f"motion-{i}", f"still motion chain {i} alone (to [{end}])", _alone(call, graph, end))
           for i, end in enumerate(_motion_ends(graph), 1)),
         part("p-motion420", "prototype: motion chains in 4:2:0, -f null",
-             _exact_and_null(call, ge.text(motion420), OUT / "unused.mp4")["null"]),
+             _exact_and_null(call, ge.text(motion420), unused)["null"]),
         part("p-blend", "prototype: fades as 4:2:0 blend, -f null",
-             _exact_and_null(call, ge.text(blends), OUT / "unused.mp4")["null"]),
+             _exact_and_null(call, ge.text(blends), unused)["null"]),
+        part("p-overlay", "prototype: fades as alpha fade + overlay in 4:2:0, -f null",
+             _exact_and_null(call, ge.text(ge.fades_as_overlay(graph, fps)), unused)["null"]),
+        part("p-fct1", "prototype: -filter_complex_threads 1, -f null",
+             _exact_and_null(call, call["graph"], unused, global_opts=one_thread)["null"]),
         part("p-threads1", "prototype: decoders -threads 1, -f null",
-             _exact_and_null(call, call["graph"], OUT / "unused.mp4", threads=1)["null"]),
-        part("p-all-null", "prototype: all three, -f null", proto["null"]),
-        part("p-all-exact", "prototype: all three, with the encode", proto["exact"]),
+             _exact_and_null(call, call["graph"], unused, threads=1)["null"]),
+        part("p-all-null", "prototype: motion 4:2:0 + blend + -filter_complex_threads 1, -f null", proto["null"]),
+        part("p-all-exact", "prototype: motion 4:2:0 + blend + -filter_complex_threads 1, with the encode",
+             proto["exact"]),
         Run("floor", floor.label, floor.commands, None, repeats=rounds, warm=floor.warm),
         part("import", "python -c 'import engine.cli, engine'",
              [sys.executable, *(["-P"] if REELFORGE else []), "-c", "import engine.cli, engine"]),
@@ -338,7 +354,8 @@ def breakdown(db: DraftBench, floor: Run, rounds: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ffmpeg_argv": [common.ffmpeg_exe(), *call["argv"]],
         "graph": call["graph"],
-        "prototype_graph": ge.text(every),
+        "prototype_graph": every,
+        "prototype_argv": proto["exact"],
         "ffmpeg_calls": len(captured.calls),
         "captured_run": {
             "wall_s": round(captured.wall_s, 3),
@@ -360,9 +377,18 @@ def breakdown(db: DraftBench, floor: Run, rounds: int) -> dict[str, Any]:
                 "core_s_runs": [round(r.cpu_s, 2) for r in p.runs],
             }
         )
-    for key in ("ffmpeg-exact", "p-all-exact"):
+    for key in ("reelforge", "ffmpeg-exact", "p-all-exact"):
         if key in by_key and by_key[key].runs and by_key["floor"].runs:
             out["ratios"][f"{key}_over_floor"] = paired(by_key[key], by_key["floor"])
+    if all(k in by_key and by_key[k].runs for k in ("reelforge", "ffmpeg-exact", "p-all-exact", "floor")):
+        # reelforge as it would be with the prototype applied: the prototype command plus what reelforge
+        # adds around its FFmpeg (Python, progress), both as measured in the same round
+        projected = [
+            common.Timing(p.wall_s + r.wall_s - e.wall_s, p.cpu_s + r.cpu_s - e.cpu_s)
+            for r, e, p in zip(by_key["reelforge"].runs, by_key["ffmpeg-exact"].runs, by_key["p-all-exact"].runs,
+                               strict=False)
+        ]
+        out["ratios"]["projected_over_floor"] = paired(Run("projected", "", [], None, runs=projected), by_key["floor"])
     exact = by_key.get("p-all-exact")
     if exact is not None and exact.runs and Path(proto["exact"][-1]).exists() and rf.output and rf.output.exists():
         s = common.ssim_video(Path(proto["exact"][-1]), rf.output)
