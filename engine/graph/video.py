@@ -8,8 +8,9 @@ so a join never inherits a filter's own timestamp arithmetic. Upper tracks and c
 timestamped at their start frame. Which source frame a clip's frame shows is decided in the model
 and carried out in :mod:`engine.graph.clip`.
 
-Pixels stay in 4:2:0 throughout, but for the crop of a still's motion (4:4:4, so that it may start
-at odd pixels) and the alpha of layers (4:2:0 with alpha).
+Pixels stay in 4:2:0 throughout (with alpha on layers and in crossfades), but for the crop of a
+still's motion (4:4:4, so that it may start at odd pixels) and the transitions other than a
+crossfade, which xfade makes in 4:4:4.
 """
 
 from __future__ import annotations
@@ -77,7 +78,11 @@ def _motion(stream: Stream, still: PreparedStill, frames: int, box: Rect, canvas
     """Ken Burns: a crop per frame of the oversampled still (engine/media/motion.py), scaled to the box."""
     assert still.motion is not None and still.motion_script is not None
     x, y, w, h = still.motion.crops[0]
-    work = "yuva444p" if alpha else "yuv444p"   # 4:4:4 so the crop may start at odd pixels
+    # 4:4:4, so that the crop may start at odd pixels: in 4:2:0 a crop's chroma would start half a chroma
+    # sample off at every odd offset, and the colour would shake against the picture as the motion moves
+    # (twice the frame-to-frame wobble of tests/test_render.py's pace test). It costs about 0.6 core-seconds
+    # per 10 s of 1080p motion (benchmarks/README.md), paid for smooth motion.
+    work = "yuva444p" if alpha else "yuv444p"
     return (_repeat(stream, frames, canvas, work)
             .filter("sendcmd", f=str(still.motion_script))
             .filter(still.motion_target, w=w, h=h, x=x, y=y, exact=1)
@@ -161,10 +166,19 @@ def _run_streams(b: Build, track: BaseTrack) -> dict[tuple[int, int], Stream]:
 
 
 def _piece_stream(piece: Piece, runs: dict[tuple[int, int], Stream], canvas: Canvas) -> Stream:
+    """A plain piece's run, or a transition's two runs mixed.
+
+    xfade works in 4:4:4 only, so FFmpeg converts both of its inputs there and the result back. A
+    crossfade, the common case, needs none of that: the incoming run fades in by its alpha over the
+    outgoing one, in 4:2:0, with xfade's own weights (frame k of N is k/N the incoming picture)."""
     shown = runs[(piece.run.item, piece.run.first)]
     if piece.into is None:
         return shown
     incoming = runs[(piece.into.item, piece.into.first)]
+    if piece.kind == "fade":
+        rising = incoming.filter("format", "yuva420p").filter("fade", t="in", start_frame=0, nb_frames=piece.frames,
+                                                               alpha=1)
+        return normalise(ffmpeg.overlay(shown, rising, format="yuv420"), canvas)
     mixed = ffmpeg.filter([shown, incoming], "xfade", transition=piece.kind,
                           duration=secs(canvas.seconds(piece.frames)), offset=0)
     return normalise(mixed, canvas)
