@@ -232,11 +232,11 @@ def beside() -> dict[str, Any]:
             {"src": "photo.png", "d": 400},                                                 # 167-176
             {"src": "moving.mp4", "ss": 500, "d": 40},                                      # 177: one frame
             {"src": "moving.mp4", "ss": 300, "d": 1000}]},                                  # 178-202
-        {"tt": 7, "sg": [{"txt": "Hi", "st": 400, "d": 7000, "fi": 200}]},                  # 10-184, in by 15
+        {"tt": 7, "sg": [{"txt": "Hi", "st": 400, "d": 7000, "fi": 200, "fo": 200}]},       # 10-184, in by 15, out 180-
         {"tt": 1, "sg": [{"src": "music.mp3", "vol": 0.5, "loop": True}]}]}
 
 
-BESIDE_CUTS = [1, 10, 26, 27, 53, 72, 82, 168, 177, 178]
+BESIDE_CUTS = [1, 10, 26, 27, 53, 72, 82, 168, 177, 178, 180]
 
 
 def test_cuts_right_beside_one_frame_items_gaps_and_transitions(run_kw, tmp_path: Path) -> None:
@@ -244,15 +244,16 @@ def test_cuts_right_beside_one_frame_items_gaps_and_transitions(run_kw, tmp_path
     cost = costs(draft, run_kw)
     allowed = {f for f in range(len(cost)) if cost[f] < NEVER}
     # after the one-frame clips, either side of the one-frame gap, after the one-frame transitions,
-    # on either edge of the crossfade (inside the clips it joins), where the caption starts
+    # on either edge of the crossfade (inside the clips it joins), where the caption starts, and where it
+    # starts to fade out
     assert set(BESIDE_CUTS) <= allowed
     assert cost[1] == FREE and cost[26] == cost[27] == cost[168] == cost[177] == cost[178] == STATIC   # the caption
-    assert cost[10] == cost[53] == cost[72] == cost[82] == CLIP
-    # never where a transition is centred (52, 167) or inside one, while the caption fades in, or where
-    # the clip held past the end of its 3 s source (frames 152-166) would need an ss beyond it
-    assert not allowed & {52, 167, *range(73, 82), *range(11, 15), *range(152, 167)}
+    assert cost[10] == cost[53] == cost[72] == cost[82] == cost[180] == CLIP
+    # never where a transition is centred (52, 167) or inside one, while the caption fades in or out, or
+    # where the clip held past the end of its 3 s source (frames 152-166) would need an ss beyond it
+    assert not allowed & {52, 167, *range(73, 82), *range(11, 15), *range(152, 167), *range(181, 185)}
     parts = parts_at(draft, BESIDE_CUTS, run_kw)
-    assert [p.frames for p in parts] == [1, 9, 16, 1, 26, 19, 10, 86, 9, 1, 25]
+    assert [p.frames for p in parts] == [1, 9, 16, 1, 26, 19, 10, 86, 9, 1, 2, 23]
     assert_parts_are_the_whole(draft, parts, tmp_path, run_kw)
 
 
@@ -317,14 +318,11 @@ def test_clips_are_split_inside_where_the_source_time_is_a_whole_ms(run_kw, tmp_
     {"m": {"width": W, "height": H, "out": {"format": "webm"}}, "t": [{"tt": 0, "sg": [{"src": "moving.mp4"}]}]},
     {"m": {"width": W, "height": H, "out": {"format": "gif", "max_mb": 1}},
      "t": [{"tt": 0, "sg": [{"src": "moving.mp4"}]}]},
-    {"m": {"width": W, "height": H}, "t": [
-        {"tt": 0, "sg": [{"src": "moving.mp4"}]},
-        {"tt": 7, "sg": [{"txt": "on top", "d": 10000, "style": {"anim": "fade"}}]}]},
     {"m": {"width": W, "height": H}, "t": [{"tt": 0, "sg": [{"src": "moving.mp4", "d": 4000}]}]},
     {"m": {"width": W, "height": H}, "t": [
         {"tt": 0, "sg": [{"src": "moving.mp4", "d": 8000}]},
         {"tt": 0, "sg": [{"src": "moving25.mp4", "d": 8000, "box": {"x": 0.5, "y": 0.5, "w": 0.4, "h": 0.4}}]}]},
-], ids=["still-with-motion", "webm", "gif-size-target", "caption-fading-out", "short", "clip-on-a-layer"])
+], ids=["still-with-motion", "webm", "gif-size-target", "short", "clip-on-a-layer"])
 def test_what_cannot_be_cut_exactly_is_one_part(run_kw, draft: dict[str, Any]) -> None:
     parts = plan(draft, 5.0, run_kw)
     assert len(parts) == 1
@@ -436,8 +434,8 @@ def _layer_frame(item: Visual | Caption, f: int, tl: Timeline) -> tuple[Any, ...
         fade_in, fade_out = (item.enter.frames if item.enter else 0), (item.exit.frames if item.exit else 0)
     if j < fade_in:
         return ("in", j, fade_in, picture)
-    if j >= item.length - fade_out:         # FFmpeg times a fade-out from the segment's start
-        return ("out", j, item.length, fade_out, picture)
+    if j >= item.length - fade_out:         # the graph counts a fade-out's frames from its own start
+        return ("out", j - (item.length - fade_out), fade_out, picture)
     return ("full", picture)
 
 

@@ -18,9 +18,10 @@ every frame of the base track shows, and from the layers (:func:`cut_costs`):
   time is a whole number of ms inside the source (at 30 fps and speed 1 every third frame, at speed
   1.5 every frame); the graph reads a clip started at such an ``ss`` frame for frame as the whole
   clip (:mod:`engine.graph.clip`);
-- layers: captions and upper-track stills without motion are static once faded in, when they
-  do not fade out (a fade-out is timed from the start of its own segment, in seconds that FFmpeg
-  rounds); anything else on a layer (video clips, stills with motion, stills that fade out) never.
+- layers: captions and upper-track stills without motion are static from the end of their fade-in
+  to the start of their fade-out (fades count frames from their own segment's ends, so a part may
+  begin on either edge of a steady stretch, never inside a fade); anything else on a layer (video
+  clips, stills with motion) never.
 
 The timeline is cut into ``ceil(length / chunk)`` parts of equal ideal length. Each cut goes to the
 nearest free frame within a quarter part of its ideal place, else the nearest static one there,
@@ -139,14 +140,17 @@ def cut_costs(tl: Timeline) -> np.ndarray:
     for layer in tl.layers:
         for clip in layer.clips:
             end = clip.start + clip.length
-            if isinstance(clip, Caption) and clip.fade_out == 0:
-                faded_in = clip.start + clip.fade_in
-            elif isinstance(clip, Visual) and clip.is_still and clip.motion is None and clip.exit is None:
-                faded_in = clip.start + (clip.enter.frames if clip.enter else 0)
+            if isinstance(clip, Caption):
+                fade_in, fade_out = clip.fade_in, clip.fade_out
+            elif isinstance(clip, Visual) and clip.is_still and clip.motion is None:
+                fade_in, fade_out = (clip.enter.frames if clip.enter else 0), (clip.exit.frames if clip.exit else 0)
             else:
-                faded_in = end
-            mark(clip.start + 1, faded_in, NEVER)
-            mark(max(faded_in, clip.start + 1), end, STATIC)
+                fade_in, fade_out = clip.length, 0
+            # steady from its last fading-in frame on; a part may begin right where it starts to fade out
+            steady_from, steady_to = clip.start + fade_in, end - fade_out + 1 if fade_out else end
+            mark(clip.start + 1, steady_from, NEVER)
+            mark(max(steady_from, clip.start + 1), steady_to, STATIC)
+            mark(steady_to, end, NEVER)
     cost[0] = cost[tl.length] = NEVER
     return cost
 

@@ -124,12 +124,11 @@ def _layer_spans(layer: Layer, tl: Timeline) -> tuple[_Span, ...]:
             fade_in, fade_out = (item.enter.frames if item.enter else 0), (item.exit.frames if item.exit else 0)
         full = item.length - fade_in - fade_out
         one = (Fraction(1),)
-        # a fade-in depends on the frame's place in it; a fade-out on its place in the whole item
+        # a fade depends on the frame's place in it (the graph counts fades in frames, engine/graph/video.py)
         spans.append(_Span(fade_in, ("fade-in", fade_in, look), (Fraction(0), *values), (*one, *rates)))
         spans.append(_Span(full, ("full", look), _Span(0, look, values, rates).at(fade_in), rates))
-        spans.append(_Span(fade_out, ("fade-out", item.length, fade_out, look),
-                           (Fraction(item.length - fade_out), *_Span(0, look, values, rates).at(fade_in + full)),
-                           (*one, *rates)))
+        spans.append(_Span(fade_out, ("fade-out", fade_out, look),
+                           (Fraction(0), *_Span(0, look, values, rates).at(fade_in + full)), (*one, *rates)))
         at = item.start + item.length
     spans.append(replace(empty, frames=tl.length - at))
     return _joined(spans)

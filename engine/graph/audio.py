@@ -17,7 +17,7 @@ import ffmpeg
 from engine.graph.build import Build, secs
 from engine.graph.clip import clip_input, clip_read, sound_from
 from engine.model.canvas import Canvas
-from engine.model.pieces import Run
+from engine.model.pieces import Run, base_pieces
 from engine.model.timeline import Sound, Timeline, Visual
 
 Stream = Any
@@ -90,7 +90,10 @@ def track_sound(b: Build, s: Sound) -> Stream:
 def mixed_sound(b: Build, tl: Timeline) -> Stream:
     """Everything audible on the timeline, summed, limited, exactly as long as the timeline."""
     canvas = b.canvas
-    parts = [clip_sound(b, v, Run(0, -v.lead_in, v.extent)) for v in tl.visuals() if v.volume > 0 and v.media.has_audio]
+    track = base_pieces(tl)
+    clips = [(item, track.extent(index)) for index, item in enumerate(track.items) if isinstance(item, Visual)]
+    clips += [(v, Run(0, 0, v.length)) for layer in tl.layers for v in layer.clips if isinstance(v, Visual)]
+    parts = [clip_sound(b, v, frames) for v, frames in clips if v.volume > 0 and v.media.has_audio]
     parts += [track_sound(b, s) for s in tl.sounds if s.volume > 0]
     total = samples(canvas, tl.length)
     if not parts:

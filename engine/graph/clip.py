@@ -35,6 +35,7 @@ from engine.model.timeline import Visual
 LEAD_IN_S: Final = Fraction(1, 4)   # read from this long before the first time, so its frame is decoded
 DIGITS: Final = 9                   # decimals of a source time written into an option
 ROUNDING: Final = 1e-9              # output frames: a frame exactly on the grace counts, whatever the doubles say
+VIDEO_ENDS_EARLY_S: Final = 3       # a file's video may end this long before the file does (its sound runs on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +61,9 @@ def clip_read(v: Visual, run: Run, canvas: Canvas) -> ClipRead:
     source_fps = Fraction(v.media.video.fps).limit_denominator(1001) if v.media.video and v.media.video.fps else None
     lead_in = max(LEAD_IN_S, 2 / source_fps) if source_fps else LEAD_IN_S
     end_s = Fraction(v.media.duration_ms or 0, 1000)
-    # a window wholly past the end of the source (a reversed clip cut by the timeline's end) still
-    # needs the source's last frame to hold
-    seek_s = max(Fraction(0), min(first_s, end_s - 3) - lead_in)
+    # a window wholly past the end of the picture (a reversed clip cut by the timeline's end, a clip
+    # whose file's sound outlasts its picture) still needs the last frame, to hold it
+    seek_s = max(Fraction(0), min(first_s, end_s - VIDEO_ENDS_EARLY_S) - lead_in)
     length_s = last_s - seek_s + 2 * step_s + lead_in
     return ClipRead(v, run.frames, first_s, step_s, seek_s, length_s)
 

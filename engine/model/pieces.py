@@ -24,6 +24,7 @@ FFmpeg's ``-ss`` does.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
@@ -100,10 +101,9 @@ class BaseTrack:
         return Run(item, runs[0].first, runs[-1].stop - runs[0].first)
 
     def piece_at(self, frame: int) -> Piece:
-        for piece in self.pieces:
-            if piece.start <= frame < piece.end:
-                return piece
-        raise IndexError(f"frame {frame} is outside the timeline (0-{self.length - 1})")
+        if not 0 <= frame < self.length:
+            raise IndexError(f"frame {frame} is outside the timeline (0-{self.length - 1})")
+        return self.pieces[bisect_right([p.start for p in self.pieces], frame) - 1]
 
 
 def _items(tl: Timeline) -> list[Item]:
