@@ -39,7 +39,10 @@ with warnings.catch_warnings():
     # fails, to suggest a patch; under filterwarnings=error that import would hide the failure behind
     # an INTERNALERROR, so it is imported here, quietly, once.
     warnings.simplefilter("ignore", DeprecationWarning)
-    import hypothesis.extra._patching  # noqa: F401
+    try:
+        import hypothesis.extra._patching  # noqa: F401
+    except ImportError:     # libcst is not installed: then the plugin has nothing to import either
+        pass
 
 DATABASE = Path(__file__).parent / "data" / "hypothesis"
 LONG_RUN = "REELFORGE_FRAME_EXACT_EXAMPLES"    # set by benchmarks/frame_exact.py
