@@ -3,19 +3,23 @@
 Every error leaves as the envelope ``{"code": <code>, "message": "...", "data": ...}``; clients
 that run ``curl -s`` read only the body, so the body always carries the code. Body-level codes
 (1001, 1002, 2001, 4001, 4002) go with the HTTP statuses api-contract.md §3 recommends, or with
-200 when ``legacy_http_200`` is set; HTTP-level codes (400, 402, 404, 409, 429) keep theirs.
+200 when ``legacy_http_200`` is set; HTTP-level codes (400, 402, 404, 409, 410, 413, 429) keep theirs.
 
 * ApiError
   + BadRequest           400   the request itself is wrong (body, header, field)
     - DraftInvalid       400   the draft cannot be rendered: data.issues names each problem
+    - OverLimit          400   valid, but over a documented cap (data: limit, value, max)
   + TokenInvalid        1001   missing, unknown or expired bearer token
   + SessionNotFound     1002   no such session for this token (never says whose it is)
   + OutOfCredits        2001   not enough available credits; data carries the bind id and register URL
   + UnsupportedMedia    4001   not a file type we take
   + MediaTooLarge       4002   over the per-file limit
+  + QuotaExceeded       4002   the token's storage quota is full (data names the quota)
   + PaymentRequired      402   an anonymous token without X-Skill-Source asked to export
   + NotFound             404   no such render job (for this token) or route
   + Conflict             409   a render id already used by someone else
+  + Gone                 410   the file existed and was removed by the retention policy
+  + PayloadTooLarge      413   a JSON body over its limit (refused while it streams in)
   + RateLimited          429   too many requests; Retry-After says when to come back
 """
 
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from engine.errors import DraftError, EngineError, MediaError, MediaNotFound, MediaUnsupported
+from engine.errors import DraftError, EngineError, LimitExceeded, MediaError, MediaNotFound, MediaUnsupported
 
 BODY_LEVEL = frozenset({1001, 1002, 2001, 4001, 4002})
 
@@ -80,6 +84,14 @@ class MediaTooLarge(ApiError):
     code, status, default_message = 4002, 413, "file too large"
 
 
+class QuotaExceeded(ApiError):
+    code, status, default_message = 4002, 413, "your storage quota is full; delete or let old files expire"
+
+
+class OverLimit(BadRequest):
+    default_message = "the request is over one of this server's limits"
+
+
 class PaymentRequired(ApiError):
     code, status = 402, 402
     default_message = "free plan export blocked: send the X-Skill-Source header, or register or upgrade your plan"
@@ -93,6 +105,14 @@ class Conflict(ApiError):
     code, status, default_message = 409, 409, "that id is already taken"
 
 
+class Gone(ApiError):
+    code, status, default_message = 410, 410, "this file has expired and was removed"
+
+
+class PayloadTooLarge(ApiError):
+    code, status, default_message = 413, 413, "the request body is too large"
+
+
 class RateLimited(ApiError):
     code, status, default_message = 429, 429, "rate limited; retry later"
 
@@ -102,6 +122,8 @@ class RateLimited(ApiError):
 
 def from_engine(exc: EngineError) -> ApiError:
     """The one place an engine error becomes an API error."""
+    if isinstance(exc, LimitExceeded):
+        return OverLimit(str(exc), exc.details())
     if isinstance(exc, DraftError):
         return DraftInvalid(str(exc), exc.details())
     if isinstance(exc, MediaUnsupported):

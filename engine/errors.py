@@ -6,6 +6,7 @@
   + MediaError                 an input is missing, unreadable or unsupported
     - MediaNotFound            the source reference resolves to nothing
     - MediaUnsupported         the file is not media we can decode (corrupt, renamed junk, ...)
+  + LimitExceeded              the work asked for is over one of the documented caps (names it)
   + RenderError                an encode started and did not produce a valid file
     - FFmpegFailed             ffmpeg exited non-zero (argv, return code, stderr tail)
     - RenderTimeout            the render ran past its time limit and was killed
@@ -119,6 +120,23 @@ class MediaNotFound(MediaError):
 
 class MediaUnsupported(MediaError):
     code = "media_unsupported"
+
+
+class LimitExceeded(EngineError):
+    """The draft or file is valid but asks for more than this server allows: ``limit`` names the cap
+    (a setting, e.g. ``max_timeline_s``), ``value`` is what was asked, ``maximum`` the cap."""
+
+    code = "limit_exceeded"
+
+    def __init__(self, limit: str, value: float, maximum: float, what: str) -> None:
+        super().__init__(limit, value, maximum, what)
+        self.limit, self.value, self.maximum, self.what = limit, value, maximum, what
+
+    def __str__(self) -> str:
+        return f"{self.what} is {self.value:g}, over the limit of {self.maximum:g} ({self.limit})"
+
+    def details(self) -> dict[str, object]:
+        return {"limit": self.limit, "value": self.value, "max": self.maximum}
 
 
 class RenderError(EngineError):

@@ -104,6 +104,21 @@ def die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def limited_child(memory_bytes: int | None) -> Callable[[], None]:
+    """A ``preexec_fn`` for a child that must die with its parent and may map at most ``memory_bytes``
+    of address space (RLIMIT_AS; None: no cap). Past the cap an allocation fails inside the child,
+    which then exits with an error, instead of the kernel's OOM killer picking a victim on the host."""
+
+    def preexec() -> None:
+        die_with_parent()
+        if memory_bytes is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    return preexec
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is not None:
         return
