@@ -408,14 +408,14 @@ class Store:
 
     def jobs_before(self, cutoff_ms: int) -> list[tuple[int, str, str, int]]:
         """(rowid, job id, output path, bytes of its spec) of untrimmed jobs that ended before ``cutoff_ms``."""
-        rows = self._db().execute("SELECT rowid, id, output_path, LENGTH(spec) AS n FROM jobs "
+        rows = self._db().execute("SELECT rowid, id, output_path, LENGTH(CAST(spec AS BLOB)) AS n FROM jobs "
                                   "WHERE status IN ('completed', 'failed') AND completed_ms < ? "
                                   "AND record_expired_at IS NULL", (cutoff_ms,))
         return [(int(r["rowid"]), r["id"], r["output_path"], int(r["n"])) for r in rows]
 
     def drafts_before(self, cutoff: float) -> list[tuple[str, int, int]]:
         """(session id, version, bytes) of history versions saved before ``cutoff``; never a session's current one."""
-        rows = self._db().execute("SELECT d.session_id, d.version, LENGTH(d.draft) AS n FROM drafts d "
+        rows = self._db().execute("SELECT d.session_id, d.version, LENGTH(CAST(d.draft AS BLOB)) AS n FROM drafts d "
                                   "JOIN sessions s ON s.id = d.session_id "
                                   "WHERE d.created < ? AND d.version <> s.version", (cutoff,))
         return [(r["session_id"], int(r["version"]), int(r["n"])) for r in rows]
