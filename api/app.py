@@ -31,12 +31,14 @@ def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> Fast
         services = Services.build(settings, chosen)
         app.state.services = services
         services.runner.start()
+        services.cleaner.start()
         services.chat.recover()
         try:
             yield
         finally:
             await services.chat.close()
             services.runner.stop()
+            services.cleaner.stop()
 
     app = FastAPI(title="reelforge", version="0.1.0", lifespan=lifespan,
                   description="Self-hosted render engine and API, drop-in for the hosted nemo_agent API.")

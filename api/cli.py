@@ -1,12 +1,15 @@
-"""``reelforge serve``: the API on the embedded default (SQLite, local render workers, no Redis).
+"""``reelforge serve``: the API on the embedded default (SQLite, local render workers, no Redis);
+``reelforge gc``: one retention pass over the same data directory, with the same settings.
 
-Registered as a ``reelforge.commands`` entry point, so the engine's CLI offers it without
+Registered as a ``reelforge.commands`` entry point, so the engine's CLI offers them without
 importing anything of the web.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from typing import Any
 
 
@@ -19,6 +22,15 @@ def register(sub: Any) -> None:
     p.add_argument("--data-dir", help="state, uploads and outputs (default REELFORGE_DATA_DIR or ./reelforge-data)")
     p.add_argument("--workers", type=int, help="renders at once (default REELFORGE_LOCAL_WORKERS or 1)")
     p.set_defaults(handler=serve)
+    g = sub.add_parser("gc", help="delete what the retention settings have expired",
+                       description="Delete expired uploads, outputs, finished jobs, draft history and farm parts, "
+                                   "and scratch no running job owns, as the server's cleanup loop does; reads the "
+                                   "same REELFORGE_* settings as serve. Safe while the server runs.")
+    g.add_argument("--dry-run", action="store_true", help="list what would be deleted (counts and bytes per kind); "
+                                                          "delete nothing")
+    g.add_argument("--data-dir", help="the server's data directory (default REELFORGE_DATA_DIR or ./reelforge-data)")
+    g.add_argument("--json", action="store_true", help="print the counts as one JSON object")
+    g.set_defaults(handler=gc)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -35,4 +47,29 @@ def serve(args: argparse.Namespace) -> int:
           flush=True)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
                 timeout_graceful_shutdown=15)
+    return 0
+
+
+def gc(args: argparse.Namespace) -> int:
+    from api.retention import Rules, apply, plan
+    from api.settings import get_settings
+    from api.store import Store
+
+    settings = get_settings()
+    if args.data_dir:
+        settings = settings.model_copy(update={"data_dir": args.data_dir})
+        settings = type(settings).model_validate(settings.model_dump())
+    data = settings.data_dir.resolve()
+    if not (data / "reelforge.db").is_file():
+        print(f"reelforge gc: no reelforge data in {data} (set REELFORGE_DATA_DIR or --data-dir)", file=sys.stderr)
+        return 2
+    store = Store(data / "reelforge.db")
+    found = plan(store, data, Rules.of(settings))
+    summary = found.summary() if args.dry_run else apply(store, data, found)
+    if args.json:
+        print(json.dumps({"dry_run": args.dry_run, "data_dir": str(data), "kinds": summary}))
+        return 0
+    print(f"{'would delete' if args.dry_run else 'deleted'} in {data}:")
+    for kind, row in summary.items():
+        print(f"  {kind:8} {row['count']:7,d}  {row['bytes'] / 1e6:12,.3f} MB")
     return 0

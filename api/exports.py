@@ -1,14 +1,17 @@
 """From an export request to a RenderJob: merge the output settings into the draft, check it
-(:mod:`api.drafts`) and name the output file."""
+(:mod:`api.drafts`, the storage quota, expired uploads), name the output file and give the job a
+scratch folder of its own."""
 
 from __future__ import annotations
 
 import copy
 import secrets
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from api.drafts import check_draft
 from api.errors import BadRequest, DraftInvalid
+from api.retention import check_output_room, new_scratch, refuse_expired_sources
 from api.views import EXTENSIONS
 from engine.job import RenderJob
 from engine.model.draft import dump_draft
@@ -43,11 +46,17 @@ def with_output(draft: Any, output: Any, skill: str | None, skill_resolutions: d
 
 def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id: str,
               session_id: str) -> tuple[RenderJob, str]:
-    """The RenderJob for an export, or DraftError/MediaError naming what is wrong. (job, format)."""
+    """The RenderJob for an export, or DraftError/MediaError naming what is wrong, QuotaExceeded when the
+    user's files fill their quota, Gone when the draft uses an expired upload. (job, format).
+
+    The job's scratch folder is made last, once every check has passed."""
+    check_output_room(svc.store, svc.settings, user_id)
+    refuse_expired_sources(svc.store, draft_json, user_id, session_id)
     draft, media, timeline = check_draft(svc.store, draft_json, user_id, session_id)
     fmt = draft.m.out.format
     output = svc.outputs_dir / f"{secrets.token_urlsafe(12)}.{EXTENSIONS[fmt]}"
+    config = replace(svc.engine, work_dir=new_scratch(svc.scratch_dir))
     job = RenderJob(job_id=render_id, draft=dump_draft(draft), sources={s: m.path for s, m in media.items()},
                     data_root=str(svc.settings.data_dir.resolve()), duration_s=timeline.duration_s,
-                    output=str(output), config=RenderJob.config_of(svc.engine), choice=svc.codecs.to_dict())
+                    output=str(output), config=RenderJob.config_of(config), choice=svc.codecs.to_dict())
     return job, fmt

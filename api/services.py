@@ -1,4 +1,5 @@
-"""What the routes share, made once per app: settings, the store, the runner, the URL signer."""
+"""What the routes share, made once per app: settings, the store, the runner, the URL signer, the
+retention cleaner. Building it sweeps the scratch folder of what no pending or running job owns."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from api.chat import Chat
 from api.farm import FarmRunner
 from api.jobs import Runner
 from api.ratelimit import RateLimiter
+from api.retention import Cleaner, Rules, sweep_scratch
 from api.settings import ApiSettings
 from api.signing import Signer, load_secret
 from api.store import Store
@@ -37,6 +39,7 @@ class Services:
     media_dir: Path
     outputs_dir: Path
     scratch_dir: Path
+    cleaner: Cleaner
 
     @classmethod
     def build(cls, settings: ApiSettings, codecs: CodecChoice) -> Services:
@@ -44,6 +47,8 @@ class Services:
         for folder in ("media", "outputs", "scratch"):
             (data / folder).mkdir(parents=True, exist_ok=True)
         store = Store(data / "reelforge.db")
+        rules = Rules.of(settings)
+        sweep_scratch(store, data / "scratch", farm=rules.farm, lease_s=rules.lease_s)
         engine = settings.engine_config()
         if engine.work_dir is None:      # renders' scratch space next to the data, not in a small /tmp
             engine = replace(engine, work_dir=data / "scratch")
@@ -55,4 +60,5 @@ class Services:
                    token_limiter=RateLimiter(settings.token_requests_per_minute),
                    signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),
                    engine=engine, codecs=codecs, media_dir=data / "media", outputs_dir=data / "outputs",
-                   scratch_dir=data / "scratch")
+                   scratch_dir=data / "scratch",
+                   cleaner=Cleaner(store, data, rules, settings.retention_interval_s))

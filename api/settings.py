@@ -46,6 +46,22 @@ class ApiSettings(EngineSettings):
     redis_url: str | None = Field(None, description="farm mode: Celery broker and job board")
     job_lease_s: float = Field(DEFAULT_JOB_LEASE_S, gt=1,
                                description="farm: a job whose worker stops renewing this lease is sent again")
+    # --- disk: the storage quota and retention (0 turns each off)
+    storage_quota_mb: float = Field(2000, ge=0,
+                                    description="uploads plus kept render outputs one user may store, in MB "
+                                                "(10^6 bytes); an upload or export past it gets 4002; 0: no quota")
+    retention_uploads_days: float = Field(30, ge=0, description="uploads are deleted this many days after they "
+                                                                "arrive; their URLs then answer 410; 0: keep forever")
+    retention_outputs_days: float = Field(30, ge=0, description="render outputs are deleted this many days after "
+                                                                "the render ended; downloads then answer 410; 0: keep")
+    retention_jobs_days: float = Field(90, ge=0, description="finished render jobs are trimmed to a record that "
+                                                             "answers 410 (their draft copy and output go); 0: keep")
+    retention_drafts_days: float = Field(90, ge=0, description="draft history versions older than this are deleted; "
+                                                               "a session's current draft is always kept; 0: keep")
+    retention_parts_days: float = Field(1, ge=0, description="farm: parts of chunked renders left under "
+                                                             "outputs/.parts by a job no longer running; 0: keep")
+    retention_interval_s: float = Field(3600, ge=0, description="how often the server deletes what expired "
+                                                                "(also `reelforge gc`); 0: only `reelforge gc`")
 
 
 @lru_cache(maxsize=1)

@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS claims (
   expires REAL NOT NULL);
 """
 
+RETENTION_COLUMNS = (("media", "expired_at"), ("jobs", "output_expired_at"), ("jobs", "record_expired_at"))
+
 
 @dataclass(frozen=True, slots=True)
 class TokenRow:
@@ -137,6 +139,7 @@ class Store:
         db = self._db()
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(SCHEMA)
+        self._migrate_retention()
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -232,7 +235,8 @@ class Store:
 
     def add_media(self, rows: list[MediaRow]) -> None:
         with self._tx() as db:
-            db.executemany("INSERT INTO media VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            db.executemany("INSERT INTO media (id, user_id, session_id, filename, path, file_type, info, size, sha256, "
+                           "source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                            [(m.id, m.user_id, m.session_id, m.filename, m.path, m.file_type, json.dumps(m.info),
                              m.size, m.sha256, m.source, m.created) for m in rows])
 
@@ -357,6 +361,95 @@ class Store:
             db.execute("INSERT INTO claims VALUES (?,?,?,?,?)",
                        (claim, user_id, task_id, session_id, time.time() + ttl_s))
         return claim
+
+
+    # ------------------------------------------------------------ retention and quotas
+    # An expired upload or output keeps its row, marked with when its file went, so later requests
+    # for it are answered 410 rather than 404. Times: media and drafts in seconds, jobs in ms.
+
+    def _migrate_retention(self) -> None:
+        """Add the retention columns to a database made before them (idempotent, safe beside another process)."""
+        with self._tx(immediate=True) as db:
+            for table, column in RETENTION_COLUMNS:
+                if column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} REAL")
+            db.execute("CREATE INDEX IF NOT EXISTS media_by_user ON media (user_id)")
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, status)")
+
+    def storage_used(self, user_id: str) -> tuple[int, int]:
+        """Bytes the user keeps: (uploads, finished outputs), expired ones not counted."""
+        uploads = self._one("SELECT COALESCE(SUM(size), 0) AS n FROM media WHERE user_id = ? AND expired_at IS NULL",
+                            user_id)
+        outputs = self._one("SELECT COALESCE(SUM(json_extract(result, '$.size_bytes')), 0) AS n FROM jobs "
+                            "WHERE user_id = ? AND status = 'completed' AND output_expired_at IS NULL", user_id)
+        return int(uploads["n"] if uploads else 0), int(outputs["n"] if outputs else 0)
+
+    def media_expired_at(self, media_id: str) -> float | None:
+        row = self._one("SELECT expired_at FROM media WHERE id = ?", media_id)
+        return float(row["expired_at"]) if row and row["expired_at"] is not None else None
+
+    def job_expired_at(self, job_id: str, user_id: str) -> float | None:
+        """When the job's output (or its whole record) was removed by retention; None while it is kept."""
+        row = self._one("SELECT COALESCE(output_expired_at, record_expired_at) AS at FROM jobs "
+                        "WHERE id = ? AND user_id = ?", job_id, user_id)
+        return float(row["at"]) if row and row["at"] is not None else None
+
+    def uploads_before(self, cutoff: float) -> list[tuple[str, str, int]]:
+        """(id, path, size) of kept uploads that arrived before ``cutoff``."""
+        rows = self._db().execute("SELECT id, path, size FROM media WHERE created < ? AND expired_at IS NULL",
+                                  (cutoff,))
+        return [(r["id"], r["path"], int(r["size"])) for r in rows]
+
+    def outputs_before(self, cutoff_ms: int) -> list[tuple[int, str, str]]:
+        """(rowid, job id, output path) of kept outputs of renders that ended before ``cutoff_ms``."""
+        rows = self._db().execute("SELECT rowid, id, output_path FROM jobs WHERE status = 'completed' "
+                                  "AND completed_ms < ? AND output_expired_at IS NULL", (cutoff_ms,))
+        return [(int(r["rowid"]), r["id"], r["output_path"]) for r in rows]
+
+    def jobs_before(self, cutoff_ms: int) -> list[tuple[int, str, str, int]]:
+        """(rowid, job id, output path, bytes of its spec) of untrimmed jobs that ended before ``cutoff_ms``."""
+        rows = self._db().execute("SELECT rowid, id, output_path, LENGTH(CAST(spec AS BLOB)) AS n FROM jobs "
+                                  "WHERE status IN ('completed', 'failed') AND completed_ms < ? "
+                                  "AND record_expired_at IS NULL", (cutoff_ms,))
+        return [(int(r["rowid"]), r["id"], r["output_path"], int(r["n"])) for r in rows]
+
+    def drafts_before(self, cutoff: float) -> list[tuple[str, int, int]]:
+        """(session id, version, bytes) of history versions saved before ``cutoff``; never a session's current one."""
+        rows = self._db().execute("SELECT d.session_id, d.version, LENGTH(CAST(d.draft AS BLOB)) AS n FROM drafts d "
+                                  "JOIN sessions s ON s.id = d.session_id "
+                                  "WHERE d.created < ? AND d.version <> s.version", (cutoff,))
+        return [(r["session_id"], int(r["version"]), int(r["n"])) for r in rows]
+
+    def live_jobs(self) -> list[tuple[str, str | None]]:
+        """(job id, scratch folder) of every job not yet ended, as its RenderJob names them."""
+        rows = self._db().execute("SELECT json_extract(spec, '$.job_id') AS job, "
+                                  "json_extract(spec, '$.config.work_dir') AS work FROM jobs "
+                                  "WHERE status NOT IN ('completed', 'failed')")
+        return [(str(r["job"]), r["work"]) for r in rows if r["job"] is not None]
+
+    def expire_uploads(self, ids: list[str], at: float) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE media SET expired_at = ? WHERE id = ? AND expired_at IS NULL",
+                           [(at, i) for i in ids])
+
+    def expire_outputs(self, rowids: list[int], at: float) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE jobs SET output_expired_at = ? WHERE rowid = ? AND output_expired_at IS NULL",
+                           [(at, i) for i in rowids])
+
+    def expire_jobs(self, rowids: list[int], at: float) -> None:
+        """Trim ended jobs to their record: the RenderJob (and the draft copy in it) goes, and so does the output."""
+        with self._tx() as db:
+            db.executemany("UPDATE jobs SET spec = '{}', record_expired_at = ?, "
+                           "output_expired_at = COALESCE(output_expired_at, ?) "
+                           "WHERE rowid = ? AND status IN ('completed', 'failed') AND record_expired_at IS NULL",
+                           [(at, at, i) for i in rowids])
+
+    def delete_drafts(self, keys: list[tuple[str, int]]) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM drafts WHERE session_id = ? AND version = ? "
+                           "AND version <> (SELECT version FROM sessions WHERE id = ?)",
+                           [(sid, version, sid) for sid, version in keys])
 
 
 def _freeze(db: sqlite3.Connection, token: str, credits: int) -> None:

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Svc, Token, base_url, owned_session
 from api.errors import BadRequest, MediaTooLarge, NotFound, UnsupportedMedia
+from api.retention import gone_if_expired_media, upload_quota
 from api.store import MediaRow
 from api.uploads import Received, UploadRejected, UploadTooLarge, fetch_urls, receive_multipart
 from api.views import media_item, ok
@@ -83,11 +84,14 @@ async def upload(app: str, user: str, session_id: str, request: Request, svc: Sv
     session = await run_in_threadpool(owned_session, svc, token, user, session_id)
     folder = svc.media_dir / token.user_id / session.id
     incoming = folder / ".incoming"
-    limit = int(svc.settings.max_upload_mb * 1_000_000)
+    quota = await run_in_threadpool(upload_quota, svc.store, svc.settings, token.user_id,
+                                    request.headers.get("content-length"))
+    limit = quota.per_file(int(svc.settings.max_upload_mb * 1_000_000))
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("multipart/form-data"):
-            received = await receive_multipart(request.stream(), content_type, incoming, max_file_bytes=limit)
+            received = await receive_multipart(quota.guard(request.stream()), content_type, incoming,
+                                               max_file_bytes=limit)
         elif content_type.startswith("application/json"):
             fetch = fetch_urls(await _json_urls(request), incoming, max_file_bytes=limit,
                                timeout_s=svc.settings.url_fetch_timeout_s,
@@ -100,12 +104,14 @@ async def upload(app: str, user: str, session_id: str, request: Request, svc: Sv
         else:
             raise BadRequest("send multipart/form-data with the field 'files', or JSON {\"urls\": [...]}")
     except UploadTooLarge as exc:
+        quota.too_large(exc.limit_bytes)
         raise MediaTooLarge(f"'{exc.filename}' is over the limit of {svc.settings.max_upload_mb:g} MB per file: "
                             "compress or trim it",
                             {"limit_mb": svc.settings.max_upload_mb}) from None
     except UploadRejected as exc:
         raise BadRequest(str(exc)) from None
     try:
+        quota.admit(item.size for item in received)
         infos = await run_in_threadpool(_type_all, received)
     except BaseException:
         _discard(received)
@@ -131,5 +137,6 @@ def media_file(media_id: str, filename: str, svc: Svc, token: Token) -> FileResp
     """An uploaded file, for its owner only."""
     media = svc.store.media(media_id)
     if media is None or media.user_id != token.user_id or not Path(media.path).is_file():
+        gone_if_expired_media(svc.store, media, token.user_id)
         raise NotFound("no such file")
     return FileResponse(media.path, filename=media.filename)

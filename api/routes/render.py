@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import Svc, Token, base_url
 from api.errors import BadRequest, Conflict, NotFound, OutOfCredits, PaymentRequired, SessionNotFound, from_engine
 from api.exports import build_job, with_output
+from api.retention import gone_if_expired_job
 from api.services import Services
 from api.store import JobRow, NotEnoughCredits, TokenRow, now_ms
 from api.views import CONTENT_TYPES, EXTENSIONS, job_body, ok
@@ -36,6 +37,7 @@ def _own_job(svc: Services, token: TokenRow, render_id: str) -> JobRow:
     job = svc.store.job(render_id)
     if job is None or job.user_id != token.user_id:
         raise NotFound(f"no render {render_id!r}")
+    gone_if_expired_job(svc.store, job)
     return job
 
 
@@ -139,4 +141,5 @@ def signed_result(name: str, svc: Svc, e: int = 0, s: str = "") -> FileResponse:
     job = svc.store.job(render_id)
     if job is None:
         raise NotFound("no such render")
+    gone_if_expired_job(svc.store, job)
     return _file(job)
