@@ -65,7 +65,7 @@ def probe(path: str | Path, limits: ProbeLimits = DEFAULT_LIMITS) -> MediaInfo:
     return _probe_av(p, size, limits)
 
 
-def check_picture(source: str, width: int, height: int, bytes_per_pixel: float, pix_fmt: str | None,
+def _check_picture(source: str, width: int, height: int, bytes_per_pixel: float, pix_fmt: str | None,
                   limits: ProbeLimits) -> None:
     """Refuse a picture whose declared size, or the memory one decoded frame of it takes, is over a cap."""
     shape = f"{width}x{height}"
@@ -89,7 +89,7 @@ def check_picture(source: str, width: int, height: int, bytes_per_pixel: float, 
 
 def _check_duration(source: str, duration_ms: int | None, limits: ProbeLimits) -> None:
     if duration_ms is not None and duration_ms / 1000 > limits.max_duration_s:
-        raise MediaOverLimit(source, f"it lasts {duration_ms / 1000:,.0f} s; at most {limits.max_duration_s:,.0f} s "
+        raise MediaOverLimit(source, f"it lasts {duration_ms / 1000:g} s; at most {limits.max_duration_s:g} s "
                              "(probe_max_duration_s)", "probe_max_duration_s", duration_ms / 1000,
                              limits.max_duration_s)
 
@@ -125,7 +125,7 @@ def _probe_still(path: Path, size: int, limits: ProbeLimits) -> MediaInfo | None
             fmt = IMAGE_FORMATS.get(im.format or "")
             if fmt is None:
                 return None
-            check_picture(str(path), im.width, im.height, _pillow_bytes_per_pixel(im.mode), im.mode, limits)
+            _check_picture(str(path), im.width, im.height, _pillow_bytes_per_pixel(im.mode), im.mode, limits)
             animated = bool(getattr(im, "is_animated", False)) and fmt in ("gif", "webp")
             im.seek(0)       # animated GIF/WebP: a still made of the first frame
             im.load()        # decode for real: truncated files fail here
@@ -195,7 +195,7 @@ def _check_headers(container: av.container.InputContainer, path: Path, limits: P
     for stream in container.streams.video:
         if stream.codec_context.width and stream.codec_context.height:
             per_pixel, pix_fmt = _av_bytes_per_pixel(stream)
-            check_picture(str(path), stream.codec_context.width, stream.codec_context.height, per_pixel, pix_fmt,
+            _check_picture(str(path), stream.codec_context.width, stream.codec_context.height, per_pixel, pix_fmt,
                           limits)
 
 
@@ -221,7 +221,7 @@ def _video_stream(container: av.container.InputContainer, stream: Any, path: Pat
         for frame in container.decode(stream):
             rotation = int(getattr(frame, "rotation", 0) or 0) % 360
             # headers that left the size out: the frame is decoded (in the child's limits), held to the caps now
-            check_picture(str(path), frame.width, frame.height, _av_bytes_per_pixel(stream)[0], frame.format.name,
+            _check_picture(str(path), frame.width, frame.height, _av_bytes_per_pixel(stream)[0], frame.format.name,
                           limits)
             break
         else:
