@@ -26,15 +26,14 @@ from typing import Any
 from api.agent import events
 from api.agent.ops import turn_price
 from api.agent.planner import LlmPlanner, plan
-from api.agent.tools import Draft, MediaRef, Workspace, normalised, timeline_ms
+from api.agent.tools import Draft, MediaRef, ToolError, Workspace, normalised, timeline_ms
 from api.agent.turn import Step, run_turn
 from api.agent.understand import MediaFacts, Understanding
 from api.drafts import check_draft
 from api.errors import OutOfCredits
+from api.mediagate import MediaGate
 from api.store import NO_PARENT, MediaRow, NotEnoughCredits, SessionRow, Store, TokenRow
 from engine.errors import EngineError
-from engine.media.musicbed import write_music_bed
-from engine.media.probe import probe
 from engine.model.draft import parse_draft
 from engine.model.summary import summarize
 
@@ -84,8 +83,10 @@ class _Turn:
 
 
 class Chat:
-    def __init__(self, store: Store, media_dir: Path, heartbeat_s: float, llm: LlmPlanner | None) -> None:
+    def __init__(self, store: Store, media_dir: Path, heartbeat_s: float, llm: LlmPlanner | None,
+                 media: MediaGate) -> None:
         self.store, self.media_dir, self.heartbeat_s, self.llm = store, media_dir, heartbeat_s, llm
+        self.media = media
         self._turns: dict[str, list[_Turn]] = {}          # session id -> its running and waiting turns
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -130,7 +131,7 @@ class Chat:
             async with lock:
                 def work() -> tuple[int, str]:
                     result = (0, "")
-                    for step in self._steps(turn, token, session_id, understanding):
+                    for step in self._steps(turn, token, session_id, understanding, loop):
                         if step.kind == "text":
                             result = (step.spent, step.text)
                         for chunk in _encode(turn.invocation, step, streaming):
@@ -153,23 +154,32 @@ class Chat:
             if not waiting:
                 self._turns.pop(session_id, None)
 
-    def _steps(self, turn: _Turn, token: TokenRow, session_id: str, understanding: Understanding) -> Iterator[Step]:
+    def _steps(self, turn: _Turn, token: TokenRow, session_id: str, understanding: Understanding,
+               loop: asyncio.AbstractEventLoop) -> Iterator[Step]:
         session = self.store.session(session_id)
         if session is None:
             return
         media = self.store.session_media(session_id)
         folder = self.media_dir / token.user_id / session_id
         ws = Workspace([_ref(m) for m in media], self.store.draft_saved_at(session_id), understanding.language,
-                       make_music_bed=lambda seconds: self._music_bed(token.user_id, session_id, folder, seconds))
+                       make_music_bed=lambda _seconds: self._music_bed(token.user_id, session_id, folder, loop))
         hooks = _Hooks(self.store, token.user_id, session_id)
         yield from run_turn(understanding, turn.text, session.draft, ws, hooks)
 
-    def _music_bed(self, user_id: str, session_id: str, folder: Path, seconds: float) -> MediaRef:
-        """Write the generated music bed into the session's media, as an upload would be."""
+    def _music_bed(self, user_id: str, session_id: str, folder: Path, loop: asyncio.AbstractEventLoop) -> MediaRef:
+        """Write the built-in music bed into the session's media, as an upload would be. Whatever the timeline's
+        length it is one short seamless loop (19.2 s, 3.4 MB), made in a limited child; the draft's segment
+        plays it on a loop and fades it. Runs on a turn's thread; the child is awaited on ``loop``."""
         media_id = f"m_{secrets.token_urlsafe(16)}"
         folder.mkdir(parents=True, exist_ok=True)
-        path = write_music_bed(folder / f"{media_id}.wav", max(5.0, seconds + 1), seed=int(time.time()) % 1000)
-        info = probe(path).to_dict()
+        path = folder / f"{media_id}.wav"
+        made = asyncio.run_coroutine_threadsafe(self.media.music_bed(path, seed=secrets.randbelow(1000)), loop)
+        try:
+            info = made.result().to_dict()
+        except EngineError as exc:
+            log.warning("the music bed could not be made: %s", exc)
+            raise ToolError("The built-in music could not be made just now; upload an audio file to use as music.",
+                            "内置背景音乐暂时无法生成，请上传一个音频文件作为背景音乐。") from exc
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         row = MediaRow(media_id, user_id, session_id, "music-bed.wav", str(path), "audio", info, path.stat().st_size,
                        digest, "builtin:music-bed", time.time())

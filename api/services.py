@@ -10,6 +10,7 @@ from api.agent.planner import LlmPlanner
 from api.chat import Chat
 from api.farm import FarmRunner
 from api.jobs import Runner
+from api.mediagate import MediaGate
 from api.ratelimit import RateLimiter
 from api.retention import Cleaner, Rules, sweep_scratch
 from api.settings import ApiSettings
@@ -32,6 +33,7 @@ class Services:
     store: Store
     runner: Runner | FarmRunner
     chat: Chat
+    media_gate: MediaGate
     token_limiter: RateLimiter
     signer: Signer
     engine: EngineConfig
@@ -54,9 +56,10 @@ class Services:
             engine = replace(engine, work_dir=data / "scratch")
         llm = (LlmPlanner(settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
                if settings.llm_url else None)
+        gate = MediaGate(engine.probe, settings.probe_max_children)
         return cls(settings=settings, store=store,
                    runner=runner_for(settings, store),
-                   chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm),
+                   chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm, gate), media_gate=gate,
                    token_limiter=RateLimiter(settings.token_requests_per_minute),
                    signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),
                    engine=engine, codecs=codecs, media_dir=data / "media", outputs_dir=data / "outputs",

@@ -22,6 +22,8 @@ class ApiSettings(EngineSettings):
     data_dir: Path = Field(Path(DEFAULT_DATA_DIR), description="SQLite state, uploads and outputs")
     public_url: str | None = Field(None, description="base URL clients reach; default: the request's own")
     max_upload_mb: float = Field(500, gt=0, description="per file; larger uploads get 4002")
+    max_upload_files: int = Field(10, ge=1, le=1000, description="files (or URLs) one upload request may carry; "
+                                  "one more is refused with 400 while the body streams in, and nothing is kept")
     url_fetch_timeout_s: float = Field(30, gt=0, description="URL uploads: per network step (connect, each read)")
     url_fetch_deadline_s: float = Field(600, gt=0, description="URL uploads: the whole request, all URLs together")
     allow_private_urls: bool = Field(False, description="let URL uploads reach loopback/private addresses")

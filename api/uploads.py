@@ -72,6 +72,14 @@ class UploadRejected(UploadError):
         self.reason = reason
 
 
+class TooManyFiles(UploadRejected):
+    """More files (or URLs) in one request than ``max_files``; ``count`` is how many were seen when it stopped."""
+
+    def __init__(self, what: str, count: int, max_files: int) -> None:
+        super().__init__(f"too many {what} in one request (at most {max_files})")
+        self.what, self.count, self.max_files = what, count, max_files
+
+
 def safe_filename(raw: str) -> str:
     """Basename only; no separators, control/format chars or leading dots; <= 200 chars; "upload" if nothing is left."""
     # NFKC first, so look-alike slashes (U+FF0F, U+FF3C) become real ones and are split off too.
@@ -140,7 +148,7 @@ class _MultipartSink:
             return
         self._file_parts += 1
         if self._file_parts > self.max_files:
-            raise UploadRejected(f"too many files in one request (at most {self.max_files})")
+            raise TooManyFiles("files", self._file_parts, self.max_files)
         self._field, self._raw_name = field, _decode(options[b"filename"])
         self._name, self._hash, self._size = safe_filename(self._raw_name), sha256(), 0
         self._path, self._handle = _new_part(self.dest_dir, self.written)
@@ -368,7 +376,7 @@ async def fetch_urls(
     if isinstance(urls, str) or not urls:
         raise UploadRejected("no URL given (send {\"urls\": [...], \"source_type\": \"url\"})")
     if len(urls) > max_files:
-        raise UploadRejected(f"too many URLs in one request (at most {max_files})")
+        raise TooManyFiles("URLs", len(urls), max_files)
     for raw in urls:
         _parse_url(raw)  # refuse a bad scheme anywhere in the list before anything is downloaded
     policy = _FetchPolicy(dest_dir, max_file_bytes, allow_private, max_redirects, resolve or _getaddrinfo)

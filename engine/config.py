@@ -29,6 +29,21 @@ def bundled_ffmpeg() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class ProbeLimits:
+    """What a media file may declare in its headers, checked before any frame is decoded, and what
+    the child process that probes an untrusted file may use (engine.media.isolated)."""
+
+    max_width: int = 8192                    # pixels, as stored
+    max_height: int = 8192
+    max_pixels: int = 8192 * 8192            # width x height
+    max_frame_bytes: int = 8192 * 8192 * 2   # one decoded frame: pixels x the pixel format's bytes per pixel
+    max_streams: int = 16                    # every stream in the container, of any kind
+    max_duration_s: float = 4 * 3600         # the source's declared length
+    memory_mb: int = 1024                    # the probe child's address space (RLIMIT_AS)
+    timeout_s: float = 30                    # the probe child's wall-clock time
+
+
+@dataclass(frozen=True, slots=True)
 class EngineConfig:
     ffmpeg: str
     work_dir: Path | None = None                 # scratch space; None: the system temp dir
@@ -38,6 +53,7 @@ class EngineConfig:
     gif_buffer_mb: int = 512                     # one-pass GIF only when its frame buffer fits in this
     timeout_s: float | None = None               # wall-clock limit per FFmpeg run
     font_dirs: tuple[Path, ...] = field(default=DEFAULT_FONT_DIRS)
+    probe: ProbeLimits = field(default_factory=ProbeLimits)
 
     @classmethod
     def default(cls) -> EngineConfig:

@@ -6,6 +6,7 @@
   + MediaError                 an input is missing, unreadable or unsupported
     - MediaNotFound            the source reference resolves to nothing
     - MediaUnsupported         the file is not media we can decode (corrupt, renamed junk, ...)
+      . MediaOverLimit         its headers declare more than a probe cap allows (names the cap)
   + LimitExceeded              the work asked for is over one of the documented caps (names it)
   + RenderError                an encode started and did not produce a valid file
     - FFmpegFailed             ffmpeg exited non-zero (argv, return code, stderr tail)
@@ -120,6 +121,21 @@ class MediaNotFound(MediaError):
 
 class MediaUnsupported(MediaError):
     code = "media_unsupported"
+
+
+class MediaOverLimit(MediaUnsupported):
+    """The file's headers declare more than a probe cap allows: ``limit`` names the setting (e.g.
+    ``probe_max_width``), ``value`` is what the file declares, ``maximum`` the cap."""
+
+    code = "media_over_limit"
+
+    def __init__(self, source: str, reason: str, limit: str, value: float, maximum: float) -> None:
+        super().__init__(source, reason)
+        self.args = (source, reason, limit, value, maximum)
+        self.limit, self.value, self.maximum = limit, value, maximum
+
+    def details(self) -> dict[str, object]:
+        return {**super().details(), "limit": self.limit, "value": self.value, "max": self.maximum}
 
 
 class LimitExceeded(EngineError):

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from engine.config import EngineConfig
+from engine.config import EngineConfig, ProbeLimits
 from engine.encode.encoders import CodecChoice
 
 
@@ -48,6 +48,8 @@ class RenderJob:
             raw["work_dir"] = Path(raw["work_dir"])
         if "font_dirs" in raw:
             raw["font_dirs"] = tuple(Path(p) for p in raw["font_dirs"])
+        if isinstance(raw.get("probe"), dict):
+            raw["probe"] = ProbeLimits(**raw["probe"])
         return EngineConfig(**raw) if raw else EngineConfig.default()
 
     def codec_choice(self) -> CodecChoice | None:

@@ -1,9 +1,10 @@
-"""Running FFmpeg: the only place in the engine that starts a process.
+"""Running FFmpeg, and small limited children: the only place in the engine that starts a process.
 
-Every run gets its own process group, a time limit and a cancel flag, keeps the last 64 KB of
-stderr, reports progress from ``-progress pipe:1``, and always ends with the whole group gone,
+Every FFmpeg run gets its own process group, a time limit and a cancel flag, keeps the last 64 KB
+of stderr, reports progress from ``-progress pipe:1``, and always ends with the whole group gone,
 however the caller leaves (return, exception, cancel, timeout). Long filter graphs travel
-through a file (``-/filter_complex PATH``, FFmpeg 7+), never through the shell.
+through a file (``-/filter_complex PATH``, FFmpeg 7+), never through the shell. :func:`run_child`
+runs any short command (a probe, a generated music bed) under a memory cap and a time limit.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
@@ -104,13 +105,17 @@ def die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def limited_child(memory_bytes: int | None) -> Callable[[], None]:
+def limited_child(memory_bytes: int | None, set_env: Mapping[str, str] | None = None) -> Callable[[], None]:
     """A ``preexec_fn`` for a child that must die with its parent and may map at most ``memory_bytes``
     of address space (RLIMIT_AS; None: no cap). Past the cap an allocation fails inside the child,
-    which then exits with an error, instead of the kernel's OOM killer picking a victim on the host."""
+    which then exits with an error, instead of the kernel's OOM killer picking a victim on the host.
+    ``set_env`` adds variables to the child's inherited environment (e.g. one BLAS thread: every
+    thread's stack and buffers count against the cap)."""
 
     def preexec() -> None:
         die_with_parent()
+        for name, value in (set_env or {}).items():
+            os.putenv(name, value)
         if memory_bytes is not None:
             import resource
 
@@ -186,3 +191,48 @@ def run_ffmpeg(
 def run_ffmpeg_args(args: Sequence[str], *, ffmpeg: str, work_dir: Path, timeout_s: float | None = 60) -> RunResult:
     """A small command with no graph and no progress (probes, palette passes, trial encodes)."""
     return run_ffmpeg(FFmpegCommand((), tuple(args)), ffmpeg=ffmpeg, work_dir=work_dir, timeout_s=timeout_s)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildResult:
+    returncode: int          # negative: killed by that signal (RLIMIT_AS failures often end in SIGABRT/SIGSEGV)
+    stdout: bytes
+    stderr_tail: str
+    timed_out: bool
+    elapsed_s: float
+
+
+def run_child(argv: Sequence[str], *, memory_bytes: int | None, timeout_s: float, cwd: Path | None = None,
+              set_env: Mapping[str, str] | None = None, max_stdout: int = 1 << 20) -> ChildResult:
+    """Run a short command in its own process group, capped at ``memory_bytes`` of address space, killed
+    (with its group) past ``timeout_s``; its stdout (up to ``max_stdout``) and stderr tail come back."""
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, preexec_fn=limited_child(memory_bytes, set_env), cwd=cwd)
+    except OSError as exc:
+        return ChildResult(-1, b"", f"could not start {argv[0]}: {exc}", False, 0.0)
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr = _Tail(proc.stderr, STDERR_TAIL_BYTES)
+    out = bytearray()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for chunk in iter(lambda: proc.stdout.read(65536), b""):
+            if len(out) < max_stdout:
+                out.extend(chunk[:max_stdout - len(out)])
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        _kill_group(proc)
+        reader.join(2.0)
+        tail = stderr.text()
+        proc.stdout.close()
+        proc.stderr.close()
+    return ChildResult(proc.returncode, bytes(out), tail, timed_out, time.monotonic() - started)

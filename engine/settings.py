@@ -19,6 +19,7 @@ from engine.config import (
     DecoderPreference,
     EncoderPreference,
     EngineConfig,
+    ProbeLimits,
     bundled_ffmpeg,
 )
 
@@ -35,6 +36,29 @@ class EngineSettings(BaseSettings):
     render_timeout_s: float | None = Field(None, gt=0)
     font_dirs: list[Path] = Field(default_factory=lambda: list(DEFAULT_FONT_DIRS))
 
+    # --- media probing: what a file may declare, checked from its headers before any frame is decoded
+    probe_max_width: int = Field(8192, ge=16, description="widest picture or video a source may be, in pixels; "
+                                 "wider is refused with 4001")
+    probe_max_height: int = Field(8192, ge=16, description="tallest picture or video a source may be, in pixels")
+    probe_max_pixels: int = Field(8192 * 8192, ge=256, description="width x height of a source's pictures")
+    probe_max_frame_bytes: int = Field(
+        8192 * 8192 * 2, ge=1024, description="bytes one decoded frame may take: pixels x its pixel format's bytes "
+        "per pixel (yuv420p 1.5, rgba 4, 16-bit rgba 8); the default takes 8192x8192 at 10-bit 4:2:0")
+    probe_max_streams: int = Field(16, ge=1, description="streams (video, audio, subtitles, data) one file may hold")
+    probe_max_duration_s: float = Field(4 * 3600, gt=0, description="longest source, by its declared duration")
+    probe_memory_mb: int = Field(1024, ge=128, description="address space (RLIMIT_AS) of the child process that "
+                                 "probes an uploaded file or makes a music bed; past it the file gets 4001")
+    probe_timeout_s: float = Field(30, gt=0, description="wall-clock time a probe child may take; past it the file "
+                                   "gets 4001")
+    probe_max_children: int = Field(2, ge=1, le=64, description="probe children one API process runs at once; "
+                                    "more requests wait their turn")
+
+    def probe_limits(self) -> ProbeLimits:
+        return ProbeLimits(max_width=self.probe_max_width, max_height=self.probe_max_height,
+                           max_pixels=self.probe_max_pixels, max_frame_bytes=self.probe_max_frame_bytes,
+                           max_streams=self.probe_max_streams, max_duration_s=self.probe_max_duration_s,
+                           memory_mb=self.probe_memory_mb, timeout_s=self.probe_timeout_s)
+
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
             ffmpeg=self.ffmpeg_path or bundled_ffmpeg(),
@@ -45,6 +69,7 @@ class EngineSettings(BaseSettings):
             gif_buffer_mb=self.gif_buffer_mb,
             timeout_s=self.render_timeout_s,
             font_dirs=tuple(self.font_dirs),
+            probe=self.probe_limits(),
         )
 
 

@@ -123,7 +123,10 @@ def test_engine_settings_are_the_engine_s_only() -> None:
     from engine.settings import EngineSettings
 
     assert set(EngineSettings.model_fields) == {"ffmpeg_path", "work_dir", "x264_preset", "encoder", "decoder",
-                                                "gif_buffer_mb", "render_timeout_s", "font_dirs"}
+                                                "gif_buffer_mb", "render_timeout_s", "font_dirs",
+                                                "probe_max_width", "probe_max_height", "probe_max_pixels",
+                                                "probe_max_frame_bytes", "probe_max_streams", "probe_max_duration_s",
+                                                "probe_memory_mb", "probe_timeout_s", "probe_max_children"}
 
 
 def test_the_api_and_the_workers_read_a_shared_setting_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,7 +155,7 @@ ENGINE_LAYERS: dict[str, set[str]] = {
     "config": set(),
     "run": {"errors"},
     "model": {"errors"},
-    "media": {"errors", "model"},
+    "media": {"errors", "config", "run", "model"},
     "graph": {"errors", "model", "media", "run"},
     "encode": {"errors", "config", "model", "run"},
     "job": {"config", "encode"},

@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.config import EngineConfig
+from engine.config import EngineConfig, ProbeLimits
 from engine.encode.encoders import CodecChoice
+from engine.errors import MediaError
 from engine.media.fonts import FontCatalog
-from engine.media.musicbed import PEAK_DBFS, music_bed, write_music_bed
+from engine.media.isolated import music_bed_isolated
+from engine.media.musicbed import LOOP_SECONDS, PEAK_DBFS, loop_bed, music_bed, write_loop_bed, write_music_bed
 from engine.media.probe import inspect_output, probe
 from engine.media.resolve import LocalResolver
 from engine.pipeline.render import render
@@ -89,3 +91,27 @@ def test_it_renders_as_the_music_of_a_draft(media, config: EngineConfig, cpu_onl
     assert info.has_audio and info.audio_codec == "aac"
     assert abs(info.audio_duration_s - 2.0) <= 0.05 and abs(info.duration_s - 2.0) <= 1 / 30
     assert rms(audio_samples(result.path)) > 0.02
+
+
+def test_the_loop_bed_is_one_short_pass_without_fades_that_repeats_without_a_seam(tmp_path: Path) -> None:
+    samples = loop_bed(seed=5)
+    assert samples.shape == (round(LOOP_SECONDS * 44100), 2) and LOOP_SECONDS == pytest.approx(19.2)
+    assert float(np.abs(samples).max()) == pytest.approx(10 ** (PEAK_DBFS / 20), abs=0.001)
+    second = 44100
+    assert rms(samples[:second // 2]) > 0.05 and rms(samples[-second // 2:]) > 0.05     # no fade at either end
+    steps = np.abs(np.diff(samples, axis=0)).max()
+    assert np.abs(samples[0] - samples[-1]).max() <= steps                # the wrap is no bigger a step than any inside
+    looped = np.concatenate([samples[-second:], samples[:second]])       # and no dip in level across it
+    assert rms(looped) == pytest.approx(rms(samples), rel=0.5)
+    path = write_loop_bed(tmp_path / "loop.wav", seed=5)
+    assert probe(path).duration_ms == 19200 and path.stat().st_size < 3_400_000
+    assert np.array_equal(pcm(path), np.round(samples * 32767) / 32768)
+
+
+def test_the_loop_bed_is_made_in_a_limited_child(tmp_path: Path) -> None:
+    info = music_bed_isolated(tmp_path / "bed.wav", ProbeLimits(), seed=5)
+    assert (info.kind, info.format, info.duration_ms, info.path) == ("audio", "wav", 19200, str(tmp_path / "bed.wav"))
+    assert (tmp_path / "bed.wav").read_bytes() == write_loop_bed(tmp_path / "here.wav", seed=5).read_bytes()
+    with pytest.raises(MediaError):
+        music_bed_isolated(tmp_path / "late.wav", ProbeLimits(timeout_s=0.05), seed=5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bed.wav", "here.wav"]      # a failure leaves no file

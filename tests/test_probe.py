@@ -1,11 +1,20 @@
-"""Probing: media is known by its content, and anything else is a typed error."""
+"""Probing: media is known by its content, anything else is a typed error, and what the headers declare is held
+to the caps before anything is decoded (in process, and in the limited child the API uses)."""
 
 from __future__ import annotations
 
+import resource
+import time
+from pathlib import Path
+
 import pytest
 
-from engine.errors import MediaNotFound, MediaUnsupported
+from engine.config import ProbeLimits
+from engine.errors import MediaNotFound, MediaOverLimit, MediaUnsupported
+from engine.media.isolated import probe_isolated
 from engine.media.probe import probe
+from tests.conftest import ffmpeg
+from tests.crafted import MKV_SIDE, mkv_declaring, png_declaring
 
 
 def test_video_audio_and_stills(media) -> None:
@@ -50,3 +59,82 @@ def test_playlists_and_empty_files_are_refused(tmp_path) -> None:
             probe(path)
     with pytest.raises(MediaNotFound):
         probe(tmp_path / "missing.mp4")
+
+
+# ---------------------------------------------------------------- caps from the headers, before any decode
+
+
+@pytest.mark.parametrize(("name", "cap", "at"), [
+    ("green_png", "max_width", 64), ("green_png", "max_height", 36), ("green_png", "max_pixels", 64 * 36),
+    ("green_png", "max_frame_bytes", 64 * 36 * 4),            # Pillow keeps RGB in 4 bytes a pixel
+    ("red", "max_width", 160), ("red", "max_height", 90), ("red", "max_pixels", 160 * 90),
+    ("red", "max_frame_bytes", 160 * 90 * 3 // 2),             # yuv420p: 1.5 bytes a pixel
+    ("pattern", "max_streams", 2), ("pattern", "max_duration_s", 3.0),
+])
+def test_each_cap_takes_a_file_at_it_and_refuses_one_unit_over(media, name: str, cap: str, at: float) -> None:
+    path = getattr(media, name)
+    assert probe(path, ProbeLimits(**{cap: at})).kind in ("image", "video")
+    below = at - 0.001 if isinstance(at, float) else at - 1
+    with pytest.raises(MediaOverLimit) as err:
+        probe(path, ProbeLimits(**{cap: below}))
+    assert (err.value.limit, err.value.value, err.value.maximum) == (f"probe_{cap}", at, below)
+    assert f"probe_{cap}" in err.value.reason
+
+
+def test_the_frame_cost_follows_the_pixel_format(tmp_path: Path) -> None:
+    deep = mkv_declaring(tmp_path / "deep.mkv", MKV_SIDE)                    # PNG frames, 16-bit RGBA
+    flat = tmp_path / "flat.mkv"
+    ffmpeg("-f", "lavfi", "-i", f"color=red:s={MKV_SIDE}x{MKV_SIDE}:d=0.1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           str(flat))
+    pixels = MKV_SIDE * MKV_SIDE
+    assert probe(flat, ProbeLimits(max_frame_bytes=pixels * 3 // 2)).video.pix_fmt == "yuv420p"   # 1.5 bytes
+    assert probe(deep, ProbeLimits(max_frame_bytes=pixels * 8)).video.pix_fmt == "rgba64be"         # 8 bytes
+    with pytest.raises(MediaOverLimit) as err:
+        probe(deep, ProbeLimits(max_frame_bytes=pixels * 8 - 1))
+    assert err.value.value == pixels * 8 and "rgba64be" in err.value.reason
+
+
+def test_a_png_header_declaring_a_huge_picture_is_refused_without_decoding(tmp_path: Path) -> None:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    wide = png_declaring(tmp_path / "wide.png", 9000, 4000)
+    with pytest.raises(MediaOverLimit) as err:
+        probe(wide)
+    assert (err.value.limit, err.value.value, err.value.maximum) == ("probe_max_width", 9000, 8192)
+    with pytest.raises(MediaOverLimit) as err:
+        probe(png_declaring(tmp_path / "huge.png", 16000, 16000))       # past Pillow's own guard as well
+    assert err.value.limit == "probe_max_pixels"
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000     # kB: nothing was decoded
+
+
+# ---------------------------------------------------------------- in a limited child
+
+
+def test_a_child_probe_gives_the_same_answers(media) -> None:
+    for path in (media.pattern, media.music, media.green_png, media.gif, media.halves):
+        assert probe_isolated(path, ProbeLimits()) == probe(path)
+    for name in ("notes.mp4", "truncated.mp4"):
+        with pytest.raises(MediaUnsupported):
+            probe_isolated(media.dir / name, ProbeLimits())
+    with pytest.raises(MediaNotFound):
+        probe_isolated(media.dir / "missing.mp4", ProbeLimits())
+
+
+def test_a_2_kb_mkv_declaring_a_16000_pixel_16_bit_frame_is_refused_fast(tmp_path: Path) -> None:
+    huge = mkv_declaring(tmp_path / "huge.mkv", 16000)
+    assert huge.stat().st_size < 4096
+    started = time.monotonic()
+    with pytest.raises(MediaOverLimit) as err:
+        probe_isolated(huge, ProbeLimits())
+    assert (err.value.limit, err.value.value, err.value.maximum) == ("probe_max_width", 16000, 8192)
+    assert time.monotonic() - started < 15
+
+
+def test_a_child_out_of_memory_or_time_is_unsupported_and_says_which(tmp_path: Path) -> None:
+    big = png_declaring(tmp_path / "big.png", 5700, 5700)              # within every cap: 130 MB decoded
+    with pytest.raises(MediaUnsupported) as err:
+        probe_isolated(big, ProbeLimits(memory_mb=256))
+    assert not isinstance(err.value, MediaOverLimit)
+    assert "256 MB" in err.value.reason and "probe_memory_mb" in err.value.reason
+    with pytest.raises(MediaOverLimit) as err:
+        probe_isolated(big, ProbeLimits(timeout_s=0.05))
+    assert err.value.limit == "probe_timeout_s" and "0.05 s" in err.value.reason

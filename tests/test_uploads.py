@@ -25,6 +25,7 @@ import pytest
 from api.uploads import (
     NO_FILE_MESSAGE,
     Received,
+    TooManyFiles,
     UploadError,
     UploadRejected,
     UploadTooLarge,
@@ -189,10 +190,20 @@ def test_no_file_parts_is_rejected(tmp_path: Path, parts: tuple[bytes, ...]) -> 
 
 def test_too_many_files_is_rejected_and_cleaned_up(tmp_path: Path) -> None:
     body = form(*(part("files", b"x" * 10, f"{i}.png") for i in range(4)))
-    with pytest.raises(UploadRejected, match="too many files"):
+    with pytest.raises(TooManyFiles, match="too many files") as err:
         receive(body, tmp_path, max_files=3)
-    assert leftovers(tmp_path) == []
+    assert (err.value.what, err.value.count, err.value.max_files) == ("files", 4, 3)
+    assert isinstance(err.value, UploadRejected) and leftovers(tmp_path) == []
     assert len(receive(body, tmp_path, max_files=4)) == 4
+
+
+def test_too_many_urls_is_refused_before_any_download(tmp_path: Path) -> None:
+    recorder = Recorder()
+    with pytest.raises(TooManyFiles) as err:
+        fetch(["https://cdn.example/x.mp4"] * 4, tmp_path, resolve=public, max_files=3,
+              transport=recorder.transport())
+    assert (err.value.what, err.value.count, err.value.max_files) == ("URLs", 4, 3)
+    assert recorder.requests == [] and leftovers(tmp_path) == []
 
 
 class ClientGone(Exception):

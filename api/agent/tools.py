@@ -36,6 +36,7 @@ COLOURS: Final = {"title": "#FFFFFF", "caption": "#FFFFFF", "closing": "#FFFFFF"
 TEXT_DEFAULTS: Final = {"title": ("top", 96, True), "caption": ("bottom", 64, False), "closing": ("center", 88, True)}
 MUSIC_UNDER_SOUND: Final = 0.35   # music volume under clips that have their own sound
 MUSIC_ALONE: Final = 0.8          # music volume when nothing else sounds
+BED_FADE_IN_MS: Final = 2000      # the built-in bed is a seamless loop with no fades of its own: the segment fades it
 
 
 class ToolError(Exception):
@@ -581,7 +582,8 @@ def add_music(draft: Draft, ws: Workspace, a: o.AddMusic) -> ToolResult:
         raise ToolError("Add some pictures before the music.", "请先添加画面，再加音乐。")
     ref, builtin = _music_source(ws, a.media_id, total / 1000)
     volume = a.volume if a.volume is not None else MUSIC_UNDER_SOUND if _clips_sound(draft, ws) else MUSIC_ALONE
-    fade_in = min(a.fade_in_ms if a.fade_in_ms is not None else 0, total // 2)
+    default_in = min(BED_FADE_IN_MS, total // 3) if builtin else 0
+    fade_in = min(a.fade_in_ms if a.fade_in_ms is not None else default_in, total // 2)
     fade_out = min(a.fade_out_ms if a.fade_out_ms is not None else min(1500, total // 4), total - fade_in)
     seg = {"src": ref.src, "n": "Built-in music bed" if builtin else ref.label, "st": 0, "d": total,
            "vol": round(volume, 3), "fi": fade_in, "fo": fade_out,

@@ -1,9 +1,10 @@
 """Uploads (E4) and the uploaded files themselves.
 
-Files are streamed to disk as they arrive and never held in memory; the per-file limit is
-checked while streaming. Then each file is typed by probing its content (its name means
-nothing), and only if every file in the request is one we take are any of them kept: a bad
-request leaves nothing behind.
+Files are streamed to disk as they arrive and never held in memory; the per-file limit and the
+number of files per request are checked while streaming. Then each file is typed by probing its
+content (its name means nothing) in a limited child process, never in the API's own (see
+api/mediagate.py), and only if every file in the request is one we take are any of them kept: a
+bad request leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Svc, Token, base_url, owned_session
-from api.errors import BadRequest, MediaTooLarge, NotFound, UnsupportedMedia
+from api.errors import BadRequest, MediaTooLarge, NotFound, OverLimit, UnsupportedMedia
+from api.mediagate import MediaGate
 from api.retention import gone_if_expired_media, upload_quota
 from api.store import MediaRow
-from api.uploads import Received, UploadRejected, UploadTooLarge, fetch_urls, receive_multipart
+from api.uploads import Received, TooManyFiles, UploadRejected, UploadTooLarge, fetch_urls, receive_multipart
 from api.views import media_item, ok
-from engine.errors import MediaError
-from engine.media.probe import probe
+from engine.errors import MediaError, MediaOverLimit
 from engine.model.mediainfo import MediaInfo
 
 router = APIRouter(tags=["media"])
@@ -45,20 +46,32 @@ def _discard(received: list[Received]) -> None:
         item.path.unlink(missing_ok=True)
 
 
-def _type_all(received: list[Received]) -> list[MediaInfo]:
-    """Probe every file; the first one we do not take fails the whole request."""
-    infos = []
-    for item in received:
-        try:
-            info = probe(item.path)
-        except MediaError as exc:
-            raise UnsupportedMedia(f"{item.filename}: {exc.reason}; accepted: mp4, mov, avi, webm, mkv, jpg, png, "
-                                   "gif, webp, heic, mp3, wav, m4a, aac", {"filename": item.filename}) from exc
-        if info.format not in ACCEPTED[info.kind]:
-            raise UnsupportedMedia(f"{item.filename}: {info.format} is not a format we take",
-                                   {"filename": item.filename, "format": info.format})
-        infos.append(info)
-    return infos
+async def _type_all(gate: MediaGate, received: list[Received]) -> list[MediaInfo]:
+    """Probe every file (in limited children, a few at once); the first one, in request order, that we do
+    not take fails the whole request."""
+    probes = [asyncio.ensure_future(_probe_one(gate, item)) for item in received]
+    try:
+        return [await probe for probe in probes]
+    finally:
+        for probe in probes:
+            probe.cancel()                 # the rest, once one failed: each waits for its child to end
+        await asyncio.gather(*probes, return_exceptions=True)
+
+
+async def _probe_one(gate: MediaGate, item: Received) -> MediaInfo:
+    try:
+        info = await gate.probe(item.path)
+    except MediaOverLimit as exc:
+        raise UnsupportedMedia(f"{item.filename}: {exc.reason}",
+                               {"filename": item.filename, "limit": exc.limit, "value": exc.value,
+                                "max": exc.maximum}) from exc
+    except MediaError as exc:
+        raise UnsupportedMedia(f"{item.filename}: {exc.reason}; accepted: mp4, mov, avi, webm, mkv, jpg, png, "
+                               "gif, webp, heic, mp3, wav, m4a, aac", {"filename": item.filename}) from exc
+    if info.format not in ACCEPTED[info.kind]:
+        raise UnsupportedMedia(f"{item.filename}: {info.format} is not a format we take",
+                               {"filename": item.filename, "format": info.format})
+    return info
 
 
 async def _json_urls(request: Request) -> list[str]:
@@ -91,11 +104,12 @@ async def upload(app: str, user: str, session_id: str, request: Request, svc: Sv
     try:
         if content_type.startswith("multipart/form-data"):
             received = await receive_multipart(quota.guard(request.stream()), content_type, incoming,
-                                               max_file_bytes=limit)
+                                               max_file_bytes=limit, max_files=svc.settings.max_upload_files)
         elif content_type.startswith("application/json"):
             fetch = fetch_urls(await _json_urls(request), incoming, max_file_bytes=limit,
                                timeout_s=svc.settings.url_fetch_timeout_s,
-                               allow_private=svc.settings.allow_private_urls)
+                               allow_private=svc.settings.allow_private_urls,
+                               max_files=svc.settings.max_upload_files)
             try:
                 received = await asyncio.wait_for(fetch, svc.settings.url_fetch_deadline_s)
             except TimeoutError:
@@ -108,11 +122,14 @@ async def upload(app: str, user: str, session_id: str, request: Request, svc: Sv
         raise MediaTooLarge(f"'{exc.filename}' is over the limit of {svc.settings.max_upload_mb:g} MB per file: "
                             "compress or trim it",
                             {"limit_mb": svc.settings.max_upload_mb}) from None
+    except TooManyFiles as exc:
+        raise OverLimit(f"too many {exc.what} in one request: at most {exc.max_files} (max_upload_files)",
+                        {"limit": "max_upload_files", "value": exc.count, "max": exc.max_files}) from None
     except UploadRejected as exc:
         raise BadRequest(str(exc)) from None
     try:
         quota.admit(item.size for item in received)
-        infos = await run_in_threadpool(_type_all, received)
+        infos = await _type_all(svc.media_gate, received)
     except BaseException:
         _discard(received)
         raise

@@ -11,6 +11,8 @@ its loudness, so the same (seconds, seed) always gives the same bytes.
 
 One pass of the progression (19.2 s) is synthesised, each distinct note once, and repeated to
 the length asked for, so the cost barely grows with the length (60 s takes a fraction of a second).
+That pass, without fades (:func:`loop_bed`), is what the chat stores: it repeats without a seam, so
+a timeline of any length plays it on a loop (the audio segment's ``loop``) and fades it itself.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ FADE_IN_S: Final = 2.0
 FADE_OUT_S: Final = 3.0
 PEAK_DBFS: Final = -3.0
 MAX_SECONDS: Final = 3600.0
+LOOP_SECONDS: Final = len(PROGRESSION) * CHORD_BEATS * BEAT_S   # one pass: 19.2 s
 
 
 def _hz(midi: float) -> float:
@@ -134,27 +137,49 @@ def _cycle(key: int, pattern: tuple[int, ...], rng: np.random.Generator, rate: i
     return loop[:length]
 
 
+def _seeded_cycle(seed: int, sample_rate: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    key = KEYS[int(rng.integers(len(KEYS)))]
+    pattern = ARP_PATTERNS[int(rng.integers(len(ARP_PATTERNS)))]
+    return _cycle(key, pattern, rng, sample_rate)
+
+
+def _normalised(mix: np.ndarray) -> np.ndarray:
+    peak = float(np.abs(mix).max())
+    return mix * np.float32(10 ** (PEAK_DBFS / 20) / peak) if peak > 0 else mix
+
+
+def loop_bed(*, seed: int = 0, sample_rate: int = 44100) -> np.ndarray:
+    """One pass of the progression (``LOOP_SECONDS``), shape (frames, 2), peak at ``PEAK_DBFS``, no fades:
+    its end runs on into its start, so played on a loop it has no seam."""
+    return _normalised(_seeded_cycle(seed, sample_rate))
+
+
 def music_bed(seconds: float, *, seed: int = 0, sample_rate: int = 44100) -> np.ndarray:
     """The bed as float32 samples, shape (frames, 2), peak at ``PEAK_DBFS``."""
     if not 1 / sample_rate <= seconds <= MAX_SECONDS:
         raise ValueError(f"seconds must be from one sample to {MAX_SECONDS:g}, not {seconds!r}")
-    rng = np.random.default_rng(seed)
-    key = KEYS[int(rng.integers(len(KEYS)))]
-    pattern = ARP_PATTERNS[int(rng.integers(len(ARP_PATTERNS)))]
-    loop = _cycle(key, pattern, rng, sample_rate)
+    loop = _seeded_cycle(seed, sample_rate)
     frames = int(round(seconds * sample_rate))
     mix = np.tile(loop, (-(-frames // loop.shape[0]), 1))[:frames]
     fade_in, fade_out = (max(1, int(min(s, seconds / 3) * sample_rate)) for s in (FADE_IN_S, FADE_OUT_S))
     mix[:fade_in] *= _ramp(fade_in)
     mix[frames - fade_out:] *= _ramp(fade_out)[::-1]
-    peak = float(np.abs(mix).max())
-    return mix * np.float32(10 ** (PEAK_DBFS / 20) / peak) if peak > 0 else mix
+    return _normalised(mix)
 
 
 def write_music_bed(path: Path, seconds: float, *, seed: int = 0, sample_rate: int = 44100) -> Path:
     """Write ``seconds`` of the bed to ``path`` as 16-bit stereo WAV (via a temporary name) and return the path."""
-    pcm = np.round(music_bed(seconds, seed=seed, sample_rate=sample_rate) * 32767).astype("<i2")
-    path = Path(path)
+    return _write_wav(Path(path), music_bed(seconds, seed=seed, sample_rate=sample_rate), sample_rate)
+
+
+def write_loop_bed(path: Path, *, seed: int = 0, sample_rate: int = 44100) -> Path:
+    """Write :func:`loop_bed` to ``path`` as 16-bit stereo WAV (3.4 MB at 44.1 kHz) and return the path."""
+    return _write_wav(Path(path), loop_bed(seed=seed, sample_rate=sample_rate), sample_rate)
+
+
+def _write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> Path:
+    pcm = np.round(samples * 32767).astype("<i2")
     part = path.with_name(path.name + ".part")
     with wave.open(str(part), "wb") as out:
         out.setnchannels(2)

@@ -6,6 +6,13 @@ only from an allow-list of real media containers: FFmpeg will happily "open" a t
 none of those may reach a render. A file counts as media only if its first frame or audio
 packet actually decodes, so truncated and renamed-junk files fail here, with a typed error,
 rather than halfway through a render.
+
+Before anything is decoded, what the headers declare is held to a :class:`ProbeLimits`: the
+picture's width, height and pixels, the bytes one decoded frame takes in its pixel format, the
+number of streams and the duration. Over a cap is :class:`MediaOverLimit` (naming the setting).
+Opening an audio/video file may itself decode a frame (FFmpeg does, to learn what the container
+leaves out), so untrusted files are probed in a memory- and time-limited child
+(:mod:`engine.media.isolated`); the caps are what keep that child's work small.
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import av
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
-from engine.errors import MediaNotFound, MediaUnsupported
+from engine.config import ProbeLimits
+from engine.errors import MediaNotFound, MediaOverLimit, MediaUnsupported
 from engine.media.animinfo import NotAnimation, gif_info, webp_info
 from engine.model.mediainfo import AudioStream, MediaInfo, MediaKind, VideoStream
 
@@ -39,39 +47,85 @@ CONTAINERS: Final = {
     "aac": "aac", "flac": "flac", "ogg": "ogg", "mpegts": "ts", "flv": "flv", "mpeg": "mpg", "asf": "wmv",
     "ipod": "m4a", "caf": "caf", "aiff": "aiff", "m4v": "mp4",
 }
-MAX_IMAGE_PIXELS: Final = 100_000_000
+DEFAULT_LIMITS: Final = ProbeLimits()
+UNKNOWN_FORMAT_BYTES: Final = 8       # a frame whose pixel format the headers do not give is costed as 16-bit RGBA
 
 
-def probe(path: str | Path) -> MediaInfo:
-    """Describe one local file, or raise MediaNotFound / MediaUnsupported."""
+def probe(path: str | Path, limits: ProbeLimits = DEFAULT_LIMITS) -> MediaInfo:
+    """Describe one local file, or raise MediaNotFound / MediaUnsupported (MediaOverLimit past a cap)."""
     p = Path(path)
     if not p.is_file():
         raise MediaNotFound(str(path), "no such file")
     size = p.stat().st_size
     if size == 0:
         raise MediaUnsupported(str(path), "the file is empty")
-    still = _probe_still(p, size)
+    still = _probe_still(p, size, limits)
     if still is not None:
         return still
-    return _probe_av(p, size)
+    return _probe_av(p, size, limits)
+
+
+def _check_picture(source: str, width: int, height: int, bytes_per_pixel: float, pix_fmt: str | None,
+                  limits: ProbeLimits) -> None:
+    """Refuse a picture whose declared size, or the memory one decoded frame of it takes, is over a cap."""
+    shape = f"{width}x{height}"
+    if width > limits.max_width:
+        raise MediaOverLimit(source, f"the picture is {shape} pixels; at most {limits.max_width} wide "
+                             "(probe_max_width)", "probe_max_width", width, limits.max_width)
+    if height > limits.max_height:
+        raise MediaOverLimit(source, f"the picture is {shape} pixels; at most {limits.max_height} high "
+                             "(probe_max_height)", "probe_max_height", height, limits.max_height)
+    if width * height > limits.max_pixels:
+        raise MediaOverLimit(source, f"the picture is {shape} = {width * height:,} pixels; at most "
+                             f"{limits.max_pixels:,} (probe_max_pixels)", "probe_max_pixels", width * height,
+                             limits.max_pixels)
+    frame_bytes = int(width * height * bytes_per_pixel)
+    if frame_bytes > limits.max_frame_bytes:
+        kind = pix_fmt or "unknown pixel format"
+        raise MediaOverLimit(source, f"one decoded {shape} frame ({kind}) takes {frame_bytes:,} bytes; at most "
+                             f"{limits.max_frame_bytes:,} (probe_max_frame_bytes)", "probe_max_frame_bytes",
+                             frame_bytes, limits.max_frame_bytes)
+
+
+def _check_duration(source: str, duration_ms: int | None, limits: ProbeLimits) -> None:
+    if duration_ms is not None and duration_ms / 1000 > limits.max_duration_s:
+        raise MediaOverLimit(source, f"it lasts {duration_ms / 1000:g} s; at most {limits.max_duration_s:g} s "
+                             "(probe_max_duration_s)", "probe_max_duration_s", duration_ms / 1000,
+                             limits.max_duration_s)
+
+
+def _pillow_bytes_per_pixel(mode: str) -> int:
+    """What Pillow keeps per pixel in memory: one band as its type, several 8-bit bands packed in 4 bytes."""
+    try:
+        described = ImageMode.getmode(mode)
+    except KeyError:
+        return UNKNOWN_FORMAT_BYTES
+    item = int(described.typestr[2:])
+    return item if len(described.bands) == 1 else max(4, item * len(described.bands))
+
+
+def _av_bytes_per_pixel(stream: Any) -> tuple[float, str | None]:
+    fmt = stream.codec_context.format
+    if fmt is None or not fmt.name:
+        return UNKNOWN_FORMAT_BYTES, None
+    return max(fmt.padded_bits_per_pixel, fmt.bits_per_pixel) / 8 or UNKNOWN_FORMAT_BYTES, fmt.name
 
 
 def _open_image(path: Path) -> Image.Image:
     if register_heif_opener is not None:
         register_heif_opener()   # idempotent; registers the HEIF plugin with Pillow
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)    # the probe caps decide, below
         return Image.open(path)
 
 
-def _probe_still(path: Path, size: int) -> MediaInfo | None:
+def _probe_still(path: Path, size: int, limits: ProbeLimits) -> MediaInfo | None:
     try:
         with _open_image(path) as im:
             fmt = IMAGE_FORMATS.get(im.format or "")
             if fmt is None:
                 return None
-            if im.width * im.height > MAX_IMAGE_PIXELS:
-                raise MediaUnsupported(str(path), f"image is {im.width}x{im.height}; at most 100 megapixels")
+            _check_picture(str(path), im.width, im.height, _pillow_bytes_per_pixel(im.mode), im.mode, limits)
             animated = bool(getattr(im, "is_animated", False)) and fmt in ("gif", "webp")
             im.seek(0)       # animated GIF/WebP: a still made of the first frame
             im.load()        # decode for real: truncated files fail here
@@ -80,8 +134,10 @@ def _probe_still(path: Path, size: int) -> MediaInfo | None:
         frames, duration_ms, fps = _animation_timing(path, fmt) if animated else (1, None, None)
     except UnidentifiedImageError:
         return None      # not a still: maybe audio or video
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaUnsupported(str(path), "image is too large to decode safely") from exc
+    except Image.DecompressionBombError as exc:     # over twice Pillow's own guard: far over any sane cap
+        raise MediaOverLimit(str(path), f"the picture is over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels; at "
+                             f"most {limits.max_pixels:,} (probe_max_pixels)", "probe_max_pixels",
+                             2 * (Image.MAX_IMAGE_PIXELS or 0), limits.max_pixels) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise MediaUnsupported(str(path), f"unreadable image ({exc})") from exc
     return MediaInfo(str(path), "image", fmt, None, size, duration_ms,
@@ -102,9 +158,11 @@ def _animation_timing(path: Path, fmt: str) -> tuple[int, int | None, float | No
     return info.frames, info.duration_ms or None, fps
 
 
-def _probe_av(path: Path, size: int) -> MediaInfo:
+def _probe_av(path: Path, size: int, limits: ProbeLimits) -> MediaInfo:
     try:
         container = av.open(str(path), metadata_errors="ignore")
+    except MemoryError:
+        raise                 # out of memory is not a verdict on the file (av's ENOMEM error is both)
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise MediaUnsupported(str(path), "not a media file we can read") from exc
     with container:
@@ -112,11 +170,12 @@ def _probe_av(path: Path, size: int) -> MediaInfo:
         fmt = _container_kind(container.format.name, path)
         if fmt is None:
             raise MediaUnsupported(str(path), f"unsupported container ({container.format.name})")
+        _check_headers(container, path, limits)
         vstreams = [s for s in container.streams.video if not _is_cover_art(s)]
         astreams = list(container.streams.audio)
         if not vstreams and not astreams:
             raise MediaUnsupported(str(path), "no audio or video stream")
-        video = _video_stream(container, vstreams[0], path) if vstreams else None
+        video = _video_stream(container, vstreams[0], path, limits) if vstreams else None
         audio = _audio_stream(container, astreams[0], path) if astreams else None
         duration_ms = _duration_ms(container)
         start_us = int(container.start_time or 0)
@@ -124,6 +183,20 @@ def _probe_av(path: Path, size: int) -> MediaInfo:
     if duration_ms is None or duration_ms <= 0:
         raise MediaUnsupported(str(path), "the media has no duration")
     return MediaInfo(str(path), kind, fmt, demuxer, size, duration_ms, video, audio, start_us)
+
+
+def _check_headers(container: av.container.InputContainer, path: Path, limits: ProbeLimits) -> None:
+    """The caps, from what the container and its streams declare: nothing of ours is decoded yet."""
+    count = len(container.streams)
+    if count > limits.max_streams:
+        raise MediaOverLimit(str(path), f"it holds {count} streams; at most {limits.max_streams} "
+                             "(probe_max_streams)", "probe_max_streams", count, limits.max_streams)
+    _check_duration(str(path), _duration_ms(container), limits)
+    for stream in container.streams.video:
+        if stream.codec_context.width and stream.codec_context.height:
+            per_pixel, pix_fmt = _av_bytes_per_pixel(stream)
+            _check_picture(str(path), stream.codec_context.width, stream.codec_context.height, per_pixel, pix_fmt,
+                          limits)
 
 
 def _container_kind(names: str, path: Path) -> str | None:
@@ -141,14 +214,20 @@ def _is_cover_art(stream: av.stream.Stream) -> bool:
     return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
-def _video_stream(container: av.container.InputContainer, stream: Any, path: Path) -> VideoStream:
+def _video_stream(container: av.container.InputContainer, stream: Any, path: Path, limits: ProbeLimits) -> VideoStream:
     rotation = 0
+    stream.codec_context.thread_count = 1     # one frame: no decoder threads, each with its own buffers
     try:
         for frame in container.decode(stream):
             rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+            # headers that left the size out: the frame is decoded (in the child's limits), held to the caps now
+            _check_picture(str(path), frame.width, frame.height, _av_bytes_per_pixel(stream)[0], frame.format.name,
+                          limits)
             break
         else:
             raise MediaUnsupported(str(path), "the video stream has no decodable frame")
+    except MemoryError:
+        raise
     except av.FFmpegError as exc:
         raise MediaUnsupported(str(path), f"the video does not decode ({exc})") from exc
     width, height = stream.width, stream.height
@@ -173,6 +252,8 @@ def _audio_stream(container: av.container.InputContainer, stream: Any, path: Pat
             break
         else:
             raise MediaUnsupported(str(path), "the audio stream has no decodable samples")
+    except MemoryError:
+        raise
     except av.FFmpegError as exc:
         raise MediaUnsupported(str(path), f"the audio does not decode ({exc})") from exc
     ctx = stream.codec_context

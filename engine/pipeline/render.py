@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.config import EngineConfig
+from engine.config import EngineConfig, ProbeLimits
 from engine.encode.encoders import CodecChoice, detect_capabilities
 from engine.encode.profiles import output_args
 from engine.errors import MediaError
@@ -26,7 +26,7 @@ from engine.graph import compile as compiler
 from engine.graph.build import Sources, rate
 from engine.graph.gif import one_pass_fits
 from engine.media.fonts import FontCatalog
-from engine.media.probe import probe
+from engine.media.probe import DEFAULT_LIMITS, probe
 from engine.media.resolve import LocalResolver, Resolver
 from engine.model.draft import Draft, parse_draft
 from engine.model.mediainfo import MediaInfo
@@ -71,13 +71,13 @@ class RenderResult:
         return out
 
 
-def probe_sources(draft: Draft, resolve: Resolver) -> dict[str, MediaInfo]:
+def probe_sources(draft: Draft, resolve: Resolver, limits: ProbeLimits = DEFAULT_LIMITS) -> dict[str, MediaInfo]:
     """Probe every distinct ``src`` once (a few at a time); a missing or unreadable one is a MediaError naming it."""
     sources = list(dict.fromkeys(seg.src for track in draft.t for seg in track.sg if hasattr(seg, "src")))
 
     def one(src: str) -> MediaInfo:
         try:
-            return probe(resolve(src))
+            return probe(resolve(src), limits)
         except MediaError as exc:
             raise type(exc)(src, exc.reason) from exc
 
@@ -103,7 +103,7 @@ def render(
     """
     started = time.monotonic()
     model = draft if isinstance(draft, Draft) else parse_draft(draft)
-    tl = build_timeline(model, probe_sources(model, resolve or LocalResolver()))
+    tl = build_timeline(model, probe_sources(model, resolve or LocalResolver(), config.probe))
     choice = codecs or detect_capabilities(config).choice
     decodes_video = any(not v.is_still for v in tl.visuals())
     report = on_progress or (lambda _fraction: None)
