@@ -43,7 +43,7 @@ class Services:
         data = settings.data_dir.resolve()
         for folder in ("media", "outputs", "scratch"):
             (data / folder).mkdir(parents=True, exist_ok=True)
-        store = Store(data / "reelforge.db")
+        store = Store(data / "reelforge.db", history=settings.draft_history_versions)
         engine = settings.engine_config()
         if engine.work_dir is None:      # renders' scratch space next to the data, not in a small /tmp
             engine = replace(engine, work_dir=data / "scratch")
@@ -51,7 +51,7 @@ class Services:
                if settings.llm_url else None)
         return cls(settings=settings, store=store,
                    runner=runner_for(settings, store),
-                   chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm),
+                   chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm, settings.max_draft_bytes),
                    token_limiter=RateLimiter(settings.token_requests_per_minute),
                    signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),
                    engine=engine, codecs=codecs, media_dir=data / "media", outputs_dir=data / "outputs",
