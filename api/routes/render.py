@@ -62,8 +62,8 @@ def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_so
     skill = (skill_source or "").strip() or None
     draft = with_output(body["draft"], body.get("output"), skill, svc.settings.skill_resolutions)
     try:
-        draft_text = check_draft_size(body["draft"], svc.settings.max_draft_bytes)
         job, fmt = build_job(svc, render_id, draft, token.user_id, session.id)
+        draft_text = check_draft_size(body["draft"], svc.settings.max_draft_bytes)
     except EngineError as exc:
         raise from_engine(exc) from None
     row = JobRow(render_id, token.user_id, token.token, session.id, "pending", 0, fmt, job.to_json(), job.output,
