@@ -22,6 +22,7 @@ from api.chat import _Hooks
 from api.store import Store
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
+from engine.errors import LimitExceeded
 from engine.job import RenderJob
 from tests.apiserver import SKILL_HEADERS, Client, Server
 from tests.conftest import FFMPEG, ffmpeg
@@ -306,6 +307,15 @@ def test_undo_walks_back_within_the_history(tmp_path: Path) -> None:
     assert hooks.save({"n": 6}, note="after undo") == 8 and hooks.undo() == {"n": 3}
     texts = {t for (t,) in store._db().execute("SELECT text FROM draft_texts")}
     assert texts == {'{"n":3}'}                # undone versions and those past the history are gone, texts too
+
+
+def test_a_chat_edit_that_would_make_the_draft_too_large_is_refused(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    token, _ = store.issue_token("client-1", 100, 3600)
+    session = store.create_session(token.user_id, "project", "en")
+    with pytest.raises(LimitExceeded) as refused:
+        _Hooks(store, token.user_id, session.id, 1024).check({"t": [], "note": "x" * 1024})
+    assert refused.value.details() == {"limit": "max_draft_bytes", "value": 1024 + 18, "max": 1024}
 
 
 def test_state_gives_back_the_stored_draft_exactly(small, clients, media) -> None:
