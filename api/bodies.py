@@ -4,11 +4,11 @@ bytes while and before they are parsed, and parsed off the event loop.
 :class:`BodyLimit` is an ASGI middleware in front of every route. It refuses a body whose
 Content-Length is over ``max_json_body_bytes`` before reading any of it, and counts a chunked
 body as it arrives, refusing it the moment it passes the limit (413, in the envelope). A JSON
-body within the limit is measured on its bytes (nesting depth, number of values: a few passes of
-C code, no Python objects) and refused with a 400 naming the limit when it is over one; only then
+body within the limit is measured on its bytes (nesting depth, number of values: a few array
+passes, no Python object per value) and refused with a 400 naming the limit when it is over one; only then
 is it parsed, in a worker thread when it is large, and the parsed value is handed to the route
-(:data:`JsonBody`). Multipart uploads go through untouched: the upload route streams them to
-disk with its own per-file limit.
+(:data:`JsonBody`). Multipart bodies sent to the upload route go through untouched: it streams
+them to disk with its own per-file limit.
 """
 
 from __future__ import annotations
@@ -136,8 +136,7 @@ class BodyLimit:
         size, ended = 0, False
         while not ended:
             message = await receive()
-            if message["type"] != "http.request":        # the client went away: let the app see it
-                await self.app(scope, _replay(b"".join(chunks), receive, message), send)
+            if message["type"] != "http.request":        # the client went away mid-body: nobody to answer
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -169,11 +168,9 @@ class BodyLimit:
                                {"limit": "max_json_body_bytes", "value": size, "max": cap})
 
 
-def _replay(raw: bytes, receive: Receive, last: Message | None = None) -> Receive:
-    """A receive that gives the app the body already read, then whatever comes next."""
+def _replay(raw: bytes, receive: Receive) -> Receive:
+    """A receive that gives the app the body already read, then whatever comes next (a disconnect)."""
     pending: list[Message] = [{"type": "http.request", "body": raw, "more_body": False}]
-    if last is not None:
-        pending.append(last)
 
     async def again() -> Message:
         return pending.pop(0) if pending else await receive()
