@@ -13,7 +13,6 @@ requests can never both spend the last credit or both start the same job.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import sqlite3
@@ -24,6 +23,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from api.draft_texts import (
+    EMPTY_DRAFT,
+    canvas_meta,
+    compact_json,
+    forget_texts,
+    join_spec,
+    migrate_drafts,
+    put_text,
+    spec_draft_hash,
+    split_spec,
+    text_hash,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -133,8 +145,6 @@ class NotEnoughCredits(Exception):
 
 
 NO_PARENT = -1          # a draft version with nothing before it (what undo cannot go back from)
-EMPTY_DRAFT = "{}"
-_SPEC_DRAFT = '{"draft":{"$text":"'       # how a job's spec stored here begins: its draft is a text's hash
 
 
 def now_ms() -> int:
@@ -156,7 +166,7 @@ class Store:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(SCHEMA)
         with self._tx(immediate=True) as tx:
-            _migrate_drafts(tx)
+            migrate_drafts(tx)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -226,7 +236,7 @@ class Store:
         without a parent is the same version: nothing is stored. ``text``: the draft as compact JSON, when
         the caller has it already."""
         text = compact_json(draft) if text is None else text
-        digest = _digest(text)
+        digest = text_hash(text)
         meta = canvas_meta(draft)
         with self._tx(immediate=True) as db:
             row = db.execute("SELECT version FROM sessions WHERE id = ?", (session_id,)).fetchone()
@@ -239,7 +249,7 @@ class Store:
                 if same is not None and same["hash"] == digest:
                     return current
             version = current + 1
-            _put_text(db, digest, text)
+            put_text(db, digest, text)
             db.execute("INSERT INTO drafts (session_id, version, parent, hash, note, created, meta) "
                        "VALUES (?,?,?,?,?,?,?)",
                        (session_id, version, current if parent is None else parent, digest, note, time.time(),
@@ -264,7 +274,7 @@ class Store:
         where = f"session_id = ? AND version IN ({','.join('?' * len(dropped))})"
         hashes = {str(r["hash"]) for r in db.execute(f"SELECT hash FROM drafts WHERE {where}", (session_id, *dropped))}
         db.execute(f"DELETE FROM drafts WHERE {where}", (session_id, *dropped))
-        _forget_texts(db, hashes)
+        forget_texts(db, hashes)
 
     def draft_head(self, session_id: str) -> DraftHead:
         """The session's current version, its size and ``m``; version 0 (or no session) is the empty draft."""
@@ -306,13 +316,13 @@ class Store:
 
     def job_spec(self, job: JobRow) -> str:
         """The job's whole RenderJob JSON, its draft put back from the one stored copy."""
-        if not job.spec.startswith(_SPEC_DRAFT):
+        digest = spec_draft_hash(job.spec)
+        if digest is None:
             return job.spec
-        digest = job.spec[len(_SPEC_DRAFT):len(_SPEC_DRAFT) + 64]
         row = self._one("SELECT text FROM draft_texts WHERE hash = ?", digest)
         if row is None:
             raise KeyError(f"job {job.id}: its draft {digest} is gone")
-        return '{"draft":' + str(row["text"]) + job.spec[len(_SPEC_DRAFT) + 66:]
+        return join_spec(job.spec, str(row["text"]))
 
     def forget_unused_drafts(self) -> int:
         """Delete every draft text no version and no job points at (after jobs are deleted); how many."""
@@ -344,14 +354,14 @@ class Store:
 
         Raises NotEnoughCredits (and changes nothing) when the token cannot pay for it.
         """
-        spec, draft_hash, draft_text = _split_spec(job.spec)
+        spec, draft_hash, draft_text = split_spec(job.spec)
         with self._tx(immediate=True) as db:
             existing = db.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone()
             if existing is not None:
                 return _job(existing), False
             _freeze(db, job.token, job.credits)
             if draft_hash is not None and draft_text is not None:
-                _put_text(db, draft_hash, draft_text)
+                put_text(db, draft_hash, draft_text)
             db.execute("INSERT INTO jobs (id, user_id, token, session_id, status, progress, format, spec, output_path, "
                        "credits, created_ms, draft_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                        (job.id, job.user_id, job.token, job.session_id, job.status, job.progress, job.format, spec,
@@ -473,103 +483,6 @@ def _token(r: sqlite3.Row) -> TokenRow:
 
 def _session(r: sqlite3.Row) -> SessionRow:
     return SessionRow(r["id"], r["task_id"], r["user_id"], r["task_name"], r["language"], r["version"])
-
-
-def compact_json(value: Any) -> str:
-    """The one way a draft becomes text here, so that the same draft is always the same text."""
-    return json.dumps(value, separators=(",", ":"))
-
-
-def canvas_meta(draft: dict[str, Any]) -> dict[str, Any]:
-    """The few keys of the draft's ``m`` that the state's canvas_config shows, kept beside each version so
-    that a state poll never parses the draft; only short plain values, whatever else ``m`` holds."""
-    meta = draft.get("m")
-    if not isinstance(meta, dict):
-        return {}
-    return {key: meta[key] for key in ("aspect", "width", "height", "fps")
-            if isinstance(meta.get(key), int | float | str) and len(str(meta[key])) <= 32}
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _put_text(db: sqlite3.Connection, digest: str, text: str) -> None:
-    db.execute("INSERT OR IGNORE INTO draft_texts (hash, text, size) VALUES (?,?,?)",
-               (digest, text, len(text.encode())))
-
-
-def _forget_texts(db: sqlite3.Connection, hashes: set[str]) -> None:
-    for digest in hashes:
-        db.execute("DELETE FROM draft_texts WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM drafts WHERE hash = ?) "
-                   "AND NOT EXISTS (SELECT 1 FROM jobs WHERE draft_hash = ?)", (digest, digest, digest))
-
-
-def _split_spec(spec: str) -> tuple[str, str | None, str | None]:
-    """(the spec as stored, its draft's hash, its draft's text): the draft goes to draft_texts, the spec
-    keeps its hash in its first key (see Store.job_spec). A spec without a draft is kept whole."""
-    data = json.loads(spec)
-    draft = data.pop("draft", None)
-    if not isinstance(draft, dict):
-        return spec, None, None
-    text = compact_json(draft)
-    digest = _digest(text)
-    rest = compact_json(data)[1:]
-    return _SPEC_DRAFT + digest + '"}' + ("," + rest if rest != "}" else "}"), digest, text
-
-
-def _columns(db: sqlite3.Connection, table: str) -> set[str]:
-    return {str(r["name"]) for r in db.execute(f"PRAGMA table_info({table})")}
-
-
-def _migrate_drafts(db: sqlite3.Connection) -> None:
-    """Bring a data directory written before drafts were stored once up to date (inside a transaction):
-    each session's current draft (sessions.draft) and every saved version move into draft_texts, and
-    job specs keep only their draft's hash. Does nothing on a current one."""
-    if "draft" in _columns(db, "drafts"):
-        db.execute("ALTER TABLE drafts RENAME TO drafts_old")
-        db.execute("CREATE TABLE drafts (session_id TEXT NOT NULL, version INTEGER NOT NULL, parent INTEGER, "
-                   "hash TEXT NOT NULL, note TEXT NOT NULL, created REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}', "
-                   "PRIMARY KEY (session_id, version))")
-        for row in db.execute("SELECT * FROM drafts_old").fetchall():
-            _migrate_version(db, row["session_id"], row["version"], row["parent"], row["draft"], row["note"],
-                             row["created"])
-        db.execute("DROP TABLE drafts_old")
-    if "draft" in _columns(db, "sessions"):
-        for row in db.execute("SELECT id, version, draft, created FROM sessions").fetchall():
-            kept = db.execute("SELECT 1 FROM drafts WHERE session_id = ? AND version = ?",
-                              (row["id"], row["version"])).fetchone()
-            if kept is None and (row["version"] > 0 or row["draft"] not in ("", EMPTY_DRAFT)):
-                version = max(1, int(row["version"]))
-                _migrate_version(db, row["id"], version, None, row["draft"], "kept from the session", row["created"])
-                db.execute("UPDATE sessions SET version = ? WHERE id = ?", (version, row["id"]))
-        db.execute("ALTER TABLE sessions RENAME TO sessions_old")
-        db.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, task_id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, "
-                   "task_name TEXT NOT NULL, language TEXT NOT NULL, created REAL NOT NULL, "
-                   "version INTEGER NOT NULL DEFAULT 0)")
-        db.execute("INSERT INTO sessions SELECT id, task_id, user_id, task_name, language, created, version "
-                   "FROM sessions_old")
-        db.execute("DROP TABLE sessions_old")
-    if "draft_hash" not in _columns(db, "jobs"):
-        db.execute("ALTER TABLE jobs ADD COLUMN draft_hash TEXT")
-        for row in db.execute("SELECT id, spec FROM jobs").fetchall():
-            spec, digest, text = _split_spec(row["spec"])
-            if digest is not None and text is not None:
-                _put_text(db, digest, text)
-                db.execute("UPDATE jobs SET spec = ?, draft_hash = ? WHERE id = ?", (spec, digest, row["id"]))
-    db.execute("CREATE INDEX IF NOT EXISTS drafts_by_hash ON drafts (hash)")
-    db.execute("CREATE INDEX IF NOT EXISTS jobs_by_draft ON jobs (draft_hash)")
-
-
-def _migrate_version(db: sqlite3.Connection, session_id: str, version: int, parent: int | None, text: str, note: str,
-                     created: float) -> None:
-    draft = json.loads(text or EMPTY_DRAFT)
-    text = compact_json(draft)
-    digest = _digest(text)
-    meta = canvas_meta(draft) if isinstance(draft, dict) else {}
-    _put_text(db, digest, text)
-    db.execute("INSERT OR REPLACE INTO drafts (session_id, version, parent, hash, note, created, meta) "
-               "VALUES (?,?,?,?,?,?,?)", (session_id, version, parent, digest, note, created, compact_json(meta)))
 
 
 def _media(r: sqlite3.Row) -> MediaRow:
