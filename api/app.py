@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.bodies import BodyLimit, JsonLimits
 from api.errors import ApiError
 from api.routes import account, chat, media, render, sessions
 from api.services import Services
@@ -44,6 +45,9 @@ def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> Fast
                   description="Self-hosted render engine and API, drop-in for the hosted nemo_agent API.")
     for module in (account, sessions, media, render, chat):
         app.include_router(module.router)
+    limits = JsonLimits(settings.max_json_body_bytes, settings.max_json_depth, settings.max_json_values)
+    app.state.json_limits = limits
+    app.add_middleware(BodyLimit, limits=limits)
     install_error_handlers(app, settings.legacy_http_200)
 
     @app.get("/health", tags=["health"])

@@ -29,6 +29,7 @@ from api.agent.planner import LlmPlanner, plan
 from api.agent.tools import Draft, MediaRef, ToolError, Workspace, normalised, timeline_ms
 from api.agent.turn import Step, run_turn
 from api.agent.understand import MediaFacts, Understanding
+from api.bodies import check_draft_size
 from api.drafts import check_draft
 from api.errors import OutOfCredits
 from api.mediagate import MediaGate
@@ -84,9 +85,10 @@ class _Turn:
 
 class Chat:
     def __init__(self, store: Store, media_dir: Path, heartbeat_s: float, llm: LlmPlanner | None,
-                 media: MediaGate) -> None:
+                 media: MediaGate, max_draft_bytes: int = 2 * 1024 * 1024) -> None:
         self.store, self.media_dir, self.heartbeat_s, self.llm = store, media_dir, heartbeat_s, llm
         self.media = media
+        self.max_draft_bytes = max_draft_bytes
         self._turns: dict[str, list[_Turn]] = {}          # session id -> its running and waiting turns
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -106,7 +108,8 @@ class Chat:
             if turn.text == text and not turn.done:
                 return turn.stream(self.heartbeat_s)          # the same message again: join it, no new charge
         media = self.store.session_media(session.id)
-        understanding, planner = await plan(text, _facts(media, session.draft), self.llm)
+        facts = await asyncio.to_thread(lambda: _facts(media, self.store.draft(session.id)))    # off the loop
+        understanding, planner = await plan(text, facts, self.llm)
         price = 0 if understanding.not_understood else turn_price(understanding.ops)
         turn = _Turn(f"turn_{secrets.token_hex(8)}", session.id, text)
         try:
@@ -163,8 +166,8 @@ class Chat:
         folder = self.media_dir / token.user_id / session_id
         ws = Workspace([_ref(m) for m in media], self.store.draft_saved_at(session_id), understanding.language,
                        make_music_bed=lambda _seconds: self._music_bed(token.user_id, session_id, folder, loop))
-        hooks = _Hooks(self.store, token.user_id, session_id)
-        yield from run_turn(understanding, turn.text, session.draft, ws, hooks)
+        hooks = _Hooks(self.store, token.user_id, session_id, self.max_draft_bytes)
+        yield from run_turn(understanding, turn.text, self.store.draft(session_id), ws, hooks)
 
     def _music_bed(self, user_id: str, session_id: str, folder: Path, loop: asyncio.AbstractEventLoop) -> MediaRef:
         """Write the built-in music bed into the session's media, as an upload would be. Whatever the timeline's
@@ -192,8 +195,10 @@ class _Hooks:
     store: Store
     user_id: str
     session_id: str
+    max_draft_bytes: int
 
     def check(self, draft: Draft) -> None:
+        check_draft_size(draft, self.max_draft_bytes)
         check_draft(self.store, draft, self.user_id, self.session_id)
 
     def summary(self, draft: Draft) -> str:

@@ -106,7 +106,8 @@ class FarmRunner:
     def _send(self, job: JobRow, attempts: int = 0) -> None:
         queue = self._queue()
         queued_write(job.id, queue, attempts, job.cancel).apply(self.redis)
-        self.celery.send_task(RENDER_TASK, args=[job.id, job.spec], queue=queue, task_id=f"{job.id}:{attempts}")
+        self.celery.send_task(RENDER_TASK, args=[job.id, self.store.job_spec(job)], queue=queue,
+                              task_id=f"{job.id}:{attempts}")
         log.info("job %s sent to the %s queue (attempt %d)", job.id, queue, attempts + 1)
 
     def _follow(self, job: JobRow, entry: JobEntry) -> None:

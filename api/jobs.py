@@ -161,7 +161,7 @@ class _Worker(threading.Thread):
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         threading.Thread(target=self._drain, args=(proc.stderr,), daemon=True).start()
         threading.Thread(target=self._watch_cancel, args=(proc,), daemon=True).start()
-        proc.stdin.write(self.job.spec + "\n")
+        proc.stdin.write(self.store.job_spec(self.job) + "\n")
         proc.stdin.flush()
         outcome: dict[str, object] | None = None
         last_saved = -1

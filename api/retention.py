@@ -362,7 +362,7 @@ def apply(store: Store, data_dir: Path, found: Plan, now: float | None = None) -
     store.expire_uploads(by_kind["uploads"], now)
     store.expire_outputs(by_kind["outputs"], now)
     store.expire_jobs(by_kind["jobs"], now)
-    store.delete_drafts(by_kind["drafts"])
+    store.delete_drafts(by_kind["drafts"])      # and every draft text nothing points at any more
     summary = found.summary()
     if found.items:
         log.info("retention: removed %s", ", ".join(f"{v['count']} {k} ({v['bytes']:,} bytes)"

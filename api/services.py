@@ -48,7 +48,7 @@ class Services:
         data = settings.data_dir.resolve()
         for folder in ("media", "outputs", "scratch"):
             (data / folder).mkdir(parents=True, exist_ok=True)
-        store = Store(data / "reelforge.db")
+        store = Store(data / "reelforge.db", history=settings.draft_history_versions)
         rules = Rules.of(settings)
         sweep_scratch(store, data / "scratch", farm=rules.farm, lease_s=rules.lease_s)
         engine = settings.engine_config()
@@ -59,7 +59,8 @@ class Services:
         gate = MediaGate(engine.probe, settings.probe_max_children)
         return cls(settings=settings, store=store,
                    runner=runner_for(settings, store),
-                   chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm, gate), media_gate=gate,
+                   chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm, gate, settings.max_draft_bytes),
+                   media_gate=gate,
                    token_limiter=RateLimiter(settings.token_requests_per_minute),
                    signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),
                    engine=engine, codecs=codecs, media_dir=data / "media", outputs_dir=data / "outputs",

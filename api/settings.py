@@ -42,6 +42,18 @@ class ApiSettings(EngineSettings):
     llm_model: str = Field("gpt-4o-mini", description="chat: the model the LLM planner asks")
     llm_api_key: str | None = Field(None, description="chat: bearer key for the LLM endpoint")
     llm_timeout_s: float = Field(20, gt=0, description="chat: how long the LLM planner may take before the rules")
+    # --- request bodies and drafts
+    max_json_body_bytes: int = Field(2 * 1024 * 1024, ge=1024,
+                                     description="any request body but a multipart upload; a longer one gets 413 "
+                                                 "as soon as it passes this, before the rest is read")
+    max_json_depth: int = Field(32, ge=4, le=512,
+                                description="how deeply objects and lists may nest in a JSON body (drafts included)")
+    max_json_values: int = Field(250_000, ge=100,
+                                 description="values (objects, lists, strings, numbers, ...) in one JSON body")
+    max_draft_bytes: int = Field(2 * 1024 * 1024, ge=1024,
+                                 description="a draft's size as compact JSON, whether sent to export or made by chat")
+    draft_history_versions: int = Field(50, ge=2, le=10_000,
+                                        description="draft versions kept per session: how far undo can walk back")
     # --- renders: local worker processes, or the farm when redis_url is set
     local_workers: int = Field(1, ge=1, le=64, description="render processes the embedded default runs at once")
     job_max_attempts: int = Field(DEFAULT_JOB_MAX_ATTEMPTS, ge=1, description="tries per job when its worker dies")

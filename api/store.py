@@ -1,6 +1,10 @@
 """Everything the API must not forget, in one SQLite file: tokens and credits, sessions and their
 drafts, uploaded media, render jobs.
 
+A draft's text is stored once: ``draft_texts`` holds each distinct text under its SHA-256, and a
+session's versions (``drafts``) and render jobs point at it. A session keeps its newest
+``history`` versions along the chain undo walks back; a text nothing points at is deleted.
+
 Each thread keeps one connection of its own (opening one per call cost some 130 us, most of a
 state poll); WAL mode lets readers run beside a writer. Anything that must not race (issuing a
 token, spending credits, claiming a job) runs in one ``BEGIN IMMEDIATE`` transaction, so two
@@ -20,6 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api.draft_texts import (
+    EMPTY_DRAFT,
+    canvas_meta,
+    compact_json,
+    forget_texts,
+    join_spec,
+    migrate_drafts,
+    put_text,
+    spec_draft_hash,
+    split_spec,
+    text_hash,
+)
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
   id TEXT PRIMARY KEY, client_id TEXT UNIQUE, created REAL NOT NULL);
@@ -29,7 +46,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE INDEX IF NOT EXISTS tokens_by_client ON tokens (client_id, expires);
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY, task_id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, task_name TEXT NOT NULL,
-  language TEXT NOT NULL, created REAL NOT NULL, draft TEXT NOT NULL DEFAULT '{}', version INTEGER NOT NULL DEFAULT 0);
+  language TEXT NOT NULL, created REAL NOT NULL, version INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS media (
   id TEXT PRIMARY KEY, user_id TEXT NOT NULL, session_id TEXT NOT NULL, filename TEXT NOT NULL, path TEXT NOT NULL,
   file_type TEXT NOT NULL, info TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, source TEXT NOT NULL,
@@ -42,8 +59,10 @@ CREATE TABLE IF NOT EXISTS jobs (
   credits INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, started_ms INTEGER, completed_ms INTEGER);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_ms);
 CREATE TABLE IF NOT EXISTS drafts (
-  session_id TEXT NOT NULL, version INTEGER NOT NULL, parent INTEGER, draft TEXT NOT NULL, note TEXT NOT NULL,
-  created REAL NOT NULL, PRIMARY KEY (session_id, version));
+  session_id TEXT NOT NULL, version INTEGER NOT NULL, parent INTEGER, hash TEXT NOT NULL, note TEXT NOT NULL,
+  created REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (session_id, version));
+CREATE TABLE IF NOT EXISTS draft_texts (
+  hash TEXT PRIMARY KEY, text TEXT NOT NULL, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS turns (
   id TEXT PRIMARY KEY, session_id TEXT NOT NULL, token TEXT NOT NULL, text TEXT NOT NULL, status TEXT NOT NULL,
   frozen INTEGER NOT NULL, spent INTEGER NOT NULL DEFAULT 0, reply TEXT, created REAL NOT NULL, ended REAL);
@@ -73,8 +92,16 @@ class SessionRow:
     user_id: str
     task_name: str
     language: str
-    draft: dict[str, Any]
+    version: int                # the current draft version (0: the empty draft)
+
+
+@dataclass(frozen=True, slots=True)
+class DraftHead:
+    """A session's current draft without its text: enough to decide how to read it."""
+
     version: int
+    size: int                   # bytes of its compact JSON text
+    meta: dict[str, Any]        # the canvas keys of its ``m`` object (see canvas_meta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +159,16 @@ def new_session_id() -> str:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, history: int = 50) -> None:
         self.path = path
+        self.history = history                # draft versions kept per session
         self._local = threading.local()       # this thread's connection (sqlite3 ties one to its thread)
         path.parent.mkdir(parents=True, exist_ok=True)
         db = self._db()
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(SCHEMA)
+        with self._tx(immediate=True) as tx:
+            migrate_drafts(tx)
         self._migrate_retention()
 
     def _db(self) -> sqlite3.Connection:
@@ -196,40 +226,113 @@ class Store:
         with self._tx() as db:
             db.execute("INSERT INTO sessions (id, task_id, user_id, task_name, language, created) VALUES (?,?,?,?,?,?)",
                        (sid, task_id, user_id, task_name, language, time.time()))
-        return SessionRow(sid, task_id, user_id, task_name, language, {}, 0)
+        return SessionRow(sid, task_id, user_id, task_name, language, 0)
 
     def session(self, session_id: str) -> SessionRow | None:
         row = self._one("SELECT * FROM sessions WHERE id = ?", session_id)
         return _session(row) if row else None
 
-    def save_draft(self, session_id: str, draft: dict[str, Any], note: str = "", parent: int | None = None) -> int:
-        """Make ``draft`` the session's current draft, as a new version whose history says it came from
-        ``parent`` (default: the version it replaces). Returns the new version."""
-        text = json.dumps(draft, separators=(",", ":"))
+    def save_draft(self, session_id: str, draft: dict[str, Any], note: str = "", parent: int | None = None,
+                   text: str | None = None) -> int:
+        """Make ``draft`` the session's current draft and return its version: a new version whose history
+        says it came from ``parent`` (default: the version it replaces). The current draft saved again
+        without a parent is the same version: nothing is stored. ``text``: the draft as compact JSON, when
+        the caller has it already."""
+        text = compact_json(draft) if text is None else text
+        digest = text_hash(text)
+        meta = canvas_meta(draft)
         with self._tx(immediate=True) as db:
             row = db.execute("SELECT version FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if row is None:
                 raise KeyError(session_id)
-            version = int(row["version"]) + 1
-            db.execute("UPDATE sessions SET draft = ?, version = ? WHERE id = ?", (text, version, session_id))
-            db.execute("INSERT INTO drafts VALUES (?,?,?,?,?,?)",
-                       (session_id, version, int(row["version"]) if parent is None else parent, text, note,
-                        time.time()))
+            current = int(row["version"])
+            if parent is None:
+                same = db.execute("SELECT hash FROM drafts WHERE session_id = ? AND version = ?",
+                                  (session_id, current)).fetchone()
+                if same is not None and same["hash"] == digest:
+                    return current
+            version = current + 1
+            put_text(db, digest, text)
+            db.execute("INSERT INTO drafts (session_id, version, parent, hash, note, created, meta) "
+                       "VALUES (?,?,?,?,?,?,?)",
+                       (session_id, version, current if parent is None else parent, digest, note, time.time(),
+                        compact_json(meta)))
+            db.execute("UPDATE sessions SET version = ? WHERE id = ?", (version, session_id))
+            self._prune_history(db, session_id, version)
             return version
 
+    def _prune_history(self, db: sqlite3.Connection, session_id: str, current: int) -> None:
+        """Keep the current version and its ancestors, ``history`` in all; drop every other version."""
+        parents = {int(r["version"]): r["parent"] for r in
+                   db.execute("SELECT version, parent FROM drafts WHERE session_id = ?", (session_id,))}
+        keep: set[int] = set()
+        version: int | None = current
+        while version is not None and version in parents and len(keep) < self.history:
+            keep.add(version)
+            parent = parents[version]
+            version = None if parent is None or parent < 0 else int(parent)
+        dropped = [v for v in parents if v not in keep]
+        if not dropped:
+            return
+        where = f"session_id = ? AND version IN ({','.join('?' * len(dropped))})"
+        hashes = {str(r["hash"]) for r in db.execute(f"SELECT hash FROM drafts WHERE {where}", (session_id, *dropped))}
+        db.execute(f"DELETE FROM drafts WHERE {where}", (session_id, *dropped))
+        forget_texts(db, hashes)
+
+    def draft_head(self, session_id: str) -> DraftHead:
+        """The session's current version, its size and ``m``; version 0 (or no session) is the empty draft."""
+        row = self._one("SELECT d.version, d.meta, t.size FROM sessions s JOIN drafts d "
+                        "ON d.session_id = s.id AND d.version = s.version JOIN draft_texts t ON t.hash = d.hash "
+                        "WHERE s.id = ?", session_id)
+        if row is None:
+            return DraftHead(0, len(EMPTY_DRAFT), {})
+        return DraftHead(int(row["version"]), int(row["size"]), json.loads(row["meta"]))
+
+    def draft_text(self, session_id: str) -> tuple[int, dict[str, Any], str]:
+        """(version, ``m``, compact JSON text) of the session's current draft, read at one instant."""
+        row = self._one("SELECT d.version, d.meta, t.text FROM sessions s JOIN drafts d "
+                        "ON d.session_id = s.id AND d.version = s.version JOIN draft_texts t ON t.hash = d.hash "
+                        "WHERE s.id = ?", session_id)
+        if row is None:
+            return 0, {}, EMPTY_DRAFT
+        return int(row["version"]), json.loads(row["meta"]), str(row["text"])
+
+    def draft(self, session_id: str) -> dict[str, Any]:
+        """The session's current draft ({} before the first save)."""
+        parsed: dict[str, Any] = json.loads(self.draft_text(session_id)[2])
+        return parsed
+
     def draft_version(self, session_id: str, version: int) -> tuple[dict[str, Any], int | None, str] | None:
-        """(draft, parent version, note) of one saved version; version 0 is the empty draft."""
+        """(draft, parent version, note) of one kept version; version 0 is the empty draft; None: not kept."""
         if version == 0:
             return {}, None, "empty"
-        row = self._one("SELECT * FROM drafts WHERE session_id = ? AND version = ?", session_id, version)
+        row = self._one("SELECT d.parent, d.note, t.text FROM drafts d JOIN draft_texts t ON t.hash = d.hash "
+                        "WHERE d.session_id = ? AND d.version = ?", session_id, version)
         if row is None:
             return None
         parent = None if row["parent"] is None or row["parent"] < 0 else int(row["parent"])
-        return json.loads(row["draft"]), parent, row["note"]
+        return json.loads(row["text"]), parent, row["note"]
 
     def draft_saved_at(self, session_id: str) -> float:
         row = self._one("SELECT MAX(created) AS at FROM drafts WHERE session_id = ?", session_id)
         return float(row["at"]) if row and row["at"] is not None else 0.0
+
+    def job_spec(self, job: JobRow) -> str:
+        """The job's whole RenderJob JSON, its draft put back from the one stored copy."""
+        digest = spec_draft_hash(job.spec)
+        if digest is None:
+            return job.spec
+        row = self._one("SELECT text FROM draft_texts WHERE hash = ?", digest)
+        if row is None:
+            raise KeyError(f"job {job.id}: its draft {digest} is gone")
+        return join_spec(job.spec, str(row["text"]))
+
+    def forget_unused_drafts(self) -> int:
+        """Delete every draft text no version and no job points at (after jobs are deleted); how many."""
+        with self._tx(immediate=True) as db:
+            gone = db.execute("DELETE FROM draft_texts WHERE hash NOT IN (SELECT hash FROM drafts) AND hash NOT IN "
+                              "(SELECT draft_hash FROM jobs WHERE draft_hash IS NOT NULL)")
+            return int(gone.rowcount)
 
     # ------------------------------------------------------------ media
 
@@ -255,15 +358,18 @@ class Store:
 
         Raises NotEnoughCredits (and changes nothing) when the token cannot pay for it.
         """
+        spec, draft_hash, draft_text = split_spec(job.spec)
         with self._tx(immediate=True) as db:
             existing = db.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone()
             if existing is not None:
                 return _job(existing), False
             _freeze(db, job.token, job.credits)
+            if draft_hash is not None and draft_text is not None:
+                put_text(db, draft_hash, draft_text)
             db.execute("INSERT INTO jobs (id, user_id, token, session_id, status, progress, format, spec, output_path, "
-                       "credits, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                       (job.id, job.user_id, job.token, job.session_id, job.status, job.progress, job.format, job.spec,
-                        job.output_path, job.credits, job.created_ms))
+                       "credits, created_ms, draft_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                       (job.id, job.user_id, job.token, job.session_id, job.status, job.progress, job.format, spec,
+                        job.output_path, job.credits, job.created_ms, draft_hash))
         return job, True
 
     def job(self, job_id: str) -> JobRow | None:
@@ -415,8 +521,8 @@ class Store:
 
     def drafts_before(self, cutoff: float) -> list[tuple[str, int, int]]:
         """(session id, version, bytes) of history versions saved before ``cutoff``; never a session's current one."""
-        rows = self._db().execute("SELECT d.session_id, d.version, LENGTH(CAST(d.draft AS BLOB)) AS n FROM drafts d "
-                                  "JOIN sessions s ON s.id = d.session_id "
+        rows = self._db().execute("SELECT d.session_id, d.version, COALESCE(t.size, 0) AS n FROM drafts d "
+                                  "JOIN sessions s ON s.id = d.session_id LEFT JOIN draft_texts t ON t.hash = d.hash "
                                   "WHERE d.created < ? AND d.version <> s.version", (cutoff,))
         return [(r["session_id"], int(r["version"]), int(r["n"])) for r in rows]
 
@@ -440,7 +546,7 @@ class Store:
     def expire_jobs(self, rowids: list[int], at: float) -> None:
         """Trim ended jobs to their record: the RenderJob (and the draft copy in it) goes, and so does the output."""
         with self._tx() as db:
-            db.executemany("UPDATE jobs SET spec = '{}', record_expired_at = ?, "
+            db.executemany("UPDATE jobs SET spec = '{}', draft_hash = NULL, record_expired_at = ?, "
                            "output_expired_at = COALESCE(output_expired_at, ?) "
                            "WHERE rowid = ? AND status IN ('completed', 'failed') AND record_expired_at IS NULL",
                            [(at, at, i) for i in rowids])
@@ -450,6 +556,7 @@ class Store:
             db.executemany("DELETE FROM drafts WHERE session_id = ? AND version = ? "
                            "AND version <> (SELECT version FROM sessions WHERE id = ?)",
                            [(sid, version, sid) for sid, version in keys])
+        self.forget_unused_drafts()
 
 
 def _freeze(db: sqlite3.Connection, token: str, credits: int) -> None:
@@ -469,8 +576,7 @@ def _token(r: sqlite3.Row) -> TokenRow:
 
 
 def _session(r: sqlite3.Row) -> SessionRow:
-    return SessionRow(r["id"], r["task_id"], r["user_id"], r["task_name"], r["language"], json.loads(r["draft"]),
-                      r["version"])
+    return SessionRow(r["id"], r["task_id"], r["user_id"], r["task_name"], r["language"], r["version"])
 
 
 def _media(r: sqlite3.Row) -> MediaRow:

@@ -65,14 +65,15 @@ def canvas_config(draft: dict[str, Any]) -> dict[str, Any]:
     return {"width": width, "height": height, "aspect_ratio": aspect, "fps": meta.get("fps", 30)}
 
 
-def state(base: str, session: SessionRow, media: list[MediaRow]) -> dict[str, Any]:
+def state(base: str, session: SessionRow, media: list[MediaRow], draft: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """The E6 body; ``draft`` goes in as it is (the route may put a placeholder there), ``meta`` is its ``m``."""
     return {
         "session_id": session.id, "task_id": session.task_id, "task_name": session.task_name,
         "user_id": session.user_id, "bind_id": session.user_id, "draft_version": session.version,
         "state": {
-            "draft": session.draft or {},
+            "draft": draft,
             "video_infos": [media_item(base, m) for m in media if not generated(m)],
-            "canvas_config": canvas_config(session.draft or {}),
+            "canvas_config": canvas_config({"m": meta}),
             "video_analyses": {},
             "generated_media": [media_item(base, m) for m in media if generated(m)],
         },

@@ -70,6 +70,28 @@ def test_unknown_routes_and_bad_bodies_keep_the_envelope(api_server, clients) ->
     assert bare.json()["code"] == 0 and bare.json()["data"]["language"] == "en"
 
 
+def test_every_json_endpoint_refuses_a_body_over_the_limit_unread(api_server, clients) -> None:
+    """Only the headers are sent: the answer comes without the server waiting for a byte of the body."""
+    client = clients(api_server.base).connect()
+    over = 2 * 1024 * 1024 + 1
+    paths = ["/api/tasks/me/with-session/nemo_agent", "/api/render/proxy/lambda", "/api/render/proxy/draft", "/run_sse",
+             "/api/auth/claim-token", "/api/auth/anonymous-token", "/api/render/proxy/lambda/r1/cancel",
+             f"/api/upload-video/nemo_agent/me/{client.session_id}"]
+    for path in paths:
+        with socket.create_connection(("127.0.0.1", api_server.port), timeout=10) as sock:
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {client.token}\r\n"
+                         f"Content-Type: application/json\r\nContent-Length: {over}\r\n\r\n".encode())
+            reply = b""
+            while not reply.endswith(b"}"):
+                more = sock.recv(65536)
+                if not more:
+                    break
+                reply += more
+        status, body = int(reply.split(b" ", 2)[1]), json.loads(reply.split(b"\r\n\r\n", 1)[1])
+        assert (status, body["code"]) == (413, 413), path
+        assert body["data"] == {"limit": "max_json_body_bytes", "value": over, "max": over - 1}, path
+
+
 # ---------------------------------------------------------------- isolation
 
 

@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.bodies import JSON_OBJECT_BODY, JsonBody, check_draft_size
 from api.deps import Svc, Token, base_url
 from api.errors import BadRequest, Conflict, NotFound, OutOfCredits, PaymentRequired, SessionNotFound, from_engine
 from api.exports import build_job, with_output
@@ -41,10 +42,11 @@ def _own_job(svc: Services, token: TokenRow, render_id: str) -> JobRow:
     return job
 
 
-def _start(request: Request, svc: Services, token: TokenRow, body: dict[str, Any] | None,
-           skill_source: str | None) -> dict[str, Any]:
+def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_source: str | None) -> dict[str, Any]:
     _attributed(token, skill_source)
     body = body or {}
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object: {"id": ..., "sessionId": ..., "draft": {...}}')
     render_id = body.get("id")
     if not isinstance(render_id, str) or not RENDER_ID.match(render_id):
         raise BadRequest('id is required: a render id you make, such as "render_1773423613616"')
@@ -63,6 +65,7 @@ def _start(request: Request, svc: Services, token: TokenRow, body: dict[str, Any
     draft = with_output(body["draft"], body.get("output"), skill, svc.settings.skill_resolutions)
     try:
         job, fmt = build_job(svc, render_id, draft, token.user_id, session.id)
+        draft_text = check_draft_size(body["draft"], svc.settings.max_draft_bytes)
     except EngineError as exc:
         raise from_engine(exc) from None
     row = JobRow(render_id, token.user_id, token.token, session.id, "pending", 0, fmt, job.to_json(), job.output,
@@ -75,14 +78,14 @@ def _start(request: Request, svc: Services, token: TokenRow, body: dict[str, Any
     if not created and row.user_id != token.user_id:
         raise Conflict(f"the render id {render_id!r} is taken; make a new one")
     if created:             # the session keeps the timeline it last exported
-        svc.store.save_draft(session.id, body["draft"], note=f"exported as {render_id}")
+        svc.store.save_draft(session.id, body["draft"], note=f"exported as {render_id}", text=draft_text)
     svc.runner.submitted()
     return job_body(base_url(svc, request), svc.signer, row)
 
 
-@router.post("/api/render/proxy/lambda")
+@router.post("/api/render/proxy/lambda", openapi_extra=JSON_OBJECT_BODY)
 @router.post("/api/render/proxy/draft", include_in_schema=False)
-def start_render(request: Request, svc: Svc, token: Token, body: Annotated[dict[str, Any] | None, Body()] = None,
+def start_render(request: Request, svc: Svc, token: Token, body: JsonBody,
                  x_skill_source: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """Start an export of a draft (free); poll it with GET /api/render/proxy/lambda/{id}."""
     return _start(request, svc, token, body, x_skill_source)

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+import secrets
+from dataclasses import replace
+from typing import Any, Final
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
+from api.bodies import INLINE_BYTES, JSON_OBJECT_BODY, JsonBody
 from api.deps import Svc, Token, base_url, owned_session
 from api.errors import BadRequest, NotFound
+from api.services import Services
+from api.store import SessionRow
 from api.views import ok, state
 
 router = APIRouter(tags=["sessions"])
+# Stands for the draft while the state around it is serialised; random, so no client text can match it.
+_DRAFT_MARK: Final = json.dumps(f"\x00draft-{secrets.token_hex(16)}")
 
 
-@router.post("/api/tasks/{user}/with-session/{app}")
-def create_session(user: str, app: str, svc: Svc, token: Token,
-                   body: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
+@router.post("/api/tasks/{user}/with-session/{app}", openapi_extra=JSON_OBJECT_BODY)
+def create_session(user: str, app: str, svc: Svc, token: Token, body: JsonBody) -> dict[str, Any]:
     """A new task and session (``language`` optional, default en); retrying simply makes another."""
     if app != "nemo_agent":
         raise NotFound(f"no app {app!r}; the app is nemo_agent")
     if user not in ("me", token.user_id):
         raise BadRequest("the path's user must be 'me' or your own user id")
+    if body is not None and not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object such as {"task_name": "project", "language": "en"}')
     body = body or {}
     task_name, language = body.get("task_name", "project"), body.get("language") or "en"
     if not isinstance(task_name, str) or not isinstance(language, str) or len(task_name) > 200 or len(language) > 35:
@@ -31,9 +42,20 @@ def create_session(user: str, app: str, svc: Svc, token: Token,
 
 
 @router.get("/api/state/{app}/{user}/{session_id}/latest")
-async def latest_state(app: str, user: str, session_id: str, request: Request, svc: Svc,
-                       token: Token) -> dict[str, Any]:
-    """Everything a client needs to describe the session; cheap enough to poll (two indexed reads,
-    on the event loop: see api.deps.current_token)."""
+async def latest_state(app: str, user: str, session_id: str, request: Request, svc: Svc, token: Token) -> Response:
+    """Everything a client needs to describe the session; cheap enough to poll. The stored draft text goes
+    into the answer as it is, never parsed or serialised again; a large one is read in a worker thread,
+    so that polling a big draft does not hold up anyone else's requests."""
     session = owned_session(svc, token, user, session_id)
-    return ok(state(base_url(svc, request), session, svc.store.session_media(session.id)))
+    base = base_url(svc, request)
+    if svc.store.draft_head(session.id).size <= INLINE_BYTES:
+        return _state(svc, base, session)
+    return await run_in_threadpool(_state, svc, base, session)
+
+
+def _state(svc: Services, base: str, session: SessionRow) -> Response:
+    version, meta, text = svc.store.draft_text(session.id)
+    body = ok(state(base, replace(session, version=version), svc.store.session_media(session.id),
+                    json.loads(_DRAFT_MARK), meta))
+    before, _, after = json.dumps(body, ensure_ascii=False, separators=(",", ":")).partition(_DRAFT_MARK)
+    return Response(before + text + after, media_type="application/json")
