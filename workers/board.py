@@ -71,6 +71,13 @@ class Board:
         if self.redis.hget(key, JobField.WORKER) in (worker, worker.encode()):
             self.redis.hset(key, JobField.LEASE, time.time() + lease_s)
 
+    def release(self, job_id: str, worker: str) -> None:
+        """Give up the lease while the job is still processing (its render process died): the API then sends
+        it again, or fails it when it is over its attempts, as for a worker that died."""
+        key = job_key(job_id)
+        if self.redis.hget(key, JobField.WORKER) in (worker, worker.encode()):
+            self.redis.hset(key, JobField.LEASE, 0)
+
     def progress(self, job_id: str, percent: int) -> None:
         self.redis.hset(job_key(job_id), JobField.PROGRESS, percent)
 

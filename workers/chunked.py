@@ -34,6 +34,7 @@ from engine.media.resolve import MappedResolver
 from engine.model.draft import parse_draft
 from engine.model.timeline import build_timeline
 from workers.board import Board
+from workers.job import public_error
 from workers.settings import WorkerSettings as Settings
 from workers.storage import SharedDirectory
 
@@ -118,7 +119,8 @@ class Chunked:
             result = join_parts(job.draft, [Path(p) for p in parts if p], Path(sound) if sound else None, output,
                                 config=self.config, frames=frames)
         except EngineError as exc:
-            self.board.fail(job_id, f"joining the parts failed: {exc}")
+            log.warning("job %s: joining the parts failed: %r", job_id, exc)
+            self.board.fail(job_id, f"joining the parts failed: {public_error(exc)[1]}")
             raise
         storage.publish(output, job.output)
         self.board.complete(job_id, {**result.to_dict(), "parts": len(parts), "chunked": True,
@@ -171,7 +173,8 @@ class _Watch:
         self.done.set()
         if isinstance(exc, RenderCancelled):
             self.board.fail(self.job_id, "cancelled")
-        elif isinstance(exc, EngineError):
-            self.board.fail(self.job_id, f"a part failed: {exc}")
+        elif isinstance(exc, Exception):
+            log.warning("job %s: piece %s failed: %r", self.job_id, self.piece, exc)
+            self.board.fail(self.job_id, f"a part failed: {public_error(exc)[1]}")
         else:
             self.board.piece_progress(self.job_id, self.piece, 100)
