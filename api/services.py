@@ -1,4 +1,4 @@
-"""What the routes share, made once per app: settings, the store, the runner, the URL signer."""
+"""What the routes share, made once per app: settings, the store, the runner, the rate limits, the URL signer."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 from api.agent.planner import LlmPlanner
 from api.chat import Chat
 from api.farm import FarmRunner
-from api.jobs import Runner
-from api.ratelimit import RateLimiter
+from api.jobs import RenderRules, Runner
+from api.ratelimit import RateLimits
 from api.settings import ApiSettings
 from api.signing import Signer, load_secret
 from api.store import Store
@@ -17,11 +17,12 @@ from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 
 
-def runner_for(settings: ApiSettings, store: Store) -> Runner | FarmRunner:
+def runner_for(settings: ApiSettings, store: Store, scratch_root: Path | None = None) -> Runner | FarmRunner:
     """The farm when REELFORGE_REDIS_URL is set, else the embedded default's local workers."""
+    rules = RenderRules.of(settings, scratch_root)
     if settings.redis_url:
-        return FarmRunner(store, settings.redis_url, settings.job_max_attempts, settings.job_lease_s)
-    return Runner(store, settings.local_workers, settings.job_max_attempts)
+        return FarmRunner(store, settings.redis_url, settings.job_max_attempts, settings.job_lease_s, rules)
+    return Runner(store, settings.local_workers, settings.job_max_attempts, rules)
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Services:
     store: Store
     runner: Runner | FarmRunner
     chat: Chat
-    token_limiter: RateLimiter
+    limits: RateLimits
     signer: Signer
     engine: EngineConfig
     codecs: CodecChoice
@@ -50,9 +51,9 @@ class Services:
         llm = (LlmPlanner(settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
                if settings.llm_url else None)
         return cls(settings=settings, store=store,
-                   runner=runner_for(settings, store),
+                   runner=runner_for(settings, store, data / "scratch"),
                    chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm),
-                   token_limiter=RateLimiter(settings.token_requests_per_minute),
+                   limits=RateLimits.of(settings),
                    signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),
                    engine=engine, codecs=codecs, media_dir=data / "media", outputs_dir=data / "outputs",
                    scratch_dir=data / "scratch")

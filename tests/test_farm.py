@@ -107,10 +107,11 @@ def poll(client: Client, render_id: str, until: set[str], timeout_s: float = 120
     raise AssertionError(f"{render_id} never reached {until}: {body}")
 
 
-def running_on(farm: Farm, render_id: str, timeout_s: float = 60) -> str:
+def running_on(client: Client, render_id: str, timeout_s: float = 60) -> str:
+    """The worker rendering one of ``client``'s exports, as the farm listing shows it to its owner."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for worker in farm.live():
+        for worker in client.json("GET", "/api/farm/workers")["data"]["workers"]:
             if worker.get("current_job") == render_id:
                 return str(worker["name"])
         time.sleep(0.1)
@@ -154,7 +155,7 @@ def test_renders_on_the_farm_with_rising_progress(farm: Farm, client: Client, tm
 
 def test_a_killed_worker_s_job_completes_on_the_other(farm: Farm, client: Client, tmp_path: Path) -> None:
     render_id = start_render(client, client.clip_url)  # type: ignore[attr-defined]
-    victim = running_on(farm, render_id)
+    victim = running_on(client, render_id)
     poll(client, render_id, {"processing"})
     time.sleep(1.0)
     farm.workers[victim].stop(signal.SIGKILL)                  # mid-render, no goodbye
@@ -171,7 +172,7 @@ def test_a_killed_worker_s_job_completes_on_the_other(farm: Farm, client: Client
 
 def test_cancel_stops_a_running_render_and_its_ffmpeg(farm: Farm, client: Client) -> None:
     render_id = start_render(client, client.clip_url)  # type: ignore[attr-defined]
-    running_on(farm, render_id)
+    running_on(client, render_id)
     poll(client, render_id, {"processing"})
     time.sleep(1.0)
     cancelled = client.json("POST", f"/api/render/proxy/lambda/{render_id}/cancel")
@@ -198,7 +199,7 @@ def test_a_long_timeline_renders_in_parts(farm: Farm, client: Client, tmp_path: 
 
 def test_api_restart_while_jobs_run(farm: Farm, client: Client) -> None:
     ids = [start_render(client, client.clip_url) for _ in range(2)]  # type: ignore[attr-defined]
-    running_on(farm, ids[0])
+    running_on(client, ids[0])
     farm.api.stop()
     farm.api.start()                                            # same data, same port
     for render_id in ids:
