@@ -32,6 +32,7 @@ from workers.protocol import (
     ChildEnd,
     ChildOutcome,
     ChildRender,
+    capped_env,
     remove_scratch,
     render_memory_cap,
     render_time_limit_s,
@@ -165,9 +166,10 @@ class _Worker(threading.Thread):
         self.job, self.store, self.max_attempts, self.rules, self.done = job, store, max_attempts, rules, done
         self.spec = RenderJob.from_json(job.spec)
         self.work_dir = self.spec.config.get("work_dir")
+        cap = render_memory_cap(rules.memory_mb, self.spec.choice)
         self.child = ChildRender(job.spec, time_limit_s=rules.time_limit_s(self.spec.duration_s),
-                                 preexec=limited_child(render_memory_cap(rules.memory_mb, self.spec.choice)),
-                                 on_progress=self._progress, should_cancel=self.store_says_cancel, poll_s=POLL_S)
+                                 preexec=limited_child(cap), env=capped_env(cap), on_progress=self._progress,
+                                 should_cancel=self.store_says_cancel, poll_s=POLL_S)
 
     def abandon(self) -> None:
         """The server is stopping: end the process, and leave the job for the next start."""

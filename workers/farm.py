@@ -48,6 +48,7 @@ from workers.protocol import (
     RENDER_TASK,
     ChildEnd,
     ChildRender,
+    capped_env,
     remove_scratch,
     render_memory_cap,
     render_time_limit_s,
@@ -200,8 +201,8 @@ class FarmWorker:
         local = self.child_job(job, codecs)
         limit = render_time_limit_s(job.duration_s, self.settings.render_time_floor_s,
                                     self.settings.render_time_per_s, self.settings.job_time_limit_s)
-        child = ChildRender(local.to_json(), time_limit_s=limit,
-                            preexec=limited_child(render_memory_cap(self.settings.render_memory_mb, local.choice)),
+        cap = render_memory_cap(self.settings.render_memory_mb, local.choice)
+        child = ChildRender(local.to_json(), time_limit_s=limit, preexec=limited_child(cap), env=capped_env(cap),
                             on_progress=lambda percent: self.board.progress(job_id, percent))
         done = threading.Event()
         keeper = threading.Thread(target=self._keep_lease, args=(job_id, child, done), daemon=True)

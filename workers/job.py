@@ -35,7 +35,7 @@ from workers.protocol import CANCELLED
 from workers.tasks import render_job
 
 # FFmpeg's words for running out of memory under the render's address-space cap.
-_OUT_OF_MEMORY: Final = ("Cannot allocate memory", "Out of memory", "ENOMEM")
+_OUT_OF_MEMORY: Final = ("Cannot allocate memory", "Out of memory", "ENOMEM", "malloc of size")
 OUT_OF_MEMORY_MESSAGE: Final = ("the render needed more memory than this server allows one render "
                                 "(render_memory_mb); make the export smaller or shorter")
 

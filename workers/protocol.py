@@ -123,6 +123,12 @@ def render_memory_cap(memory_mb: int, choice: Mapping[str, Any] | None) -> int |
     return memory_mb * 1024 * 1024
 
 
+def capped_env(memory_cap: int | None) -> dict[str, str]:
+    """Environment for a render process under an address-space cap: few malloc arenas and one BLAS thread,
+    so what it maps tracks what it uses rather than the host's core count."""
+    return {"MALLOC_ARENA_MAX": "2", "OPENBLAS_NUM_THREADS": "1"} if memory_cap is not None else {}
+
+
 def scratch_folder(work_dir: str | Path | None, scratch_root: str | Path) -> Path | None:
     """A job's own scratch folder: ``work_dir`` when it lies strictly inside ``scratch_root``, else None
     (a shared or outside folder is never a job's to delete)."""
@@ -285,9 +291,10 @@ class ChildRender:
     ``should_cancel`` is asked every ``poll_s`` (a cancel from another process)."""
 
     def __init__(self, spec: str, *, time_limit_s: float | None = None, preexec: Callable[[], None] | None = None,
-                 on_progress: Callable[[int], None] | None = None, should_cancel: Callable[[], bool] | None = None,
-                 poll_s: float = 0.5, grace_s: float = CHILD_CANCEL_GRACE_S) -> None:
-        self.spec, self.time_limit_s, self.preexec = spec, time_limit_s, preexec
+                 env: Mapping[str, str] | None = None, on_progress: Callable[[int], None] | None = None,
+                 should_cancel: Callable[[], bool] | None = None, poll_s: float = 0.5,
+                 grace_s: float = CHILD_CANCEL_GRACE_S) -> None:
+        self.spec, self.time_limit_s, self.preexec, self.env = spec, time_limit_s, preexec, dict(env or {})
         self.on_progress, self.should_cancel, self.poll_s, self.grace_s = on_progress, should_cancel, poll_s, grace_s
         self.proc: subprocess.Popen[str] | None = None
         self._cancelled, self._abandoned, self._timed_out = threading.Event(), threading.Event(), threading.Event()
@@ -303,7 +310,8 @@ class ChildRender:
 
     def run(self) -> ChildOutcome:
         proc = subprocess.Popen([sys.executable, "-m", CHILD_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=self.preexec)
+                                stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=self.preexec,
+                                env={**os.environ, **self.env} if self.env else None)
         self.proc = proc
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         drain = threading.Thread(target=self._drain, args=(proc.stderr,), daemon=True)
@@ -330,6 +338,11 @@ class ChildRender:
                 event = message
         proc.wait()
         drain.join(2)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            try:
+                stream.close()
+            except OSError:                    # a pipe whose other end went first
+                pass
         return self._outcome(event, proc.returncode)
 
     def _outcome(self, event: dict[str, Any] | None, returncode: int) -> ChildOutcome:
