@@ -2,8 +2,9 @@
 :class:`workers.protocol.ChildRender` (the embedded default's API and a farm worker alike).
 
 Protocol, one JSON object per line:
-- stdin, first line: the RenderJob; later lines: ``cancel``. End of input (the parent is gone)
-  also cancels.
+- stdin, first line: the RenderJob, or one piece of a job rendered in parts
+  (:func:`workers.tasks.piece_request`); later lines: ``cancel``. End of input (the parent is
+  gone) also cancels.
 - stdout: ``{"event": "progress", "progress": 0.42}`` as it goes, then exactly one of
   ``{"event": "done", "result": {...}}`` or ``{"event": "failed", "error": {"code", "message"}}``.
 
@@ -32,7 +33,7 @@ from engine.errors import (
 )
 from engine.job import RenderJob
 from workers.protocol import CANCELLED
-from workers.tasks import render_job
+from workers.tasks import render_job, render_piece
 
 # FFmpeg's words for running out of memory under the render's address-space cap.
 _OUT_OF_MEMORY: Final = ("Cannot allocate memory", "Out of memory", "ENOMEM", "malloc of size")
@@ -90,12 +91,13 @@ def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, stderr: TextIO 
             emit({"event": "progress", "progress": round(fraction, 4)})
 
     try:
-        job = RenderJob.from_json(stdin.readline())
+        request = json.loads(stdin.readline())
         threading.Thread(target=watch, args=(stdin, cancel), daemon=True).start()
+        job = RenderJob.from_json(json.dumps(request.get("job", request)))
         work_dir = job.engine_config().work_dir
         if work_dir is not None:
             work_dir.mkdir(parents=True, exist_ok=True)
-        result = render_job(job, progress, cancel)
+        result = render_piece(request, progress, cancel) if "piece" in request else render_job(job, progress, cancel)
     except Exception as exc:          # every way a render can fail ends as one event, never as a traceback
         code, message = public_error(exc)
         try:
