@@ -121,7 +121,7 @@ class FarmRunner:
         """Send pending jobs, in turn, while the queue's live workers have room for them."""
         workers = self.workers()
         queue = self._queue(workers)
-        room = sum(1 for w in workers if queue in w.get("queues", [])) - len(self.store.jobs_in("processing"))
+        room = sum(1 for w in workers if queue in w.get("queues", [])) - self.store.job_counts()["processing"]
         while room > 0 and not self._stop.is_set():
             job = self.store.claim_job(self.rules.max_running)
             if job is None:

@@ -146,7 +146,12 @@ class Runner:
             job = self.store.claim_job(self.rules.max_running)
             if job is None:
                 return
-            worker = _Worker(job, self.store, self.max_attempts, self.rules, self._finished)
+            try:
+                worker = _Worker(job, self.store, self.max_attempts, self.rules, self._finished)
+            except Exception:
+                log.exception("job %s: its RenderJob cannot be read", job.id)
+                self.store.fail_job(job.id, "the render could not start: its job record is unreadable")
+                continue
             with self._lock:
                 self._running[job.id] = worker
             worker.start()
