@@ -245,6 +245,8 @@ def test_the_farm_takes_users_in_turns_and_shows_others_only_as_counts(farm: Far
         for worker in farm.workers.values():
             for pid in _children(worker.proc.pid if worker.proc else -1):
                 try:
+                    if b"workers.job" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        continue                  # not yet its render process (between fork and exec)
                     text = Path(f"/proc/{pid}/limits").read_text()
                 except OSError:
                     continue
