@@ -49,7 +49,7 @@ def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id
     """The RenderJob for an export, or DraftError/MediaError naming what is wrong, QuotaExceeded when the
     user's files fill their quota, Gone when the draft uses an expired upload. (job, format).
 
-    The job's scratch folder is made last, once every check has passed."""
+    The job's scratch folder is only named here; its render process makes it."""
     check_output_room(svc.store, svc.settings, user_id)
     refuse_expired_sources(svc.store, draft_json, user_id, session_id)
     draft, media, timeline = check_draft(svc.store, draft_json, user_id, session_id)

@@ -6,10 +6,17 @@ thread keeps them in step with the farm's job board (the Redis hashes workers wr
 progress, result), spoken through :mod:`workers.protocol`, the one module of workers/ the API
 imports. The same thread:
 
-- sends each pending job once, to the ``gpu`` queue when any live worker serves it, else ``cpu``;
+- sends pending jobs to the ``gpu`` queue when any live worker serves it, else ``cpu``, only while
+  that queue's live workers have room (one job each), in the same turns as the embedded default
+  (:meth:`api.store.Store.claim_job`: users take turns, one user's running jobs are capped), so a
+  user's thousand exports never stand in the broker in front of another user's one. A job sent
+  is ``processing`` in the store from then on;
 - retries a job whose worker stopped renewing its lease (killed, lost), up to the attempts
   limit, then fails it with the reason: nothing stays ``processing`` with nobody on it;
 - after an API restart simply carries on: jobs, board and queue all outlive the API process.
+
+A cancel of a job still in the broker revokes its message by its real task id
+(:func:`workers.protocol.task_id`), and the board's claim refuses it should a worker get it anyway.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any, Final
 import redis
 from celery import Celery
 
+from api.jobs import RenderRules
 from api.store import JobRow, Store
 from workers.protocol import (
     CANCELLED,
@@ -29,7 +37,6 @@ from workers.protocol import (
     GPU_QUEUE,
     RENDER_TASK,
     JobEntry,
-    JobField,
     JobStatus,
     cancel_request_write,
     failed_write,
@@ -37,6 +44,7 @@ from workers.protocol import (
     job_key,
     live_workers,
     queued_write,
+    task_id,
 )
 
 log = logging.getLogger("reelforge.farm")
@@ -44,8 +52,10 @@ SYNC_S: Final = 0.25
 
 
 class FarmRunner:
-    def __init__(self, store: Store, redis_url: str, max_attempts: int, lease_s: float) -> None:
+    def __init__(self, store: Store, redis_url: str, max_attempts: int, lease_s: float,
+                 rules: RenderRules | None = None) -> None:
         self.store, self.max_attempts, self.lease_s = store, max_attempts, lease_s
+        self.rules = rules or RenderRules()
         self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
         self.celery = Celery("reelforge", broker=redis_url)
         self.celery.conf.update(broker_connection_retry_on_startup=True, task_ignore_result=True)
@@ -68,10 +78,16 @@ class FarmRunner:
 
     def cancel(self, job_id: str) -> None:
         self.store.request_cancel(job_id)
+        job = self.store.job(job_id)
+        if job is not None and job.status == "pending":           # never sent: nothing on the farm to stop
+            self.store.fail_job(job_id, CANCELLED)
+            return
+        entry = JobEntry.from_hash(self.redis.hgetall(job_key(job_id)))
         cancel_request_write(job_id).apply(self.redis)
-        if self.redis.hget(job_key(job_id), JobField.STATUS) in (None, JobStatus.QUEUED):
+        if entry is None or entry.status == JobStatus.QUEUED:
             failed_write(job_id, CANCELLED).apply(self.redis)
-            self.celery.control.revoke(job_id)
+            if entry is not None:
+                self.celery.control.revoke(task_id(job_id, entry.attempts))
         self._wake.set()
 
     def busy(self) -> int:
@@ -93,21 +109,39 @@ class FarmRunner:
             self._wake.clear()
 
     def _sync(self) -> None:
-        for job in self.store.jobs_in("pending") + self.store.jobs_in("processing"):
+        for job in self.store.jobs_in("processing"):
             entry = JobEntry.from_hash(self.redis.hgetall(job_key(job.id)))
-            if entry is None:
+            if entry is None:              # claimed here, and the API stopped before sending it
                 self._send(job)
             else:
                 self._follow(job, entry)
+        self._dispatch()
 
-    def _queue(self) -> str:
-        return GPU_QUEUE if any(GPU_QUEUE in w.get("queues", []) for w in self.workers()) else CPU_QUEUE
+    def _dispatch(self) -> None:
+        """Send pending jobs, in turn, while the queue's live workers have room for them."""
+        workers = self.workers()
+        queue = self._queue(workers)
+        room = sum(1 for w in workers if queue in w.get("queues", [])) - self.store.job_counts()["processing"]
+        while room > 0 and not self._stop.is_set():
+            job = self.store.claim_job(self.rules.max_running)
+            if job is None:
+                return
+            entry = JobEntry.from_hash(self.redis.hgetall(job_key(job.id)))
+            if entry is not None:         # sent by an older API, which queued everything at once: follow it
+                self._follow(job, entry)
+            else:
+                self._send(job, queue=queue)
+            room -= 1
 
-    def _send(self, job: JobRow, attempts: int = 0) -> None:
-        queue = self._queue()
+    def _queue(self, workers: list[dict[str, Any]] | None = None) -> str:
+        workers = self.workers() if workers is None else workers
+        return GPU_QUEUE if any(GPU_QUEUE in w.get("queues", []) for w in workers) else CPU_QUEUE
+
+    def _send(self, job: JobRow, attempts: int = 0, queue: str | None = None) -> None:
+        queue = queue or self._queue()
         queued_write(job.id, queue, attempts, job.cancel).apply(self.redis)
         self.celery.send_task(RENDER_TASK, args=[job.id, self.store.job_spec(job)], queue=queue,
-                              task_id=f"{job.id}:{attempts}")
+                              task_id=task_id(job.id, attempts))
         log.info("job %s sent to the %s queue (attempt %d)", job.id, queue, attempts + 1)
 
     def _follow(self, job: JobRow, entry: JobEntry) -> None:
@@ -120,7 +154,7 @@ class FarmRunner:
                 self.store.mark_processing(job.id, entry.attempts, entry.progress)
             elif entry.attempts < self.max_attempts:
                 log.warning("job %s: worker %s stopped answering; sending it again", job.id, entry.worker)
-                self.store.retry_job(job.id)
+                self.store.mark_processing(job.id, entry.attempts, 0)
                 self._send(job, entry.attempts)
             else:
                 reason = gave_up_error(entry.attempts, entry.worker)

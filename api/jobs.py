@@ -1,38 +1,76 @@
 """The embedded default's render workers: a process per job, rendering with the same engine code a farm runs.
 
-The API writes a job to the store as ``pending``; the runner claims it, starts
-``python -m workers.job`` (by module name: the API imports nothing of workers/ but its protocol), hands
-it the RenderJob on stdin and copies its progress into the store as it arrives. A worker that
-dies mid-render is retried up to ``max_attempts`` times, then the job fails with the reason; a
-job the server was rendering when it stopped is picked up again when it starts. Nothing is ever
-left ``processing`` with nobody working on it.
+The API writes a job to the store as ``pending``; the runner claims the next one in turn (users
+take turns, and one user's running jobs are capped: :meth:`api.store.Store.claim_job`), starts
+``python -m workers.job`` through :class:`workers.protocol.ChildRender` (by module name: the API
+imports nothing of workers/ but its protocol) under the render memory cap and time limit, and
+copies its progress into the store as it arrives.
+
+A render that fails (it raised: a bad draft, an FFmpeg error, any exception) fails at once, since
+it would fail again; only a process that died with no outcome (killed) is tried again, up to
+``max_attempts`` times. A job the server was rendering when it stopped is picked up again when it
+starts. Nothing is ever left ``processing`` with nobody working on it, and whatever the outcome, the
+job's own scratch folder is deleted when its process ends.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from typing import IO
+from dataclasses import dataclass
+from pathlib import Path
 
+from api.settings import ApiSettings
 from api.store import JobRow, Store
-from engine.run import die_with_parent
+from engine.job import RenderJob
+from engine.run import limited_child
+from workers.protocol import (
+    CANCELLED,
+    ChildEnd,
+    ChildOutcome,
+    ChildRender,
+    capped_env,
+    remove_scratch,
+    render_memory_cap,
+    render_time_limit_s,
+    scratch_folder,
+)
 
 log = logging.getLogger("reelforge.jobs")
-CANCEL_GRACE_S = 10.0
 POLL_S = 0.5
 
 
+@dataclass(frozen=True, slots=True)
+class RenderRules:
+    """What every render the API starts is held to: per-user running cap, memory cap, time limit, and
+    where jobs' own scratch folders live."""
+
+    max_running: int | None = None
+    memory_mb: int = 0
+    time_floor_s: float | None = None
+    time_per_s: float = 0.0
+    time_ceiling_s: float | None = None
+    scratch_root: Path | None = None
+
+    @classmethod
+    def of(cls, settings: ApiSettings, scratch_root: Path | None = None) -> RenderRules:
+        return cls(max_running=settings.max_running_renders, memory_mb=settings.render_memory_mb,
+                   time_floor_s=settings.render_time_floor_s, time_per_s=settings.render_time_per_s,
+                   time_ceiling_s=settings.job_time_limit_s, scratch_root=scratch_root)
+
+    def time_limit_s(self, duration_s: float | None) -> float | None:
+        if self.time_ceiling_s is None or self.time_floor_s is None:
+            return None
+        return render_time_limit_s(duration_s, self.time_floor_s, self.time_per_s, self.time_ceiling_s)
+
+
 class Runner:
-    def __init__(self, store: Store, workers: int, max_attempts: int) -> None:
+    def __init__(self, store: Store, workers: int, max_attempts: int, rules: RenderRules | None = None) -> None:
         self.store, self.slots, self.max_attempts = store, workers, max_attempts
+        self.rules = rules or RenderRules()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._running: dict[str, _Worker] = {}
@@ -55,14 +93,14 @@ class Runner:
         for worker in workers:
             worker.abandon()
         for worker in workers:
-            worker.join(CANCEL_GRACE_S + 5)
+            worker.join(worker.child.grace_s + 5)
 
     def _recover(self) -> None:
         for job in self.store.jobs_in("processing"):
             if job.attempts < self.max_attempts and not job.cancel:
                 self.store.retry_job(job.id)
             else:
-                self.store.fail_job(job.id, "cancelled" if job.cancel else
+                self.store.fail_job(job.id, CANCELLED if job.cancel else
                                     f"interrupted: the server stopped while rendering it ({job.attempts} tries)")
 
     # ------------------------------------------------------------ requests from the API
@@ -74,11 +112,11 @@ class Runner:
         self.store.request_cancel(job_id)
         job = self.store.job(job_id)
         if job is not None and job.status == "pending":
-            self.store.fail_job(job_id, "cancelled")
+            self.store.fail_job(job_id, CANCELLED)
         with self._lock:
             worker = self._running.get(job_id)
         if worker is not None:
-            worker.cancel()
+            worker.child.cancel()
 
     def busy(self) -> int:
         with self._lock:
@@ -105,10 +143,15 @@ class Runner:
 
     def _fill(self) -> None:
         while self.busy() < self.slots and not self._stop.is_set():
-            job = self.store.claim_job()
+            job = self.store.claim_job(self.rules.max_running)
             if job is None:
                 return
-            worker = _Worker(job, self.store, self.max_attempts, self._finished)
+            try:
+                worker = _Worker(job, self.store, self.max_attempts, self.rules, self._finished)
+            except Exception:
+                log.exception("job %s: its RenderJob cannot be read", job.id)
+                self.store.fail_job(job.id, "the render could not start: its job record is unreadable")
+                continue
             with self._lock:
                 self._running[job.id] = worker
             worker.start()
@@ -122,104 +165,59 @@ class Runner:
 class _Worker(threading.Thread):
     """One job's process, watched from start to end."""
 
-    def __init__(self, job: JobRow, store: Store, max_attempts: int, done: Callable[[str], None]) -> None:
+    def __init__(self, job: JobRow, store: Store, max_attempts: int, rules: RenderRules,
+                 done: Callable[[str], None]) -> None:
         super().__init__(name=f"reelforge-job-{job.id}", daemon=True)
-        self.job, self.store, self.max_attempts, self.done = job, store, max_attempts, done
-        self.proc: subprocess.Popen[str] | None = None
-        self._cancelled = threading.Event()
-        self._abandoned = threading.Event()
-        self._stderr: deque[str] = deque(maxlen=40)
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-        self._tell("cancel")
+        self.job, self.store, self.max_attempts, self.rules, self.done = job, store, max_attempts, rules, done
+        spec = store.job_spec(job)          # the RenderJob whole, its draft put back from the one stored copy
+        self.spec = RenderJob.from_json(spec)
+        self.work_dir = self.spec.config.get("work_dir")
+        cap = render_memory_cap(rules.memory_mb, self.spec.choice)
+        self.child = ChildRender(spec, time_limit_s=rules.time_limit_s(self.spec.duration_s),
+                                 preexec=limited_child(cap), env=capped_env(cap), on_progress=self._progress,
+                                 should_cancel=self.store_says_cancel, poll_s=POLL_S)
 
     def abandon(self) -> None:
         """The server is stopping: end the process, and leave the job for the next start."""
-        self._abandoned.set()
-        self._tell("cancel")
-
-    def _tell(self, line: str) -> None:
-        proc = self.proc
-        if proc is not None and proc.stdin is not None and proc.poll() is None:
-            try:
-                proc.stdin.write(line + "\n")
-                proc.stdin.flush()
-            except OSError:
-                pass
+        self.child.abandon()
 
     def run(self) -> None:
         try:
-            self._run()
+            if self.rules.scratch_root is not None and (own := scratch_folder(self.work_dir, self.rules.scratch_root)):
+                own.mkdir(parents=True, exist_ok=True)
+            self._settle(self.child.run())
+        except Exception:
+            log.exception("job %s: could not run its render process", self.job.id)
+            self._settle(ChildOutcome(ChildEnd.DIED))
         finally:
+            if self.rules.scratch_root is not None:
+                remove_scratch(self.work_dir, self.rules.scratch_root)
             self.done(self.job.id)
 
-    def _run(self) -> None:
-        proc = subprocess.Popen([sys.executable, "-m", "workers.job"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=die_with_parent)
-        self.proc = proc
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        threading.Thread(target=self._drain, args=(proc.stderr,), daemon=True).start()
-        threading.Thread(target=self._watch_cancel, args=(proc,), daemon=True).start()
-        proc.stdin.write(self.store.job_spec(self.job) + "\n")
-        proc.stdin.flush()
-        outcome: dict[str, object] | None = None
-        last_saved = -1
-        for line in proc.stdout:
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if event.get("event") == "progress":
-                percent = min(99, int(float(event.get("progress", 0)) * 100))
-                if percent > last_saved:
-                    last_saved = percent
-                    self.store.set_progress(self.job.id, percent)
-            elif event.get("event") in ("done", "failed"):
-                outcome = event
-        proc.wait()
-        self._settle(outcome, proc.returncode)
+    def _progress(self, percent: int) -> None:
+        self.store.set_progress(self.job.id, percent)
 
-    def _settle(self, outcome: dict[str, object] | None, returncode: int) -> None:
-        if self._abandoned.is_set() and not (outcome and outcome.get("event") == "done"):
-            self.store.retry_job(self.job.id)
-        elif outcome is not None and outcome.get("event") == "done":
-            result = outcome.get("result")
-            self.store.complete_job(self.job.id, result if isinstance(result, dict) else {})
-        elif self._cancelled.is_set() or self.store_says_cancel():
-            self.store.fail_job(self.job.id, "cancelled")
-        elif outcome is not None:
-            error = outcome.get("error")
-            message = error.get("message") if isinstance(error, dict) else None
-            self.store.fail_job(self.job.id, str(message or "render failed"))
-        elif self.job.attempts < self.max_attempts:
-            self.store.retry_job(self.job.id)
+    def _settle(self, outcome: ChildOutcome) -> None:
+        end, job = outcome.end, self.job
+        if end == ChildEnd.DONE:
+            self.store.complete_job(job.id, outcome.result)
+        elif end == ChildEnd.ABANDONED:
+            self.store.retry_job(job.id)
+        elif end == ChildEnd.CANCELLED or (end == ChildEnd.DIED and self.store_says_cancel()):
+            self.store.fail_job(job.id, CANCELLED)
+        elif end in (ChildEnd.FAILED, ChildEnd.TIMED_OUT):
+            log.warning("job %s failed: %s\n%s", job.id, outcome.error, outcome.stderr_tail)
+            self.store.fail_job(job.id, outcome.error or "the render failed")
+        elif job.attempts < self.max_attempts:
+            log.warning("job %s: its render process died (exit %s); trying again\n%s", job.id, outcome.returncode,
+                        outcome.stderr_tail)
+            self.store.retry_job(job.id)
         else:
-            tail = " | ".join(line.strip() for line in list(self._stderr)[-3:] if line.strip())
-            self.store.fail_job(self.job.id, f"the render worker died (exit {returncode}) {self.job.attempts} times"
-                                + (f": {tail}" if tail else ""))
+            log.warning("job %s: its render process died (exit %s) %d times\n%s", job.id, outcome.returncode,
+                        job.attempts, outcome.stderr_tail)
+            self.store.fail_job(job.id, f"the render worker died (exit {outcome.returncode}) {job.attempts} times; "
+                                        "giving up")
 
     def store_says_cancel(self) -> bool:
         job = self.store.job(self.job.id)
         return bool(job and job.cancel)
-
-    def _drain(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._stderr.append(line)
-
-    def _watch_cancel(self, proc: subprocess.Popen[str]) -> None:
-        """Cancels can come from another API process too (a restart): look at the store now and then."""
-        while proc.poll() is None:
-            if not self._cancelled.is_set() and self.store_says_cancel():
-                self.cancel()
-            if self._cancelled.is_set() or self._abandoned.is_set():
-                deadline = time.monotonic() + CANCEL_GRACE_S
-                while proc.poll() is None and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                if proc.poll() is None:
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                return
-            time.sleep(POLL_S)

@@ -47,10 +47,9 @@ MB: Final = 1_000_000
 
 
 def new_scratch(scratch_dir: Path) -> Path:
-    """A fresh, empty folder for one render's intermediates."""
-    folder = scratch_dir / f"{SCRATCH_PREFIX}{secrets.token_hex(8)}"
-    folder.mkdir(parents=True)
-    return folder
+    """A fresh name for one render's folder of intermediates: its render process makes it when it starts,
+    so a request refused after this point leaves nothing behind."""
+    return scratch_dir / f"{SCRATCH_PREFIX}{secrets.token_hex(8)}"
 
 
 def _newest_mtime(path: Path) -> float:

@@ -1,5 +1,5 @@
-"""What the routes share, made once per app: settings, the store, the runner, the URL signer, the
-retention cleaner. Building it sweeps the scratch folder of what no pending or running job owns."""
+"""What the routes share, made once per app: settings, the store, the runner, the rate limits, the URL
+signer, the retention cleaner. Building it sweeps the scratch folder of what no pending or running job owns."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 from api.agent.planner import LlmPlanner
 from api.chat import Chat
 from api.farm import FarmRunner
-from api.jobs import Runner
+from api.jobs import RenderRules, Runner
 from api.mediagate import MediaGate
-from api.ratelimit import RateLimiter
+from api.ratelimit import RateLimits
 from api.retention import Cleaner, Rules, sweep_scratch
 from api.settings import ApiSettings
 from api.signing import Signer, load_secret
@@ -20,11 +20,12 @@ from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 
 
-def runner_for(settings: ApiSettings, store: Store) -> Runner | FarmRunner:
+def runner_for(settings: ApiSettings, store: Store, scratch_root: Path | None = None) -> Runner | FarmRunner:
     """The farm when REELFORGE_REDIS_URL is set, else the embedded default's local workers."""
+    rules = RenderRules.of(settings, scratch_root)
     if settings.redis_url:
-        return FarmRunner(store, settings.redis_url, settings.job_max_attempts, settings.job_lease_s)
-    return Runner(store, settings.local_workers, settings.job_max_attempts)
+        return FarmRunner(store, settings.redis_url, settings.job_max_attempts, settings.job_lease_s, rules)
+    return Runner(store, settings.local_workers, settings.job_max_attempts, rules)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Services:
     runner: Runner | FarmRunner
     chat: Chat
     media_gate: MediaGate
-    token_limiter: RateLimiter
+    limits: RateLimits
     signer: Signer
     engine: EngineConfig
     codecs: CodecChoice
@@ -58,10 +59,10 @@ class Services:
                if settings.llm_url else None)
         gate = MediaGate(engine.probe, settings.probe_max_children)
         return cls(settings=settings, store=store,
-                   runner=runner_for(settings, store),
+                   runner=runner_for(settings, store, data / "scratch"),
                    chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm, gate, settings.max_draft_bytes),
                    media_gate=gate,
-                   token_limiter=RateLimiter(settings.token_requests_per_minute),
+                   limits=RateLimits.of(settings),
                    signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),
                    engine=engine, codecs=codecs, media_dir=data / "media", outputs_dir=data / "outputs",
                    scratch_dir=data / "scratch",

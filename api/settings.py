@@ -13,7 +13,15 @@ from pathlib import Path
 from pydantic import Field
 
 from engine.settings import EngineSettings
-from workers.protocol import DEFAULT_DATA_DIR, DEFAULT_JOB_LEASE_S, DEFAULT_JOB_MAX_ATTEMPTS
+from workers.protocol import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_JOB_LEASE_S,
+    DEFAULT_JOB_MAX_ATTEMPTS,
+    DEFAULT_JOB_TIME_LIMIT_S,
+    DEFAULT_RENDER_MEMORY_MB,
+    DEFAULT_RENDER_TIME_FLOOR_S,
+    DEFAULT_RENDER_TIME_PER_S,
+)
 
 
 class ApiSettings(EngineSettings):
@@ -27,7 +35,6 @@ class ApiSettings(EngineSettings):
     url_fetch_timeout_s: float = Field(30, gt=0, description="URL uploads: per network step (connect, each read)")
     url_fetch_deadline_s: float = Field(600, gt=0, description="URL uploads: the whole request, all URLs together")
     allow_private_urls: bool = Field(False, description="let URL uploads reach loopback/private addresses")
-    token_requests_per_minute: int = Field(60, ge=1, description="anonymous-token requests per IP per minute")
     token_ttl_days: float = Field(7, gt=0)
     token_credits: int = Field(100, ge=0)
     export_credits: int = Field(0, ge=0, description="credits an export costs (the hosted service charges none)")
@@ -76,6 +83,30 @@ class ApiSettings(EngineSettings):
                                                              "outputs/.parts by a job no longer running; 0: keep")
     retention_interval_s: float = Field(3600, ge=0, description="how often the server deletes what expired "
                                                                 "(also `reelforge gc`); 0: only `reelforge gc`")
+    # --- fairness: per-user caps, rate limits, render time and memory
+    max_queued_renders: int = Field(10, ge=1, description="exports one user may have waiting to start; one more "
+                                                          "gets 429 with Retry-After and nothing is stored")
+    max_running_renders: int = Field(2, ge=1, description="exports of one user that render at once; the rest wait "
+                                                          "while other users' exports start in turn")
+    queue_retry_after_s: int = Field(30, ge=1, description="the Retry-After of a 429 for a full render queue")
+    token_requests_per_minute: int = Field(20, ge=1, description="anonymous-token requests per IP per minute "
+                                                                 "(a burst limit; every request counts)")
+    tokens_per_ip_per_week: int = Field(10, ge=1, description="new anonymous tokens per IP per 7 days "
+                                                              "(api-contract 4.3); returning a live token is free")
+    exports_per_minute: int = Field(30, ge=1, description="export requests per user per minute")
+    uploads_per_minute: int = Field(20, ge=1, description="upload requests per user per minute")
+    chat_turns_per_minute: int = Field(10, ge=1, description="chat messages (/run_sse) per user per minute")
+    job_time_limit_s: float = Field(DEFAULT_JOB_TIME_LIMIT_S, gt=0, description="the longest one render may run")
+    render_time_floor_s: float = Field(DEFAULT_RENDER_TIME_FLOOR_S, gt=0,
+                                       description="a render may always run this long, however short its timeline")
+    render_time_per_s: float = Field(DEFAULT_RENDER_TIME_PER_S, gt=0,
+                                     description="seconds a render may run per second of timeline, between the "
+                                                 "floor and job_time_limit_s; past it the job fails")
+    render_memory_mb: int = Field(DEFAULT_RENDER_MEMORY_MB, ge=0,
+                                  description="address space (RLIMIT_AS) each render process and its FFmpeg may "
+                                              "map, in MiB; 0: no cap. Not applied to a job whose codec choice "
+                                              "uses the GPU (NVENC or CUDA decoding): CUDA reserves huge virtual "
+                                              "ranges it never touches")
 
 
 @lru_cache(maxsize=1)

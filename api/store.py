@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS users (
   id TEXT PRIMARY KEY, client_id TEXT UNIQUE, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
   token TEXT PRIMARY KEY, user_id TEXT NOT NULL, client_id TEXT, anonymous INTEGER NOT NULL,
-  available INTEGER NOT NULL, frozen INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, expires REAL NOT NULL);
+  available INTEGER NOT NULL, frozen INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, expires REAL NOT NULL,
+  issued_ip TEXT);
 CREATE INDEX IF NOT EXISTS tokens_by_client ON tokens (client_id, expires);
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY, task_id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, task_name TEXT NOT NULL,
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY, user_id TEXT NOT NULL, token TEXT NOT NULL, session_id TEXT NOT NULL, status TEXT NOT NULL,
   progress INTEGER NOT NULL DEFAULT 0, format TEXT NOT NULL, spec TEXT NOT NULL, output_path TEXT NOT NULL,
   result TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, cancel INTEGER NOT NULL DEFAULT 0,
-  credits INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, started_ms INTEGER, completed_ms INTEGER);
+  credits INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, started_ms INTEGER, completed_ms INTEGER,
+  render_id TEXT);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_ms);
 CREATE TABLE IF NOT EXISTS drafts (
   session_id TEXT NOT NULL, version INTEGER NOT NULL, parent INTEGER, hash TEXT NOT NULL, note TEXT NOT NULL,
@@ -83,6 +85,7 @@ class TokenRow:
     available: int
     frozen: int
     expires: float
+    issued_ip: str | None = None      # the address the token was issued to
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,15 @@ class JobRow:
     created_ms: int
     started_ms: int | None
     completed_ms: int | None
+    render_id: str = ""         # the id its owner chose; ``id`` is the store's own key, unique across users
+
+
+class QueueFull(Exception):
+    """The user already has ``pending`` exports waiting, the most allowed (``maximum``)."""
+
+    def __init__(self, pending: int, maximum: int) -> None:
+        super().__init__(pending, maximum)
+        self.pending, self.maximum = pending, maximum
 
 
 class NotEnoughCredits(Exception):
@@ -151,6 +163,11 @@ NO_PARENT = -1          # a draft version with nothing before it (what undo cann
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def new_job_key() -> str:
+    """The store's own key for a job: unguessable and unique across users, whatever id its owner chose."""
+    return f"job_{secrets.token_hex(10)}"
 
 
 def new_session_id() -> str:
@@ -169,6 +186,7 @@ class Store:
         db.executescript(SCHEMA)
         with self._tx(immediate=True) as tx:
             migrate_drafts(tx)
+            _add_columns(tx)
         self._migrate_retention()
 
     def _db(self) -> sqlite3.Connection:
@@ -197,8 +215,8 @@ class Store:
 
     # ------------------------------------------------------------ tokens and credits
 
-    def issue_token(self, client_id: str, credits: int, ttl_s: float) -> tuple[TokenRow, bool]:
-        """The client's live token, or a new one (and its user, the first time). (row, newly made)."""
+    def issue_token(self, client_id: str, credits: int, ttl_s: float, ip: str | None = None) -> tuple[TokenRow, bool]:
+        """The client's live token, or a new one issued to ``ip`` (and its user, the first time). (row, newly made)."""
         now = time.time()
         with self._tx(immediate=True) as db:
             live = db.execute("SELECT * FROM tokens WHERE client_id = ? AND expires > ? ORDER BY created DESC LIMIT 1",
@@ -210,10 +228,17 @@ class Store:
             if user is None:
                 db.execute("INSERT INTO users (id, client_id, created) VALUES (?, ?, ?)", (user_id, client_id, now))
             token = f"nmv_usr_{secrets.token_urlsafe(24)}"
-            db.execute("INSERT INTO tokens VALUES (?, ?, ?, 1, ?, 0, ?, ?)",
-                       (token, user_id, client_id, credits, now, now + ttl_s))
+            db.execute("INSERT INTO tokens (token, user_id, client_id, anonymous, available, frozen, created, expires, "
+                       "issued_ip) VALUES (?, ?, ?, 1, ?, 0, ?, ?, ?)",
+                       (token, user_id, client_id, credits, now, now + ttl_s, ip))
             row = db.execute("SELECT * FROM tokens WHERE token = ?", (token,)).fetchone()
             return _token(row), True
+
+    def live_token(self, client_id: str) -> TokenRow | None:
+        """The client id's token that has not expired, if any."""
+        row = self._one("SELECT * FROM tokens WHERE client_id = ? AND expires > ? ORDER BY created DESC LIMIT 1",
+                        client_id, time.time())
+        return _token(row) if row else None
 
     def token(self, token: str) -> TokenRow | None:
         row = self._one("SELECT * FROM tokens WHERE token = ?", token)
@@ -353,34 +378,75 @@ class Store:
 
     # ------------------------------------------------------------ render jobs
 
-    def create_job(self, job: JobRow) -> tuple[JobRow, bool]:
-        """Insert ``job`` and freeze its credits, or return the job already under its id. (row, newly made).
+    def create_job(self, job: JobRow, max_pending: int | None = None) -> tuple[JobRow, bool]:
+        """Insert ``job`` and freeze its credits, or return the job its owner already made under the same
+        render id. (row, newly made).
 
-        Raises NotEnoughCredits (and changes nothing) when the token cannot pay for it.
+        Raises QueueFull when the owner has ``max_pending`` jobs waiting already, and NotEnoughCredits when
+        the token cannot pay; either way nothing changes.
         """
         spec, draft_hash, draft_text = split_spec(job.spec)
         with self._tx(immediate=True) as db:
-            existing = db.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone()
+            existing = db.execute("SELECT * FROM jobs WHERE user_id = ? AND render_id = ?",
+                                  (job.user_id, job.render_id or job.id)).fetchone()
             if existing is not None:
                 return _job(existing), False
+            if max_pending is not None:
+                pending = _pending(db, job.user_id)
+                if pending >= max_pending:
+                    raise QueueFull(pending, max_pending)
             _freeze(db, job.token, job.credits)
             if draft_hash is not None and draft_text is not None:
                 put_text(db, draft_hash, draft_text)
             db.execute("INSERT INTO jobs (id, user_id, token, session_id, status, progress, format, spec, output_path, "
-                       "credits, created_ms, draft_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                       "credits, created_ms, draft_hash, render_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                        (job.id, job.user_id, job.token, job.session_id, job.status, job.progress, job.format, spec,
-                        job.output_path, job.credits, job.created_ms, draft_hash))
+                        job.output_path, job.credits, job.created_ms, draft_hash, job.render_id or job.id))
         return job, True
 
-    def job(self, job_id: str) -> JobRow | None:
-        row = self._one("SELECT * FROM jobs WHERE id = ?", job_id)
+    def job(self, key: str) -> JobRow | None:
+        """A job by the store's own key."""
+        row = self._one("SELECT * FROM jobs WHERE id = ?", key)
         return _job(row) if row else None
 
-    def claim_job(self) -> JobRow | None:
-        """The oldest pending job, now marked processing (atomically: no two workers get the same one)."""
+    def own_job(self, user_id: str, render_id: str) -> JobRow | None:
+        """A job by the id its owner chose: another user's job under the same id is not this one."""
+        row = self._one("SELECT * FROM jobs WHERE user_id = ? AND render_id = ?", user_id, render_id)
+        return _job(row) if row else None
+
+    def pending_count(self, user_id: str) -> int:
+        return _pending(self._db(), user_id)
+
+    def job_counts(self) -> dict[str, int]:
+        """Jobs waiting and running, over all users."""
+        rows = self._db().execute("SELECT status, COUNT(*) AS n FROM jobs WHERE status IN ('pending', 'processing') "
+                                  "GROUP BY status")
+        counts = {"pending": 0, "processing": 0}
+        counts.update({r["status"]: int(r["n"]) for r in rows})
+        return counts
+
+    def render_ids(self, user_id: str, keys: list[str]) -> dict[str, str]:
+        """Of these job keys, the ones ``user_id`` owns, with the render id each was given."""
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        rows = self._db().execute(f"SELECT id, render_id FROM jobs WHERE user_id = ? AND id IN ({marks})",
+                                  (user_id, *keys))
+        return {r["id"]: r["render_id"] or r["id"] for r in rows}
+
+    def claim_job(self, max_running: int | None = None) -> JobRow | None:
+        """The next pending job, now marked processing (atomically: no two runners get the same one).
+
+        Users take turns: the job comes from the user with the fewest jobs processing, then the one served
+        longest ago (or never), then the one waiting longest; it is that user's oldest pending job. A user
+        with ``max_running`` jobs processing gets none.
+        """
         with self._tx(immediate=True) as db:
-            row = db.execute("SELECT id FROM jobs WHERE status = 'pending' AND cancel = 0 "
-                             "ORDER BY created_ms LIMIT 1").fetchone()
+            user = db.execute(_NEXT_USER, (max_running if max_running is not None else 1 << 62,)).fetchone()
+            if user is None:
+                return None
+            row = db.execute("SELECT id FROM jobs WHERE user_id = ? AND status = 'pending' AND cancel = 0 "
+                             "ORDER BY created_ms LIMIT 1", (user["user_id"],)).fetchone()
             if row is None:
                 return None
             db.execute("UPDATE jobs SET status = 'processing', attempts = attempts + 1, started_ms = ?, progress = 0 "
@@ -559,6 +625,38 @@ class Store:
         self.forget_unused_drafts()
 
 
+_NEXT_USER = """
+WITH waiting AS (
+  SELECT user_id, MIN(created_ms) AS first_ms FROM jobs WHERE status = 'pending' AND cancel = 0 GROUP BY user_id),
+turns AS (
+  SELECT w.user_id, w.first_ms,
+    (SELECT COUNT(*) FROM jobs r WHERE r.user_id = w.user_id AND r.status = 'processing') AS running,
+    (SELECT MAX(s.started_ms) FROM jobs s WHERE s.user_id = w.user_id) AS served
+  FROM waiting w)
+SELECT user_id FROM turns WHERE running < ? ORDER BY running, COALESCE(served, 0), first_ms LIMIT 1
+"""
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Bring a database made by an older version up to the schema: new columns, filled, and their indexes."""
+    for table, column in (("tokens", "issued_ip"), ("jobs", "render_id")):
+        if column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
+            try:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+            except sqlite3.OperationalError as exc:      # another API process added it a moment ago
+                if "duplicate column" not in str(exc):
+                    raise
+    db.execute("UPDATE jobs SET render_id = id WHERE render_id IS NULL")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS jobs_by_owner ON jobs (user_id, render_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, status, created_ms)")
+    db.execute("CREATE INDEX IF NOT EXISTS jobs_served ON jobs (user_id, started_ms)")
+
+
+def _pending(db: sqlite3.Connection, user_id: str) -> int:
+    row = db.execute("SELECT COUNT(*) AS n FROM jobs WHERE user_id = ? AND status = 'pending'", (user_id,)).fetchone()
+    return int(row["n"])
+
+
 def _freeze(db: sqlite3.Connection, token: str, credits: int) -> None:
     """Inside a transaction: move ``credits`` from available to frozen, or raise NotEnoughCredits (the caller's
     transaction then rolls back, so nothing changes). Never lets a balance go negative, also under concurrency."""
@@ -572,7 +670,8 @@ def _freeze(db: sqlite3.Connection, token: str, credits: int) -> None:
 
 
 def _token(r: sqlite3.Row) -> TokenRow:
-    return TokenRow(r["token"], r["user_id"], bool(r["anonymous"]), r["available"], r["frozen"], r["expires"])
+    return TokenRow(r["token"], r["user_id"], bool(r["anonymous"]), r["available"], r["frozen"], r["expires"],
+                    r["issued_ip"])
 
 
 def _session(r: sqlite3.Row) -> SessionRow:
@@ -587,4 +686,5 @@ def _media(r: sqlite3.Row) -> MediaRow:
 def _job(r: sqlite3.Row) -> JobRow:
     return JobRow(r["id"], r["user_id"], r["token"], r["session_id"], r["status"], r["progress"], r["format"],
                   r["spec"], r["output_path"], json.loads(r["result"]) if r["result"] else None, r["error"],
-                  r["attempts"], bool(r["cancel"]), r["credits"], r["created_ms"], r["started_ms"], r["completed_ms"])
+                  r["attempts"], bool(r["cancel"]), r["credits"], r["created_ms"], r["started_ms"], r["completed_ms"],
+                  r["render_id"] or r["id"])

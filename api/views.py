@@ -94,10 +94,10 @@ def job_body(base: str, signer: Signer, job: JobRow) -> dict[str, Any]:
     output = {"url": url, "duration": result.get("duration_s"), "size": result.get("size_bytes"), "format": job.format,
               "width": result.get("width"), "height": result.get("height")}
     codecs = {key: result.get(key) for key in ("encoder", "encoder_reason", "decoder", "decoder_reason")}
-    data = {"id": job.id, "render_id": job.id, "status": job.status, "progress": job.progress, "outputUrl": url,
-            "output": {"url": url}, "createdAt": job.created_ms, "completedAt": job.completed_ms, "error": error,
-            "cancelled": error == "cancelled", "attempts": job.attempts, "worker": result.get("worker"),
+    data = {"id": job.render_id, "render_id": job.render_id, "status": job.status, "progress": job.progress,
+            "outputUrl": url, "output": {"url": url}, "createdAt": job.created_ms, "completedAt": job.completed_ms,
+            "error": error, "cancelled": error == "cancelled", "attempts": job.attempts, "worker": result.get("worker"),
             "parts": result.get("parts"), **codecs}
-    return {"code": 0, "success": job.status != "failed", "message": "ok", "id": job.id, "render_id": job.id,
-            "taskId": job.id, "status": job.status, "progress": job.progress, "output": output, "error": error,
-            "data": data}
+    return {"code": 0, "success": job.status != "failed", "message": "ok", "id": job.render_id,
+            "render_id": job.render_id, "taskId": job.render_id, "status": job.status, "progress": job.progress,
+            "output": output, "error": error, "data": data}

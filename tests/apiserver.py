@@ -18,6 +18,11 @@ from typing import Any
 import httpx
 
 SKILL_HEADERS = {"X-Skill-Source": "best-gif-maker", "X-Skill-Version": "1.0.0", "X-Skill-Platform": "unknown"}
+# Every test client comes from 127.0.0.1, far more of them than one address makes in real use: a server
+# under test takes them all unless a test sets these lower to prove a limit.
+TEST_RATE_LIMITS = {"REELFORGE_TOKEN_REQUESTS_PER_MINUTE": "100000", "REELFORGE_TOKENS_PER_IP_PER_WEEK": "100000",
+                    "REELFORGE_EXPORTS_PER_MINUTE": "100000", "REELFORGE_UPLOADS_PER_MINUTE": "100000",
+                    "REELFORGE_CHAT_TURNS_PER_MINUTE": "100000"}
 
 
 def stop_group(proc: subprocess.Popen[bytes] | None, sig: int, grace_s: float) -> None:
@@ -51,7 +56,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
-        env = {**os.environ, "REELFORGE_DATA_DIR": str(self.data_dir), **self.env}
+        env = {**os.environ, **TEST_RATE_LIMITS, "REELFORGE_DATA_DIR": str(self.data_dir), **self.env}
         self.log = open(self.data_dir.parent / f"{self.data_dir.name}-server.log", "ab")  # noqa: SIM115 - closed in stop
         self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(self.port)], env=env,
                                      stdout=self.log, stderr=self.log, start_new_session=True)

@@ -267,7 +267,7 @@ def test_invalid_drafts_get_400_with_paths_and_make_no_job(api_server, clients, 
     assert client.json("GET", "/api/credits/balance/simple")["data"]["available"] == 100
 
 
-def test_repeated_ids_are_idempotent_and_foreign_ids_conflict(api_server, clients, media) -> None:
+def test_repeated_ids_are_idempotent_and_each_owner_has_their_own(api_server, clients, media) -> None:
     alice, bob = clients(api_server.base).connect(), clients(api_server.base).connect()
     [clip] = alice.upload(media.red)["data"]["files"]
     render_id = f"render_{uuid.uuid4().hex}"
@@ -275,12 +275,16 @@ def test_repeated_ids_are_idempotent_and_foreign_ids_conflict(api_server, client
     again = alice.export(clip_draft(clip["url"], d=500), render_id=render_id)
     assert again["id"] == first["id"] and again["data"]["createdAt"] == first["data"]["createdAt"]
     [bob_clip] = bob.upload(media.red)["data"]["files"]
-    taken = bob.call("POST", "/api/render/proxy/lambda",
-                     json={"id": render_id, "sessionId": bob.session_id, "draft": clip_draft(bob_clip["url"])})
-    assert (taken.status_code, taken.json()["code"]) == (409, 409)
+    bobs = bob.call("POST", "/api/render/proxy/lambda",                         # the same id: bob's own job
+                    json={"id": render_id, "sessionId": bob.session_id, "draft": clip_draft(bob_clip["url"], d=500)})
+    assert (bobs.status_code, bobs.json()["code"], bobs.json()["id"]) == (200, 0, render_id)
     legacy = alice.call("GET", f"/api/render/proxy/{render_id}").json()          # E12 alias
     assert legacy["id"] == render_id
+    bob_done = bob.wait(render_id)
+    assert bob_done["status"] == "completed" and bob_done["output"]["duration"] == pytest.approx(0.5, abs=0.05)
     done = alice.wait(render_id)
+    assert done["output"]["duration"] == pytest.approx(1.0, abs=0.05)           # each sees only their own
+    assert done["output"]["url"] != bob_done["output"]["url"] and render_id not in done["output"]["url"]
     assert done["status"] == "completed" and done["progress"] == 100 and done["data"]["completedAt"]
     ranged = alice.call("GET", f"/api/render/proxy/{render_id}/download", headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and len(ranged.content) == 100 and ranged.headers["content-range"].startswith(

@@ -11,10 +11,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
@@ -107,10 +109,11 @@ def poll(client: Client, render_id: str, until: set[str], timeout_s: float = 120
     raise AssertionError(f"{render_id} never reached {until}: {body}")
 
 
-def running_on(farm: Farm, render_id: str, timeout_s: float = 60) -> str:
+def running_on(client: Client, render_id: str, timeout_s: float = 60) -> str:
+    """The worker rendering one of ``client``'s exports, as the farm listing shows it to its owner."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for worker in farm.live():
+        for worker in client.json("GET", "/api/farm/workers")["data"]["workers"]:
             if worker.get("current_job") == render_id:
                 return str(worker["name"])
         time.sleep(0.1)
@@ -154,7 +157,7 @@ def test_renders_on_the_farm_with_rising_progress(farm: Farm, client: Client, tm
 
 def test_a_killed_worker_s_job_completes_on_the_other(farm: Farm, client: Client, tmp_path: Path) -> None:
     render_id = start_render(client, client.clip_url)  # type: ignore[attr-defined]
-    victim = running_on(farm, render_id)
+    victim = running_on(client, render_id)
     poll(client, render_id, {"processing"})
     time.sleep(1.0)
     farm.workers[victim].stop(signal.SIGKILL)                  # mid-render, no goodbye
@@ -171,7 +174,7 @@ def test_a_killed_worker_s_job_completes_on_the_other(farm: Farm, client: Client
 
 def test_cancel_stops_a_running_render_and_its_ffmpeg(farm: Farm, client: Client) -> None:
     render_id = start_render(client, client.clip_url)  # type: ignore[attr-defined]
-    running_on(farm, render_id)
+    running_on(client, render_id)
     poll(client, render_id, {"processing"})
     time.sleep(1.0)
     cancelled = client.json("POST", f"/api/render/proxy/lambda/{render_id}/cancel")
@@ -198,12 +201,88 @@ def test_a_long_timeline_renders_in_parts(farm: Farm, client: Client, tmp_path: 
 
 def test_api_restart_while_jobs_run(farm: Farm, client: Client) -> None:
     ids = [start_render(client, client.clip_url) for _ in range(2)]  # type: ignore[attr-defined]
-    running_on(farm, ids[0])
+    running_on(client, ids[0])
     farm.api.stop()
     farm.api.start()                                            # same data, same port
     for render_id in ids:
         done, _ = poll(client, render_id, {"completed", "failed"}, timeout_s=180)
         assert done["status"] == "completed", done
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    return found
+
+
+def _active_entries(client: redis.Redis) -> int:
+    """Board entries a worker holds or the broker carries (not yet ended)."""
+    entries = [JobEntry.from_hash(client.hgetall(k)) for k in client.scan_iter(match="reelforge:job:*")]
+    return sum(1 for e in entries if e is not None and e.status in (JobStatus.QUEUED, JobStatus.PROCESSING))
+
+
+def test_the_farm_takes_users_in_turns_and_shows_others_only_as_counts(farm: Farm, client: Client, clients,
+                                                                      long_clip: Path) -> None:
+    bob = clients(farm.api.base, headers=skill("ai-video-maker-gratis")).connect()
+    [bob_clip] = uploaded(bob, long_clip)
+    clip = client.clip_url  # type: ignore[attr-defined]
+    draft = {"m": {"width": 320, "height": 180}, "t": [{"tt": 0, "sg": [{"src": clip, "d": 4000}]}]}
+    alice_ids = [client.export(draft, {"format": "mp4"})["id"] for _ in range(4)]
+    bob_draft = {"m": {"width": 320, "height": 180}, "t": [{"tt": 0, "sg": [{"src": bob_clip["url"], "d": 1000}]}]}
+    bob_id = bob.export(bob_draft, {"format": "mp4"})["id"]
+    board = redis.Redis.from_url(farm.redis_url)
+    busiest, limits, bob_saw = 0, set(), ""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        busiest = max(busiest, _active_entries(board))
+        bob_saw += json.dumps(bob.json("GET", "/api/farm/workers")["data"])
+        for worker in farm.workers.values():
+            for pid in _children(worker.proc.pid if worker.proc else -1):
+                try:
+                    if b"workers.job" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        continue                  # not yet its render process (between fork and exec)
+                    text = Path(f"/proc/{pid}/limits").read_text()
+                except OSError:
+                    continue
+                limits.update(line.split()[3] for line in text.splitlines() if line.startswith("Max address space"))
+        statuses = [client.json("GET", f"/api/render/proxy/lambda/{r}")["status"] for r in alice_ids]
+        if all(s in ("completed", "failed") for s in statuses) and bob.wait(bob_id, 0)["status"] == "completed":
+            break
+        time.sleep(0.2)
+    done = [client.wait(r) for r in alice_ids]
+    mine = bob.wait(bob_id)
+    assert all(d["status"] == "completed" for d in [*done, mine]), [*done, mine]
+    assert mine["data"]["completedAt"] < max(d["data"]["completedAt"] for d in done)   # not after all of alice's
+    assert busiest <= 2                                   # never more sent than the two workers can take
+    assert limits == {str(6144 * 1024 * 1024)}            # each render process ran under the memory cap
+    assert not any(r in bob_saw for r in alice_ids) and '"rendering"' in bob_saw
+
+
+def test_cancel_revokes_the_queued_message_by_its_task_id(farm: Farm, tmp_path: Path) -> None:
+    deadline = time.monotonic() + 120
+    while any(w.get("current_job") for w in farm.live()) and time.monotonic() < deadline:
+        time.sleep(0.2)                                   # idle workers answer the inspection below
+    runner = FarmRunner(Store(tmp_path / "db.sqlite"), farm.redis_url, 2, 3)
+    queued_write("revoke-me", "cpu", 1, False).apply(redis.Redis.from_url(farm.redis_url))   # its second sending
+    runner.cancel("revoke-me")
+    revoked = runner.celery.control.inspect(timeout=5).revoked() or {}
+    assert len(revoked) == 2 and all("revoke-me:1" in ids for ids in revoked.values()), revoked
+    entry = JobEntry.from_hash(redis.Redis.from_url(farm.redis_url).hgetall(job_key("revoke-me")))
+    assert entry is not None and (entry.status, entry.error) == (JobStatus.FAILED, CANCELLED)
+
+
+def test_rate_limits_are_shared_by_every_api_process(redis_url: str, tmp_path: Path) -> None:
+    env = {"REELFORGE_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/3", "REELFORGE_TOKENS_PER_IP_PER_WEEK": "2"}
+    with Server(tmp_path / "one", env=env) as one, Server(tmp_path / "two", env=env) as two:
+        codes = [httpx.post(server.base + "/api/auth/anonymous-token", headers={"X-Client-Id": str(uuid.uuid4())},
+                            timeout=30).status_code for server in (one, two, one, two)]
+    assert codes == [200, 200, 429, 429]
 
 
 def test_jobs_go_to_gpu_only_while_a_gpu_worker_is_alive(redis_url: str, tmp_path: Path) -> None:

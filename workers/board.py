@@ -71,6 +71,14 @@ class Board:
         if self.redis.hget(key, JobField.WORKER) in (worker, worker.encode()):
             self.redis.hset(key, JobField.LEASE, time.time() + lease_s)
 
+    def release(self, job_id: str, worker: str | None = None) -> None:
+        """Give up the lease while the job is still processing (its render process died): the API then sends
+        it again, or fails it when it is over its attempts, as for a worker that died. With ``worker``, only
+        while that worker holds it; without, whoever does (a chord of parts)."""
+        key = job_key(job_id)
+        if worker is None or self.redis.hget(key, JobField.WORKER) in (worker, worker.encode()):
+            self.redis.hset(key, JobField.LEASE, 0)
+
     def progress(self, job_id: str, percent: int) -> None:
         self.redis.hset(job_key(job_id), JobField.PROGRESS, percent)
 

@@ -9,33 +9,46 @@ whose file is already there is not rendered again, so a job sent again after a l
 redoes what is missing.
 
 While the chord runs, the job's lease belongs to it (``REELFORGE_JOB_TIME_LIMIT_S``), and each
-piece reports its progress; the job's progress is their mean.
+piece reports its progress; the job's progress is their mean. Each piece renders in a child process
+(``python -m workers.job``) under the render memory cap and time limit, like a whole render: a
+piece that fails fails the job at once, in the API's words; a piece whose process died gives the
+job's lease up, so the API sends the job again and only the missing pieces are rendered.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
 from celery import Celery, chord
 
-from engine.chunks import PART_SUFFIX, Part, join_parts, plan_parts, render_part, render_sound
+from engine.chunks import PART_SUFFIX, Part, join_parts, plan_parts
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 from engine.errors import EngineError, RenderCancelled
 from engine.job import RenderJob
 from engine.media.probe import probe
-from engine.media.resolve import MappedResolver
 from engine.model.draft import parse_draft
 from engine.model.timeline import build_timeline
+from engine.run import limited_child
 from workers.board import Board
+from workers.job import public_error
+from workers.protocol import (
+    CANCELLED,
+    ChildEnd,
+    ChildRender,
+    capped_env,
+    render_memory_cap,
+    render_time_limit_s,
+)
 from workers.settings import WorkerSettings as Settings
 from workers.storage import SharedDirectory
+from workers.tasks import PART, SOUND, piece_request
 
 log = logging.getLogger("reelforge.chunked")
 PART_TASK: Final = "reelforge.render_part"
@@ -94,9 +107,7 @@ class Chunked:
         out = self._folder(job) / f"part-{part.index:04d}{PART_SUFFIX[fmt]}"
         if out.is_file():
             return str(out)
-        with self._watch(job_id, str(part.index)) as (progress, cancel):
-            render_part(part, out, config=self.config, resolve=self._resolver(job), codecs=self.codecs(),
-                        on_progress=progress, cancel=cancel)
+        self._render_piece(job_id, str(part.index), PART, job, out, part)
         return str(out)
 
     def sound(self, job_id: str, spec: str) -> str | None:
@@ -104,10 +115,7 @@ class Chunked:
         out = self._folder(job) / "sound.m4a"
         if out.is_file():
             return str(out)
-        with self._watch(job_id, SOUND_SHARE) as (progress, cancel):
-            made = render_sound(job.draft, out, config=self.config, resolve=self._resolver(job),
-                                on_progress=progress, cancel=cancel)
-        return str(made) if made else None
+        return self._render_piece(job_id, SOUND_SHARE, SOUND, job, out)
 
     def join(self, pieces: list[str | None], job_id: str, spec: str, frames: int) -> dict[str, Any]:
         job = RenderJob.from_json(spec)
@@ -118,7 +126,8 @@ class Chunked:
             result = join_parts(job.draft, [Path(p) for p in parts if p], Path(sound) if sound else None, output,
                                 config=self.config, frames=frames)
         except EngineError as exc:
-            self.board.fail(job_id, f"joining the parts failed: {exc}")
+            log.warning("job %s: joining the parts failed: %r", job_id, exc)
+            self.board.fail(job_id, f"joining the parts failed: {public_error(exc)[1]}")
             raise
         storage.publish(output, job.output)
         self.board.complete(job_id, {**result.to_dict(), "parts": len(parts), "chunked": True,
@@ -134,44 +143,39 @@ class Chunked:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def _resolver(self, job: RenderJob) -> MappedResolver:
-        storage = SharedDirectory(job.data_root, self.settings.data_dir)
-        return MappedResolver({src: str(storage.input(path)) for src, path in job.sources.items()})
-
-    def _watch(self, job_id: str, piece: str) -> _Watch:
-        return _Watch(self.board, job_id, piece)
-
-
-class _Watch:
-    """Around one piece: its progress onto the board, the job's cancel flag into the render."""
-
-    def __init__(self, board: Board, job_id: str, piece: str) -> None:
-        self.board, self.job_id, self.piece = board, job_id, piece
-        self.cancel, self.done = threading.Event(), threading.Event()
-        self.last = -1
-
-    def progress(self, fraction: float) -> None:
-        percent = min(100, int(fraction * 100))
-        if percent > self.last:
-            self.last = percent
-            self.board.piece_progress(self.job_id, self.piece, percent)
-
-    def _poll(self) -> None:
-        while not self.done.wait(0.5):
-            if self.board.cancel_requested(self.job_id):
-                self.cancel.set()
-
-    def __enter__(self) -> tuple[Callable[[float], None], threading.Event]:
-        if self.board.cancel_requested(self.job_id):
+    def _render_piece(self, job_id: str, piece: str, kind: str, job: RenderJob, out: Path,
+                      part: Part | None = None) -> str | None:
+        """One piece in a render process, its progress onto the board; the path it made (None: no sound)."""
+        if self.board.cancel_requested(job_id):
+            self.board.fail(job_id, CANCELLED)
             raise RenderCancelled("cancelled before it started")
-        threading.Thread(target=self._poll, daemon=True).start()
-        return self.progress, self.cancel
+        storage = SharedDirectory(job.data_root, self.settings.data_dir)
+        local = replace(job, sources={src: str(storage.input(path)) for src, path in job.sources.items()},
+                        output=str(out), config=RenderJob.config_of(self.config), choice=self.codecs().to_dict())
+        cap = render_memory_cap(self.settings.render_memory_mb, local.choice)
+        limit = render_time_limit_s(job.duration_s, self.settings.render_time_floor_s,
+                                    self.settings.render_time_per_s, self.settings.job_time_limit_s)
+        child = ChildRender(json.dumps(piece_request(kind, local, part)), time_limit_s=limit,
+                            preexec=limited_child(cap), env=capped_env(cap),
+                            on_progress=lambda percent: self.board.piece_progress(job_id, piece, percent),
+                            should_cancel=lambda: self.board.cancel_requested(job_id))
+        outcome = child.run()
+        if outcome.end == ChildEnd.DONE:
+            self.board.piece_progress(job_id, piece, 100)
+            made = outcome.result.get("output")
+            return str(made) if made else None
+        if outcome.end == ChildEnd.CANCELLED:
+            self.board.fail(job_id, CANCELLED)
+            raise RenderCancelled()
+        if outcome.end in (ChildEnd.FAILED, ChildEnd.TIMED_OUT):
+            log.warning("job %s: piece %s failed: %s\n%s", job_id, piece, outcome.error, outcome.stderr_tail)
+            self.board.fail(job_id, f"a part failed: {outcome.error}")
+            raise PieceFailed(outcome.error or "the render failed")
+        log.warning("job %s: piece %s: its render process died (exit %s); the job goes back to the API\n%s",
+                    job_id, piece, outcome.returncode, outcome.stderr_tail)
+        self.board.release(job_id)
+        raise PieceFailed("its render process died")
 
-    def __exit__(self, kind: object, exc: object, tb: object) -> None:
-        self.done.set()
-        if isinstance(exc, RenderCancelled):
-            self.board.fail(self.job_id, "cancelled")
-        elif isinstance(exc, EngineError):
-            self.board.fail(self.job_id, f"a part failed: {exc}")
-        else:
-            self.board.piece_progress(self.job_id, self.piece, 100)
+
+class PieceFailed(Exception):
+    """A piece of a chunked job did not render (the chord then stops; the board says why)."""

@@ -2,15 +2,19 @@
 
 At start it reads the GPUs (pynvml) and proves the codecs with trial runs, then consumes the
 ``gpu`` queue when it can use NVENC or CUDA decoding, else ``cpu`` (``REELFORGE_WORKER_QUEUES``
-overrides). It runs Celery's solo pool: the render happens in this process, so killing the worker
-kills its render, and FFmpeg dies with it (the kernel's parent-death signal). Run one per GPU,
-pinned with ``CUDA_VISIBLE_DEVICES``.
+overrides). It runs Celery's solo pool, one job at a time; each render runs in a child process
+(``python -m workers.job``, as on the embedded default) under the render memory cap and a time
+limit scaled by the timeline's length, and dies with the worker (the kernel's parent-death signal),
+FFmpeg with it. Run one per GPU, pinned with ``CUDA_VISIBLE_DEVICES``.
 
 Crash safety comes from the job board (:mod:`workers.board`), not from the broker alone: the task
 is acknowledged late (a message whose worker vanished is delivered again), every run first
 *claims* the job, and while it renders the worker renews a short lease. When the lease runs out
-the API sends the job again, up to the attempts limit, then fails it with the reason. Outputs are
-written under a temporary name and renamed when checked, so a half-written file is never served.
+the API sends the job again, up to the attempts limit, then fails it with the reason; a render
+process that died under a live worker gives its lease up for the same retry. A render that raised
+fails at once (it would fail again), with a message in the API's words; the detail goes to this
+worker's log. Outputs are written under a temporary name and renamed when checked, so a
+half-written file is never served; the job's own scratch folder is deleted when its task ends.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -29,13 +34,26 @@ from celery import Celery
 from engine.config import EngineConfig
 from engine.encode.encoders import Capabilities, CodecChoice, detect_capabilities
 from engine.encode.gpu import GpuDiscovery, discover_gpus
-from engine.errors import EngineError, RenderCancelled
+from engine.errors import EngineError
 from engine.job import RenderJob
-from engine.media.resolve import MappedResolver
-from engine.pipeline.render import render
+from engine.run import limited_child
 from workers.board import RUN, Board, Registry
 from workers.chunked import Chunked
-from workers.protocol import ANNOUNCE_EVERY_S, CANCELLED, CPU_QUEUE, GPU_QUEUE, RENDER_TASK
+from workers.job import public_error
+from workers.protocol import (
+    ANNOUNCE_EVERY_S,
+    CANCELLED,
+    CPU_QUEUE,
+    GPU_QUEUE,
+    RENDER_TASK,
+    ChildEnd,
+    ChildRender,
+    capped_env,
+    remove_scratch,
+    render_memory_cap,
+    render_time_limit_s,
+    scratch_folder,
+)
 from workers.settings import WorkerSettings
 from workers.storage import SharedDirectory
 
@@ -110,18 +128,33 @@ class FarmWorker:
         self.registry.leave(self.name)
 
     def render(self, job_id: str, spec: str) -> dict[str, Any]:
-        """The Celery task body: claim, render with a renewed lease, report."""
+        """The Celery task body: claim, render with a renewed lease, report. Whatever happens, the job ends
+        on the board (or gives its lease up to be sent again) and its scratch folder is gone."""
         outcome = self.board.claim(job_id, self.name, self.settings.job_lease_s, self.settings.job_max_attempts)
         if outcome != RUN:
             log.info("job %s not run here: %s", job_id, outcome)
             return {"job": job_id, "skipped": outcome}
-        job = RenderJob.from_json(spec)
+        job: RenderJob | None = None
+        try:
+            job = RenderJob.from_json(spec)
+            return self._run(job_id, job, spec)
+        except Exception as exc:            # never a traceback for the client, never a retry of what would repeat
+            log.exception("job %s failed", job_id)
+            _code, message = public_error(exc)
+            self.board.fail(job_id, message)
+            return {"job": job_id, "status": "failed", "error": message}
+        finally:
+            if job is not None:
+                self._clean(job)
+
+    def _run(self, job_id: str, job: RenderJob, spec: str) -> dict[str, Any]:
         if self.chunked is not None:
             try:
                 parts = self.chunked.plan(job)
             except EngineError as exc:
-                self.board.fail(job_id, str(exc))
-                return {"job": job_id, "status": "failed", "error": str(exc)}
+                _code, message = public_error(exc)
+                self.board.fail(job_id, message)
+                return {"job": job_id, "status": "failed", "error": message}
             if len(parts) > 1:             # a chord of parts renders it, here and on other workers
                 try:
                     self.chunked.start(job_id, spec, parts, self.board.queue(job_id) or self.queues[0])
@@ -131,50 +164,76 @@ class FarmWorker:
                     self.board.renew(job_id, self.name, self.settings.job_lease_s)
         self.current = job_id
         self.registry.announce(self.name, self.info())
-        cancel, done = threading.Event(), threading.Event()
-        keeper = threading.Thread(target=self._keep_lease, args=(job_id, cancel, done), daemon=True)
-        keeper.start()
         try:
-            return self._render(job_id, job, cancel)
+            return self._render(job_id, job)
         finally:
-            done.set()
-            keeper.join(5)
             self.current = None
             self.rendered += 1
             self.registry.announce(self.name, self.info())
 
-    def _render(self, job_id: str, job: RenderJob, cancel: threading.Event) -> dict[str, Any]:
-        last = [-1]
-
-        def progress(fraction: float) -> None:
-            percent = min(99, int(fraction * 100))
-            if percent > last[0]:
-                last[0] = percent
-                self.board.progress(job_id, percent)
-
-        codecs = encoder_for_job(self.capabilities.choice, discover_gpus(), self.settings.nvenc_session_limit)
+    def child_job(self, job: RenderJob, codecs: CodecChoice) -> RenderJob:
+        """The job as this worker's render process takes it: local paths, this worker's engine settings and
+        codec choice, and the job's own scratch folder (as mounted here) when the API gave it one."""
         storage = SharedDirectory(job.data_root, self.settings.data_dir)
+        config = self.config
+        if (work_dir := self._scratch(job)) is not None:
+            config = replace(config, work_dir=work_dir)
+        return replace(job, sources={src: str(storage.input(path)) for src, path in job.sources.items()},
+                       output=str(storage.output(job.output)), config=RenderJob.config_of(config),
+                       choice=codecs.to_dict())
+
+    def _scratch(self, job: RenderJob) -> Path | None:
+        """The job's own scratch folder on this worker, or None."""
+        if job.data_root is None:
+            return None
+        api_root = Path(job.data_root)
+        own = scratch_folder(job.config.get("work_dir"), api_root / "scratch")
+        if own is None:
+            return None
+        return (self.settings.data_dir / own.relative_to(api_root.resolve())).resolve()
+
+    def _clean(self, job: RenderJob) -> None:
+        if (work_dir := self._scratch(job)) is not None:
+            remove_scratch(work_dir, self.settings.data_dir / "scratch")
+
+    def _render(self, job_id: str, job: RenderJob) -> dict[str, Any]:
+        codecs = encoder_for_job(self.capabilities.choice, discover_gpus(), self.settings.nvenc_session_limit)
+        local = self.child_job(job, codecs)
+        limit = render_time_limit_s(job.duration_s, self.settings.render_time_floor_s,
+                                    self.settings.render_time_per_s, self.settings.job_time_limit_s)
+        cap = render_memory_cap(self.settings.render_memory_mb, local.choice)
+        child = ChildRender(local.to_json(), time_limit_s=limit, preexec=limited_child(cap), env=capped_env(cap),
+                            on_progress=lambda percent: self.board.progress(job_id, percent))
+        done = threading.Event()
+        keeper = threading.Thread(target=self._keep_lease, args=(job_id, child, done), daemon=True)
+        keeper.start()
         try:
-            sources = {src: str(storage.input(path)) for src, path in job.sources.items()}
-            output = storage.output(job.output)
-            result = render(job.draft, output, config=self.config, resolve=MappedResolver(sources),
-                            codecs=codecs, on_progress=progress, cancel=cancel)
-            storage.publish(output, job.output)
-        except RenderCancelled:
+            outcome = child.run()
+        finally:
+            done.set()
+            keeper.join(5)
+        if outcome.end == ChildEnd.DONE:
+            SharedDirectory(job.data_root, self.settings.data_dir).publish(Path(local.output), job.output)
+            self.board.complete(job_id, {**outcome.result, "worker": self.name})
+            return {"job": job_id, "status": "completed"}
+        if outcome.end == ChildEnd.CANCELLED:
             self.board.fail(job_id, CANCELLED)
             return {"job": job_id, "status": CANCELLED}
-        except EngineError as exc:
-            self.board.fail(job_id, str(exc))
-            return {"job": job_id, "status": "failed", "error": str(exc)}
-        self.board.complete(job_id, {**result.to_dict(), "worker": self.name})
-        return {"job": job_id, "status": "completed"}
+        if outcome.end in (ChildEnd.FAILED, ChildEnd.TIMED_OUT):
+            log.warning("job %s failed: %s\n%s", job_id, outcome.error, outcome.stderr_tail)
+            self.board.fail(job_id, outcome.error or "the render failed")
+            return {"job": job_id, "status": "failed", "error": outcome.error}
+        log.warning("job %s: its render process died (exit %s); giving the job up to be sent again\n%s", job_id,
+                    outcome.returncode, outcome.stderr_tail)
+        self.board.release(job_id, self.name)
+        return {"job": job_id, "status": "died"}
 
-    def _keep_lease(self, job_id: str, cancel: threading.Event, done: threading.Event) -> None:
+    def _keep_lease(self, job_id: str, child: ChildRender, done: threading.Event) -> None:
         every = max(0.5, self.settings.job_lease_s / 4)
         while not done.wait(min(every, 0.5)):
             try:
                 if self.board.cancel_requested(job_id):
-                    cancel.set()
+                    child.cancel()
                 self.board.renew(job_id, self.name, self.settings.job_lease_s)
             except redis.RedisError as exc:       # keep rendering; the lease may lapse and the job be retried
                 log.warning("job %s: could not renew its lease: %s", job_id, exc)

@@ -20,6 +20,9 @@ from workers.protocol import (
     DEFAULT_JOB_LEASE_S,
     DEFAULT_JOB_MAX_ATTEMPTS,
     DEFAULT_JOB_TIME_LIMIT_S,
+    DEFAULT_RENDER_MEMORY_MB,
+    DEFAULT_RENDER_TIME_FLOOR_S,
+    DEFAULT_RENDER_TIME_PER_S,
 )
 
 
@@ -32,6 +35,16 @@ class WorkerSettings(EngineSettings):
                                description="a job whose worker stops renewing this lease is sent again")
     job_max_attempts: int = Field(DEFAULT_JOB_MAX_ATTEMPTS, ge=1, description="tries per job when its worker dies")
     job_time_limit_s: float = Field(DEFAULT_JOB_TIME_LIMIT_S, gt=0, description="the longest one render may run")
+    render_time_floor_s: float = Field(DEFAULT_RENDER_TIME_FLOOR_S, gt=0,
+                                       description="a render may always run this long, however short its timeline")
+    render_time_per_s: float = Field(DEFAULT_RENDER_TIME_PER_S, gt=0,
+                                     description="seconds a render may run per second of timeline, between the "
+                                                 "floor and job_time_limit_s; past it the job fails")
+    render_memory_mb: int = Field(DEFAULT_RENDER_MEMORY_MB, ge=0,
+                                  description="address space (RLIMIT_AS) each render process and its FFmpeg may "
+                                              "map, in MiB; 0: no cap. Not applied to a job whose codec choice "
+                                              "uses the GPU (NVENC or CUDA decoding): CUDA reserves huge virtual "
+                                              "ranges it never touches")
     chunk_over_s: float = Field(DEFAULT_CHUNK_OVER_S, gt=0, description="timelines longer than this render in parts")
     chunk_s: float = Field(DEFAULT_CHUNK_S, gt=1, description="the length of each part")
     nvenc_session_limit: int = Field(3, ge=1, description="NVENC sessions a GPU may run before a job uses libx264")

@@ -59,6 +59,7 @@ async def run_sse(svc: Svc, token: Token, body: Annotated[Any, Body()] = None) -
     text = _message_text(body)
     user = str(_field(body, "user_id", "userId") or "me")
     session = await run_in_threadpool(owned_session, svc, token, user, session_id)
+    await run_in_threadpool(svc.limits.check, "chat_turns_per_minute", token.user_id, "chat messages")
     stream = await svc.chat.open(token, session, text, bool(streaming))
     return StreamingResponse(stream, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -94,6 +94,7 @@ async def _json_urls(request: Request) -> list[str]:
 async def upload(app: str, user: str, session_id: str, request: Request, svc: Svc, token: Token) -> dict[str, Any]:
     if app != "nemo_agent":
         raise NotFound(f"no app {app!r}; the app is nemo_agent")
+    await run_in_threadpool(svc.limits.check, "uploads_per_minute", token.user_id, "upload requests")
     session = await run_in_threadpool(owned_session, svc, token, user, session_id)
     folder = svc.media_dir / token.user_id / session.id
     incoming = folder / ".incoming"

@@ -1,5 +1,10 @@
 """Exports: start (E7), poll (E8), download (E9, and the signed output URL), cancel (E10), and the
-first skill version's aliases (E12)."""
+first skill version's aliases (E12).
+
+Render ids belong to their owner: two users may both export ``render_1``, each sees only their own,
+and the same id again from the same owner is the same job. The store keys each job by a key of its
+own (unguessable, unique across users); the signed output URL and the farm use that key.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +20,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api.bodies import JSON_OBJECT_BODY, JsonBody, check_draft_size
 from api.deps import Svc, Token, base_url
-from api.errors import BadRequest, Conflict, NotFound, OutOfCredits, PaymentRequired, SessionNotFound, from_engine
+from api.errors import BadRequest, NotFound, OutOfCredits, PaymentRequired, SessionNotFound, from_engine
 from api.exports import build_job, with_output
+from api.ratelimit import TooManyRequests
 from api.retention import gone_if_expired_job
 from api.services import Services
-from api.store import JobRow, NotEnoughCredits, TokenRow, now_ms
+from api.store import JobRow, NotEnoughCredits, QueueFull, TokenRow, new_job_key, now_ms
 from api.views import CONTENT_TYPES, EXTENSIONS, job_body, ok
 from engine.errors import EngineError
 
@@ -35,11 +41,18 @@ def _attributed(token: TokenRow, skill_source: str | None) -> None:
 
 
 def _own_job(svc: Services, token: TokenRow, render_id: str) -> JobRow:
-    job = svc.store.job(render_id)
-    if job is None or job.user_id != token.user_id:
+    job = svc.store.own_job(token.user_id, render_id)
+    if job is None:
         raise NotFound(f"no render {render_id!r}")
     gone_if_expired_job(svc.store, job)
     return job
+
+
+def _queue_full(svc: Services, pending: int) -> TooManyRequests:
+    cap = svc.settings.max_queued_renders
+    return TooManyRequests(svc.settings.queue_retry_after_s, "max_queued_renders", cap,
+                           f"you have {pending} exports waiting to start, the most this server queues for one user "
+                           f"(max_queued_renders = {cap}); wait for one to start, then export again", value=pending)
 
 
 def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_source: str | None) -> dict[str, Any]:
@@ -50,12 +63,13 @@ def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_so
     render_id = body.get("id")
     if not isinstance(render_id, str) or not RENDER_ID.match(render_id):
         raise BadRequest('id is required: a render id you make, such as "render_1773423613616"')
+    svc.limits.check("exports_per_minute", token.user_id, "export requests")
     session_id = str(body.get("sessionId") or body.get("session_id") or "")
-    existing = svc.store.job(render_id)
-    if existing is not None:            # a repeated export with the same id: the same job (or not yours)
-        if existing.user_id != token.user_id:
-            raise Conflict(f"the render id {render_id!r} is taken; make a new one")
+    existing = svc.store.own_job(token.user_id, render_id)
+    if existing is not None:            # a repeated export with the same id: the same job
         return job_body(base_url(svc, request), svc.signer, existing)
+    if (pending := svc.store.pending_count(token.user_id)) >= svc.settings.max_queued_renders:
+        raise _queue_full(svc, pending)
     session = svc.store.session(session_id)
     if session is None or session.user_id != token.user_id:
         raise SessionNotFound()
@@ -63,20 +77,21 @@ def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_so
         raise BadRequest("draft is required: send data.state.draft from the state call")
     skill = (skill_source or "").strip() or None
     draft = with_output(body["draft"], body.get("output"), skill, svc.settings.skill_resolutions)
+    key = new_job_key()
     try:
-        job, fmt = build_job(svc, render_id, draft, token.user_id, session.id)
         draft_text = check_draft_size(body["draft"], svc.settings.max_draft_bytes)
+        job, fmt = build_job(svc, key, draft, token.user_id, session.id)
     except EngineError as exc:
         raise from_engine(exc) from None
-    row = JobRow(render_id, token.user_id, token.token, session.id, "pending", 0, fmt, job.to_json(), job.output,
-                 None, None, 0, False, svc.settings.export_credits, now_ms(), None, None)
+    row = JobRow(key, token.user_id, token.token, session.id, "pending", 0, fmt, job.to_json(), job.output,
+                 None, None, 0, False, svc.settings.export_credits, now_ms(), None, None, render_id)
     try:
-        row, created = svc.store.create_job(row)
+        row, created = svc.store.create_job(row, svc.settings.max_queued_renders)
+    except QueueFull as exc:
+        raise _queue_full(svc, exc.pending) from None
     except NotEnoughCredits as exc:
         raise OutOfCredits(f"this export costs {exc.needed} credits and {exc.available} are available",
                            {"bind_id": token.user_id, "available": exc.available, "needed": exc.needed}) from None
-    if not created and row.user_id != token.user_id:
-        raise Conflict(f"the render id {render_id!r} is taken; make a new one")
     if created:             # the session keeps the timeline it last exported
         svc.store.save_draft(session.id, body["draft"], note=f"exported as {render_id}", text=draft_text)
     svc.runner.submitted()
@@ -105,7 +120,7 @@ async def cancel_render(render_id: str, request: Request, svc: Svc, token: Token
     """Cancel a pending or running export; it ends as failed with the error "cancelled"."""
     job = await run_in_threadpool(_own_job, svc, token, render_id)
     if job.status in ("pending", "processing"):
-        await run_in_threadpool(svc.runner.cancel, render_id)
+        await run_in_threadpool(svc.runner.cancel, job.id)
         deadline = time.monotonic() + CANCEL_WAIT_S
         while time.monotonic() < deadline:
             job = await run_in_threadpool(_own_job, svc, token, render_id)
@@ -117,16 +132,34 @@ async def cancel_render(render_id: str, request: Request, svc: Svc, token: Token
 
 @router.get("/api/farm/workers", tags=["farm"])
 async def farm_workers(svc: Svc, token: Token) -> dict[str, Any]:
-    """The live render workers (the farm's, or this server's own): capabilities, current job, load."""
-    workers = await run_in_threadpool(svc.runner.workers)
-    return ok({"mode": "farm" if svc.settings.redis_url else "embedded", "workers": workers})
+    """The live render workers (the farm's, or this server's own): capabilities, load, and what each renders:
+    your own render ids by name, everyone else's only counted."""
+    return ok(await run_in_threadpool(_farm_listing, svc, token))
+
+
+def _farm_listing(svc: Services, token: TokenRow) -> dict[str, Any]:
+    workers = [dict(w) for w in svc.runner.workers()]
+    keys = [str(k) for w in workers for k in ([w.get("current_job")] + list(w.get("current_jobs") or [])) if k]
+    own = svc.store.render_ids(token.user_id, keys)
+    for worker in workers:
+        if "current_job" in worker:
+            current = worker["current_job"]
+            worker["busy"] = 1 if current else 0
+            worker["current_job"] = own.get(str(current)) if current else None
+        if "current_jobs" in worker:
+            current_jobs = [str(k) for k in worker["current_jobs"] or []]
+            worker["busy"] = len(current_jobs)
+            worker["current_jobs"] = [own[k] for k in current_jobs if k in own]
+    counts = svc.store.job_counts()
+    return {"mode": "farm" if svc.settings.redis_url else "embedded", "workers": workers,
+            "jobs": {"rendering": counts["processing"], "waiting": counts["pending"]}}
 
 
 def _file(job: JobRow) -> FileResponse:
     if job.status != "completed" or not Path(job.output_path).is_file():
-        raise NotFound(f"render {job.id!r} has no file yet (status {job.status})")
+        raise NotFound(f"render {job.render_id!r} has no file yet (status {job.status})")
     return FileResponse(job.output_path, media_type=CONTENT_TYPES[job.format],
-                        filename=f"{job.id}.{EXTENSIONS[job.format]}")
+                        filename=f"{job.render_id}.{EXTENSIONS[job.format]}")
 
 
 @router.get("/api/render/proxy/{render_id}/download")
@@ -138,10 +171,10 @@ def download(render_id: str, svc: Svc, token: Token) -> FileResponse:
 @router.get("/render-result/{name}")
 def signed_result(name: str, svc: Svc, e: int = 0, s: str = "") -> FileResponse:
     """The finished file at an unguessable URL that expires (output.url): no token needed."""
-    render_id = name.rsplit(".", 1)[0]
-    if not svc.signer.valid(render_id, e, s):
+    key = name.rsplit(".", 1)[0]
+    if not svc.signer.valid(key, e, s):
         raise NotFound("this link is not valid or has expired; ask the render status for a fresh one")
-    job = svc.store.job(render_id)
+    job = svc.store.job(key)
     if job is None:
         raise NotFound("no such render")
     gone_if_expired_job(svc.store, job)
