@@ -272,7 +272,7 @@ def test_exports_of_the_same_draft_store_it_once(small, clients, media) -> None:
     assert bytes_after_six - bytes_after_one < 5 * 5_000             # five jobs' rows, not ten more copies of 15 kB
     versions = db_rows(small, "SELECT version FROM drafts WHERE session_id = ?", client.session_id)
     assert versions == [(1,)] and client.state()["data"]["draft_version"] == 1
-    specs = db_rows(small, f"SELECT length(spec) FROM jobs WHERE id IN ({','.join('?' * 6)})", first["id"], *ids)
+    specs = db_rows(small, f"SELECT length(spec) FROM jobs WHERE render_id IN ({','.join('?' * 6)})", first["id"], *ids)
     assert len(specs) == 6 and all(length < 5_000 for (length,) in specs)
     assert client.state()["data"]["state"]["draft"] == draft
     for render_id in ids:

