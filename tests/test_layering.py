@@ -123,7 +123,8 @@ def test_engine_settings_are_the_engine_s_only() -> None:
     from engine.settings import EngineSettings
 
     assert set(EngineSettings.model_fields) == {"ffmpeg_path", "work_dir", "x264_preset", "encoder", "decoder",
-                                                "gif_buffer_mb", "render_timeout_s", "font_dirs"}
+                                                "gif_buffer_mb", "render_timeout_s", "font_dirs",
+                                                "reverse_in_graph_mb", "reverse_block_mb", "scratch_budget_mb"}
 
 
 def test_the_api_and_the_workers_read_a_shared_setting_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,14 +20,16 @@ from engine.encode.encoders import CodecChoice
 from engine.encode.profiles import AAC_BITRATE, output_args
 from engine.errors import OutputMismatch, RenderError
 from engine.graph import compile as compiler
-from engine.graph.build import rate
+from engine.graph.build import Sources, rate
 from engine.media.fonts import FontCatalog
 from engine.media.resolve import Resolver
 from engine.model.draft import parse_draft
 from engine.model.timeline import Timeline, build_timeline
 from engine.pipeline.assets import prepare_sources
 from engine.pipeline.output import Expected, staged_output
-from engine.pipeline.render import probe_sources
+from engine.pipeline.render import PREPASS_SHARE, probe_sources
+from engine.pipeline.reverse import prepare_reversed
+from engine.pipeline.scratch import check_free_space, plan_scratch, scratch_folder
 from engine.run import FFmpegCommand, run_ffmpeg
 
 ProgressCallback = Callable[[float], None]
@@ -74,11 +76,18 @@ def render_part(part: Part, output: str | Path, *, config: EngineConfig, resolve
            "decoder_reason": codecs.decoder_reason if decodes_video else "no video sources (stills and text only)"}
     want = Expected(tl.canvas.width, tl.canvas.height, part.frames, float(tl.canvas.fps), audio=False, timed=True,
                     exact=True, video_codec=PART_CODEC[fmt])
+    plan = plan_scratch(tl, config)
+    check_free_space(plan, scratch_folder(config))
     with tempfile.TemporaryDirectory(prefix="reelforge-part-", dir=config.work_dir) as scratch, \
             staged_output(output, want) as out:
         work = Path(scratch)
         sources, _warnings = prepare_sources(tl, work, fonts or FontCatalog.discover(config.font_dirs),
-                                             codecs if decodes_video else None)
+                                             codecs if decodes_video else None, cancel)
+        share = PREPASS_SHARE if plan.reversed else 0.0
+        if plan.reversed:
+            sources = prepare_reversed(tl, sources, list(plan.reversed), work, config,
+                                       lambda c, low, high: run_step(c, config, work, cancel, report, low * share,
+                                                                     high * share), cancel)
         if fmt == "mp4":
             args = output_args(tl.output, rate(tl.canvas), codecs, config.x264_preset)
             command = compiler.compile_render(tl, sources, args, out.temp)
@@ -86,7 +95,7 @@ def render_part(part: Part, output: str | Path, *, config: EngineConfig, resolve
             command = compiler.compile_intermediate(tl, sources, out.temp)
         *head, path = command.output_args
         command = replace(command, output_args=(*head, "-metadata", f"comment={PART_TAG}{json.dumps(tag)}", path))
-        run_step(command, config, work, cancel, report, 0.0, 0.99)
+        run_step(command, config, work, cancel, report, share, 0.99)
     report(1.0)
     return out.path
 
@@ -102,8 +111,16 @@ def render_sound(draft: Mapping[str, Any], output: str | Path, *, config: Engine
     args = ["-c:a", "aac", "-b:a", AAC_BITRATE[tl.output.quality], "-f", "mp4"]
     fps = float(tl.canvas.fps)
     want = Expected(0, 0, 0, fps, audio=True, timed=True, audio_s=tl.duration_s)
+    plan = plan_scratch(tl, config, picture=False)
+    check_free_space(plan, scratch_folder(config))
+    report = on_progress or (lambda _fraction: None)
     with tempfile.TemporaryDirectory(prefix="reelforge-sound-", dir=config.work_dir) as scratch, \
             staged_output(output, want) as out:
-        run_step(compiler.compile_sound(tl, args, out.temp), config, Path(scratch), cancel,
-                 on_progress or (lambda _fraction: None), 0.0, 1.0)
+        work = Path(scratch)
+        sources, share = Sources({}, {}, {}), PREPASS_SHARE if plan.reversed else 0.0
+        if plan.reversed:
+            sources = prepare_reversed(tl, sources, list(plan.reversed), work, config,
+                                       lambda c, low, high: run_step(c, config, work, cancel, report, low * share,
+                                                                     high * share), cancel, picture=False)
+        run_step(compiler.compile_sound(tl, args, out.temp, sources), config, work, cancel, report, share, 1.0)
     return out.path
