@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,8 @@ import numpy as np
 import pytest
 from hypothesis import assume, example, given
 
+from engine.chunks.plan import plan_parts
+from engine.chunks.runner import render_chunked
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 from engine.errors import DraftError
@@ -35,7 +38,7 @@ from engine.model.draft import parse_draft
 from engine.model.mediainfo import AudioStream, MediaInfo, VideoStream
 from engine.model.timeline import MAX_REVERSE_MS, Timeline, build_timeline
 from engine.pipeline.assets import prepare_sources
-from engine.pipeline.render import RenderResult, render
+from engine.pipeline.render import RenderResult, probe_sources, render
 from engine.pipeline.reverse import block_frames, prepare_reversed, windows_to_prepare
 from engine.run import FFmpegCommand, run_ffmpeg
 from tests.conftest import FFMPEG, audio_samples, ffmpeg, rms, video_frames
@@ -319,3 +322,35 @@ def test_a_reversed_clip_s_memory_does_not_grow_with_its_length(tmp_path: Path) 
     assert long["peak_mb"] < short["peak_mb"] + 12
     in_graph_short, in_graph_long = peak(1000, 2), peak(1000, 8)
     assert in_graph_long["peak_mb"] > in_graph_short["peak_mb"] + 45
+
+
+def test_a_chunked_render_turns_its_parts_and_its_sound_round_beforehand_alike(
+        ramp_dir: Path, config: EngineConfig, cpu_only: CodecChoice, fonts: FontCatalog, tmp_path: Path) -> None:
+    """Parts cut inside a reversed clip, and the whole timeline's sound pass, read their pre-pass files;
+    the joined file is the one the graph's own reverse gives."""
+    draft = {"t": [{"tt": 0, "sg": [ramp(d=700), ramp(ss=200, d=2500, rev=True, tr={"in": "fade"}), ramp(d=800)]}]}
+    media = probe_sources(parse_draft(draft), LocalResolver(ramp_dir))
+    parts = plan_parts(draft, media, 1.0)
+    reversed_clip = build_timeline(parse_draft(draft), media).base[1]
+    assert sum(reversed_clip.start < p.start_frame < reversed_clip.end for p in parts) >= 2
+    outputs, seen = [], set()
+    for name, chosen in (("graph", config), ("blocks", replace(config, work_dir=tmp_path / "work", **PREPASS))):
+        done = threading.Event()
+
+        def watch(done: threading.Event = done, folder: Path = tmp_path / "work") -> None:
+            while not done.wait(0.01):
+                seen.update(p.suffix for p in folder.rglob("reversed-*"))
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            outputs.append(render_chunked(draft, tmp_path / f"{name}.mp4", chunk_s=1.0, config=chosen,
+                                          resolve=LocalResolver(ramp_dir), codecs=cpu_only, fonts=fonts))
+        finally:
+            done.set()
+            watcher.join()
+    graph, blocks = outputs
+    assert graph.frames == blocks.frames == 120
+    assert {".concat", ".f32"} <= seen and not any((tmp_path / "work").rglob("*"))   # blocks and sound, then gone
+    assert all(np.array_equal(a, b) for a, b in zip(video_frames(graph.path), video_frames(blocks.path), strict=True))
+    assert np.array_equal(audio_samples(graph.path), audio_samples(blocks.path))

@@ -7,7 +7,8 @@ the most a lossless or GIF coder may take per pixel of noise):
   motion scripts, and captions (at most the canvas, RGBA);
 - reversed windows turned round beforehand (engine/pipeline/reverse.py): their frames, losslessly,
   and their sound twice (forwards, then turned round);
-- a GIF size search: its lossless intermediate and the two tries it keeps at a time.
+- a GIF size search: its lossless intermediate and the two tries it keeps at a time;
+- a chunked GIF: its lossless parts, kept until the join (:func:`plan_chunked`).
 
 :func:`plan_scratch` keeps the total under ``EngineConfig.scratch_budget_mb``: a GIF size search
 starts at the best-looking setting whose intermediate fits (it never needs more than that setting
@@ -126,6 +127,19 @@ def plan_scratch(tl: Timeline, config: EngineConfig, *, picture: bool = True) ->
     best = max(fitting, key=lambda p: quality(p, start))
     search = ("m.out (the GIF size search)", gif_search_bytes(tl, best))
     return ScratchPlan((*items, search), tuple(windows), best)
+
+
+def plan_chunked(tl: Timeline, config: EngineConfig) -> ScratchPlan:
+    """What a chunked render keeps in its own folder until the join: a GIF's lossless parts (MP4 parts
+    are encoded as the output is, and weigh what it will); each part's own scratch is planned as it starts."""
+    items = []
+    if tl.output.format == "gif":
+        pixels = tl.length * tl.canvas.width * tl.canvas.height
+        items.append(("m.out (the GIF's lossless parts)", int(pixels * LOSSLESS_BYTES_PER_PIXEL)))
+    need, budget = sum(size for _what, size in items), int(config.scratch_budget_mb * MB)
+    if need > budget:
+        raise _over(need, budget, items)
+    return ScratchPlan(tuple(items), ())
 
 
 def scratch_folder(config: EngineConfig) -> Path:
