@@ -36,7 +36,7 @@ class EngineSettings(BaseSettings):
     font_dirs: list[Path] = Field(default_factory=lambda: list(DEFAULT_FONT_DIRS))
     # reversed clips and scratch
     reverse_in_graph_mb: float = Field(
-        64, ge=0, description="MB of reversed frames and samples FFmpeg may hold in memory at once, for all the "
+        128, ge=0, description="MB of reversed frames and samples FFmpeg may hold in memory at once, for all the "
         "reversed clips of a render together (FFmpeg's reverse filters keep a whole window); a reversed clip past "
         "that is reversed beforehand, block by block, into a scratch file; 0: always beforehand")
     reverse_block_mb: float = Field(
