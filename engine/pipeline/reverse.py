@@ -29,11 +29,12 @@ from typing import Final
 import numpy as np
 
 from engine.config import EngineConfig
-from engine.errors import OutputMismatch, RenderCancelled
+from engine.errors import OutputMismatch
 from engine.graph import compile as compiler
 from engine.graph.audio import samples
 from engine.graph.build import ReversedWindow, Sources
 from engine.graph.video import may_be_transparent
+from engine.media.stills import stop_if_cancelled
 from engine.model.canvas import Canvas
 from engine.model.pieces import Run, base_pieces
 from engine.model.timeline import Timeline, Visual
@@ -112,7 +113,7 @@ def prepare_reversed(tl: Timeline, sources: Sources, windows: list[Window], work
 
     ``picture`` False: only their sound (a chunked render's sound pass). The sound is made only where
     the render mixes it. ``run`` is given each FFmpeg command with its share of the progress (0 to 1)."""
-    steps = sum(w.extent.frames * picture + w.extent.frames * has_sound(tl, w) for w in windows) or 1
+    steps = sum(w.extent.frames * (int(picture) + int(has_sound(tl, w))) for w in windows) or 1   # for progress
     done = 0
     prepared = dict(sources.reversed)
     for n, w in enumerate(windows):
@@ -127,11 +128,6 @@ def prepare_reversed(tl: Timeline, sources: Sources, windows: list[Window], work
     return replace(sources, reversed=prepared)
 
 
-def _stop_if_cancelled(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise RenderCancelled()
-
-
 def _picture(tl: Timeline, sources: Sources, w: Window, stem: Path, config: EngineConfig, run: RunStep,
              cancel: threading.Event | None, progress: tuple[int, int]) -> Path:
     """Write the window's blocks and the concat list that joins them; returns the list."""
@@ -139,9 +135,9 @@ def _picture(tl: Timeline, sources: Sources, w: Window, stem: Path, config: Engi
     codec, codec_name = (compiler.FFV1, "ffv1") if w.transparent else (compiler.X264_LOSSLESS, "h264")
     plain = replace(sources, reversed={})     # blocks reverse in their own small graphs
     done, steps = progress
-    names = []
+    names: list[str] = []
     for first in range(w.extent.first, w.extent.stop, size):
-        _stop_if_cancelled(cancel)
+        stop_if_cancelled(cancel)
         block = Run(w.extent.item, first, min(size, w.extent.stop - first))
         path = stem.with_name(f"{stem.name}-{len(names):05d}.mkv")
         want = Expected(w.v.box.w, w.v.box.h, block.frames, float(tl.canvas.fps), audio=False, timed=False,
@@ -180,7 +176,7 @@ def turn_round(source: Path, target: Path, cancel: threading.Event | None = None
         raise OutputMismatch(f"{source.name} does not hold whole stereo samples")
     with source.open("rb") as src, target.open("wb") as dst:
         while end > 0:
-            _stop_if_cancelled(cancel)
+            stop_if_cancelled(cancel)
             start = max(0, end - TURN_BYTES)
             src.seek(start)
             chunk = np.frombuffer(src.read(end - start), dtype="<f4").reshape(-1, 2)
