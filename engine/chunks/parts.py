@@ -34,7 +34,7 @@ from engine.run import FFmpegCommand, run_ffmpeg
 
 ProgressCallback = Callable[[float], None]
 PART_SUFFIX: Final = {"mp4": ".mp4", "gif": ".mkv"}     # the container render_part writes, whatever the name says
-PART_CODEC: Final = {"mp4": "h264", "gif": "h264"}     # a GIF's parts: lossless (qp 0), cheap where nothing moves
+PART_CODEC: Final = {"mp4": "h264", "gif": "ffv1"}
 PART_TAG: Final = "reelforge-part "                     # the part files' comment: this, then JSON
 
 
@@ -60,7 +60,7 @@ def render_part(part: Part, output: str | Path, *, config: EngineConfig, resolve
                 fonts: FontCatalog | None = None, on_progress: ProgressCallback | None = None,
                 cancel: threading.Event | None = None) -> Path:
     """Render one part's picture: MP4 parts as H.264 in MP4 (the whole render's encoder options, no sound),
-    GIF parts losslessly (H.264 at qp 0 in Matroska) at the output size and rate. Written under a temporary name
+    GIF parts losslessly (FFV1 in Matroska) at the output size and rate. Written under a temporary name
     beside ``output``, checked (exactly ``part.frames`` frames), then renamed. Returns ``output``."""
     tl = _timeline(part.draft, resolve)
     fmt = tl.output.format
@@ -92,7 +92,7 @@ def render_part(part: Part, output: str | Path, *, config: EngineConfig, resolve
             args = output_args(tl.output, rate(tl.canvas), codecs, config.x264_preset)
             command = compiler.compile_render(tl, sources, args, out.temp)
         else:
-            command = compiler.compile_intermediate(tl, sources, out.temp, compiler.X264_LOSSLESS)
+            command = compiler.compile_intermediate(tl, sources, out.temp)
         *head, path = command.output_args
         command = replace(command, output_args=(*head, "-metadata", f"comment={PART_TAG}{json.dumps(tag)}", path))
         run_step(command, config, work, cancel, report, share, 0.99)

@@ -1,10 +1,11 @@
 """GIF under a size limit: compose once, then try settings until one fits, and say which.
 
-The timeline is composed once into a lossless intermediate at the largest setting the scratch
-budget allows (engine/pipeline/scratch.py; H.264 at qp 0, where a frame that repeats the last costs
-next to nothing); each try only resamples that (fps, width) and makes a new palette (colours), which
-is cheap. Which setting to try next is gif_ladder.next_point's job: the best-looking one predicted
-to fit, judged from what the tries so far weighed. Only the best fitting try so far is kept.
+The timeline is composed once into an intermediate at the largest setting the scratch budget
+allows (engine/pipeline/scratch.py), as H.264 at qp 0 with inter frames: a frame that repeats the
+last costs next to nothing, and it is lossless but for a level on rare blocks. Each try only
+resamples that (fps, width) and makes a new palette (colours), which is cheap. Which setting to
+try next is gif_ladder.next_point's job: the best-looking one predicted to fit, judged from what
+the tries so far weighed. Only the best fitting try so far is kept.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def search_gif_size(tl: Timeline, sources: Sources, config: EngineConfig, temp: 
     if (start.width, start.fps) != (full.width, full.fps):
         height = even(start.width * tl.canvas.height / tl.canvas.width)
         resample = (start.width, height, rate_text(frame_rate(start.fps)))
-    run(compiler.compile_intermediate(tl, sources, mezz, compiler.X264_LOSSLESS, resample), 0.0, 0.5)
+    run(compiler.compile_intermediate(tl, sources, mezz, compiler.X264_QP0, resample), 0.0, 0.5)
     passes = 1
     tried: list[gif_ladder.GifPoint] = []
     best: tuple[gif_ladder.GifPoint, Path] | None = None     # the best-looking try that fits, so far

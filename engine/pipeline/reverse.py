@@ -9,9 +9,10 @@ shows, transition halves included) is turned round beforehand, into the render's
 - **Picture**: the window's frames, in the order they show, are cut into blocks of at most
   ``reverse_block_mb`` of frames at the clip's box size. Each block is one small FFmpeg run that reads
   just the source frames it shows, forwards, exactly as the graph would (engine/graph/clip.py), turns
-  them round and writes them losslessly (H.264 at qp 0; FFV1 where a layer has alpha to keep). The
-  first block shows the source's latest frames: the blocks are the forward blocks in reverse order.
-  The graph reads them in order through a concat list: memory per block, whatever the window's length.
+  them round and writes them losslessly (H.264 at qp 0, every frame intra; FFV1 where a layer has
+  alpha to keep). The first block shows the source's latest frames: the blocks are the forward blocks
+  in reverse order. The graph reads them in order through a concat list: memory per block, whatever
+  the window's length.
 - **Sound**: one FFmpeg run writes the window's sound forwards as raw floats (nothing held), then the
   file is turned round here, a megabyte at a time.
 
