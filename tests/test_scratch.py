@@ -96,9 +96,9 @@ def test_a_render_leaves_nothing_in_its_scratch_folder_on_success_and_on_failure
 
 @pytest.fixture(scope="module")
 def big_still(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 3000x2000 photo of noise (a 12 MB JPEG): a fraction of a second to decode and to fit."""
+    """A 2400x1600 photo of noise (an 8 MB JPEG): a tenth of a second or two to decode, and to fit."""
     folder = tmp_path_factory.mktemp("big-still")
-    noise = np.random.default_rng(7).integers(0, 256, (2000, 3000, 3), dtype=np.uint8)
+    noise = np.random.default_rng(7).integers(0, 256, (1600, 2400, 3), dtype=np.uint8)
     Image.fromarray(noise).save(folder / "big.jpg", quality=90)
     return folder
 
