@@ -54,6 +54,10 @@ class EngineConfig:
     timeout_s: float | None = None               # wall-clock limit per FFmpeg run
     font_dirs: tuple[Path, ...] = field(default=DEFAULT_FONT_DIRS)
     probe: ProbeLimits = field(default_factory=ProbeLimits)
+    # reversed clips and scratch (engine/pipeline/reverse.py, engine/pipeline/scratch.py)
+    reverse_in_graph_mb: float = 128             # reversed frames and samples the graph may hold, all together
+    reverse_block_mb: float = 256                # frames one block of a reversed window's pre-pass may hold
+    scratch_budget_mb: float = 8192              # scratch files one render may write, at most (estimated beforehand)
 
     @classmethod
     def default(cls) -> EngineConfig:

@@ -8,6 +8,7 @@
     - MediaUnsupported         the file is not media we can decode (corrupt, renamed junk, ...)
       . MediaOverLimit         its headers declare more than a probe cap allows (names the cap)
   + LimitExceeded              the work asked for is over one of the documented caps (names it)
+  + InsufficientDisk           the scratch folder has less free space than the render needs
   + RenderError                an encode started and did not produce a valid file
     - FFmpegFailed             ffmpeg exited non-zero (argv, return code, stderr tail)
     - RenderTimeout            the render ran past its time limit and was killed
@@ -153,6 +154,24 @@ class LimitExceeded(EngineError):
 
     def details(self) -> dict[str, object]:
         return {"limit": self.limit, "value": self.value, "max": self.maximum}
+
+
+class InsufficientDisk(EngineError):
+    """The scratch folder has less free space than the render's scratch files may take (checked before
+    anything is written). The folder's path stays out of the message: it is the server's business."""
+
+    code = "insufficient_disk"
+
+    def __init__(self, folder: str, need_bytes: int, free_bytes: int) -> None:
+        super().__init__(folder, need_bytes, free_bytes)
+        self.folder, self.need_bytes, self.free_bytes = folder, need_bytes, free_bytes
+
+    def __str__(self) -> str:
+        return (f"not enough free disk for this render's scratch files: it may need {self.need_bytes / 2**20:.0f} MB "
+                f"and {self.free_bytes / 2**20:.0f} MB are free; try again later")
+
+    def details(self) -> dict[str, object]:
+        return {"need_mb": round(self.need_bytes / 2**20, 1), "free_mb": round(self.free_bytes / 2**20, 1)}
 
 
 class RenderError(EngineError):

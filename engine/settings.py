@@ -35,6 +35,19 @@ class EngineSettings(BaseSettings):
     gif_buffer_mb: int = Field(512, ge=16)
     render_timeout_s: float | None = Field(None, gt=0)
     font_dirs: list[Path] = Field(default_factory=lambda: list(DEFAULT_FONT_DIRS))
+    # reversed clips and scratch
+    reverse_in_graph_mb: float = Field(
+        128, ge=0, description="MB of reversed frames and samples FFmpeg may hold in memory at once, for all the "
+        "reversed clips of a render together (FFmpeg's reverse filters keep a whole window); a reversed clip past "
+        "that is reversed beforehand, block by block, into a scratch file; 0: always beforehand")
+    reverse_block_mb: float = Field(
+        256, gt=0, description="MB of frames one block of that pre-pass holds: the memory a reversed clip costs "
+        "however long it is (at least one frame per block)")
+    scratch_budget_mb: float = Field(
+        8192, gt=0, description="MB of scratch files one render may write (reversed clips, prepared stills and "
+        "captions, a GIF size search's intermediate and tries), estimated from the timeline before anything is "
+        "written; a GIF size search starts smaller to stay under it, anything else over it is refused "
+        "(limit_exceeded naming scratch_budget_mb)")
 
     # --- media probing: what a file may declare, checked from its headers before any frame is decoded
     probe_max_width: int = Field(8192, ge=16, description="widest picture or video a source may be, in pixels; "
@@ -70,6 +83,9 @@ class EngineSettings(BaseSettings):
             timeout_s=self.render_timeout_s,
             font_dirs=tuple(self.font_dirs),
             probe=self.probe_limits(),
+            reverse_in_graph_mb=self.reverse_in_graph_mb,
+            reverse_block_mb=self.reverse_block_mb,
+            scratch_budget_mb=self.scratch_budget_mb,
         )
 
 

@@ -1,29 +1,53 @@
-"""Reverse playback (``rev``): the same source frames and sound, last first; boomerangs; the length rule.
+"""Reverse playback (``rev``): the same source frames and sound, last first; boomerangs; the length rule;
+the pre-pass that turns long windows round beforehand in blocks (engine/pipeline/reverse.py): frame-exact,
+the very same file as in the graph, and memory that does not grow with the window.
 
 The test clip encodes time in its content: its grey level rises by 70 per second and its tone
-grows louder, so a reversed render must get darker and quieter as it plays.
+grows louder, so a reversed render must get darker and quieter as it plays. Every render test runs
+both ways: reversed in FFmpeg's graph, and turned round beforehand.
 """
+
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import assume, example, given
 
+from engine.chunks.plan import plan_parts
+from engine.chunks.runner import render_chunked
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 from engine.errors import DraftError
+from engine.graph.compile import compile_intermediate
 from engine.media.fonts import FontCatalog
 from engine.media.probe import inspect_output
 from engine.media.resolve import LocalResolver
 from engine.model.draft import parse_draft
 from engine.model.mediainfo import AudioStream, MediaInfo, VideoStream
-from engine.model.timeline import MAX_REVERSE_MS, build_timeline
-from engine.pipeline.render import RenderResult, render
-from tests.conftest import audio_samples, ffmpeg, rms, video_frames
+from engine.model.timeline import MAX_REVERSE_MS, Timeline, build_timeline
+from engine.pipeline.assets import prepare_sources
+from engine.pipeline.render import RenderResult, probe_sources, render
+from engine.pipeline.reverse import block_frames, prepare_reversed, windows_to_prepare
+from engine.run import FFmpegCommand, run_ffmpeg
+from tests.conftest import FFMPEG, audio_samples, ffmpeg, rms, video_frames
+from tests.draft_strategies import drafts, property_settings
+from tests.frame_oracle import expected_pictures, model_reading
+from tests.numbered import Picture, bg_luma, make_numbered, read_pictures
+from tests.test_frame_exact import ON_THE_GRACE, Lab, problems_in
+from tests.test_frame_exact import base as frame_exact_base
+from tests.test_frame_exact import resolve as resolve_numbered
 
 FPS = 30
 RAMP_S = 3
@@ -40,12 +64,21 @@ def ramp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-@pytest.fixture()
-def render_ramp(ramp_dir: Path, config: EngineConfig, cpu_only: CodecChoice, fonts: FontCatalog,
-                tmp_path: Path) -> Callable[..., RenderResult]:
+PREPASS = {"reverse_in_graph_mb": 0, "reverse_block_mb": 0.2}   # every window beforehand, in blocks of 9 frames
+
+
+@pytest.fixture(params=["in-graph", "pre-pass"])
+def render_ramp(request: pytest.FixtureRequest, ramp_dir: Path, config: EngineConfig, cpu_only: CodecChoice,
+                fonts: FontCatalog, tmp_path: Path) -> Callable[..., RenderResult]:
+    """Every render test runs twice: reversed in FFmpeg's graph, and turned round beforehand in blocks."""
+    chosen = replace(config, **PREPASS) if request.param == "pre-pass" else config
+
     def run(draft: dict[str, Any], name: str = "out.mp4") -> RenderResult:
-        return render(draft, tmp_path / name, config=config, resolve=LocalResolver(ramp_dir), codecs=cpu_only,
-                      fonts=fonts)
+        result = render(draft, tmp_path / name, config=chosen, resolve=LocalResolver(ramp_dir), codecs=cpu_only,
+                        fonts=fonts)
+        windows = sum(s.get("rev", False) for t in draft["t"] for s in t["sg"])
+        assert result.passes > 1 + windows if request.param == "pre-pass" and windows else result.passes == 1
+        return result
 
     return run
 
@@ -178,3 +211,146 @@ def test_rev_round_trips_and_is_in_the_schema() -> None:
     with pytest.raises(DraftError) as err:
         parse_draft({"t": [{"tt": 0, "sg": [{"src": "c.mp4", "rev": "backwards"}]}]})
     assert err.value.issues[0].path == "t[0].sg[0].rev"
+
+
+# ---------------------------------------------------------------- the pre-pass: frame-exact, the same file, bounded
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, config: EngineConfig, fonts: FontCatalog,
+        cpu_only: CodecChoice) -> Lab:
+    """The frame-exact tests' numbered media (tests/numbered.py)."""
+    numbered = make_numbered(FFMPEG, tmp_path_factory.mktemp("numbered"))
+    return Lab(numbered, config, fonts, cpu_only, tmp_path_factory.mktemp("pre-pass"))
+
+
+def render_prepassed(tl: Timeline, lab: Lab) -> list[Picture]:
+    """The composed picture of ``tl``, every reversed window turned round beforehand, in blocks of 5 frames
+    on the base track (128x96), of 12 on a layer (64x48, with alpha)."""
+    config = replace(lab.config, reverse_in_graph_mb=0, reverse_block_mb=0.09)
+    work = Path(tempfile.mkdtemp(dir=lab.scratch))
+    try:
+        def run(command: FFmpegCommand, _low: float, _high: float) -> None:
+            run_ffmpeg(command, ffmpeg=config.ffmpeg, work_dir=work)
+
+        windows = windows_to_prepare(tl, config.reverse_in_graph_mb)
+        assert windows and all(block_frames(w, config.reverse_block_mb) == (12 if w.layer else 5) for w in windows)
+        sources, _warnings = prepare_sources(tl, work, lab.fonts, None)
+        sources = prepare_reversed(tl, sources, windows, work, config, run, None)
+        out = work / "picture.mkv"
+        run_ffmpeg(compile_intermediate(tl, sources, out), ffmpeg=config.ffmpeg, work_dir=work)
+        return read_pictures(out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def has_reversed_clip(draft: dict[str, Any]) -> bool:
+    return any(seg.get("rev") for track in draft["t"] for seg in track["sg"])
+
+
+@example(draft=ON_THE_GRACE["reversed, then a one-frame fade"])
+@example(draft=frame_exact_base({"src": "c1.mp4", "d": 2000, "spd": 1.5, "rev": True, "tr": {"out": "wipeleft"}},
+                                {"src": "c2.mkv", "d": 1000}))
+@example(draft=frame_exact_base({"src": "c1.mp4", "ss": 2500, "d": 1500, "rev": True},     # held past the end
+                                {"src": "c2.mkv", "d": 500, "tr": {"in": "fade"}}))
+@property_settings(10)
+@given(draft=drafts().filter(has_reversed_clip))
+def test_the_pre_pass_shows_every_frame_the_model_says(draft: dict[str, Any], lab: Lab) -> None:
+    """The frame oracle of tests/test_frame_exact.py, with every reversed clip read from its blocks."""
+    try:
+        tl = resolve_numbered(draft, lab.numbered)
+    except DraftError:
+        assume(False)
+    assume(any(v.reverse for v in tl.visuals()))
+    want = expected_pictures(draft, model_reading(tl), lab.numbered)
+    problems = list(problems_in(render_prepassed(tl, lab), want, bg_luma(tl.canvas.bg)))
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:25])
+
+
+def test_the_pre_pass_renders_the_very_same_pictures_and_sound(ramp_dir: Path, config: EngineConfig,
+                                                               cpu_only: CodecChoice, fonts: FontCatalog,
+                                                               tmp_path: Path) -> None:
+    fade = {"in": {"type": "fade", "d": 400}, "out": {"type": "wipeup", "d": 300}}
+    draft = {"t": [
+        {"tt": 0, "sg": [ramp(d=1000), ramp(ss=300, d=1500, spd=1.5, rev=True, tr=fade), ramp(ss=1000, d=700)]},
+        {"tt": 0, "sg": [ramp(st=200, d=1800, rev=True, vol=0.5, fit="contain",
+                              box={"x": 0.1, "y": 0.1, "w": 0.4, "h": 0.6})]},
+    ]}
+    outputs = []
+    for name, chosen in (("graph", config), ("blocks", replace(config, **PREPASS))):
+        outputs.append(render(draft, tmp_path / f"{name}.mp4", config=chosen, resolve=LocalResolver(ramp_dir),
+                              codecs=cpu_only, fonts=fonts))
+    graph, blocks = outputs
+    assert graph.passes == 1 and blocks.passes == 1 + 7 + 3 + 2      # 9-frame blocks of 57 frames, 24-frame blocks
+    #                                                                  of 54 on the layer, and the two sounds
+    assert all(np.array_equal(a, b) for a, b in zip(video_frames(graph.path), video_frames(blocks.path), strict=True))
+    assert np.array_equal(audio_samples(graph.path), audio_samples(blocks.path))
+
+
+PEAK_MEMORY = """
+import json, resource, sys
+from engine.config import EngineConfig, bundled_ffmpeg
+from engine.encode.encoders import CodecChoice
+from engine.media.resolve import LocalResolver
+from engine.pipeline.render import render
+in_graph_mb, seconds, media, out = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+config = EngineConfig(ffmpeg=bundled_ffmpeg(), reverse_in_graph_mb=in_graph_mb, reverse_block_mb=8)
+draft = {"m": {"width": 640, "height": 360}, "t": [{"tt": 0, "sg": [{"src": "wide.mp4", "d": seconds * 1000,
+                                                                     "rev": True}]}]}
+result = render(draft, out, config=config, resolve=LocalResolver(media),
+                codecs=CodecChoice("libx264", "cpu", None, "", ""))
+print(json.dumps({"passes": result.passes, "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def test_a_reversed_clip_s_memory_does_not_grow_with_its_length(tmp_path: Path) -> None:
+    """In the graph, 6 s more of a reversed 640x360 clip hold 180 frames more (60 MB); turned round
+    beforehand, in blocks of 8 MB, nothing more."""
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=9", "-f", "lavfi", "-i", "sine=f=440:d=9",
+           "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac", "-shortest",
+           str(tmp_path / "wide.mp4"))
+
+    def peak(in_graph_mb: float, seconds: int) -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-c", PEAK_MEMORY, str(in_graph_mb), str(seconds), str(tmp_path),
+                               str(tmp_path / f"out-{in_graph_mb:g}-{seconds}.mp4")],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    short, long = peak(0, 2), peak(0, 8)
+    assert (short["passes"], long["passes"]) == (1 + 3 + 1, 1 + 10 + 1)   # 24-frame blocks, the sound, the render
+    assert long["peak_mb"] < short["peak_mb"] + 12
+    in_graph_short, in_graph_long = peak(1000, 2), peak(1000, 8)
+    assert in_graph_long["peak_mb"] > in_graph_short["peak_mb"] + 45
+
+
+def test_a_chunked_render_turns_its_parts_and_its_sound_round_beforehand_alike(
+        ramp_dir: Path, config: EngineConfig, cpu_only: CodecChoice, fonts: FontCatalog, tmp_path: Path) -> None:
+    """Parts cut inside a reversed clip, and the whole timeline's sound pass, read their pre-pass files;
+    the joined file is the one the graph's own reverse gives."""
+    draft = {"t": [{"tt": 0, "sg": [ramp(d=700), ramp(ss=200, d=2500, rev=True, tr={"in": "fade"}), ramp(d=800)]}]}
+    media = probe_sources(parse_draft(draft), LocalResolver(ramp_dir))
+    parts = plan_parts(draft, media, 1.0)
+    reversed_clip = build_timeline(parse_draft(draft), media).base[1]
+    assert sum(reversed_clip.start < p.start_frame < reversed_clip.end for p in parts) >= 2
+    outputs, seen = [], set()
+    for name, chosen in (("graph", config), ("blocks", replace(config, work_dir=tmp_path / "work", **PREPASS))):
+        done = threading.Event()
+
+        def watch(done: threading.Event = done, folder: Path = tmp_path / "work") -> None:
+            while not done.wait(0.01):
+                seen.update(p.suffix for p in folder.rglob("reversed-*"))
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            outputs.append(render_chunked(draft, tmp_path / f"{name}.mp4", chunk_s=1.0, config=chosen,
+                                          resolve=LocalResolver(ramp_dir), codecs=cpu_only, fonts=fonts))
+        finally:
+            done.set()
+            watcher.join()
+    graph, blocks = outputs
+    assert graph.frames == blocks.frames == 120
+    assert {".concat", ".f32"} <= seen and not any((tmp_path / "work").rglob("*"))   # blocks and sound, then gone
+    assert all(np.array_equal(a, b) for a, b in zip(video_frames(graph.path), video_frames(blocks.path), strict=True))
+    assert np.array_equal(audio_samples(graph.path), audio_samples(blocks.path))

@@ -20,14 +20,16 @@ from engine.encode.encoders import CodecChoice
 from engine.encode.profiles import AAC_BITRATE, output_args
 from engine.errors import OutputMismatch, RenderError
 from engine.graph import compile as compiler
-from engine.graph.build import rate
+from engine.graph.build import Sources, rate
 from engine.media.fonts import FontCatalog
 from engine.media.resolve import Resolver
 from engine.model.draft import parse_draft
 from engine.model.timeline import Timeline, build_timeline
 from engine.pipeline.assets import prepare_sources
 from engine.pipeline.output import Expected, staged_output
-from engine.pipeline.render import probe_sources
+from engine.pipeline.render import PREPASS_SHARE, probe_sources
+from engine.pipeline.reverse import prepare_reversed
+from engine.pipeline.scratch import check_free_space, plan_scratch, scratch_folder
 from engine.run import FFmpegCommand, run_ffmpeg
 
 ProgressCallback = Callable[[float], None]
@@ -49,9 +51,10 @@ def run_step(command: FFmpegCommand, config: EngineConfig, work: Path, cancel: t
                on_progress=scaled(report, low, high))
 
 
-def _timeline(draft: Mapping[str, Any], resolve: Resolver) -> Timeline:
+def _timeline(draft: Mapping[str, Any], resolve: Resolver, config: EngineConfig,
+              cancel: threading.Event | None) -> Timeline:
     model = parse_draft(draft)
-    return build_timeline(model, probe_sources(model, resolve))
+    return build_timeline(model, probe_sources(model, resolve, config.probe, cancel))
 
 
 def render_part(part: Part, output: str | Path, *, config: EngineConfig, resolve: Resolver, codecs: CodecChoice,
@@ -60,7 +63,7 @@ def render_part(part: Part, output: str | Path, *, config: EngineConfig, resolve
     """Render one part's picture: MP4 parts as H.264 in MP4 (the whole render's encoder options, no sound),
     GIF parts losslessly (FFV1 in Matroska) at the output size and rate. Written under a temporary name
     beside ``output``, checked (exactly ``part.frames`` frames), then renamed. Returns ``output``."""
-    tl = _timeline(part.draft, resolve)
+    tl = _timeline(part.draft, resolve, config, cancel)
     fmt = tl.output.format
     if fmt not in CHUNKABLE:
         raise RenderError(f"{fmt} output is not rendered in parts; render it whole")
@@ -74,11 +77,18 @@ def render_part(part: Part, output: str | Path, *, config: EngineConfig, resolve
            "decoder_reason": codecs.decoder_reason if decodes_video else "no video sources (stills and text only)"}
     want = Expected(tl.canvas.width, tl.canvas.height, part.frames, float(tl.canvas.fps), audio=False, timed=True,
                     exact=True, video_codec=PART_CODEC[fmt])
+    plan = plan_scratch(tl, config)
+    check_free_space(plan, scratch_folder(config))
     with tempfile.TemporaryDirectory(prefix="reelforge-part-", dir=config.work_dir) as scratch, \
             staged_output(output, want) as out:
         work = Path(scratch)
         sources, _warnings = prepare_sources(tl, work, fonts or FontCatalog.discover(config.font_dirs),
-                                             codecs if decodes_video else None)
+                                             codecs if decodes_video else None, cancel)
+        share = PREPASS_SHARE if plan.reversed else 0.0
+        if plan.reversed:
+            sources = prepare_reversed(tl, sources, list(plan.reversed), work, config,
+                                       lambda c, low, high: run_step(c, config, work, cancel, report, low * share,
+                                                                     high * share), cancel)
         if fmt == "mp4":
             args = output_args(tl.output, rate(tl.canvas), codecs, config.x264_preset)
             command = compiler.compile_render(tl, sources, args, out.temp)
@@ -86,7 +96,7 @@ def render_part(part: Part, output: str | Path, *, config: EngineConfig, resolve
             command = compiler.compile_intermediate(tl, sources, out.temp)
         *head, path = command.output_args
         command = replace(command, output_args=(*head, "-metadata", f"comment={PART_TAG}{json.dumps(tag)}", path))
-        run_step(command, config, work, cancel, report, 0.0, 0.99)
+        run_step(command, config, work, cancel, report, share, 0.99)
     report(1.0)
     return out.path
 
@@ -94,7 +104,7 @@ def render_part(part: Part, output: str | Path, *, config: EngineConfig, resolve
 def render_sound(draft: Mapping[str, Any], output: str | Path, *, config: EngineConfig, resolve: Resolver,
                  on_progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> Path | None:
     """The whole timeline's sound (AAC in MP4), exactly as long as the timeline; None when the output has none."""
-    tl = _timeline(draft, resolve)
+    tl = _timeline(draft, resolve, config, cancel)
     if not tl.output.audio:
         return None
     if tl.output.format != "mp4":
@@ -102,8 +112,16 @@ def render_sound(draft: Mapping[str, Any], output: str | Path, *, config: Engine
     args = ["-c:a", "aac", "-b:a", AAC_BITRATE[tl.output.quality], "-f", "mp4"]
     fps = float(tl.canvas.fps)
     want = Expected(0, 0, 0, fps, audio=True, timed=True, audio_s=tl.duration_s)
+    plan = plan_scratch(tl, config, picture=False)
+    check_free_space(plan, scratch_folder(config))
+    report = on_progress or (lambda _fraction: None)
     with tempfile.TemporaryDirectory(prefix="reelforge-sound-", dir=config.work_dir) as scratch, \
             staged_output(output, want) as out:
-        run_step(compiler.compile_sound(tl, args, out.temp), config, Path(scratch), cancel,
-                 on_progress or (lambda _fraction: None), 0.0, 1.0)
+        work = Path(scratch)
+        sources, share = Sources({}, {}, {}), PREPASS_SHARE if plan.reversed else 0.0
+        if plan.reversed:
+            sources = prepare_reversed(tl, sources, list(plan.reversed), work, config,
+                                       lambda c, low, high: run_step(c, config, work, cancel, report, low * share,
+                                                                     high * share), cancel, picture=False)
+        run_step(compiler.compile_sound(tl, args, out.temp, sources), config, work, cancel, report, share, 1.0)
     return out.path

@@ -20,6 +20,7 @@ from engine.media.resolve import Resolver
 from engine.model.draft import parse_draft
 from engine.model.timeline import build_timeline
 from engine.pipeline.render import RenderResult, probe_sources, render
+from engine.pipeline.scratch import check_free_space, plan_chunked, scratch_folder
 
 
 def render_chunked(draft: Mapping[str, Any], output: str | Path, *, config: EngineConfig, resolve: Resolver,
@@ -29,12 +30,13 @@ def render_chunked(draft: Mapping[str, Any], output: str | Path, *, config: Engi
     reference for a distributed render. A plan of one part is simply :func:`engine.pipeline.render`."""
     started = time.monotonic()
     model = parse_draft(draft)
-    media = probe_sources(model, resolve)
+    media = probe_sources(model, resolve, config.probe, cancel)
     parts = plan_parts(draft, media, chunk_s)
     if len(parts) == 1:
         return render(model, output, config=config, resolve=resolve, codecs=codecs, fonts=fonts,
                       on_progress=on_progress, cancel=cancel)
     tl = build_timeline(model, media)
+    check_free_space(plan_chunked(tl, config), scratch_folder(config))
     fonts = fonts or FontCatalog.discover(config.font_dirs)
     report = on_progress or (lambda _fraction: None)
     with tempfile.TemporaryDirectory(prefix="reelforge-chunks-", dir=config.work_dir) as scratch:

@@ -5,7 +5,8 @@ samples it covers on the timeline, faded where its transitions and fades say, an
 its place; then all are summed with amix (no normalisation, so a 35% music bed stays 35%) and
 a limiter keeps the sum from clipping. A transition's crossfade is simply the fade-out of one
 clip summed with the fade-in of the next over the same frames. A reversed clip's sound is
-turned round with its picture, before the fades, which belong to the timeline.
+turned round with its picture, before the fades, which belong to the timeline: in the graph, or
+beforehand into a scratch file (engine/pipeline/reverse.py), read here as it is.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from engine.model.timeline import Sound, Timeline, Visual
 Stream = Any
 SAMPLE_RATE: Final = 48_000
 LIMIT: Final = 0.9   # about -0.9 dBFS: headroom for the AAC encoder's overshoot
+RAW_FORMAT: Final = "f32le"   # a reversed clip's prepared sound: interleaved stereo 32-bit floats
 
 
 def samples(canvas: Canvas, frames: int) -> int:
@@ -54,8 +56,11 @@ def _fade(stream: Stream, kind: str, start_s: float, length_s: float) -> Stream:
     return stream.filter("afade", t=kind, st=secs(start_s), d=secs(length_s), curve="tri") if length_s > 0 else stream
 
 
-def clip_sound(b: Build, v: Visual, extent: Run) -> Stream:
-    """A clip's own sound over the same frames as its picture (its extent), crossfading where its picture does."""
+def forward_sound(b: Build, v: Visual, extent: Run) -> Stream:
+    """A clip's own sound over its extent, played forwards from the extent's first time, at its volume.
+
+    A reversed clip's is cut to exactly the extent's samples, so that, turned round, what plays first
+    is what ends the window."""
     canvas = b.canvas
     read = clip_read(v, extent, canvas)
     stream, held_s = sound_from(clip_input(b, read).audio, read)
@@ -64,9 +69,29 @@ def clip_sound(b: Build, v: Visual, extent: Run) -> Stream:
         stream = stream.filter("volume", f"{v.volume:g}")
     if held_s:
         stream = stream.filter("adelay", delays=f"{round(held_s * SAMPLE_RATE)}S", all=1)
-    if v.reverse:   # exactly the extent first, so that what plays first is what ends the window
+    if v.reverse:
         count = samples(canvas, extent.frames)
-        stream = stream.filter("apad", whole_len=count).filter("atrim", end_sample=count).filter("areverse")
+        stream = stream.filter("apad", whole_len=count).filter("atrim", end_sample=count)
+    return stream
+
+
+def _reversed_sound(b: Build, v: Visual, extent: Run) -> Stream:
+    """A reversed clip's sound, last sample first: from its pre-pass file, or turned round here by
+    areverse, which holds every sample of the extent."""
+    window = b.sources.reversed.get(v.where)
+    if window is None or window.sound is None:
+        return forward_sound(b, v, extent).filter("areverse")
+    if (window.first, window.frames) != (extent.first, extent.frames):
+        raise ValueError(f"{v.where}: its reversed sound covers other frames than its extent")
+    raw = b.input(f"{v.where}@reversed-sound", str(window.sound),
+                  {"f": RAW_FORMAT, "sample_rate": str(SAMPLE_RATE), "ch_layout": "stereo"})
+    return raw.audio.filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
+
+
+def clip_sound(b: Build, v: Visual, extent: Run) -> Stream:
+    """A clip's own sound over the same frames as its picture (its extent), crossfading where its picture does."""
+    canvas = b.canvas
+    stream = _reversed_sound(b, v, extent) if v.reverse else forward_sound(b, v, extent)
     if v.enter:
         stream = _fade(stream, "in", 0, canvas.seconds(v.enter.frames))
     if v.exit:

@@ -8,7 +8,8 @@ captions arrive as pictures, colours as parsed numbers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ffmpeg
@@ -59,12 +60,26 @@ class PreparedCaption:
 
 
 @dataclass(frozen=True, slots=True)
+class ReversedWindow:
+    """A reversed clip turned round before the graph runs (engine/pipeline/reverse.py): item frames
+    ``[first, first + frames)`` in the order they show, at the clip's box size (``video``: a concat
+    list of blocks), and its sound over the same frames, last sample first (``sound``: raw f32le,
+    stereo, 48 kHz). Either is None when the render does not need it."""
+
+    first: int
+    frames: int
+    video: Path | None
+    sound: Path | None
+
+
+@dataclass(frozen=True, slots=True)
 class Sources:
     """What the compiler may read: probed media plus the pictures prepared for this render."""
 
     stills: Mapping[str, PreparedStill]           # by Visual.where
     captions: Mapping[str, PreparedCaption]       # by Caption.where
     decoder_args: Mapping[str, str]               # extra input options for decoded video (e.g. hwaccel)
+    reversed: Mapping[str, ReversedWindow] = field(default_factory=dict)   # by Visual.where; others reverse in-graph
 
 
 class Build:

@@ -14,16 +14,23 @@ from typing import Any
 import ffmpeg
 
 from engine.graph import gif
-from engine.graph.audio import mixed_sound
+from engine.graph.audio import RAW_FORMAT, forward_sound, mixed_sound
 from engine.graph.build import Build, Sources, rate
-from engine.graph.video import base_stream, overlay_layers
+from engine.graph.video import base_stream, clip_stream, overlay_layers
 from engine.model.canvas import OutputSpec
-from engine.model.timeline import Timeline
+from engine.model.pieces import Run
+from engine.model.timeline import Timeline, Visual
 from engine.run import FFmpegCommand
 
 Stream = Any
 _PLACEHOLDER = "__reelforge_output__"
 _ONE_PICTURE = ("-frames:v", "1", "-update", "1", "-f", "image2")   # the palette, as a PNG file
+FFV1 = ("-c:v", "ffv1", "-level", "3")                                 # lossless, with alpha
+# H.264 at qp 0 in 4:2:0, every frame intra: exact through FFmpeg's decoder, twice as fast as FFV1 both ways
+X264_LOSSLESS = ("-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-g", "1", "-pix_fmt", "yuv420p")
+# ... and with inter frames, where a frame that repeats the last costs next to nothing (FFV1 codes every frame
+# whole: 78 MB/s of a 1080 wide still); FFmpeg decodes a rare inter block a level off, which no GIF palette shows
+X264_QP0 = ("-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
 
 
 def _palette_file(path: Path) -> Stream:
@@ -64,9 +71,10 @@ def compile_render(tl: Timeline, sources: Sources, out_args: Sequence[str], outp
     return _command(streams, out_args, output, tl.duration_s)
 
 
-def compile_sound(tl: Timeline, out_args: Sequence[str], output: Path) -> FFmpegCommand:
-    """The whole timeline's sound alone, for a chunked render to mux under its joined picture."""
-    b = Build(tl.canvas, Sources({}, {}, {}))
+def compile_sound(tl: Timeline, out_args: Sequence[str], output: Path, sources: Sources | None = None) -> FFmpegCommand:
+    """The whole timeline's sound alone, for a chunked render to mux under its joined picture
+    (``sources``: only the reversed clips' prepared sound is read from it)."""
+    b = Build(tl.canvas, sources or Sources({}, {}, {}))
     return _command([mixed_sound(b, tl)], out_args, output, tl.duration_s)
 
 
@@ -83,10 +91,34 @@ def compile_with_palette(tl: Timeline, sources: Sources, palette_png: Path, out_
     return _command([video], out_args, output, tl.duration_s)
 
 
-def compile_intermediate(tl: Timeline, sources: Sources, output: Path) -> FFmpegCommand:
-    """The composed picture, losslessly (FFV1), for the size search to re-encode cheaply."""
-    args = ["-c:v", "ffv1", "-level", "3", "-r", rate(tl.canvas), "-an", "-f", "matroska"]
-    return _command([picture(Build(tl.canvas, sources), tl)], args, output, tl.duration_s)
+def compile_intermediate(tl: Timeline, sources: Sources, output: Path, codec: Sequence[str] = FFV1,
+                         resample: tuple[int, int, str] | None = None) -> FFmpegCommand:
+    """The composed picture, losslessly (FFV1 unless ``codec`` says otherwise), for the size search to
+    re-encode cheaply; ``resample`` (width, height, rate) makes it at that setting instead of the canvas's."""
+    video = picture(Build(tl.canvas, sources), tl)
+    fps = rate(tl.canvas)
+    if resample is not None:
+        width, height, fps = resample
+        video = video.filter("fps", fps).filter("scale", width, height, flags="lanczos")
+    args = [*codec, "-r", fps, "-an", "-f", "matroska"]
+    return _command([video], args, output, tl.duration_s)
+
+
+def compile_reversed_block(tl: Timeline, sources: Sources, v: Visual, run: Run, layer: bool, codec: Sequence[str],
+                           output: Path) -> FFmpegCommand:
+    """Frames ``run`` of reversed clip ``v`` at its box size, turned round, losslessly: one block of
+    its pre-pass (engine/pipeline/reverse.py). ``sources`` must not hold ``v``'s prepared window."""
+    video = clip_stream(Build(tl.canvas, sources), v, run, layer)
+    args = [*codec, "-r", rate(tl.canvas), "-an", "-f", "matroska"]
+    return _command([video], args, output, tl.canvas.seconds(run.frames))
+
+
+def compile_forward_sound(tl: Timeline, v: Visual, extent: Run, output: Path) -> FFmpegCommand:
+    """Reversed clip ``v``'s sound over ``extent``, forwards and exactly as long, as raw f32le stereo:
+    its pre-pass turns the file round."""
+    stream = forward_sound(Build(tl.canvas, Sources({}, {}, {})), v, extent)
+    args = ["-c:a", "pcm_f32le", "-f", RAW_FORMAT]
+    return _command([stream], args, output, tl.canvas.seconds(extent.frames))
 
 
 def compile_gif_attempt(source: Path, width: int, height: int, fps: str, spec: OutputSpec, out_args: Sequence[str],

@@ -16,11 +16,12 @@ crossfade, which xfade makes in 4:4:4.
 from __future__ import annotations
 
 import math
+import re
 from typing import Final
 
 import ffmpeg
 
-from engine.graph.build import Build, Stream, hex_color, normalise, rate, secs
+from engine.graph.build import Build, ReversedWindow, Stream, hex_color, normalise, rate, secs
 from engine.graph.clip import clip_input, clip_read, frames_on_slots
 from engine.media.stills import PreparedStill
 from engine.model.canvas import RGB, Canvas, Rect, even
@@ -29,6 +30,7 @@ from engine.model.pieces import BaseTrack, Gap, Piece, Run, base_pieces
 from engine.model.timeline import Caption, Layer, Timeline, Visual
 
 BLUR_SHRINK: Final = 16
+ALPHA_FORMATS: Final = re.compile(r"^(yuva|gbrap|ya\d|pal8|ayuv|vuya)|rgba|bgra|argb|abgr")   # pix_fmts with alpha
 
 
 def _cover_size(dw: int, dh: int, w: int, h: int) -> tuple[int, int]:
@@ -74,6 +76,21 @@ def _fit_video(stream: Stream, info: MediaInfo, box: Rect, fit: str, fill: RGB |
     return square(stream.filter("scale", sw, sh)).filter("pad", box.w, box.h, x, y, color=color)
 
 
+def may_be_transparent(v: Visual, layer: bool) -> bool:
+    """Whether a clip's fitted frames may be less than opaque (see :func:`_fit_video`): only on a layer,
+    where contain leaves transparent bars without a fill colour, or where the source has alpha."""
+    if not layer:
+        return False
+    video = v.media.video
+    if video is None or video.pix_fmt is None or ALPHA_FORMATS.search(video.pix_fmt):
+        return True
+    dw, dh, box = v.media.width or v.box.w, v.media.height or v.box.h, v.box
+    if v.fit != "contain" or v.fill is not None or (dw, dh) == (box.w, box.h):
+        return False
+    s = min(box.w / dw, box.h / dh)
+    return (min(box.w, even(round(dw * s))), min(box.h, even(round(dh * s)))) != (box.w, box.h)
+
+
 def _motion(stream: Stream, still: PreparedStill, frames: int, box: Rect, canvas: Canvas, alpha: bool) -> Stream:
     """Ken Burns: a crop per frame of the oversampled still (engine/media/motion.py), scaled to the box."""
     assert still.motion is not None and still.motion_script is not None
@@ -110,14 +127,29 @@ def still_stream(b: Build, v: Visual, frames: int, layer: bool) -> Stream:
 
 
 def clip_stream(b: Build, v: Visual, run: Run, layer: bool) -> Stream:
-    """A clip's frames ``run`` (item frames, see the pieces model), at its box size."""
+    """A clip's frames ``run`` (item frames, see the pieces model), at its box size.
+
+    A reversed clip whose window was turned round beforehand (``b.sources.reversed``) is read from
+    that file forwards; any other is turned round here, by FFmpeg's reverse filter, which holds every
+    frame of ``run`` until the last one arrives (so it is given only the frames shown, at their box size)."""
+    pix = "yuva420p" if layer else "yuv420p"
+    window = b.sources.reversed.get(v.where)
+    if window is not None and window.video is not None:
+        return _prepared_frames(b, v, window, run, pix)
     read = clip_read(v, run, b.canvas)
     stream = frames_on_slots(clip_input(b, read).video, read, b.canvas)
     stream = _fit_video(stream, v.media, v.box, v.fit, v.fill, layer)
-    pix = "yuva420p" if layer else "yuv420p"
     stream = normalise(stream.filter("trim", end_frame=run.frames), b.canvas, pix)
-    # reverse holds every frame until the last one arrives: give it only the frames shown, at their box size
     return normalise(stream.filter("reverse"), b.canvas, pix) if v.reverse else stream
+
+
+def _prepared_frames(b: Build, v: Visual, window: ReversedWindow, run: Run, pix: str) -> Stream:
+    """Frames ``run`` of a reversed clip from its pre-pass blocks, joined by FFmpeg's concat demuxer."""
+    if not (window.first <= run.first and run.stop <= window.first + window.frames):
+        raise ValueError(f"{v.where}: frames {run.first}..{run.stop} are outside its reversed window")
+    blocks = b.input(f"{v.where}@reversed", str(window.video), {"f": "concat", "protocol_whitelist": "file"})
+    cut = blocks.video.filter("trim", start_frame=run.first - window.first, end_frame=run.stop - window.first)
+    return normalise(cut, b.canvas, pix)
 
 
 def visual_stream(b: Build, v: Visual, run: Run, layer: bool) -> Stream:

@@ -12,13 +12,14 @@ fraction of an output pixel, and every frame moves by the same number of them.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from PIL import Image, ImageFilter, ImageOps
 
-from engine.errors import MediaUnsupported
+from engine.errors import MediaUnsupported, RenderCancelled
 from engine.media.motion import MotionPlan
 from engine.model.mediainfo import MediaInfo
 
@@ -92,16 +93,26 @@ def fit_still(im: Image.Image, size: tuple[int, int], fit: str, fill: RGB | None
     return canvas
 
 
+def stop_if_cancelled(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise RenderCancelled()
+
+
 def prepare_still(info: MediaInfo, *, size: tuple[int, int], fit: str, fill: RGB | None, blur_fill: bool,
-                  backdrop: RGB | None, out: Path) -> PreparedStill:
+                  backdrop: RGB | None, out: Path, cancel: threading.Event | None = None) -> PreparedStill:
     """Write the still, fitted into ``size`` (its box, or larger for motion), next to ``out``.
 
     ``backdrop``: flatten transparency onto this colour (the base track has nothing below it).
     Opaque pictures are written as PPM (no compression: 30 times faster to write and 4 times
     faster to read than PNG, and a 1080p still is written and read once); pictures with
-    transparency as PNG.
+    transparency as PNG. ``cancel`` is checked between decoding, fitting and writing
+    (RenderCancelled); nothing is left behind then.
     """
-    picture = fit_still(load_upright(info), size, fit, fill, blur_fill)
+    upright = load_upright(info)
+    stop_if_cancelled(cancel)
+    picture = fit_still(upright, size, fit, fill, blur_fill)
+    del upright
+    stop_if_cancelled(cancel)
     if backdrop is not None:
         flat = Image.new("RGBA", size, (*backdrop, 255))
         flat.alpha_composite(picture)

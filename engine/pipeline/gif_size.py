@@ -1,9 +1,11 @@
 """GIF under a size limit: compose once, then try settings until one fits, and say which.
 
-The timeline is composed once into a lossless intermediate at the largest setting; each try
-only resamples that (fps, width) and makes a new palette (colours), which is cheap. Which
-setting to try next is gif_ladder.next_point's job: the best-looking one predicted to fit, judged
-from what the tries so far weighed.
+The timeline is composed once into an intermediate at the largest setting the scratch budget
+allows (engine/pipeline/scratch.py), as H.264 at qp 0 with inter frames: a frame that repeats the
+last costs next to nothing, and it is lossless but for a level on rare blocks. Each try only
+resamples that (fps, width) and makes a new palette (colours), which is cheap. Which setting to
+try next is gif_ladder.next_point's job: the best-looking one predicted to fit, judged from what
+the tries so far weighed. Only the best fitting try so far is kept.
 """
 
 from __future__ import annotations
@@ -43,20 +45,28 @@ def _try(point: gif_ladder.GifPoint, tl: Timeline, mezz: Path, out: Path, work: 
         low, (low + high) / 2)
     run(compiler.compile_gif_attempt(mezz, point.width, height, fps, spec, args, out, tl.duration_s,
                                      palette_png=palette_png), (low + high) / 2, high)
+    palette_png.unlink()
     return 2
 
 
-def search_gif_size(tl: Timeline, sources: Sources, config: EngineConfig, temp: Path, work: Path,
-                    run: Run) -> tuple[int, gif_ladder.GifChoice]:
-    """Make the best-looking GIF under ``tl.output.max_bytes`` at ``temp``; returns (FFmpeg runs, the choice)."""
+def search_gif_size(tl: Timeline, sources: Sources, config: EngineConfig, temp: Path, work: Path, run: Run,
+                    start: gif_ladder.GifPoint | None = None) -> tuple[int, gif_ladder.GifChoice]:
+    """Make the best-looking GIF under ``tl.output.max_bytes`` at ``temp``; returns (FFmpeg runs, the choice).
+
+    ``start``: the first setting, which the intermediate is made at (default: the canvas's size and rate)."""
     target = tl.output.max_bytes
     assert target is not None
+    full = gif_ladder.GifPoint(float(tl.canvas.fps), tl.canvas.width, tl.output.colors)
+    start = start or full
     mezz = work / "composed.mkv"
-    run(compiler.compile_intermediate(tl, sources, mezz), 0.0, 0.5)
+    resample = None
+    if (start.width, start.fps) != (full.width, full.fps):
+        height = even(start.width * tl.canvas.height / tl.canvas.width)
+        resample = (start.width, height, rate_text(frame_rate(start.fps)))
+    run(compiler.compile_intermediate(tl, sources, mezz, compiler.X264_QP0, resample), 0.0, 0.5)
     passes = 1
-    start = gif_ladder.GifPoint(float(tl.canvas.fps), tl.canvas.width, tl.output.colors)
     tried: list[gif_ladder.GifPoint] = []
-    files: dict[gif_ladder.GifPoint, Path] = {}
+    best: tuple[gif_ladder.GifPoint, Path] | None = None     # the best-looking try that fits, so far
     point = gif_ladder.next_point(target, start, tried)
     while point is not None:
         out = work / f"try-{len(tried)}.gif"
@@ -64,14 +74,20 @@ def search_gif_size(tl: Timeline, sources: Sources, config: EngineConfig, temp: 
         passes += _try(point, tl, mezz, out, work, config, run, (step, step + 0.45 / gif_ladder.MAX_ATTEMPTS))
         measured = replace(point, size_bytes=out.stat().st_size)
         tried.append(measured)
-        files[measured] = out
+        if measured.size_bytes is not None and measured.size_bytes <= target and (
+                best is None or gif_ladder.quality(measured, start) > gif_ladder.quality(best[0], start)):
+            if best is not None:
+                best[1].unlink()
+            best = (measured, out)
+        else:
+            out.unlink()
         point = gif_ladder.next_point(target, start, tried)
-    fitting = [t for t in tried if t.size_bytes is not None and t.size_bytes <= target]
-    if not fitting:
+    mezz.unlink()
+    if best is None:
         smallest = min(tried, key=lambda t: t.size_bytes or 0)
         raise TargetSizeUnreachable(target, smallest.size_bytes or 0, smallest.label())
-    best = max(fitting, key=lambda t: gif_ladder.quality(t, start))
-    files[best].replace(temp)
-    height = even(best.width * tl.canvas.height / tl.canvas.width)
-    return passes, gif_ladder.GifChoice(best.fps, best.width, height, best.colors, best.size_bytes or 0, target,
-                                        tuple(tried))
+    chosen, path = best
+    path.replace(temp)
+    height = even(chosen.width * tl.canvas.height / tl.canvas.width)
+    return passes, gif_ladder.GifChoice(chosen.fps, chosen.width, height, chosen.colors, chosen.size_bytes or 0,
+                                        target, tuple(tried))

@@ -1,10 +1,14 @@
 """render(): a draft in, a checked file out.
 
-The steps: parse and validate the draft, probe every source, resolve the timeline, prepare the
-pictures FFmpeg cannot make safely (stills, text), choose the encoder, compile one command, run
-it with progress, check the result against the timeline, and only then move it into place
+The steps: parse and validate the draft, probe every source, resolve the timeline, work out the
+scratch files it may write and refuse it if they pass the budget or the free disk
+(:mod:`engine.pipeline.scratch`), prepare the pictures FFmpeg cannot make safely (stills, text),
+turn round the reversed clips too large to hold in the graph (:mod:`engine.pipeline.reverse`),
+choose the encoder, compile one command, run it with progress, check the result against the
+timeline, and only then move it into place
 (:mod:`engine.pipeline.output`: a temporary name beside the destination, renamed when checked,
-so nobody can ever see a half-written file).
+so nobody can ever see a half-written file). The scratch folder goes with the render, however it
+ends; a cancel is seen between probes, between prepared pictures and within every FFmpeg run.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 from engine.config import EngineConfig, ProbeLimits
 from engine.encode.encoders import CodecChoice, detect_capabilities
 from engine.encode.profiles import output_args
-from engine.errors import MediaError
+from engine.errors import MediaError, RenderCancelled
 from engine.graph import compile as compiler
 from engine.graph.build import Sources, rate
 from engine.graph.gif import one_pass_fits
@@ -35,12 +39,15 @@ from engine.pipeline.assets import prepare_sources
 from engine.pipeline.gif_ladder import settings_report
 from engine.pipeline.gif_size import search_gif_size
 from engine.pipeline.output import Expected, staged_output, verify
+from engine.pipeline.reverse import prepare_reversed
+from engine.pipeline.scratch import ScratchPlan, check_free_space, plan_scratch, scratch_folder
 from engine.run import FFmpegCommand, run_ffmpeg
 
 __all__ = ["NATIVE_ENCODERS", "Expected", "ProgressCallback", "RenderResult", "probe_sources", "render", "verify"]
 
 ProgressCallback = Callable[[float], None]
 PROBE_THREADS = 4
+PREPASS_SHARE = 0.3   # of the progress, for turning reversed clips round before the render proper
 NATIVE_ENCODERS = {"gif": "gif (palettegen/paletteuse)", "webm": "libvpx-vp9", "webp": "libwebp_anim"}
 
 
@@ -71,18 +78,26 @@ class RenderResult:
         return out
 
 
-def probe_sources(draft: Draft, resolve: Resolver, limits: ProbeLimits = DEFAULT_LIMITS) -> dict[str, MediaInfo]:
-    """Probe every distinct ``src`` once (a few at a time); a missing or unreadable one is a MediaError naming it."""
+def probe_sources(draft: Draft, resolve: Resolver, limits: ProbeLimits = DEFAULT_LIMITS,
+                  cancel: threading.Event | None = None) -> dict[str, MediaInfo]:
+    """Probe every distinct ``src`` once (a few at a time); a missing or unreadable one is a MediaError naming it.
+
+    ``cancel`` is checked before each probe: once it is set, no other probe starts (RenderCancelled)."""
     sources = list(dict.fromkeys(seg.src for track in draft.t for seg in track.sg if hasattr(seg, "src")))
 
     def one(src: str) -> MediaInfo:
+        if cancel is not None and cancel.is_set():
+            raise RenderCancelled()
         try:
             return probe(resolve(src), limits)
         except MediaError as exc:
-            raise type(exc)(src, exc.reason) from exc
+            raise type(exc)(src, *exc.args[1:]) from exc      # the same error, naming the draft's src
 
-    with ThreadPoolExecutor(max_workers=PROBE_THREADS) as pool:
+    pool = ThreadPoolExecutor(max_workers=PROBE_THREADS)
+    try:
         return dict(zip(sources, pool.map(one, sources), strict=True))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def render(
@@ -103,7 +118,9 @@ def render(
     """
     started = time.monotonic()
     model = draft if isinstance(draft, Draft) else parse_draft(draft)
-    tl = build_timeline(model, probe_sources(model, resolve or LocalResolver(), config.probe))
+    tl = build_timeline(model, probe_sources(model, resolve or LocalResolver(), config.probe, cancel))
+    plan = plan_scratch(tl, config)
+    check_free_space(plan, scratch_folder(config))
     choice = codecs or detect_capabilities(config).choice
     decodes_video = any(not v.is_still for v in tl.visuals())
     report = on_progress or (lambda _fraction: None)
@@ -111,9 +128,10 @@ def render(
             staged_output(output) as out:
         work = Path(scratch)
         sources, warnings = prepare_sources(tl, work, fonts or FontCatalog.discover(config.font_dirs),
-                                            choice if decodes_video else None)
-        passes, gif_report, out.want = _encode(tl, sources, choice, config, out.temp, work, report, cancel)
+                                            choice if decodes_video else None, cancel)
+        passes, gif_report, out.want = _encode(tl, sources, choice, config, out.temp, work, report, cancel, plan)
     assert out.info is not None and out.want is not None
+    warnings += _scratch_warnings(tl, plan)
     info, want, out_path = out.info, out.want, out.path
     report(1.0)
     h264 = tl.output.format == "mp4"
@@ -135,29 +153,48 @@ def _expected(tl: Timeline) -> Expected:
                     timed=tl.output.format in ("mp4", "webm"), exact=True)
 
 
-def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineConfig, temp: Path, work: Path,
-            report: ProgressCallback, cancel: threading.Event | None) -> tuple[int, dict[str, Any] | None, Expected]:
-    """Run the FFmpeg passes this output needs: (passes, GIF report, what the file must hold)."""
+def _scratch_warnings(tl: Timeline, plan: ScratchPlan) -> list[str]:
+    start = plan.gif_start
+    if start is None or (start.width, start.fps) == (tl.canvas.width, float(tl.canvas.fps)):
+        return []
+    return [f"m.out.max_bytes: the size search started at {start.width} px and {start.fps:g} fps, not the canvas's "
+            f"size and rate, to keep its scratch files under this server's scratch_budget_mb"]
 
-    def run(command: FFmpegCommand, low: float, high: float) -> None:
+
+def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineConfig, temp: Path, work: Path,
+            report: ProgressCallback, cancel: threading.Event | None,
+            plan: ScratchPlan) -> tuple[int, dict[str, Any] | None, Expected]:
+    """Run the FFmpeg passes this output needs: (passes, GIF report, what the file must hold).
+
+    Reversed windows too large to hold in the graph are turned round first (engine/pipeline/reverse.py)."""
+    prepass = PREPASS_SHARE if plan.reversed else 0.0
+    runs = 0
+
+    def run_at(command: FFmpegCommand, low: float, high: float) -> None:
+        nonlocal runs
+        runs += 1
         run_ffmpeg(command, ffmpeg=config.ffmpeg, work_dir=work, timeout_s=config.timeout_s, cancel=cancel,
                    on_progress=lambda f: report(low + (high - low) * f))
 
+    def run(command: FFmpegCommand, low: float, high: float) -> None:
+        run_at(command, prepass + (1 - prepass) * low, prepass + (1 - prepass) * high)
+
+    if plan.reversed:
+        sources = prepare_reversed(tl, sources, list(plan.reversed), work, config,
+                                   lambda c, low, high: run_at(c, prepass * low, prepass * high), cancel)
     spec = tl.output
     args = output_args(spec, rate(tl.canvas), choice, config.x264_preset)
     if spec.format == "gif" and spec.max_bytes is not None:
-        passes, chosen = search_gif_size(tl, sources, config, temp, work, run)
+        _passes, chosen = search_gif_size(tl, sources, config, temp, work, run, plan.gif_start)
         frames = round(tl.duration_s * chosen.fps)
         want = Expected(chosen.width, chosen.height, frames, chosen.fps, False, timed=False)
-        return passes, chosen.report(spec), want
-    passes = 1
+        return runs, chosen.report(spec), want
     if spec.format == "gif" and not one_pass_fits(spec, tl.canvas.width, tl.canvas.height, tl.length,
                                                       config.gif_buffer_mb):
         palette_png = work / "palette.png"
         run(compiler.compile_palette(tl, sources, palette_png), 0.0, 0.5)
         run(compiler.compile_with_palette(tl, sources, palette_png, args, temp), 0.5, 0.99)
-        passes = 2
     else:
         run(compiler.compile_render(tl, sources, args, temp), 0.0, 0.99)
     gif_report = settings_report(tl, temp.stat().st_size) if spec.format == "gif" else None
-    return passes, gif_report, _expected(tl)
+    return runs, gif_report, _expected(tl)
