@@ -142,7 +142,7 @@ def test_probes_stop_at_a_cancel(media: Media) -> None:
     cancel.set()
     draft = parse_draft({"t": [{"tt": 0, "sg": [{"src": "red.mp4"}, {"src": "blue.mp4"}, {"src": "green.png"}]}]})
     with pytest.raises(RenderCancelled):
-        probe_sources(draft, resolve, cancel)
+        probe_sources(draft, resolve, cancel=cancel)
     assert resolved == []
 
 
