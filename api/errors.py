@@ -3,7 +3,7 @@
 Every error leaves as the envelope ``{"code": <code>, "message": "...", "data": ...}``; clients
 that run ``curl -s`` read only the body, so the body always carries the code. Body-level codes
 (1001, 1002, 2001, 4001, 4002) go with the HTTP statuses api-contract.md §3 recommends, or with
-200 when ``legacy_http_200`` is set; HTTP-level codes (400, 402, 404, 409, 410, 413, 429) keep theirs.
+200 when ``legacy_http_200`` is set; HTTP-level codes (400, 402, 404, 409, 410, 413, 429, 507) keep theirs.
 
 * ApiError
   + BadRequest           400   the request itself is wrong (body, header, field)
@@ -21,13 +21,22 @@ that run ``curl -s`` read only the body, so the body always carries the code. Bo
   + Gone                 410   the file existed and was removed by the retention policy
   + PayloadTooLarge      413   a JSON body over its limit (refused while it streams in)
   + RateLimited          429   too many requests; Retry-After says when to come back
+  + InsufficientStorage  507   the server's disk cannot hold what this render needs now; Retry-After
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from engine.errors import DraftError, EngineError, LimitExceeded, MediaError, MediaNotFound, MediaUnsupported
+from engine.errors import (
+    DraftError,
+    EngineError,
+    InsufficientDisk,
+    LimitExceeded,
+    MediaError,
+    MediaNotFound,
+    MediaUnsupported,
+)
 
 BODY_LEVEL = frozenset({1001, 1002, 2001, 4001, 4002})
 
@@ -120,10 +129,20 @@ class RateLimited(ApiError):
         super().__init__(message, {"retry_after": retry_after_s}, {"Retry-After": str(retry_after_s)})
 
 
+class InsufficientStorage(ApiError):
+    code, status, default_message = 507, 507, "the server is short of disk space; try again later"
+    RETRY_AFTER_S: ClassVar[int] = 300
+
+    def __init__(self, message: str | None = None, data: Any = None) -> None:
+        super().__init__(message, data, {"Retry-After": str(self.RETRY_AFTER_S)})
+
+
 def from_engine(exc: EngineError) -> ApiError:
     """The one place an engine error becomes an API error."""
     if isinstance(exc, LimitExceeded):
         return OverLimit(str(exc), exc.details())
+    if isinstance(exc, InsufficientDisk):
+        return InsufficientStorage(str(exc), exc.details())
     if isinstance(exc, DraftError):
         return DraftInvalid(str(exc), exc.details())
     if isinstance(exc, MediaUnsupported):
