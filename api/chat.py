@@ -35,6 +35,7 @@ from api.store import NO_PARENT, MediaRow, NotEnoughCredits, SessionRow, Store, 
 from engine.errors import EngineError
 from engine.media.musicbed import write_music_bed
 from engine.media.probe import probe
+from engine.model.cost import Caps
 from engine.model.draft import parse_draft
 from engine.model.summary import summarize
 
@@ -84,8 +85,10 @@ class _Turn:
 
 
 class Chat:
-    def __init__(self, store: Store, media_dir: Path, heartbeat_s: float, llm: LlmPlanner | None) -> None:
+    def __init__(self, store: Store, media_dir: Path, heartbeat_s: float, llm: LlmPlanner | None,
+                 caps: Caps) -> None:
         self.store, self.media_dir, self.heartbeat_s, self.llm = store, media_dir, heartbeat_s, llm
+        self.caps = caps
         self._turns: dict[str, list[_Turn]] = {}          # session id -> its running and waiting turns
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -161,7 +164,7 @@ class Chat:
         folder = self.media_dir / token.user_id / session_id
         ws = Workspace([_ref(m) for m in media], self.store.draft_saved_at(session_id), understanding.language,
                        make_music_bed=lambda seconds: self._music_bed(token.user_id, session_id, folder, seconds))
-        hooks = _Hooks(self.store, token.user_id, session_id)
+        hooks = _Hooks(self.store, token.user_id, session_id, self.caps)
         yield from run_turn(understanding, turn.text, session.draft, ws, hooks)
 
     def _music_bed(self, user_id: str, session_id: str, folder: Path, seconds: float) -> MediaRef:
@@ -182,9 +185,10 @@ class _Hooks:
     store: Store
     user_id: str
     session_id: str
+    caps: Caps
 
     def check(self, draft: Draft) -> None:
-        check_draft(self.store, draft, self.user_id, self.session_id)
+        check_draft(self.store, draft, self.user_id, self.session_id, self.caps)
 
     def summary(self, draft: Draft) -> str:
         try:

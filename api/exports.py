@@ -11,6 +11,7 @@ from api.drafts import check_draft
 from api.errors import BadRequest, DraftInvalid
 from api.views import EXTENSIONS
 from engine.job import RenderJob
+from engine.model.cost import Caps
 from engine.model.draft import dump_draft
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def with_output(draft: Any, output: Any, skill: str | None, skill_resolutions: d
 def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id: str,
               session_id: str) -> tuple[RenderJob, str]:
     """The RenderJob for an export, or DraftError/MediaError naming what is wrong. (job, format)."""
-    draft, media, timeline = check_draft(svc.store, draft_json, user_id, session_id)
+    draft, media, timeline = check_draft(svc.store, draft_json, user_id, session_id, Caps.of(svc.engine))
     fmt = draft.m.out.format
     output = svc.outputs_dir / f"{secrets.token_urlsafe(12)}.{EXTENSIONS[fmt]}"
     job = RenderJob(job_id=render_id, draft=dump_draft(draft), sources={s: m.path for s, m in media.items()},

@@ -15,6 +15,7 @@ from api.signing import Signer, load_secret
 from api.store import Store
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
+from engine.model.cost import Caps
 
 
 def runner_for(settings: ApiSettings, store: Store) -> Runner | FarmRunner:
@@ -51,7 +52,7 @@ class Services:
                if settings.llm_url else None)
         return cls(settings=settings, store=store,
                    runner=runner_for(settings, store),
-                   chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm),
+                   chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm, Caps.of(engine)),
                    token_limiter=RateLimiter(settings.token_requests_per_minute),
                    signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),
                    engine=engine, codecs=codecs, media_dir=data / "media", outputs_dir=data / "outputs",

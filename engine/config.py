@@ -38,6 +38,16 @@ class EngineConfig:
     gif_buffer_mb: int = 512                     # one-pass GIF only when its frame buffer fits in this
     timeout_s: float | None = None               # wall-clock limit per FFmpeg run
     font_dirs: tuple[Path, ...] = field(default=DEFAULT_FONT_DIRS)
+    # The cost model's caps (engine/model/cost.py; descriptions in engine/settings.py): a render
+    # over one is refused before anything is queued or run.
+    max_timeline_s: float = 3600.0
+    max_output_pixels: int = 3600 * 30 * 1080 * 1920      # an hour of 1080x1920 at 30 fps
+    max_reverse_pixels: int = 60 * 30 * 1080 * 1920       # a minute of it, reversed
+    max_segments: int = 300
+    max_tracks: int = 32
+    max_layers: int = 300
+    max_texts: int = 600
+    max_graph_filters: int = 18_000
 
     @classmethod
     def default(cls) -> EngineConfig:

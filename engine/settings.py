@@ -8,8 +8,10 @@ variables the same way. Only entrypoints call :func:`get_settings`; the engine i
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +23,10 @@ from engine.config import (
     EngineConfig,
     bundled_ffmpeg,
 )
+
+
+def _default(name: str) -> Any:
+    return next(f.default for f in fields(EngineConfig) if f.name == name)
 
 
 class EngineSettings(BaseSettings):
@@ -35,6 +41,29 @@ class EngineSettings(BaseSettings):
     render_timeout_s: float | None = Field(None, gt=0)
     font_dirs: list[Path] = Field(default_factory=lambda: list(DEFAULT_FONT_DIRS))
 
+    # --- the cost of one render (engine/model/cost.py): over a cap, an export or a chat edit is refused
+    # with a 400 naming the cap, and a worker refuses the render too
+    max_timeline_s: float = Field(_default("max_timeline_s"), gt=0, description=(
+        "longest timeline in seconds (the draft's d, or where its last segment ends), whatever each segment's "
+        "own length"))
+    max_output_pixels: int = Field(_default("max_output_pixels"), gt=0, description=(
+        "frames x pixels of one output: the encoder's work. Default an hour of 1080x1920 at 30 fps "
+        "(half an hour at 60 fps); about an hour of a small server's two cores"))
+    max_reverse_pixels: int = Field(_default("max_reverse_pixels"), gt=0, description=(
+        "frames x box pixels of all reversed clips together (each frame is decoded, kept and turned round "
+        "before it is shown); default a minute of 1080x1920 at 30 fps"))
+    max_segments: int = Field(_default("max_segments"), gt=0, description=(
+        "video and audio segments, all tracks together: each reads and decodes its source as its own FFmpeg "
+        "input, with its own threads and buffers (about 10 MB each for 1080p clips)"))
+    max_tracks: int = Field(_default("max_tracks"), gt=0, description="tracks of one draft")
+    max_layers: int = Field(_default("max_layers"), gt=0, description=(
+        "video segments on the tracks over the first video track (each one more overlay on every frame)"))
+    max_texts: int = Field(_default("max_texts"), gt=0, description=(
+        "text segments, all tracks together (each a picture input and an overlay)"))
+    max_graph_filters: int = Field(_default("max_graph_filters"), gt=0, description=(
+        "filters in one render's FFmpeg graph, as an upper bound counted from the draft (a segment takes "
+        "10 to 80, by its transitions, effects and sound)"))
+
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
             ffmpeg=self.ffmpeg_path or bundled_ffmpeg(),
@@ -45,6 +74,14 @@ class EngineSettings(BaseSettings):
             gif_buffer_mb=self.gif_buffer_mb,
             timeout_s=self.render_timeout_s,
             font_dirs=tuple(self.font_dirs),
+            max_timeline_s=self.max_timeline_s,
+            max_output_pixels=self.max_output_pixels,
+            max_reverse_pixels=self.max_reverse_pixels,
+            max_segments=self.max_segments,
+            max_tracks=self.max_tracks,
+            max_layers=self.max_layers,
+            max_texts=self.max_texts,
+            max_graph_filters=self.max_graph_filters,
         )
 
 

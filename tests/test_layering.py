@@ -123,7 +123,10 @@ def test_engine_settings_are_the_engine_s_only() -> None:
     from engine.settings import EngineSettings
 
     assert set(EngineSettings.model_fields) == {"ffmpeg_path", "work_dir", "x264_preset", "encoder", "decoder",
-                                                "gif_buffer_mb", "render_timeout_s", "font_dirs"}
+                                                "gif_buffer_mb", "render_timeout_s", "font_dirs",
+                                                "max_timeline_s", "max_output_pixels", "max_reverse_pixels",
+                                                "max_segments", "max_tracks", "max_layers", "max_texts",
+                                                "max_graph_filters"}
 
 
 def test_the_api_and_the_workers_read_a_shared_setting_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,6 +28,7 @@ from engine.graph.gif import one_pass_fits
 from engine.media.fonts import FontCatalog
 from engine.media.probe import probe
 from engine.media.resolve import LocalResolver, Resolver
+from engine.model.cost import Caps, check_cost
 from engine.model.draft import Draft, parse_draft
 from engine.model.mediainfo import MediaInfo
 from engine.model.timeline import Timeline, build_timeline
@@ -103,7 +104,9 @@ def render(
     """
     started = time.monotonic()
     model = draft if isinstance(draft, Draft) else parse_draft(draft)
-    tl = build_timeline(model, probe_sources(model, resolve or LocalResolver()))
+    media = probe_sources(model, resolve or LocalResolver())
+    tl = build_timeline(model, media)
+    check_cost(model, tl, media, Caps.of(config))        # the API checked it too; a worker does not rely on that
     choice = codecs or detect_capabilities(config).choice
     decodes_video = any(not v.is_still for v in tl.visuals())
     report = on_progress or (lambda _fraction: None)
