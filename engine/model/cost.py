@@ -19,10 +19,11 @@ What is counted (:class:`Cost`), and why it costs:
   the segments from what each asks for, whatever its neighbours; a test compiles drafts and checks
   that the graph never holds more.
 
-Every count only grows when a segment is added or made longer (a property test checks it), as
-long as the canvas stays the same (without ``m.width``/``m.aspect`` it follows the first picture):
-a draft under the caps stays under them while it is trimmed. Segments that start after the
-timeline's end are not rendered and add no reversed frames; they still count as segments.
+Every count only grows when a segment is added or made longer (a property test checks it), so a
+draft under the caps stays under them while it is trimmed. Two things are outside that: the
+canvas (without ``m.width`` or ``m.aspect`` it follows the first picture), and a reversed clip
+pushed past the end of a timeline whose length the draft fixes (``d``): it is not rendered, and
+adds no reversed frames; like every segment, it still counts as one.
 """
 
 from __future__ import annotations
@@ -99,16 +100,6 @@ CHECKS: Final = (
     ("texts", "max_texts", "the number of text segments"),
     ("graph_filters", "max_graph_filters", "the size of the filter graph (filters, at most)"),
 )
-HINTS: Final = {
-    "max_timeline_s": "shorten the timeline",
-    "max_output_pixels": "shorten it, or export at a lower resolution or frame rate",
-    "max_reverse_pixels": "reverse fewer, shorter or smaller clips",
-    "max_segments": "use fewer segments, or export it in parts",
-    "max_tracks": "merge tracks",
-    "max_layers": "use fewer overlaid clips",
-    "max_texts": "use fewer text segments (longer captions)",
-    "max_graph_filters": "use fewer segments, transitions or effects",
-}
 
 
 def check_cost(draft: Draft, tl: Timeline, media: Mapping[str, MediaInfo], caps: Caps) -> Cost:
@@ -118,7 +109,7 @@ def check_cost(draft: Draft, tl: Timeline, media: Mapping[str, MediaInfo], caps:
     for counted, cap, what in CHECKS:
         value, maximum = getattr(cost, counted), getattr(caps, cap)
         if value > maximum:
-            raise LimitExceeded(cap, value, maximum, f"{what} ({HINTS[cap]})")
+            raise LimitExceeded(cap, value, maximum, what)
     return cost
 
 
