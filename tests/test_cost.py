@@ -460,3 +460,17 @@ def test_300_crossfaded_clips_with_sound_render_and_a_graph_over_the_cap_is_refu
     over_by_one({**draft, "t": [*draft["t"], captions]}, big, "max_graph_filters")
     captions["sg"].pop()
     assert check_big({**draft, "t": [*draft["t"], captions]}, big).graph_filters <= DEFAULTS.max_graph_filters
+
+
+def test_sounds_joined_in_one_lane_keep_their_samples_whatever_their_timestamps(do_render) -> None:
+    """Two reversed slow clips side by side share a lane; the first reads the last millisecond of its source,
+    so its sound is mostly padding, and its timestamps do not run from 0 (concat once refused it)."""
+    box = {"x": 0, "y": 0.5, "w": 0.5, "h": 0.5}
+    draft = {"m": {"width": 64, "height": 36, "fps": 30}, "t": [
+        {"tt": 0, "sg": [{"src": "blue.mp4", "d": 100}]},
+        {"tt": 0, "sg": [{"src": "red.mp4", "st": 0, "d": 17, "ss": 1999, "spd": 0.25, "rev": True, "box": box},
+                         {"src": "red.mp4", "st": 17, "d": 83, "spd": 0.25, "rev": True, "box": box}]}]}
+    result = do_render(draft)
+    info = inspect_output(result.path)
+    assert result.frames == info.frames == 3 and info.has_audio
+    assert abs(info.audio_duration_s - 0.1) <= 1 / 30

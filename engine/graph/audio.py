@@ -79,15 +79,21 @@ def _lanes(parts: list[Placed]) -> list[Stream]:
             lane.append(part)
     out = []
     for lane in lanes:
+        if len(lane) == 1:
+            part = lane[0]
+            out.append(_delayed(part.stream, part.first))
+            continue
         joined, cursor = [], 0
         for part in lane:
-            stream = part.stream
-            if part.first > cursor:
-                stream = stream.filter("adelay", delays=f"{part.first - cursor}S", all=1)
-            joined.append(stream)
+            # concat goes by timestamps, and a reversed or padded sound's need not count from 0: its samples do
+            joined.append(_delayed(part.stream, part.first - cursor).filter("asetpts", "N/SR/TB"))
             cursor = part.end
-        out.append(joined[0] if len(joined) == 1 else ffmpeg.concat(*joined, v=0, a=1))
+        out.append(ffmpeg.concat(*joined, v=0, a=1))
     return out
+
+
+def _delayed(stream: Stream, samples: int) -> Stream:
+    return stream.filter("adelay", delays=f"{samples}S", all=1) if samples > 0 else stream
 
 
 def _fade(stream: Stream, kind: str, start_s: float, length_s: float) -> Stream:

@@ -51,8 +51,8 @@ GAP_FILTERS: Final = 4            # background, before each segment of the first
 TRANSITION_FILTERS: Final = 16    # its blend 6, and a cut (split, trim 4) in each of the two items it joins
 LAYER_FILTERS: Final = 5          # placed 3, overlaid 2; and one per fade and for opacity
 TEXT_FILTERS: Final = 13
-CLIP_SOUND_FILTERS: Final = 11    # read, resampled, held, faded, trimmed, placed in its lane
-TRACK_SOUND_FILTERS: Final = 7
+CLIP_SOUND_FILTERS: Final = 12    # read, resampled, held, faded, trimmed, placed in its lane
+TRACK_SOUND_FILTERS: Final = 8
 FIXED_FILTERS: Final = 16         # the joins of the first video track, the mix, a GIF's palette
 
 
