@@ -1,11 +1,15 @@
 """The cost model (engine/model/cost.py): each cap takes a draft at the cap and refuses one unit over,
-naming itself; the largest draft of each shape the default caps allow renders every frame; the
-counts only grow as a draft grows; the graph never holds more filters than counted; and the API's
+naming itself; the largest draft of each shape the default caps allow renders every frame, within
+the address space a render process gets by default; the counts only grow as a draft grows; the graph never holds more filters than counted; and the API's
 check (api/drafts.py) says what the model says."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,7 @@ from engine.model.draft import TRANSITIONS, parse_draft
 from engine.model.mediainfo import AudioStream, MediaInfo, VideoStream
 from engine.model.timeline import Timeline, build_timeline
 from engine.pipeline.render import probe_sources, render
+from engine.run import limited_child
 from engine.settings import EngineSettings
 from tests.conftest import ffmpeg
 from tests.draft_strategies import drafts, property_settings
@@ -400,12 +405,20 @@ def big(tmp_path_factory: pytest.TempPathFactory, media: Any) -> Path:
     return folder
 
 
-def render_big(draft: dict[str, Any], big: Path, tmp_path: Path, config: EngineConfig, cpu_only: Any,
-               fonts: Any) -> Any:
-    check_big(draft, big)                                               # within the default caps
-    result = render(draft, tmp_path / "out.mp4", config=config, resolve=LocalResolver(big), codecs=cpu_only,
-                    fonts=fonts)
-    return result, inspect_output(result.path)
+RENDER_MEMORY = 6144 * 1024 * 1024     # the address space a render process gets by default (render_memory_mb)
+
+
+def render_big(draft: dict[str, Any], big: Path, tmp_path: Path) -> tuple[dict[str, Any], Any]:
+    """``reelforge render`` of a draft within the default caps, in a child under the render memory cap."""
+    check_big(draft, big)
+    path, out = big / f"{tmp_path.name}.json", tmp_path / "out.mp4"
+    path.write_text(json.dumps(draft))
+    env = {**os.environ, "REELFORGE_WORK_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "render", str(path), "-o", str(out), "-q", "--json",
+                           "--encoder", "libx264", "--decoder", "cpu"], capture_output=True, text=True, env=env,
+                          preexec_fn=limited_child(RENDER_MEMORY), timeout=280)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout), inspect_output(out)
 
 
 def check_big(draft: dict[str, Any], folder: Path) -> Cost:
@@ -420,40 +433,36 @@ def over_by_one(draft: dict[str, Any], big: Path, cap: str) -> None:
     assert caught.value.limit == cap
 
 
-def test_issue_10_two_text_tracks_of_300_captions_render(big: Path, tmp_path: Path, config: EngineConfig,
-                                                         cpu_only: Any, fonts: Any) -> None:
+def test_issue_10_two_text_tracks_of_300_captions_render(big: Path, tmp_path: Path) -> None:
     captions = [{"txt": f"caption {i}", "d": 1000, "style": {"anim": "fade"}} for i in range(300)]
     draft = {"m": TINY, "t": [{"tt": 7, "sg": captions}, {"tt": 7, "sg": captions}]}
-    result, info = render_big(draft, big, tmp_path, config, cpu_only, fonts)
-    assert result.frames == info.frames == 300
+    result, info = render_big(draft, big, tmp_path)
+    assert result["frames"] == info.frames == 300
     over_by_one({**draft, "t": [*draft["t"], {"tt": 7, "sg": captions[:1]}]}, big, "max_texts")
 
 
-def test_issue_10_300_stills_with_fades_render(big: Path, tmp_path: Path, config: EngineConfig, cpu_only: Any,
-                                               fonts: Any) -> None:
+def test_issue_10_300_stills_with_fades_render(big: Path, tmp_path: Path) -> None:
     draft = {"m": {**TINY, "fps": 2}, "t": [{"tt": 0, "sg": [
         {"src": "green.png", "d": 1000, "tr": {"in": "fade", "out": "fade"}} for _ in range(300)]}]}
-    result, info = render_big(draft, big, tmp_path, config, cpu_only, fonts)
-    assert result.frames == info.frames == 600
+    result, info = render_big(draft, big, tmp_path)
+    assert result["frames"] == info.frames == 600
     over_by_one({**draft, "t": [*draft["t"], {"tt": 1, "sg": [{"src": "tone.mp4", "d": 500}]}]}, big, "max_segments")
 
 
-def test_299_faded_layers_over_a_still_render(big: Path, tmp_path: Path, config: EngineConfig, cpu_only: Any,
-                                              fonts: Any) -> None:
+def test_299_faded_layers_over_a_still_render(big: Path, tmp_path: Path) -> None:
     layers = [{"src": "green.png", "d": 1000, "box": {"w": 0.5, "h": 0.5}, "tr": {"in": "fade", "out": "fade"}}
               for _ in range(299)]
     draft = {"m": {**TINY, "fps": 2}, "t": [{"tt": 0, "sg": [{"src": "green.png", "d": 299_000}]},
                                             {"tt": 0, "sg": layers}]}
-    result, info = render_big(draft, big, tmp_path, config, cpu_only, fonts)
-    assert result.frames == info.frames == 598
+    result, info = render_big(draft, big, tmp_path)
+    assert result["frames"] == info.frames == 598
 
 
-def test_300_crossfaded_clips_with_sound_render_and_a_graph_over_the_cap_is_refused(
-        big: Path, tmp_path: Path, config: EngineConfig, cpu_only: Any, fonts: Any) -> None:
+def test_300_crossfaded_clips_with_sound_render_and_a_graph_over_the_cap_is_refused(big: Path, tmp_path: Path) -> None:
     clips = [{"src": "tone.mp4", "d": 500, "tr": {"in": "fade"}} for _ in range(300)]
     draft = {"m": {"width": 36, "height": 64, "fps": 2}, "t": [{"tt": 0, "sg": clips}]}   # contain over a blur
-    result, info = render_big(draft, big, tmp_path, config, cpu_only, fonts)
-    assert result.frames == info.frames == 300
+    result, info = render_big(draft, big, tmp_path)
+    assert result["frames"] == info.frames == 300
     assert info.has_audio and abs(info.audio_duration_s - 150) <= 0.5
     room = (DEFAULTS.max_graph_filters - check_big(draft, big).graph_filters) // TEXT_FILTERS
     captions = {"tt": 7, "sg": texts(room + 1, 500)}
@@ -472,5 +481,5 @@ def test_sounds_joined_in_one_lane_keep_their_samples_whatever_their_timestamps(
                          {"src": "red.mp4", "st": 17, "d": 83, "spd": 0.25, "rev": True, "box": box}]}]}
     result = do_render(draft)
     info = inspect_output(result.path)
-    assert result.frames == info.frames == 3 and info.has_audio
+    assert result["frames"] == info.frames == 3 and info.has_audio
     assert abs(info.audio_duration_s - 0.1) <= 1 / 30
