@@ -43,11 +43,11 @@ class EngineConfig:
     max_timeline_s: float = 3600.0
     max_output_pixels: int = 3600 * 30 * 1080 * 1920      # an hour of 1080x1920 at 30 fps
     max_reverse_pixels: int = 60 * 30 * 1080 * 1920       # a minute of it, reversed
-    max_segments: int = 300
+    max_segments: int = 200
     max_tracks: int = 32
-    max_layers: int = 300
+    max_layers: int = 200
     max_texts: int = 600
-    max_graph_filters: int = 18_000
+    max_graph_filters: int = 12_000
 
     @classmethod
     def default(cls) -> EngineConfig:
