@@ -35,6 +35,7 @@ from api.errors import OutOfCredits
 from api.mediagate import MediaGate
 from api.store import NO_PARENT, MediaRow, NotEnoughCredits, SessionRow, Store, TokenRow
 from engine.errors import EngineError
+from engine.model.cost import Caps
 from engine.model.draft import parse_draft
 from engine.model.summary import summarize
 
@@ -85,9 +86,9 @@ class _Turn:
 
 class Chat:
     def __init__(self, store: Store, media_dir: Path, heartbeat_s: float, llm: LlmPlanner | None,
-                 media: MediaGate, max_draft_bytes: int = 2 * 1024 * 1024) -> None:
+                 media: MediaGate, caps: Caps, max_draft_bytes: int = 2 * 1024 * 1024) -> None:
         self.store, self.media_dir, self.heartbeat_s, self.llm = store, media_dir, heartbeat_s, llm
-        self.media = media
+        self.media, self.caps = media, caps
         self.max_draft_bytes = max_draft_bytes
         self._turns: dict[str, list[_Turn]] = {}          # session id -> its running and waiting turns
         self._locks: dict[str, asyncio.Lock] = {}
@@ -166,7 +167,7 @@ class Chat:
         folder = self.media_dir / token.user_id / session_id
         ws = Workspace([_ref(m) for m in media], self.store.draft_saved_at(session_id), understanding.language,
                        make_music_bed=lambda _seconds: self._music_bed(token.user_id, session_id, folder, loop))
-        hooks = _Hooks(self.store, token.user_id, session_id, self.max_draft_bytes)
+        hooks = _Hooks(self.store, token.user_id, session_id, self.caps, self.max_draft_bytes)
         yield from run_turn(understanding, turn.text, self.store.draft(session_id), ws, hooks)
 
     def _music_bed(self, user_id: str, session_id: str, folder: Path, loop: asyncio.AbstractEventLoop) -> MediaRef:
@@ -195,11 +196,12 @@ class _Hooks:
     store: Store
     user_id: str
     session_id: str
+    caps: Caps
     max_draft_bytes: int
 
     def check(self, draft: Draft) -> None:
         check_draft_size(draft, self.max_draft_bytes)
-        check_draft(self.store, draft, self.user_id, self.session_id)
+        check_draft(self.store, draft, self.user_id, self.session_id, self.caps)
 
     def summary(self, draft: Draft) -> str:
         try:

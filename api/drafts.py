@@ -1,5 +1,6 @@
-"""Whether a draft can be exported: its shape, its sources (each ``src`` one of the user's uploads) and
-its timeline, checked before any job exists. Exports and the chat's edit check share it."""
+"""Whether a draft can be exported: its shape, its sources (each ``src`` one of the user's uploads), its
+timeline and its cost (engine/model/cost.py), checked before any job exists. Exports and the chat's
+edit check share it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from api.store import MediaRow, Store
 from api.views import media_id_of
 from engine.errors import DraftError, Issue
+from engine.model.cost import Caps, check_cost
 from engine.model.draft import Draft, parse_draft
 from engine.model.mediainfo import MediaInfo
 from engine.model.timeline import Timeline, build_timeline
@@ -40,12 +42,14 @@ def check_renderable(draft: Draft) -> None:
         raise DraftError([Issue("t", "not_empty", "the draft has no segments: add media to a track first")])
 
 
-def check_draft(store: Store, draft_json: dict[str, Any], user_id: str,
-                session_id: str) -> tuple[Draft, dict[str, MediaRow], Timeline]:
-    """Every rule an export checks (shape, sources, timeline), or DraftError/MediaError.
+def check_draft(store: Store, draft_json: dict[str, Any], user_id: str, session_id: str,
+                caps: Caps) -> tuple[Draft, dict[str, MediaRow], Timeline]:
+    """Every rule an export checks (shape, sources, timeline, cost), or DraftError/MediaError/LimitExceeded.
     (draft, its media, its timeline)."""
     draft = parse_draft(draft_json)
     check_renderable(draft)
     media = resolve_sources(draft, store, user_id, session_id)
-    timeline = build_timeline(draft, {src: MediaInfo.from_dict(row.info) for src, row in media.items()})
+    infos = {src: MediaInfo.from_dict(row.info) for src, row in media.items()}
+    timeline = build_timeline(draft, infos)
+    check_cost(draft, timeline, infos, caps)
     return draft, media, timeline

@@ -14,7 +14,9 @@ from api.errors import BadRequest, DraftInvalid
 from api.retention import check_output_room, new_scratch, refuse_expired_sources
 from api.views import EXTENSIONS
 from engine.job import RenderJob
+from engine.model.cost import Caps
 from engine.model.draft import dump_draft
+from engine.pipeline.scratch import plan_scratch
 
 if TYPE_CHECKING:
     from api.services import Services
@@ -52,7 +54,8 @@ def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id
     The job's scratch folder is only named here; its render process makes it."""
     check_output_room(svc.store, svc.settings, user_id)
     refuse_expired_sources(svc.store, draft_json, user_id, session_id)
-    draft, media, timeline = check_draft(svc.store, draft_json, user_id, session_id)
+    draft, media, timeline = check_draft(svc.store, draft_json, user_id, session_id, Caps.of(svc.engine))
+    plan_scratch(timeline, svc.engine)        # over the scratch budget: refused now, not once it is queued
     fmt = draft.m.out.format
     output = svc.outputs_dir / f"{secrets.token_urlsafe(12)}.{EXTENSIONS[fmt]}"
     config = replace(svc.engine, work_dir=new_scratch(svc.scratch_dir))

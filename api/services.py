@@ -18,6 +18,7 @@ from api.signing import Signer, load_secret
 from api.store import Store
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
+from engine.model.cost import Caps
 
 
 def runner_for(settings: ApiSettings, store: Store, scratch_root: Path | None = None) -> Runner | FarmRunner:
@@ -60,7 +61,8 @@ class Services:
         gate = MediaGate(engine.probe, settings.probe_max_children)
         return cls(settings=settings, store=store,
                    runner=runner_for(settings, store, data / "scratch"),
-                   chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm, gate, settings.max_draft_bytes),
+                   chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm, gate, Caps.of(engine),
+                             settings.max_draft_bytes),
                    media_gate=gate,
                    limits=RateLimits.of(settings),
                    signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),

@@ -58,6 +58,16 @@ class EngineConfig:
     reverse_in_graph_mb: float = 128             # reversed frames and samples the graph may hold, all together
     reverse_block_mb: float = 256                # frames one block of a reversed window's pre-pass may hold
     scratch_budget_mb: float = 8192              # scratch files one render may write, at most (estimated beforehand)
+    # The cost model's caps (engine/model/cost.py; descriptions in engine/settings.py): a render
+    # over one is refused before anything is queued or run.
+    max_timeline_s: float = 3600.0
+    max_output_pixels: int = 3600 * 30 * 1080 * 1920      # an hour of 1080x1920 at 30 fps
+    max_reverse_pixels: int = 60 * 30 * 1080 * 1920       # a minute of it, reversed
+    max_segments: int = 200
+    max_tracks: int = 32
+    max_layers: int = 200
+    max_texts: int = 600
+    max_graph_filters: int = 12_000
 
     @classmethod
     def default(cls) -> EngineConfig:

@@ -8,8 +8,10 @@ variables the same way. Only entrypoints call :func:`get_settings`; the engine i
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +24,10 @@ from engine.config import (
     ProbeLimits,
     bundled_ffmpeg,
 )
+
+
+def _default(name: str) -> Any:
+    return next(f.default for f in fields(EngineConfig) if f.name == name)
 
 
 class EngineSettings(BaseSettings):
@@ -72,6 +78,32 @@ class EngineSettings(BaseSettings):
                            max_streams=self.probe_max_streams, max_duration_s=self.probe_max_duration_s,
                            memory_mb=self.probe_memory_mb, timeout_s=self.probe_timeout_s)
 
+    # --- the cost of one render (engine/model/cost.py): over a cap, an export or a chat edit is refused
+    # with a 400 naming the cap, and a worker refuses the render too
+    max_timeline_s: float = Field(_default("max_timeline_s"), gt=0, description=(
+        "longest timeline in seconds (the draft's d, or where its last segment ends), whatever each segment's "
+        "own length"))
+    max_output_pixels: int = Field(_default("max_output_pixels"), gt=0, description=(
+        "frames x pixels of one output: the encoder's work. Default an hour of 1080x1920 at 30 fps "
+        "(half an hour at 60 fps); about an hour of a small server's two cores"))
+    max_reverse_pixels: int = Field(_default("max_reverse_pixels"), gt=0, description=(
+        "frames x box pixels of all reversed clips together (each frame is decoded, kept and turned round "
+        "before it is shown); default a minute of 1080x1920 at 30 fps"))
+    max_segments: int = Field(_default("max_segments"), gt=0, description=(
+        "video and audio segments, all tracks together: each reads and decodes its source as its own FFmpeg "
+        "input, with its own threads and frames (about 12 MB of memory and 20 MB of address space for a 1080p "
+        "clip: 200 of them, 2.4 GB and 4.2 GB)"))
+    max_tracks: int = Field(_default("max_tracks"), gt=0, description="tracks of one draft")
+    max_layers: int = Field(_default("max_layers"), gt=0, description=(
+        "video segments on the tracks over the first video track (each one more overlay; they count as "
+        "segments too)"))
+    max_texts: int = Field(_default("max_texts"), gt=0, description=(
+        "text segments, all tracks together (each a picture input and an overlay)"))
+    max_graph_filters: int = Field(_default("max_graph_filters"), gt=0, description=(
+        "filters in one render's FFmpeg graph, as an upper bound counted from the draft (a segment takes 10 "
+        "to 80, by its transitions, effects and sound; a text 13). FFmpeg looks through every filter at each "
+        "step, so a render's time grows with this times its length"))
+
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
             ffmpeg=self.ffmpeg_path or bundled_ffmpeg(),
@@ -86,6 +118,14 @@ class EngineSettings(BaseSettings):
             reverse_in_graph_mb=self.reverse_in_graph_mb,
             reverse_block_mb=self.reverse_block_mb,
             scratch_budget_mb=self.scratch_budget_mb,
+            max_timeline_s=self.max_timeline_s,
+            max_output_pixels=self.max_output_pixels,
+            max_reverse_pixels=self.max_reverse_pixels,
+            max_segments=self.max_segments,
+            max_tracks=self.max_tracks,
+            max_layers=self.max_layers,
+            max_texts=self.max_texts,
+            max_graph_filters=self.max_graph_filters,
         )
 
 

@@ -363,3 +363,55 @@ def test_state_shows_the_exported_draft(api_server, clients, media) -> None:
     assert state["state"]["draft"] == draft and state["draft_version"] == 1
     assert json.dumps(state["state"]["canvas_config"]) == json.dumps(
         {"width": 160, "height": 90, "aspect_ratio": "16:9", "fps": 30})
+
+
+# ---------------------------------------------------------------- the cost of a render
+
+
+def test_issue_10_a_day_long_draft_and_a_ten_hour_audio_draft_get_400_and_queue_nothing(api_server, clients,
+                                                                                        media) -> None:
+    client = clients(api_server.base).connect()
+    [still] = client.upload(media.green_png)["data"]["files"]
+    [music] = client.upload(media.music)["data"]["files"]
+    day = {"m": {"width": 64, "height": 36}, "t": [{"tt": 0, "sg": [{"src": still["url"], "d": 3_600_000}] * 24}]}
+    ten_hours = {"t": [{"tt": 1, "sg": [{"src": music["url"], "d": 3_600_000, "loop": True}] * 10}]}
+    for draft, seconds in ((day, 86_400), (ten_hours, 36_000)):
+        render_id = f"render_cost_{uuid.uuid4().hex[:8]}"
+        reply = client.call("POST", "/api/render/proxy/lambda",
+                            json={"id": render_id, "sessionId": client.session_id, "draft": draft})
+        body = reply.json()
+        assert (reply.status_code, body["code"]) == (400, 400), body
+        assert body["data"] == {"limit": "max_timeline_s", "value": seconds, "max": 3600}
+        assert body["message"] == (f"the timeline's length in seconds is {seconds}, "
+                                   "over the limit of 3600 (max_timeline_s)")
+        assert client.call("GET", f"/api/render/proxy/lambda/{render_id}").json()["code"] == 404
+    assert client.state()["data"]["state"]["draft"] == {}
+    assert client.json("GET", "/api/credits/balance/simple")["data"]["available"] == 100
+    hour = {"m": {"width": 64, "height": 36, "fps": 1}, "t": [{"tt": 0, "sg": [{"src": still["url"], "d": 3_600_000}]}]}
+    queued = client.export(hour)
+    assert queued["code"] == 0                                                   # at the cap: queued
+    client.call("POST", f"/api/render/proxy/lambda/{queued['id']}/cancel")
+
+
+def test_caps_are_settings_and_a_chat_edit_over_one_is_refused(tmp_path, clients, media) -> None:
+    env = {"REELFORGE_MAX_SEGMENTS": "2", "REELFORGE_MAX_OUTPUT_PIXELS": str(64 * 36 * 30)}
+    with Server(tmp_path / "data", env=env) as server:
+        client = clients(server.base).connect()
+        files = client.upload(media.green_png, media.yellow_jpg_rot, media.webp)["data"]["files"]
+        answer = client.chat("make a slideshow of these photos")                   # far over both: the first
+        assert "over the limit of 69120 (max_output_pixels)" in answer.final_text
+        assert [r["response"]["status"] for r in answer.responses()] == ["error"]
+        assert client.state()["data"]["state"]["draft"] == {}                       # the edit changed nothing
+
+        def export(*lengths: int) -> dict:
+            draft = {"m": {"width": 64, "height": 36, "fps": 30, "out": {"width": 64}},   # no skill resolution
+                     "t": [{"tt": 0, "sg": [{"src": files[i]["url"], "d": d} for i, d in enumerate(lengths)]}]}
+            return client.call("POST", "/api/render/proxy/lambda",
+                               json={"id": f"render_{uuid.uuid4().hex[:8]}", "sessionId": client.session_id,
+                                     "draft": draft}).json()
+
+        first = export(500, 500)
+        assert first["code"] == 0, first                                               # 30 frames, 2 segments
+        assert export(500, 534)["data"] == {"limit": "max_output_pixels", "value": 64 * 36 * 31,
+                                            "max": 64 * 36 * 30}                       # one frame more
+        assert export(300, 300, 400)["data"] == {"limit": "max_segments", "value": 3, "max": 2}

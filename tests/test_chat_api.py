@@ -213,7 +213,8 @@ def test_a_turn_cut_short_by_a_crash_gives_its_credits_back(tmp_path: Path) -> N
     from api.chat import Chat
     from api.mediagate import MediaGate
     from api.store import Store
-    from engine.config import ProbeLimits
+    from engine.config import EngineConfig, ProbeLimits
+    from engine.model.cost import Caps
 
     store = Store(tmp_path / "state.db")
     token, _ = store.issue_token("client-1", 30, 3600)
@@ -221,6 +222,6 @@ def test_a_turn_cut_short_by_a_crash_gives_its_credits_back(tmp_path: Path) -> N
     store.start_turn("turn_crashed", session.id, token.token, "make a promo", 10)      # the server dies here
     frozen = store.token(token.token)
     assert (frozen.available, frozen.frozen) == (20, 10)
-    Chat(store, tmp_path / "media", 15, None, MediaGate(ProbeLimits(), 1)).recover()     # the next start
+    Chat(store, tmp_path / "media", 15, None, MediaGate(ProbeLimits(), 1), Caps.of(EngineConfig("ffmpeg"))).recover()
     back = store.token(token.token)
     assert (back.available, back.frozen) == (30, 0) and store.running_turns() == []

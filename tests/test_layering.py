@@ -127,7 +127,10 @@ def test_engine_settings_are_the_engine_s_only() -> None:
                                                 "probe_max_width", "probe_max_height", "probe_max_pixels",
                                                 "probe_max_frame_bytes", "probe_max_streams", "probe_max_duration_s",
                                                 "probe_memory_mb", "probe_timeout_s", "probe_max_children",
-                                                "reverse_in_graph_mb", "reverse_block_mb", "scratch_budget_mb"}
+                                                "reverse_in_graph_mb", "reverse_block_mb", "scratch_budget_mb",
+                                                "max_timeline_s", "max_output_pixels", "max_reverse_pixels",
+                                                "max_segments", "max_tracks", "max_layers", "max_texts",
+                                                "max_graph_filters"}
 
 
 def test_the_api_and_the_workers_read_a_shared_setting_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:

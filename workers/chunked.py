@@ -33,6 +33,7 @@ from engine.encode.encoders import CodecChoice
 from engine.errors import EngineError, RenderCancelled
 from engine.job import RenderJob
 from engine.media.probe import probe
+from engine.model.cost import Caps, check_cost
 from engine.model.draft import parse_draft
 from engine.model.timeline import build_timeline
 from engine.run import limited_child
@@ -85,8 +86,10 @@ class Chunked:
                                                 and job.duration_s <= self.settings.chunk_over_s):
             return []
         storage = SharedDirectory(job.data_root, self.settings.data_dir)
-        media = {src: probe(storage.input(path)) for src, path in job.sources.items()}
-        timeline = build_timeline(parse_draft(job.draft), media)
+        media = {src: probe(storage.input(path), self.config.probe) for src, path in job.sources.items()}
+        model = parse_draft(job.draft)
+        timeline = build_timeline(model, media)
+        check_cost(model, timeline, media, Caps.of(self.config))      # each part alone would be under the caps
         if timeline.duration_s <= self.settings.chunk_over_s or timeline.output.format not in ("mp4", "gif"):
             return []
         return plan_parts(job.draft, media, self.settings.chunk_s)

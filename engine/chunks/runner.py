@@ -17,6 +17,7 @@ from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 from engine.media.fonts import FontCatalog
 from engine.media.resolve import Resolver
+from engine.model.cost import Caps, check_cost
 from engine.model.draft import parse_draft
 from engine.model.timeline import build_timeline
 from engine.pipeline.render import RenderResult, probe_sources, render
@@ -31,11 +32,12 @@ def render_chunked(draft: Mapping[str, Any], output: str | Path, *, config: Engi
     started = time.monotonic()
     model = parse_draft(draft)
     media = probe_sources(model, resolve, config.probe, cancel)
+    tl = build_timeline(model, media)
+    check_cost(model, tl, media, Caps.of(config))
     parts = plan_parts(draft, media, chunk_s)
     if len(parts) == 1:
         return render(model, output, config=config, resolve=resolve, codecs=codecs, fonts=fonts,
                       on_progress=on_progress, cancel=cancel)
-    tl = build_timeline(model, media)
     check_free_space(plan_chunked(tl, config), scratch_folder(config))
     fonts = fonts or FontCatalog.discover(config.font_dirs)
     report = on_progress or (lambda _fraction: None)

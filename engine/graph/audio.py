@@ -1,16 +1,22 @@
 """The sound half of the filter graph.
 
 Every contribution (a clip's own sound, a music or voice segment) is made the exact number of
-samples it covers on the timeline, faded where its transitions and fades say, and delayed to
-its place; then all are summed with amix (no normalisation, so a 35% music bed stays 35%) and
-a limiter keeps the sum from clipping. A transition's crossfade is simply the fade-out of one
-clip summed with the fade-in of the next over the same frames. A reversed clip's sound is
-turned round with its picture, before the fades, which belong to the timeline: in the graph, or
-beforehand into a scratch file (engine/pipeline/reverse.py), read here as it is.
+samples it covers on the timeline and faded where its transitions and fades say. Contributions
+that do not overlap share a lane: one stream that joins them in order, each delayed by the
+silence before it; the lanes, as few as the most contributions sounding at once, are summed
+with amix (no normalisation, so a 35% music bed stays 35%) and a limiter keeps the sum from
+clipping. (Summed one by one, every contribution would run as silence from the timeline's start
+to its own place, and a timeline of many clips would cost the square of their number.)
+
+A transition's crossfade is simply the fade-out of one clip summed with the fade-in of the next
+over the same frames. A reversed clip's sound is turned round with its picture, before the
+fades, which belong to the timeline: in the graph, or beforehand into a scratch file
+(engine/pipeline/reverse.py), read here as it is.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 import ffmpeg
@@ -43,13 +49,53 @@ def _normalised(stream: Stream) -> Stream:
     return stream.filter("aresample", SAMPLE_RATE).filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
 
 
-def _place(stream: Stream, canvas: Canvas, extent: int, start: int) -> Stream:
-    """Exactly ``extent`` frames worth of samples, starting at timeline frame ``start``."""
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A contribution of exactly ``count`` samples, which belongs at sample ``first`` of the timeline."""
+
+    stream: Stream
+    first: int
+    count: int
+
+    @property
+    def end(self) -> int:
+        return self.first + self.count
+
+
+def _place(stream: Stream, canvas: Canvas, extent: int, start: int) -> Placed:
+    """Exactly ``extent`` frames worth of samples, for timeline frame ``start`` on."""
     count = samples(canvas, extent)
-    stream = stream.filter("apad", whole_len=count).filter("atrim", end_sample=count)
-    if start > 0:
-        stream = stream.filter("adelay", delays=f"{samples(canvas, start)}S", all=1)
-    return stream
+    return Placed(stream.filter("apad", whole_len=count).filter("atrim", end_sample=count), samples(canvas, start),
+                  count)
+
+
+def _lanes(parts: list[Placed]) -> list[Stream]:
+    """The contributions joined into as few streams as never overlap, each from sample 0 of the timeline:
+    every contribution goes, in order of its start, to the first lane that has ended by then."""
+    lanes: list[list[Placed]] = []
+    for part in sorted(parts, key=lambda p: p.first):
+        lane = next((lane for lane in lanes if lane[-1].end <= part.first), None)
+        if lane is None:
+            lanes.append([part])
+        else:
+            lane.append(part)
+    out = []
+    for lane in lanes:
+        if len(lane) == 1:
+            part = lane[0]
+            out.append(_delayed(part.stream, part.first))
+            continue
+        joined, cursor = [], 0
+        for part in lane:
+            # concat goes by timestamps, and a reversed or padded sound's need not count from 0: its samples do
+            joined.append(_delayed(part.stream, part.first - cursor).filter("asetpts", "N/SR/TB"))
+            cursor = part.end
+        out.append(ffmpeg.concat(*joined, v=0, a=1))
+    return out
+
+
+def _delayed(stream: Stream, samples: int) -> Stream:
+    return stream.filter("adelay", delays=f"{samples}S", all=1) if samples > 0 else stream
 
 
 def _fade(stream: Stream, kind: str, start_s: float, length_s: float) -> Stream:
@@ -88,7 +134,7 @@ def _reversed_sound(b: Build, v: Visual, extent: Run) -> Stream:
     return raw.audio.filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
 
 
-def clip_sound(b: Build, v: Visual, extent: Run) -> Stream:
+def clip_sound(b: Build, v: Visual, extent: Run) -> Placed:
     """A clip's own sound over the same frames as its picture (its extent), crossfading where its picture does."""
     canvas = b.canvas
     stream = _reversed_sound(b, v, extent) if v.reverse else forward_sound(b, v, extent)
@@ -99,7 +145,7 @@ def clip_sound(b: Build, v: Visual, extent: Run) -> Stream:
     return _place(stream, canvas, extent.frames, v.start + extent.first)
 
 
-def track_sound(b: Build, s: Sound) -> Stream:
+def track_sound(b: Build, s: Sound) -> Placed:
     canvas = b.canvas
     length_s = canvas.seconds(s.length)
     inp = b.media(s.where, s.media, start_s=s.source_in_ms / 1000, duration_s=length_s + 0.1, loop=s.loop)
@@ -124,7 +170,8 @@ def mixed_sound(b: Build, tl: Timeline) -> Stream:
     if not parts:
         silence = b.lavfi("silence", f"anullsrc=r={SAMPLE_RATE}:cl=stereo", tl.duration_s + 0.1).audio
         return silence.filter("atrim", end_sample=total)
-    mix = parts[0] if len(parts) == 1 else ffmpeg.filter(parts, "amix", inputs=len(parts), normalize=0,
+    lanes = _lanes(parts)
+    mix = lanes[0] if len(lanes) == 1 else ffmpeg.filter(lanes, "amix", inputs=len(lanes), normalize=0,
                                                          duration="longest", dropout_transition=0)
     return (mix.filter("apad", whole_len=total).filter("atrim", end_sample=total)
             .filter("alimiter", limit=LIMIT, level=0, latency=1).filter("aformat", sample_fmts="fltp"))

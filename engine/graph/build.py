@@ -130,7 +130,9 @@ class Build:
         return self.input(owner, info.path, opts)
 
     def picture(self, owner: str, still: PreparedStill) -> Any:
-        return self.input(owner, str(still.path), {"f": still.demuxer, "protocol_whitelist": "file"})
+        """A prepared picture: one frame, decoded once, so no decoder threads (each would only hold memory,
+        and a render with hundreds of captions would start hundreds of them)."""
+        return self.input(owner, str(still.path), {"f": still.demuxer, "protocol_whitelist": "file", "threads": "1"})
 
     def lavfi(self, owner: str, graph: str, duration_s: float) -> Any:
         return self.input(owner, graph, {"f": "lavfi", "t": secs(duration_s)})

@@ -1,17 +1,26 @@
 """Timeline → FFmpegCommand: one FFmpeg process, one filter graph, for the whole render.
 
-The graph is built with ffmpeg-python and returned as data (inputs, graph text, outputs), so
-the same timeline gives byte-identical commands and tests can read them without running
+The graph is built with ffmpeg-python's nodes and returned as data (inputs, graph text, outputs),
+so the same timeline gives byte-identical commands and tests can read them without running
 anything. run.py writes the graph to a file and starts the process.
+
+The graph is put in order here, not by ffmpeg-python's ``compile``: its walk recurses once per
+filter along the longest chain (every caption and layer adds to one chain of overlays, so a
+few hundred of them pass Python's recursion limit) and compares nodes in lists (quadratic).
+:func:`sort_graph` visits the nodes in the same order with a stack of its own, so the text is
+the same, whatever the graph's depth.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import ffmpeg
+from ffmpeg import _run as ffmpeg_args  # its formatting helpers; none of them recurses
+from ffmpeg.dag import DagEdge
+from ffmpeg.nodes import FilterNode, InputNode, Node, OutputNode
 
 from engine.graph import gif
 from engine.graph.audio import RAW_FORMAT, forward_sound, mixed_sound
@@ -48,15 +57,48 @@ def picture(b: Build, tl: Timeline) -> Stream:
     return overlay_layers(b, base_stream(b, tl), tl.layers)
 
 
+Outgoing = dict[Node, dict[Any, list[tuple[Node, Any, Any]]]]
+
+
+def sort_graph(sink: Node) -> tuple[list[Node], Outgoing]:
+    """Every node ``sink`` reads from, each after all of its inputs, and every node's outgoing edges.
+
+    The order of ffmpeg-python's ``topo_sort`` (depth first, inputs in their order, a node once it
+    is done), walked with an explicit stack."""
+    order: list[Node] = []
+    done: set[Node] = set()
+    outgoing: Outgoing = {}
+    stack: list[tuple[Node, Iterator[DagEdge]]] = [(sink, iter(sink.incoming_edges))]
+    while stack:
+        node, edges = stack[-1]
+        for edge in edges:
+            upstream = edge.upstream_node
+            outgoing.setdefault(upstream, {}).setdefault(edge.upstream_label, []).append(
+                (edge.downstream_node, edge.downstream_label, edge.upstream_selector))
+            if upstream not in done:
+                stack.append((upstream, iter(upstream.incoming_edges)))
+                break
+        else:
+            stack.pop()
+            done.add(node)
+            order.append(node)
+    return order, outgoing
+
+
 def _command(streams: Sequence[Stream], out_args: Sequence[str], output: Path, duration_s: float) -> FFmpegCommand:
-    """Split ffmpeg-python's argv into inputs, graph and outputs, and put our options in the outputs."""
-    argv = ffmpeg.output(*streams, _PLACEHOLDER).compile(cmd="ffmpeg")
-    graph_at = argv.index("-filter_complex")
-    maps = argv[graph_at + 2:-1]
+    """Inputs, graph and outputs of the graph that makes ``streams``, with our options in the outputs."""
+    sink = ffmpeg.output(*streams, _PLACEHOLDER).node
+    assert isinstance(sink, OutputNode)
+    order, outgoing = sort_graph(sink)
+    inputs = [node for node in order if isinstance(node, InputNode)]
+    names = {(node, None): str(i) for i, node in enumerate(inputs)}
+    graph = ffmpeg_args._get_filter_arg([n for n in order if isinstance(n, FilterNode)], outgoing, names)
+    maps = ffmpeg_args._get_output_args(sink, names)[:-1]
     return FFmpegCommand(
-        input_args=("-copyts", *argv[1:graph_at]),   # clips pick their frames by the file's own timestamps
+        # clips pick their frames by the file's own timestamps
+        input_args=("-copyts", *(arg for node in inputs for arg in ffmpeg_args._get_input_args(node))),
         output_args=(*maps, *out_args, str(output)),
-        filter_graph=argv[graph_at + 1],
+        filter_graph=graph,
         duration_s=duration_s,
     )
 

@@ -32,6 +32,7 @@ from engine.graph.gif import one_pass_fits
 from engine.media.fonts import FontCatalog
 from engine.media.probe import DEFAULT_LIMITS, probe
 from engine.media.resolve import LocalResolver, Resolver
+from engine.model.cost import Caps, check_cost
 from engine.model.draft import Draft, parse_draft
 from engine.model.mediainfo import MediaInfo
 from engine.model.timeline import Timeline, build_timeline
@@ -118,7 +119,9 @@ def render(
     """
     started = time.monotonic()
     model = draft if isinstance(draft, Draft) else parse_draft(draft)
-    tl = build_timeline(model, probe_sources(model, resolve or LocalResolver(), config.probe, cancel))
+    media = probe_sources(model, resolve or LocalResolver(), config.probe, cancel)
+    tl = build_timeline(model, media)
+    check_cost(model, tl, media, Caps.of(config))        # the API checked it too; a worker does not rely on that
     plan = plan_scratch(tl, config)
     check_free_space(plan, scratch_folder(config))
     choice = codecs or detect_capabilities(config).choice
