@@ -24,11 +24,13 @@ from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 from engine.errors import LimitExceeded
 from engine.job import RenderJob
+from engine.model.cost import Caps
 from tests.apiserver import SKILL_HEADERS, Client, Server
 from tests.conftest import FFMPEG, ffmpeg
 
 BODY_MAX, VALUES_MAX, DRAFT_MAX, HISTORY = 100_000, 5_000, 20_000, 5
 SESSIONS = "/api/tasks/me/with-session/nemo_agent"
+CAPS = Caps.of(EngineConfig(FFMPEG))
 
 
 @pytest.fixture(scope="module")
@@ -297,7 +299,7 @@ def test_undo_walks_back_within_the_history(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.db", history=3)
     token, _ = store.issue_token("client-1", 100, 3600)
     session = store.create_session(token.user_id, "project", "en")
-    hooks = _Hooks(store, token.user_id, session.id, 1 << 20)
+    hooks = _Hooks(store, token.user_id, session.id, CAPS, 1 << 20)
     for n in range(1, 6):
         assert hooks.save({"n": n}, note=f"edit {n}") == n
     assert hooks.save({"n": 5}, note="the same again") == 5                 # nothing new stored
@@ -314,7 +316,7 @@ def test_a_chat_edit_that_would_make_the_draft_too_large_is_refused(tmp_path: Pa
     token, _ = store.issue_token("client-1", 100, 3600)
     session = store.create_session(token.user_id, "project", "en")
     with pytest.raises(LimitExceeded) as refused:
-        _Hooks(store, token.user_id, session.id, 1024).check({"t": [], "note": "x" * 1024})
+        _Hooks(store, token.user_id, session.id, CAPS, 1024).check({"t": [], "note": "x" * 1024})
     assert refused.value.details() == {"limit": "max_draft_bytes", "value": 1024 + 18, "max": 1024}
 
 
@@ -393,5 +395,5 @@ def test_an_old_data_directory_keeps_working(tmp_path: Path, media) -> None:
     row = store.job("render_old_1")
     assert row is not None and len(row.spec) < len(job.to_json()) and json.loads(store.job_spec(row)) == json.loads(
         job.to_json())
-    hooks = _Hooks(store, "anon_old", "1", 1 << 20)
+    hooks = _Hooks(store, "anon_old", "1", CAPS, 1 << 20)
     assert hooks.undo() == first and store.session("1").version == 3
