@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
     p.add_argument("--host", help="address to listen on (default REELFORGE_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default REELFORGE_PORT or 8000)")
     p.add_argument("--data-dir", help="state, uploads and outputs (default REELFORGE_DATA_DIR or ./reelforge-data)")
-    p.add_argument("--workers", type=int, help="renders at once (default REELFORGE_LOCAL_WORKERS or 1)")
+    p.add_argument("--workers", type=int, help="renders at once (default REELFORGE_LOCAL_WORKERS or 2)")
     p.set_defaults(handler=serve)
     g = sub.add_parser("gc", help="delete what the retention settings have expired",
                        description="Delete expired uploads, outputs, finished jobs, draft history and farm parts, "

@@ -62,7 +62,8 @@ class ApiSettings(EngineSettings):
     draft_history_versions: int = Field(50, ge=2, le=10_000,
                                         description="draft versions kept per session: how far undo can walk back")
     # --- renders: local worker processes, or the farm when redis_url is set
-    local_workers: int = Field(1, ge=1, le=64, description="render processes the embedded default runs at once")
+    local_workers: int = Field(2, ge=1, le=64, description="render processes the embedded default runs at once; "
+                               "with max_running_renders below it, one user's long render never holds them all")
     job_max_attempts: int = Field(DEFAULT_JOB_MAX_ATTEMPTS, ge=1, description="tries per job when its worker dies")
     redis_url: str | None = Field(None, description="farm mode: Celery broker and job board")
     job_lease_s: float = Field(DEFAULT_JOB_LEASE_S, gt=1,
@@ -86,7 +87,7 @@ class ApiSettings(EngineSettings):
     # --- fairness: per-user caps, rate limits, render time and memory
     max_queued_renders: int = Field(10, ge=1, description="exports one user may have waiting to start; one more "
                                                           "gets 429 with Retry-After and nothing is stored")
-    max_running_renders: int = Field(2, ge=1, description="exports of one user that render at once; the rest wait "
+    max_running_renders: int = Field(1, ge=1, description="exports of one user that render at once; the rest wait "
                                                           "while other users' exports start in turn")
     queue_retry_after_s: int = Field(30, ge=1, description="the Retry-After of a 429 for a full render queue")
     token_requests_per_minute: int = Field(20, ge=1, description="anonymous-token requests per IP per minute "
