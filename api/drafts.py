@@ -16,9 +16,18 @@ from engine.model.mediainfo import MediaInfo
 from engine.model.timeline import Timeline, build_timeline
 
 
+def session_uploads_by_name(store: Store, session_id: str) -> dict[str, MediaRow]:
+    return {m.filename: m for m in store.session_media(session_id)}
+
+
+def find_upload(store: Store, src: str, by_name: dict[str, MediaRow]) -> MediaRow | None:
+    """The upload a draft's ``src`` names: by its URL, its id, or its file name in the session (``by_name``)."""
+    return store.media(media_id_of(src)) or store.media(src) or by_name.get(src)
+
+
 def resolve_sources(draft: Draft, store: Store, user_id: str, session_id: str) -> dict[str, MediaRow]:
-    """Each distinct src -> one of the user's uploads, by its URL, id or (within the session) file name."""
-    by_name = {m.filename: m for m in store.session_media(session_id)}
+    """Each distinct src -> one of the user's uploads (:func:`find_upload`)."""
+    by_name = session_uploads_by_name(store, session_id)
     found: dict[str, MediaRow] = {}
     issues = []
     for i, track in enumerate(draft.t):
@@ -26,7 +35,7 @@ def resolve_sources(draft: Draft, store: Store, user_id: str, session_id: str) -
             src = getattr(seg, "src", None)
             if src is None or src in found:
                 continue
-            media = store.media(media_id_of(src)) or store.media(src) or by_name.get(src)
+            media = find_upload(store, src, by_name)
             if media is None or media.user_id != user_id or not Path(media.path).is_file():
                 issues.append(Issue(f"t[{i}].sg[{j}].src", "media_known",
                                     f"{src!r} is not one of your uploads; upload it first and use its url"))

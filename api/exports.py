@@ -13,6 +13,7 @@ from api.drafts import check_draft
 from api.errors import BadRequest, DraftInvalid
 from api.retention import check_output_room, new_scratch, refuse_expired_sources
 from api.views import EXTENSIONS
+from engine.errors import DraftError
 from engine.job import RenderJob
 from engine.model.cost import Caps
 from engine.model.draft import dump_draft
@@ -53,8 +54,11 @@ def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id
 
     The job's scratch folder is only named here; its render process makes it."""
     check_output_room(svc.store, svc.settings, user_id)
-    refuse_expired_sources(svc.store, draft_json, user_id, session_id)
-    draft, media, timeline = check_draft(svc.store, draft_json, user_id, session_id, Caps.of(svc.engine))
+    try:
+        draft, media, timeline = check_draft(svc.store, draft_json, user_id, session_id, Caps.of(svc.engine))
+    except DraftError:              # a src that names an expired upload answers 410, not "not one of your uploads"
+        refuse_expired_sources(svc.store, draft_json, user_id, session_id)
+        raise
     plan_scratch(timeline, svc.engine)        # over the scratch budget: refused now, not once it is queued
     fmt = draft.m.out.format
     output = svc.outputs_dir / f"{secrets.token_urlsafe(12)}.{EXTENSIONS[fmt]}"

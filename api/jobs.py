@@ -36,7 +36,6 @@ from workers.protocol import (
     remove_scratch,
     render_memory_cap,
     render_time_limit_s,
-    scratch_folder,
 )
 
 log = logging.getLogger("reelforge.jobs")
@@ -183,9 +182,7 @@ class _Worker(threading.Thread):
 
     def run(self) -> None:
         try:
-            if self.rules.scratch_root is not None and (own := scratch_folder(self.work_dir, self.rules.scratch_root)):
-                own.mkdir(parents=True, exist_ok=True)
-            self._settle(self.child.run())
+            self._settle(self.child.run())        # the render process makes its scratch folder (workers/job.py)
         except Exception:
             log.exception("job %s: could not run its render process", self.job.id)
             self._settle(ChildOutcome(ChildEnd.DIED))

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from api.drafts import find_upload, session_uploads_by_name
 from api.errors import Gone, QuotaExceeded
 from api.settings import ApiSettings
 from api.store import JobRow, MediaRow, Store
-from api.views import media_id_of
 
 log = logging.getLogger("reelforge.retention")
 
@@ -237,22 +237,18 @@ def gone_if_expired_media(store: Store, media: MediaRow | None, user_id: str) ->
 
 def refuse_expired_sources(store: Store, draft: Any, user_id: str, session_id: str) -> None:
     """410 naming the first ``src`` of the draft that points at one of the user's expired uploads (found
-    the way exports find sources: by URL, id, or file name in the session)."""
+    as exports find sources, :func:`api.drafts.find_upload`)."""
     tracks = draft.get("t") if isinstance(draft, dict) else None
     if not isinstance(tracks, list):
         return
-    by_name: dict[str, MediaRow] | None = None
+    by_name = session_uploads_by_name(store, session_id)
     for i, track in enumerate(tracks):
         segments = track.get("sg") if isinstance(track, dict) else None
         for j, seg in enumerate(segments if isinstance(segments, list) else []):
             src = seg.get("src") if isinstance(seg, dict) else None
             if not isinstance(src, str) or not src:
                 continue
-            media = store.media(media_id_of(src)) or store.media(src)
-            if media is None:
-                if by_name is None:
-                    by_name = {m.filename: m for m in store.session_media(session_id)}
-                media = by_name.get(src)
+            media = find_upload(store, src, by_name)
             if media is None or media.user_id != user_id:
                 continue
             at = store.media_expired_at(media.id)
