@@ -23,13 +23,11 @@ from api.store import MediaRow, Store
 from engine.config import EngineConfig
 from engine.encode.profiles import output_args
 from engine.errors import DraftError, LimitExceeded
-from engine.graph.build import PreparedCaption, Sources, rate
+from engine.graph.build import rate
 from engine.graph.compile import compile_render
 from engine.job import RenderJob
-from engine.media.motion import plan_motion
 from engine.media.probe import inspect_output
 from engine.media.resolve import LocalResolver
-from engine.media.stills import PreparedStill
 from engine.model.cost import CHECKS, TEXT_FILTERS, Caps, Cost, check_cost, measure
 from engine.model.draft import TRANSITIONS, parse_draft
 from engine.model.mediainfo import AudioStream, MediaInfo, VideoStream
@@ -40,6 +38,7 @@ from engine.settings import EngineSettings
 from tests.conftest import ffmpeg
 from tests.draft_strategies import drafts, property_settings
 from tests.numbered import CLIPS, STILLS
+from tests.placeholders import placeholder_sources
 from tests.test_golden import CASES, CODECS
 from tests.test_golden import MEDIA as GOLDEN_MEDIA
 
@@ -219,23 +218,6 @@ def test_a_render_over_a_cap_is_refused_before_anything_is_made(tmp_path: Path, 
 
 
 # ---------------------------------------------------------------- the graph never holds more than counted
-
-
-def placeholder_sources(tl: Timeline) -> Sources:
-    """The pictures a render would prepare, at fake paths (as tests/test_golden.py makes them)."""
-    stills = {}
-    for i, v in enumerate(tl.visuals()):
-        if not v.is_still:
-            continue
-        if v.motion is None:
-            stills[v.where] = PreparedStill(Path(f"/work/still-{i}.png"), v.box.w, v.box.h, False)
-            continue
-        plan = plan_motion(v.motion, v.extent, v.box.w, v.box.h)
-        stills[v.where] = PreparedStill(Path(f"/work/still-{i}.png"), plan.width, plan.height, False, motion=plan,
-                                        motion_script=Path(f"/work/motion-{i}.cmd"), motion_target=f"crop@m{i}")
-    captions = {c.where: PreparedCaption(PreparedStill(Path(f"/work/text-{i}.png"), 24, 12, True), 8, 8)
-                for i, c in enumerate(tl.captions())}
-    return Sources(stills, captions, {})
 
 
 def compiled_filters(draft: dict[str, Any], media: dict[str, MediaInfo]) -> int:

@@ -18,13 +18,12 @@ import pytest
 
 from engine.encode.encoders import CodecChoice
 from engine.encode.profiles import output_args
-from engine.graph.build import PreparedCaption, Sources, rate
+from engine.graph.build import rate
 from engine.graph.compile import compile_render
-from engine.media.motion import plan_motion
-from engine.media.stills import PreparedStill
 from engine.model.draft import TRANSITIONS, parse_draft
 from engine.model.mediainfo import AudioStream, MediaInfo, VideoStream
 from engine.model.timeline import build_timeline
+from tests.placeholders import placeholder_sources
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = "scripts/update-golden"
@@ -98,30 +97,12 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def _sources(draft: dict[str, Any]) -> Sources:
-    """The pictures a render would prepare, at fixed fake paths (sizes as engine/pipeline/assets.py makes them)."""
-    tl = build_timeline(parse_draft(draft), MEDIA)
-    stills = {}
-    for i, v in enumerate(tl.visuals()):
-        if not v.is_still:
-            continue
-        if v.motion is None:
-            stills[v.where] = PreparedStill(Path(f"/work/still-{i}.png"), v.box.w, v.box.h, False)
-            continue
-        plan = plan_motion(v.motion, v.extent, v.box.w, v.box.h)
-        stills[v.where] = PreparedStill(Path(f"/work/still-{i}.png"), plan.width, plan.height, False, motion=plan,
-                                        motion_script=Path(f"/work/motion-{i}.cmd"), motion_target=f"crop@motion{i}")
-    captions = {c.where: PreparedCaption(PreparedStill(Path(f"/work/text-{i}.png"), 240, 64, True), 520, 40 + 300 * i)
-                for i, c in enumerate(tl.captions())}
-    return Sources(stills, captions, {})
-
-
 def command_text(name: str) -> str:
     """The golden file's text: the draft, then the argv one argument a line, the graph one chain a line."""
     draft = CASES[name]
     tl = build_timeline(parse_draft(draft), MEDIA)
     args = output_args(tl.output, rate(tl.canvas), CODECS, "veryfast")
-    command = compile_render(tl, _sources(draft), args, Path(f"/out/{name}.{tl.output.format}"))
+    command = compile_render(tl, placeholder_sources(tl), args, Path(f"/out/{name}.{tl.output.format}"))
     graph = command.filter_graph or ""
     argv = ["<graph>" if a == graph else a for a in command.argv("ffmpeg")]
     return "\n".join([f"# {name}: written by {UPDATE}; compare, never edit", f"# draft: {json.dumps(draft)}",
