@@ -105,12 +105,13 @@ class Chat:
 
     async def open(self, token: TokenRow, session: SessionRow, text: str, streaming: bool) -> AsyncIterator[bytes]:
         """The stream of one message. Raises OutOfCredits before anything is streamed."""
-        for turn in self._turns.get(session.id, []):
-            if turn.text == text and not turn.done:
-                return turn.stream(self.heartbeat_s)          # the same message again: join it, no new charge
+        if (same := self._unfinished(session.id, text)) is not None:
+            return same.stream(self.heartbeat_s)          # the same message again: join it, no new charge
         media = self.store.session_media(session.id)
         facts = await asyncio.to_thread(lambda: _facts(media, self.store.draft(session.id)))    # off the loop
         understanding, planner = await plan(text, facts, self.llm)
+        if (same := self._unfinished(session.id, text)) is not None:
+            return same.stream(self.heartbeat_s)          # it arrived twice while this one was being planned
         price = 0 if understanding.not_understood else turn_price(understanding.ops)
         turn = _Turn(f"turn_{secrets.token_hex(8)}", session.id, text)
         try:
@@ -125,6 +126,10 @@ class Chat:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return turn.stream(self.heartbeat_s)
+
+    def _unfinished(self, session_id: str, text: str) -> _Turn | None:
+        """The session's running or waiting turn for the same message, if any."""
+        return next((t for t in self._turns.get(session_id, []) if t.text == text and not t.done), None)
 
     async def _run(self, turn: _Turn, token: TokenRow, session_id: str, understanding: Understanding,
                    streaming: bool) -> None:
