@@ -117,6 +117,7 @@ class AddMusic(_Args):
     volume: float | None = Field(None, ge=0, le=2)      # 0.35 = 35 %
     fade_in_ms: int | None = Field(None, ge=0)
     fade_out_ms: int | None = Field(None, ge=0)
+    replace: bool = False                               # True: the music replaces the clips' own sound
 
 
 class SetMusic(_Args):
@@ -139,9 +140,11 @@ class StillClip(_Args):
 
 
 class Slideshow(_Args):
-    """All uploaded images (and clips) in order, ``seconds`` per image, with transitions."""
+    """All uploaded images (and clips) in order, ``seconds`` per image or ``total_s`` for the whole show, with
+    transitions."""
 
     seconds: float | None = Field(None, gt=0, le=600)
+    total_s: float | None = Field(None, gt=0, le=3600)  # the whole show's length; the time per image follows
     transition: str | None = Field(None, pattern="^(" + "|".join(TRANSITIONS) + ")$")
 
 
@@ -159,6 +162,46 @@ class Promo(_Args):
     seconds: float = Field(30, gt=0, le=600)
     title: str | None = Field(None, max_length=200)
     closing: str | None = Field(None, max_length=200)
+
+
+class Repeat(_Args):
+    """Play part of the timeline several times in a row, in place; what follows moves later ("repeat the first
+    2 seconds three times": that part plays three times in all)."""
+
+    start_ms: int = Field(0, ge=0)
+    end_ms: int | None = Field(None, gt=0)     # None: to the end
+    times: int = Field(2, ge=2, le=20)         # how many times it plays in all
+
+
+class Crop(_Args):
+    """Keep only this part of the picture, as fractions of the frame (x, y from the top left; w, h)."""
+
+    x: float = Field(0.0, ge=0, lt=1)
+    y: float = Field(0.0, ge=0, lt=1)
+    w: float = Field(gt=0, le=1)
+    h: float = Field(gt=0, le=1)
+
+
+class Blur(_Args):
+    """Blur a fixed part of the picture on every clip, as fractions of the frame (x, y from the top left; w, h).
+    Nothing follows a moving face or plate: the region stays where it is."""
+
+    x: float = Field(0.0, ge=0, lt=1)
+    y: float = Field(0.0, ge=0, lt=1)
+    w: float = Field(gt=0, le=1)
+    h: float = Field(gt=0, le=1)
+
+
+class Enhance(_Args):
+    """Make it look and sound better: levels, contrast and saturation from each picture's own statistics, and the
+    sound normalised to a streaming loudness (EBU R128, measured in a first pass)."""
+
+    picture: bool = True
+    sound: bool = True
+
+
+class StartOver(_Args):
+    """Go back to the starting draft: every upload on the timeline in upload order, no edits."""
 
 
 class ShowTracks(_Args):
@@ -214,6 +257,11 @@ OPS: Final[dict[str, OpSpec]] = {spec.name: spec for spec in (
     OpSpec("slideshow", Slideshow, 5),
     OpSpec("set_transition", SetTransition, 2),
     OpSpec("promo", Promo, 10),
+    OpSpec("repeat", Repeat, 2),
+    OpSpec("crop", Crop, 2),
+    OpSpec("blur", Blur, 3),
+    OpSpec("enhance", Enhance, 3),
+    OpSpec("start_over", StartOver, 0, edits=False),
     OpSpec("show_tracks", ShowTracks, 0, edits=False),
     OpSpec("undo", Undo, 0, edits=False),
     OpSpec("pointer", Pointer, 0, edits=False),

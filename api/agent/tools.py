@@ -176,6 +176,14 @@ def _main_track(refs: list[MediaRef], still_ms: int = STILL_MS) -> dict[str, Any
     return {"tt": TRACK_VIDEO, "n": "Video", "sg": segments}
 
 
+def starting_draft(media: list[MediaRef]) -> Draft:
+    """The draft a session starts from: every picture and clip uploaded, in upload order, on one main track (the
+    canvas takes the first picture's shape); {} when nothing visual was uploaded. Uploads put it in ``state``
+    at once; undo walks back to it and never past it; "start over" returns to it."""
+    visuals = [m for m in media if m.kind in ("video", "image")]
+    return {"v": 1, "m": {}, "t": [_main_track(visuals)]} if visuals else {}
+
+
 def subject(draft: Draft, ws: Workspace) -> Draft:
     """The draft to edit: this one, or a fresh one made from new uploads (see the module's docstring)."""
     has_visuals = any(t.get("sg") for t in _tracks(draft, TRACK_VIDEO))

@@ -50,7 +50,11 @@ class TurnHooks(Protocol):
         """Make it the session's draft, as a new version; returns the version."""
 
     def undo(self) -> Draft | None:
-        """Restore the version before the current one (saving it as the new current); None: nothing to undo."""
+        """Restore the version before the current one (saving it as the new current); None: nothing to undo.
+        Never walks back past the starting draft (the uploads on the timeline) to nothing."""
+
+    def start_over(self) -> Draft | None:
+        """Make the starting draft (every upload, no edits) current again, as a new version; None: no uploads."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,21 @@ class MediaFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class Unmet:
+    """A part of the request that will not be done: the words as the user wrote them, why not and what can be
+    done instead, in English and Chinese. The turn's reply names every one."""
+
+    words: str
+    en: str
+    zh: str
+
+
+@dataclass(frozen=True, slots=True)
 class Understanding:
     ops: list[Op]                  # empty when nothing was understood
     language: str                  # "en" or "zh" (zh when the text has CJK characters)
-    not_understood: bool           # True: ops is empty; the caller replies with examples_text(language)
+    not_understood: bool           # True: ops and unmet are empty; the caller replies with examples_text(language)
+    unmet: tuple[Unmet, ...] = ()  # the clauses that became no op, each with why (clause accounting)
 
 
 Span = tuple[int, int]
@@ -43,4 +54,12 @@ class _Context:
     promo: bool                    # the sentence asks for a promo
 
 
-_Result = tuple[list[_Found], list[Span]]
+@dataclass(frozen=True, slots=True)
+class _Declined:
+    """A request a handler recognised and will not do (blur the faces, 4K): said back in the reply."""
+
+    pos: int
+    unmet: Unmet
+
+
+_Result = tuple[list[_Found | _Declined], list[Span]]
