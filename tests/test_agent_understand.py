@@ -369,7 +369,7 @@ CASES: list[tuple[str, MediaFacts, Expected]] = [
 ]
 
 NOT_UNDERSTOOD = [
-    "hello", "thanks!", "make it look better", "asdkjh qwe zzz", "what time is it", "I love this song",
+    "hello", "thanks!", "asdkjh qwe zzz", "what time is it", "I love this song",
     "the audio is bad", "it's still too long", "你好", "谢谢", "can you do something nice", "", "   ", "!!!",
     "I want to tell a story about my dog",
 ]

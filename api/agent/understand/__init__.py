@@ -58,7 +58,20 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from api.agent.understand import builders, clauses, edits, music, output, plan, ranges, sentence, session, times, titles
+from api.agent.understand import (
+    builders,
+    clauses,
+    edits,
+    music,
+    output,
+    picture,
+    plan,
+    ranges,
+    sentence,
+    session,
+    times,
+    titles,
+)
 from api.agent.understand.defaults import (
     BIG_TEXT,
     DEFAULT_TRIM_MS,
@@ -74,7 +87,7 @@ from api.agent.understand.defaults import (
 )
 from api.agent.understand.model import MediaFacts, Understanding
 from api.agent.understand.plan import examples_text, understand
-from api.agent.understand.sentence import _correct as _correct
+from api.agent.understand.typos import _correct as _correct
 
 __all__ = [
     "BIG_TEXT",
@@ -98,7 +111,7 @@ __all__ = [
 # word that one of them looks for (tests/test_agent_understand.py reads both from this package).
 _PATTERNS: Final = tuple(
     value
-    for module in (sentence, clauses, times, session, edits, titles, music, builders, ranges, output, plan)
+    for module in (sentence, clauses, times, session, edits, picture, titles, music, builders, ranges, output, plan)
     for value in vars(module).values()
     if isinstance(value, re.Pattern | tuple)
 )

@@ -1,5 +1,5 @@
-"""Builders, which make a video rather than edit one: promo, slideshow and still clip, and the transition
-between pictures."""
+"""Builders, which make a video rather than edit one: promo, slideshow (a time per picture, or the whole show's
+length) and still clip, and the transition between pictures."""
 
 from __future__ import annotations
 
@@ -138,6 +138,9 @@ def _find_images(s: str, ctx: _Context) -> _Result:
         if per_image:
             args["seconds"] = min(600.0, _ms(per_image["t"] or per_image["u"] or per_image["z"]) / 1000) or None
             spans.append(per_image.span())
+        elif length := _lone_time(_blank(s, spans)):          # "a 20 second slideshow": the whole show's length
+            args["total_s"] = min(3600.0, _ms(length["t"]) / 1000) or None
+            spans.append(length.span())
         spans += [m.span() for m in (slideshow, noun) if m]
         found.append(_Found(where, make_op("slideshow", **{k: v for k, v in args.items() if v is not None})))
         if cut and transition_ms:

@@ -1,4 +1,5 @@
-"""Background music: remove it, add it (an uploaded song or the built-in bed), and set its volume and fades."""
+"""Background music: remove it, add it (an uploaded song or the built-in bed) beside the clips' own sound or in
+place of it, and set its volume and fades."""
 
 from __future__ import annotations
 
@@ -16,9 +17,18 @@ _REMOVE_MUSIC: Final = re.compile(
     r"|all\s+(?:the\s+)?)?(?:background\s+)?(?:music|bgm|songs?|soundtrack)\b"
     r"|(?:去掉|删除|删掉|去除|移除|不要|关掉|关闭|取消)\s*(?:背景)?\s*(?:音乐|bgm|配乐|歌曲?)")
 _ADD_MUSIC: Final = re.compile(
-    r"\b(?:add|put|use|with|include|insert|play|want|need|set|give\s+it)\b(?:\s+[^\s,;.!?]+){0,4}?\s+"
-    r"(?:music|bgm|songs?|soundtrack|tunes?)\b"
-    r"|(?:加|添加|加上|加个|配上|放|用|使用|插入|配)\s*(?:1\s*首|1\s*段|点|个|些|上)?\s*(?:背景)?\s*(?:音乐|bgm|歌曲?|配乐)")
+    r"\b(?:add|put|use|with|include|insert|play|want|need|set|give\s+it|throw|stick|slap|pop|lay|toss|bring)\b"
+    r"(?:\s+[^\s,;.!?]+){0,4}?\s+(?:music|bgm|songs?|soundtrack|tunes?)\b"
+    r"|(?:加|添加|加上|加个|配上|放|用|使用|插入|配|换成|替换成)\s*(?:我的|自己的|这首|那首)?\s*(?:1\s*首|1\s*段|点|个|些|上)?"
+    r"\s*(?:背景)?\s*(?:音乐|bgm|歌曲?|配乐)")
+# The music replaces the clips' own sound: "replace the original sound with my music", "用我的音乐替换原声".
+_REPLACE_SOUND: Final = re.compile(
+    r"\b(?:replace|swap|substitute|switch)\s+(?:out\s+)?(?:the\s+|its\s+|their\s+|my\s+)?(?:(?:original|clip'?s?"
+    r"|video'?s?|own|existing|current|camera|recorded)\s+)*(?:sound|audio|voice|noise)\b"
+    r"|\binstead\s+of\s+(?:the\s+|its\s+|their\s+)?(?:(?:original|own|clip'?s?|video'?s?|camera|recorded)\s+)*"
+    r"(?:sound|audio|voice)\b|\b(?:music|song)\s+only\b|\bonly\s+(?:the\s+|my\s+)?(?:music|song)\b(?!\s+volume)"
+    r"|(?:替换|替代|代替|换掉|盖掉|覆盖)\s*(?:掉\s*)?(?:视频的?|视频里的?)?\s*(?:原声|原音|原来的声音|原始声音|原音频|声音)"
+    r"|(?:原声|原来的声音)\s*(?:换成|替换成|改成|替换为)|只要音乐|只保留音乐|只留音乐")
 _MUSIC_BARE: Final = re.compile(r"\bbackground\s+music\b|\bbgm\b|\bsoundtrack\b|背景音乐|配乐|背景乐")
 _USE_VERB: Final = re.compile(r"\b(?:add|use|put|play|with|include|set)\b|加|用|放|配")
 _MUSIC_CLAUSE: Final = re.compile(r"\b(?:music|bgm|songs?|soundtrack|tunes?|volume)\b|音乐|配乐|歌|背景乐|音量")
@@ -99,15 +109,20 @@ def _find_music(s: str, ctx: _Context) -> _Result:
         found.append(_Found(m.start(), make_op("remove_music")))
         spans.append(m.span())
         s = _blank(s, [m.span()])
+    replace = _REPLACE_SOUND.search(s)
+    if replace:
+        spans.append(replace.span())
+        s = _blank(s, [replace.span()])
     named = _named_audio(ctx)
-    add = _ADD_MUSIC.search(s) or (_USE_VERB.search(s) if named else None)
+    add = _ADD_MUSIC.search(s) or (_USE_VERB.search(s) if named else None) or replace
     bare = _MUSIC_BARE.search(s)
     settings, used = _music_settings(s)
     spans += used + [m.span() for m in (add, bare) if m]
     first = min([m.start() for m in (add, bare) if m] + [a for a, _ in used], default=0)
     if (add or (bare and not settings)) and not ctx.promo:
         media_id = named or (ctx.facts.audios[-1][0] if ctx.facts.audios else None)
-        found.append(_Found(first, make_op("add_music", media_id=media_id, **settings)))
+        found.append(_Found(first, make_op("add_music", media_id=media_id, **settings,
+                                           **({"replace": True} if replace else {}))))
     elif settings:
         found.append(_Found(first, make_op("set_music", **settings)))
     return found, spans

@@ -1,5 +1,5 @@
 """The output file: format, loop, fps, width or resolution, size limit, quality and sound, as one
-``set_output`` op."""
+``set_output`` op. Exports go up to 1080p: "4K"/"8K" set 1080p and say so (a declined part of the request)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from api.agent.ops import make_op
 from api.agent.understand.clauses import _blank, _clause
-from api.agent.understand.model import Span, _Context, _Found, _Result
+from api.agent.understand.model import Span, Unmet, _Context, _Declined, _Found, _Result
 
 _FORMAT: Final = re.compile(r"\b(?P<f>gif+s?|webm|webp|mp4|m4v)\b|(?P<zh>动图)")
 _SOURCE_FORMAT: Final = re.compile(r"(?:\b(?:from|of)\s+(?:the\s+|this\s+|my\s+|an?\s+)?|\bthis\s+)$")
@@ -23,8 +23,10 @@ _OUTPUT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple((key, re.compile
     ("size", r"(?P<w>\d{2,4})\s*[x×*]\s*(?P<h>\d{2,4})\b"),
     ("width", r"(?P<n>\d+)\s*(?:px|pixels?|像素)(?:\s*(?:wide|width|宽))?|(?P<m>\d+)\s*wide\b"
               r"|\bwidth\s*(?:of|to|=|:)?\s*(?P<z>\d+)|宽度?\s*(?:为|是|设为|:)?\s*(?P<y>\d+)"),
-    ("resolution", r"(?<!\d)(?P<n>360|480|540|720|1080|1440|2160)\s*p\b"),
-    ("full_hd", r"\b(?:full\s*hd|fhd|4k|uhd|2k)\b|全高清|超清|蓝光|4k"),
+    ("resolution", r"(?<!\d)(?P<n>360|480|540|720|1080)\s*p\b"),
+    ("beyond", r"(?:\bup[\s-]?scaled?\s+(?:it\s+|this\s+|the\s+\w+\s+)?(?:to|into|in)\s+)?(?<![a-z\d])"
+               r"(?:[248]k|uhd|qhd|ultra\s*hd|(?:1440|2160|4320)\s*p)(?![a-z\d])|超高清"),
+    ("full_hd", r"\b(?:full\s*hd|fhd|up[\s-]?scaled?|upres)\b|全高清|超清|蓝光|提高分辨率"),
     ("hd", r"\bhd\b|高清"),
     ("max_mb", r"(?:\b(?:under|less\s+than|below|smaller\s+than|at\s+most|max(?:imum)?"
                r"|no\s+(?:more|bigger|larger)\s+than|not\s+(?:over|more\s+than|exceed(?:ing)?)|within|up\s+to)|<=?|小于|不超过|不大于|低于|控制在|压缩到|最多)"
@@ -54,9 +56,14 @@ def _output_format(s: str) -> tuple[str, Span] | None:
     return choice
 
 
+_BEYOND_1080P: Final = ("Exports go up to 1080p, so I set 1080p: there is no 4K output or upscaling past 1080p here.",
+                        "导出最高为 1080p，已设为 1080p：这里不能导出 4K，也不能放大到 1080p 以上。")
+
+
 def _find_output(s: str, ctx: _Context) -> _Result:
     args: dict[str, Any] = {}
     spans: list[Span] = []
+    declined: list[_Declined] = []
     if fmt := _output_format(s):
         args["format"] = fmt[0]
         spans.append(fmt[1])
@@ -78,6 +85,9 @@ def _find_output(s: str, ctx: _Context) -> _Result:
             args["resolution"] = f"{min(1080, int(number))}p" if number < 1440 else "1080p"
         elif key in ("full_hd", "hd"):
             args.setdefault("resolution", "1080p" if key == "full_hd" else "720p")
+        elif key == "beyond":
+            args["resolution"] = "1080p"
+            declined.append(_Declined(m.start(), Unmet(m.group(), *_BEYOND_1080P)))
         elif key == "max_mb" and number > 0:
             unit = groups.get("u") or groups.get("v") or "mb"
             args["max_mb"] = round(min(1000.0, number / 1000 if unit.startswith("k") else number), 3)
@@ -92,4 +102,4 @@ def _find_output(s: str, ctx: _Context) -> _Result:
         spans.append(m.span())
     if not args:
         return [], []
-    return [_Found(min(a for a, _ in spans), make_op("set_output", **args))], spans
+    return [_Found(min(a for a, _ in spans), make_op("set_output", **args)), *declined], spans

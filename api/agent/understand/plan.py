@@ -11,10 +11,11 @@ from api.agent.ops import Op, make_op
 from api.agent.understand.builders import _PROMO, _find_images, _find_promo
 from api.agent.understand.clauses import _blank
 from api.agent.understand.edits import _find_aspect, _find_effects, _find_speed
-from api.agent.understand.model import MediaFacts, Understanding, _Context, _Found, _Result
+from api.agent.understand.model import MediaFacts, Understanding, _Context, _Declined, _Found, _Result
 from api.agent.understand.music import _find_music
 from api.agent.understand.output import _find_output
-from api.agent.understand.ranges import _find_ranges
+from api.agent.understand.picture import _find_picture
+from api.agent.understand.ranges import _find_ranges, _find_repeat
 from api.agent.understand.sentence import _prepare
 from api.agent.understand.session import _find_session
 from api.agent.understand.titles import _find_text, _find_text_removal
@@ -22,8 +23,8 @@ from api.agent.understand.titles import _find_text, _find_text_removal
 _CJK: Final = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 _HANDLERS: Final[tuple[Callable[[str, _Context], _Result], ...]] = (
-    _find_session, _find_aspect, _find_promo, _find_text_removal, _find_text, _find_music, _find_images,
-    _find_effects, _find_speed, _find_ranges, _find_output,
+    _find_session, _find_aspect, _find_picture, _find_promo, _find_text_removal, _find_text, _find_music,
+    _find_images, _find_effects, _find_speed, _find_repeat, _find_ranges, _find_output,
 )
 _BUILDERS: Final = frozenset({"promo", "slideshow", "still_clip"})
 _READ_ONLY: Final = frozenset({"show_tracks", "pointer"})
@@ -34,13 +35,14 @@ def understand(text: str, facts: MediaFacts) -> Understanding:
     language = "zh" if _CJK.search(text) else "en"
     quotes, s = _prepare(text)
     ctx = _Context(facts=facts, quotes=quotes, raw=text.lower(), promo=bool(_PROMO.search(s)))
-    found: list[_Found] = []
+    found: list[_Found | _Declined] = []
     for handler in _HANDLERS:
         hits, spans = handler(s, ctx)
         found += hits
         s = _blank(s, spans)
-    ops = _arrange(found)
-    return Understanding(ops=ops, language=language, not_understood=not ops)
+    ops = _arrange([f for f in found if isinstance(f, _Found)])
+    unmet = tuple(d.unmet for d in sorted((f for f in found if isinstance(f, _Declined)), key=lambda d: d.pos))
+    return Understanding(ops=ops, language=language, not_understood=not ops and not unmet, unmet=unmet)
 
 
 def _arrange(found: list[_Found]) -> list[Op]:

@@ -1,5 +1,5 @@
-"""Keeping or removing part of the timeline: "the first 3 seconds", "0:02 to 0:05", "everything after 10s",
-"trim it to 10 seconds", "cut the end"."""
+"""Keeping, removing or repeating part of the timeline: "the first 3 seconds", "0:02 to 0:05", "00:00:02 to
+00:00:07", "everything after 10s", "trim it to 10 seconds", "cut the end", "repeat the first 2 seconds three times"."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Final
 
 from api.agent.ops import Op, make_op
 from api.agent.understand.clauses import _blank, _clause
-from api.agent.understand.defaults import DEFAULT_TRIM_MS
+from api.agent.understand.defaults import DEFAULT_TRIM_MS, REPEAT_TIMES
 from api.agent.understand.model import MediaFacts, Span, _Context, _Found, _Result
 from api.agent.understand.times import _has_unit, _ms, _time, _unit_ms_of
 
@@ -132,4 +132,48 @@ def _find_ranges(s: str, ctx: _Context) -> _Result:
         length = round(float(m["n"]) * 1000)
         if ctx.facts.timeline_ms is not None and ctx.facts.timeline_ms > length > 0:
             found.append(_Found(m.start(), make_op("keep_range", start_ms=0, end_ms=length)))
+    return found, spans
+
+
+_REPEAT_VERB: Final = re.compile(r"\b(?P<strong>repeat|replay)\b|\b(?:loop|play)\b|(?P<zstrong>重复|重播)|循环|播放")
+_TIMES: Final = re.compile(r"(?<![\d.])(?P<n>\d+)\s*(?:times|x)\b(?!\s*(?:faster|slower|quicker|speed|as\b))"
+                           r"|\b(?P<w>twice|thrice)\b(?!\s+as\b)|(?P<z>\d+)\s*(?:次|遍)")
+
+
+def _find_repeat(s: str, ctx: _Context) -> _Result:
+    """"repeat the first 2 seconds three times", "play it twice", "前2秒重复3次": a part played several times in a row.
+
+    "repeat"/"replay"/"重复" with a range or a count; "loop"/"play"/"循环"/"播放" only with a count (a bare "loop" is
+    the GIF's loop flag). A range of the last seconds needs the timeline's length."""
+    found: list[_Found] = []
+    spans: list[Span] = []
+    for verb in _REPEAT_VERB.finditer(s):
+        start, end = _clause(s, verb.start())
+        count = _TIMES.search(s, start, end)
+        hit = next((h for h in _range_hits(s[:end]) if h.span[0] >= start and h.kind in ("span", "first", "tail",
+                                                                                          "last", "trim_to")), None)
+        strong = bool(verb["strong"] or verb["zstrong"])
+        if not count and not (strong and hit):
+            continue
+        times = REPEAT_TIMES
+        if count:
+            times = 2 if count["w"] == "twice" else 3 if count["w"] == "thrice" else int(count["n"] or count["z"])
+        if times < 2:
+            continue
+        range_ms: tuple[int, int | None] = (0, None)
+        if hit is not None:
+            if hit.kind == "last":
+                if ctx.facts.timeline_ms is None or ctx.facts.timeline_ms <= hit.end_ms:
+                    continue
+                range_ms = (ctx.facts.timeline_ms - hit.end_ms, None)
+            elif hit.kind == "tail":
+                range_ms = (hit.start_ms, None)
+            else:
+                range_ms = (hit.start_ms, hit.end_ms)
+        args = {"start_ms": range_ms[0], "times": min(20, times)}
+        if range_ms[1] is not None:
+            args["end_ms"] = range_ms[1]
+        found.append(_Found(verb.start(), make_op("repeat", **args)))
+        spans += [verb.span(), *([count.span()] if count else []), *([hit.span] if hit else [])]
+        s = _blank(s, spans)
     return found, spans

@@ -3,13 +3,13 @@ lower case, Chinese and English number words to digits, and typo correction to t
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from typing import Final
 
 from api.agent.understand.defaults import MAX_CHARS
 from api.agent.understand.model import _Context
+from api.agent.understand.typos import _correct
 
 _PH_BASE: Final = 0xE000
 _MAX_QUOTES: Final = 256
@@ -23,12 +23,27 @@ def _quote(ctx: _Context, mark: str) -> str:
 _QUOTED: Final = re.compile(
     r"“(?P<a>[^”]+)”|‘(?P<b>[^’]+)’|「(?P<c>[^」]+)」|『(?P<d>[^』]+)』|《(?P<e>[^》]+)》|«(?P<f>[^»]+)»"
     r"|„(?P<g>[^“”]+)[“”]|\"(?P<h>[^\"]+)\"|(?<!\w)'(?P<i>[^']+?)'(?!\w)")
+_COLOUR_WORDS: Final = (r"(?:white|black|red|green|blue|yellow|orange|purple|pink|gr[ae]y|gold(?:en)?|silver|cyan"
+                        r"|magenta|brown|navy)")
+_TEXT_NOUNS: Final = r"(?:title|caption|text|subtitle|heading|headline|label|banner|words?|line)"
 _UNQUOTED_TEXT: Final = re.compile(
-    r"(?i)(?:\b(?:titled|saying|that\s+says|which\s+says|that\s+reads)\s+"
-    r"|\b(?:title|caption|text|subtitle|heading|headline|label)\s*[:：]\s*"
-    r"|(?:标题|字幕|文字|文案|文本)\s*(?:是|为|写着|内容是|[:：])\s*)"
+    r"(?i)(?:\b(?:titled|saying|that\s+says|which\s+says|that\s+reads|reading)\s+"
+    r"|\b(?:title|caption|text|subtitle|heading|headline|label|banner|words?)\s*[:：]\s*"
+    rf"|\b(?:add|put|write|place|overlay|insert|include|display|with)\s+(?:an?\s+|the\s+|some\s+|my\s+|this\s+)?"
+    rf"(?:(?:big|bold|small|large|short|simple|nice|{_COLOUR_WORDS})\s+){{0,3}}{_TEXT_NOUNS}s?\s+(?:of\s+text\s+)?"
+    r"(?=(?-i:[A-Z]))(?!(?:at|in|on|to|for|from|with|and|of|that|this|it)\b)"
+    r"|(?:标题|字幕|文字|文案|文本)\s*(?:是|为|写着|写上|写|内容是|[:：])\s*|(?:大字|小字|字|一句话)\s*[:：]\s*)"
     r"(?P<t>[^\s,.;!?，。；！？\"“”「」『』《》\ue000-\ue0ff][^,.;!?，。；！？\"“”「」『』《》\ue000-\ue0ff\n]*?)"
-    r"(?=\s*(?:$|[,.;!?，。；！？\n])|\s+(?:at|in|on|for|from|with|and)\s|放在|放到|位于|显示在)")
+    r"(?=\s*(?:$|[,.;!?，。；！？\n])"
+    r"|\s+(?:at|on|to|in|near|along|across)\s+(?:the\s+)?(?:very\s+)?(?:top|bottom|center|centre|middle|left|right"
+    r"|upper|lower|corner|end|ending|start|beginning|\d)"
+    rf"|\s+in\s+(?:(?:big|bold|small|large|huge|tiny|bright|dark|light)\s+)*(?:{_COLOUR_WORDS}|bold|big|large|small|#)"
+    r"|\s+for\s+(?:the\s+)?(?:first|last|final|opening|whole|entire|\d)"
+    r"|\s+(?:from|between|starting|after|until|till)\s+(?:\d|the\s+(?:start|beginning|end))"
+    r"|\s+(?:with|using)\s+(?:an?\s+|the\s+)?(?:colou?r|font|size|bold|big|small|shadow|outline)"
+    r"|\s+(?:and\s+|then\s+)+(?:make|mute|add|put|cut|trim|speed|slow|turn|convert|export|remove|keep|set|use|throw"
+    r"|reverse|crop|blur|zoom|change|loop|repeat|fade|play|give|delete|include|insert|also|then|make)\b"
+    r"|\s+(?:and\s+)?(?:size|font)\s|放在|放到|位于|显示在)")
 _PUNCT: Final = str.maketrans({"。": ",", "、": ",", "’": "'", "‘": "'", "–": "-", "—": "-", "−": "-",
                                "·": " ", "…": " ", "／": "/"})
 _CJK_ASCII: Final = re.compile(r"(?<=[\u3400-\u9fff])(?=[a-z0-9#%\ue000-\ue0ff])"
@@ -37,20 +52,38 @@ _ZH_DIGITS: Final = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
                      "九": 9}
 _ZH_NUMERAL: Final = re.compile(r"[零一二两三四五六七八九十百]+")
 _ZH_PERCENT: Final = re.compile(r"百分之\s*([零一二两三四五六七八九十百]+|\d+(?:\.\d+)?)")
+_ZH_TENTHS: Final = re.compile(r"(?<![零一二两三四五六七八九十百])([一二两三四五六七八九十])\s*成(?![功为品片绩员本])")
+_ZH_MINUTES: Final = re.compile(r"(?<![\d.])(\d+)\s*分(?:钟)?\s*(?:(\d+(?:\.\d+)?)\s*秒|(半))")
+# 把/将 word order: "把声音去掉" reads as "去掉声音", "将前2秒剪掉" as "剪掉前2秒".
+_BA: Final = re.compile(r"(?:把|将)\s*(?P<obj>[^,;!?，；！？把将]{1,14}?)\s*"
+                        r"(?P<verb>去掉|去除|删掉|删除|剪掉|裁掉|切掉|砍掉|减掉|剪去|删去|关掉|关闭|移除|拿掉|模糊掉?|打码|打上码|打马赛克)(?:了|吧)?")
 _NUMBER_WORDS: Final = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
-    "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100,
+    "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
 }
-_EN_NUMBER: Final = re.compile(r"\b(twenty|thirty|forty|fifty)[\s-](one|two|three|four|five|six|seven|eight|nine)\b"
+_EN_NUMBER: Final = re.compile(r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[\s-]"
+                               r"(one|two|three|four|five|six|seven|eight|nine)\b"
                                r"|\b(" + "|".join(_NUMBER_WORDS) + r")\b")
 _HALVES: Final = (
+    (re.compile(r"\ban?\s+(second|minute|hour)\s+and\s+a\s+half\b"), r"1.5 \1s"),
+    (re.compile(r"(\d+)\s+(seconds?|secs?|minutes?|mins?)\s+and\s+a\s+half\b"), r"\1.5 \2"),
     (re.compile(r"(\d+)\s+and\s+a\s+half\b"), r"\1.5"),
     (re.compile(r"\bhalf\s+an?\s+(second|minute)\b|\ba\s+half\s+(second|minute)\b"), r"0.5 \1\2"),
+    (re.compile(r"\ban?\s+(minute|min)\b"), r"1 \1"),
     (re.compile(r"(\d+)\s*秒半"), r"\1.5秒"),
     (re.compile(r"(?<![\d.])半\s*秒"), "0.5秒"),
     (re.compile(r"(?<![\d.])半\s*分钟"), "30秒"),
+)
+# Percentages in words: "40 percent", "half volume", "at a quarter", "1半音量" (一半音量), "音量减半".
+_PERCENTS: Final = (
+    (re.compile(r"(\d+(?:\.\d+)?)\s*(?:per\s*cent|percent|pct)\b"), r"\1%"),
+    (re.compile(r"\b(?:at\s+)?(?:a\s+)?half\s+(?:the\s+)?volume\b|\bhalf\s+as\s+loud\b"), "50% volume"),
+    (re.compile(r"\b(?:at\s+)?(?:a\s+)?quarter\s+(?:of\s+the\s+)?volume\b"), "25% volume"),
+    (re.compile(r"\b(at|to)\s+(?:a\s+)?quarter\b(?!\s+(?:speed|of|second|minute|past|to)\b)"), r"\1 25%"),
+    (re.compile(r"\b(at|to)\s+half\b(?!\s+(?:speed|the|a|an|of|second|minute|as|way)\b)"), r"\1 50%"),
+    (re.compile(r"1半\s*的?\s*音量|音量\s*(?:减半|1半)"), "音量50%"),
 )
 _WORD: Final = re.compile(r"[a-z]+")
 
@@ -83,65 +116,25 @@ def _prepare(text: str) -> tuple[tuple[str, ...], str]:
     s = _UNQUOTED_TEXT.sub(lambda m: m.group(0)[: m.start("t") - m.start()] + set_aside(m), s)
     s = unicodedata.normalize("NFKC", s).lower().translate(_PUNCT)
     s = _ZH_PERCENT.sub(lambda m: f"{_zh_value(m[1]) if m[1][0] in _ZH_DIGITS or m[1][0] in '十百' else m[1]}%", s)
+    s = _ZH_TENTHS.sub(lambda m: f"{_zh_value(m[1]) * 10}%", s)
     s = _ZH_NUMERAL.sub(lambda m: str(_zh_value(m.group())), s)
+    s = _ZH_MINUTES.sub(_zh_minutes, s)
+    s = _BA.sub(lambda m: f"{m['verb']}{m['obj']}", s)
     s = _CJK_ASCII.sub(" ", s)
     s = _WORD.sub(lambda m: _correct(m.group()), s)
     s = _EN_NUMBER.sub(_number_word, s)
-    for pattern, replacement in _HALVES:
+    for pattern, replacement in (*_HALVES, *_PERCENTS):
         s = pattern.sub(replacement, s)
     return tuple(quotes), " ".join(s.split())
+
+
+def _zh_minutes(m: re.Match[str]) -> str:
+    """1分30秒 → 90秒, 1分半 → 90秒."""
+    seconds = int(m[1]) * 60 + (30 if m[3] else float(m[2]))
+    return f"{seconds:g}秒"
 
 
 def _number_word(m: re.Match[str]) -> str:
     if m[1]:
         return str(_NUMBER_WORDS[m[1]] + _NUMBER_WORDS[m[2]])
     return str(_NUMBER_WORDS[m[3]])
-
-
-def _correct(word: str) -> str:
-    """A keyword for a word of 5+ letters one typo away from it ("loopin" → "looping"), else the word.
-
-    The first letter must agree, and a plural is never made from a singular ("short" is not "shorts").
-    """
-    if len(word) < 5 or word in _VOCAB:
-        return word
-    close = difflib.get_close_matches(word, _VOCAB_LIST, n=1, cutoff=0.85)
-    if not close:
-        return word
-    keyword = close[0]
-    if keyword[0] != word[0] or keyword.rstrip("s") == word.rstrip("s"):
-        return word
-    return keyword
-
-
-# Keywords for typo correction: every 5+ letter word the handlers' patterns look for, and plain words near one.
-_VOCAB: Final = frozenset("""
-    above after album animated audio background backward backwards balance banner banners beginning between
-    bigger black boomerang bottom brown caption captions center centered centre centred change circle clips
-    clock close closing colour color commercial commercials compress compressed compression convert create
-    credit credits crossfade crossfades cyan decrease delete dissolve dissolves display double download eight
-    eighteen eleven endless endlessly ending export extract faster fifteen fifty final first flash footage
-    forever forty forward forwards fourteen frame frames framerate golden grayscale greyscale green header
-    heading headings headline headlines highlight highlights horizontal horizontally hundred image images
-    include increase initial insert instagram intro isolate label labels landscape large larger later layout
-    left letterbox letterboxed letters lightweight lower looping loops louder magenta marketing maximum medium
-    middle milliseconds minute minutes montage motion movement movie movies music ninety nineteen normal
-    opening orange orientation original outro overlay overlays photo photograph photographs photos picture
-    pictures pixel pixelate pixelated pixelize pixels playback portrait preserve promo promos promotion
-    promotional purple quality quarter quicker quiet quieter radial raise record recording recordings reduce
-    reels regular remove repeat repeating repeats resolution revert reverse reversed reverses right screen
-    screenshot screenshots second seconds seven seventeen short shorten shorter shorts shrink silence silent
-    silently silver sixteen sixty slide slides slideshow slideshows slower slowly small smaller smallest
-    smooth snapchat softer song songs sound soundtrack speed speedup square start starting static status still
-    stills stories story stretch stretched subtitle subtitles thirteen thirty three through tiktok title
-    titled titles track tracks transition transitions twelve twenty twice upload uploading upper vertical
-    vertically video videos voice volume webm white wider widescreen width window without words yellow
-    youtube zoom zooming
-    across advertisements adverts below boost build burns cancel canvas clear collage cropping cross displayed
-    ditch douyin downward downwards effect erase every exceed fadegrays fades files films footer format forth
-    front generate hblur inside kilobytes lasting lasts limit logos lowest megabytes millisecs msecs never
-    noise output paintings placed plays positioned possible ratio reads result saying scenes shave shots shown
-    shows single strip style texts third timeline times tunes under until upward upwards using version views
-    which whole wipes within write
-""".split())
-_VOCAB_LIST: Final = sorted(_VOCAB)

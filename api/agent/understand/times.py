@@ -1,5 +1,6 @@
-"""Times said in a sentence: the patterns that find them ("0:05", "2.5s", "1500ms", "3 秒") and their value in
-milliseconds."""
+"""Times said in a sentence: the patterns that find them ("0:05", "00:01:30", "2.5s", "1500ms", "3 秒") and their
+value in milliseconds. Words are turned into these forms before ("a minute and a half" → "1.5 minutes",
+"一分半" → "90秒"; :mod:`sentence`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Final
 
 _NUM: Final = r"\d+(?:\.\d+)?"
 _UNIT: Final = r"(?:milliseconds?|millisecs?|msecs?|ms|毫秒|minutes?|mins?|分钟|seconds?|secs?|s|秒)"
-_CLOCK: Final = r"\d{1,2}:\d{2}(?:\.\d+)?"
+_CLOCK: Final = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:\.\d+)?"        # m:ss or h:mm:ss
 
 
 def _time(name: str, unit: bool = True) -> str:
@@ -18,16 +19,16 @@ def _time(name: str, unit: bool = True) -> str:
             rf"|(?<![\d.:]){_NUM}(?!\d)(?:\s*-?\s*{_UNIT}(?![a-z])){optional})")
 
 
-_CLOCK_FULL: Final = re.compile(r"(\d{1,2}):(\d{2}(?:\.\d+)?)")
+_CLOCK_FULL: Final = re.compile(r"(?:(\d{1,2}):)?(\d{1,2}):(\d{2}(?:\.\d+)?)")
 _TIME_FULL: Final = re.compile(rf"({_NUM})\s*-?\s*({_UNIT})?")
 _ENDS_IN_UNIT: Final = re.compile(r"[a-z秒钟]\s*$")
 
 
 def _ms(text: str, default_unit_ms: int = 1000) -> int:
-    """Milliseconds from a time a pattern matched ("0:05", "2.5s", "1500ms", "3 秒", "3")."""
+    """Milliseconds from a time a pattern matched ("0:05", "00:00:02", "2.5s", "1500ms", "3 秒", "3")."""
     text = text.strip()
     if clock := _CLOCK_FULL.fullmatch(text):
-        return round((int(clock[1]) * 60 + float(clock[2])) * 1000)
+        return round(((int(clock[1] or 0) * 60 + int(clock[2])) * 60 + float(clock[3])) * 1000)
     number = _TIME_FULL.fullmatch(text)
     if number is None:
         return 0

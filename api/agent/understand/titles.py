@@ -10,7 +10,7 @@ from typing import Any, Final
 from api.agent.ops import make_op
 from api.agent.understand.clauses import _BOUNDARY, _blank, _clause, _search
 from api.agent.understand.defaults import BIG_TEXT, SMALL_TEXT
-from api.agent.understand.model import MediaFacts, Span, _Context, _Found, _Result
+from api.agent.understand.model import MediaFacts, Span, Unmet, _Context, _Declined, _Found, _Result
 from api.agent.understand.sentence import _PLACEHOLDER, _quote
 from api.agent.understand.times import _ms, _time, _unit_ms_of
 
@@ -47,9 +47,18 @@ _COLOURS: Final = {"white": "white", "black": "black", "red": "red", "green": "g
                    "红": "red", "白": "white", "黑": "black", "黄": "yellow", "绿": "green", "蓝": "blue",
                    "橙": "orange", "紫": "purple", "粉": "pink", "粉红": "pink", "灰": "gray", "金": "gold",
                    "银": "silver"}
-_COLOUR: Final = re.compile(r"(?P<hex>#[0-9a-f]{6}\b|#[0-9a-f]{3}\b)"
-                            r"|\b(?P<en>white|black|red|green|blue|yellow|orange|purple|pink|gr[ae]y|gold(?:en)?"
-                            r"|silver|cyan|magenta|brown|navy)\b|(?P<zh>粉红|[红白黑黄绿蓝橙紫粉灰金银])色")
+_COLOUR_NAME: Final = (r"(?:white|black|red|green|blue|yellow|orange|purple|pink|gr[ae]y|gold(?:en)?|silver|cyan"
+                       r"|magenta|brown|navy)")
+# A colour is the text's colour only when said as its style ("in red", "red text", "big yellow", "红色"); colour
+# words of an unquoted text are inside its placeholder already ("Recorded live at Red Rocks").
+_COLOUR: Final = re.compile(
+    r"(?P<hex>#[0-9a-f]{6}\b|#[0-9a-f]{3}\b)"
+    rf"|\b(?:in|colou?r(?:ed)?(?:\s+(?:to|of|=|:|it))?|make\s+it|turn\s+it)\s+(?:(?:bright|dark|light)\s+)?"
+    rf"(?P<en>{_COLOUR_NAME})\b"
+    rf"|\b(?P<en2>{_COLOUR_NAME})(?=\s+(?:(?:and\s+)?(?:big|bold|small|large|bigger)\s+)*(?:text|titles?|captions?|font"
+    r"|letters|words|subtitles?|headings?|headlines?|labels?|banners?|lower\s+third|overlays?|colou?r)\b)"
+    rf"|\b(?:big|bigger|bold|small|smaller|large|huge|tiny|bright|dark|light)\s+(?P<en3>{_COLOUR_NAME})\b"
+    r"|(?P<zh>粉红|[红白黑黄绿蓝橙紫粉灰金银])色")
 _SIZE: Final = re.compile(r"\b(?:font\s+)?size\s*(?:of|to|=|:)?\s*(?P<n>\d+(?:\.\d+)?)"
                           r"|(?P<m>\d+(?:\.\d+)?)\s*(?:px|pt)\b"
                           r"|字号\s*(?P<z>\d+)|(?P<big>\b(?:big|bigger|large|larger|huge)\b|大号|大字|大标题|超大|大1点)"
@@ -112,7 +121,7 @@ def _is_audio_name(text: str, facts: MediaFacts) -> bool:
 
 
 def _find_text(s: str, ctx: _Context) -> _Result:
-    found: list[_Found] = []
+    found: list[_Found | _Declined] = []
     spans: list[Span] = []
     marks = list(_PLACEHOLDER.finditer(s))
     for k, mark in enumerate(marks):
@@ -131,7 +140,26 @@ def _find_text(s: str, ctx: _Context) -> _Result:
             used.append(change.span())
         found.append(_Found(where, make_op("add_text", text=text[:1000], **args)))
         spans += [mark.span(), *used]
-    return found, spans
+    return [*found, *_texts_without_words(_blank(s, spans), ctx)], spans
+
+
+_TEXT_WANTED: Final = re.compile(
+    r"\b(?:add|put|give\s+it|throw|stick|slap|include|insert|place|want|need|write|overlay)\s+(?:on\s+)?"
+    r"(?:an?\s+|the\s+|some\s+|my\s+)?(?:[a-z]+\s+){0,2}?(?:titles?|captions?|headings?|headlines?|texts?|subtitles?"
+    r"|labels?|banners?|lower\s+thirds?)\b(?:\s+on(?:\s+(?:it|top))?\b)?"
+    r"|(?:加|添加|加上|加个|放|打上|配上|写)\s*(?:个|1\s*个|1\s*行|行|段|1\s*段)?\s*(?:[红白黑黄绿蓝橙紫粉灰金银]色的?)?\s*"
+    r"(?:大|小)?\s*(?:标题|字幕|文字|文案)")
+_NEEDS_WORDS: Final = ("I need the words to write: say them in quotes, e.g. add the title 'Summer Sale' (I can't "
+                       "write captions from the speech).",
+                       "请告诉我要写的文字，例如：加标题「夏日特卖」（我不能根据语音自动生成字幕）。")
+
+
+def _texts_without_words(s: str, ctx: _Context) -> list[_Declined]:
+    """"put a title on", "加个字幕": text asked for with no words for it, said back instead of guessed."""
+    if ctx.promo:                          # a promo writes its own title and closing line
+        return []
+    return [_Declined(m.start(), Unmet(m.group(), *_NEEDS_WORDS)) for m in _TEXT_WANTED.finditer(s)
+            if not _PLACEHOLDER.search(s, *_clause(s, m.start()))]
 
 
 def _text_details(s: str, regions: tuple[Span, Span], facts: MediaFacts) -> tuple[dict[str, Any], list[Span]]:
@@ -156,7 +184,7 @@ def _text_details(s: str, regions: tuple[Span, Span], facts: MediaFacts) -> tupl
             break
     args.update(_text_timing(take, facts))
     if colour := take(_COLOUR):
-        args["color"] = colour["hex"] or _COLOURS[colour["en"] or colour["zh"]]
+        args["color"] = colour["hex"] or _COLOURS[colour["en"] or colour["en2"] or colour["en3"] or colour["zh"]]
     if size := take(_SIZE):
         number = size["n"] or size["m"] or size["z"]
         args["size"] = min(400.0, max(6.0, float(number))) if number else BIG_TEXT if size["big"] else SMALL_TEXT
