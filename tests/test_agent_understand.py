@@ -368,6 +368,153 @@ CASES: list[tuple[str, MediaFacts, Expected]] = [
       ("pointer", {"topic": "export"})]),
 ]
 
+# ---- wider understanding: times, numbers in words, typos, Chinese word order, captions, the newer ops
+SONG = MediaFacts(videos=1, audios=(("s1", "track.mp3"),), timeline_ms=20_000)
+WIDER: list[tuple[str, MediaFacts, Expected]] = [
+    # times: h:mm:ss, m:ss, words, Chinese minutes
+    ("00:00:02 to 00:00:07 and mute it", CLIP,
+     [("keep_range", {"start_ms": 2000, "end_ms": 7000}), ("mute", {})]),
+    ("from 0:05 to 1:10", CLIP, [("keep_range", {"start_ms": 5000, "end_ms": 70_000})]),
+    ("cut 0:00:01 - 0:00:03", CLIP, [("remove_range", {"start_ms": 1000, "end_ms": 3000})]),
+    ("keep 01:00:00 through 01:00:05", CLIP, [("keep_range", {"start_ms": 3_600_000, "end_ms": 3_605_000})]),
+    ("keep 2s until 4s", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 4000})]),
+    ("keep 0:02~0:04", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 4000})]),
+    ("trim it to 1:30", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 90_000})]),
+    ("keep the first minute and a half", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 90_000})]),
+    ("keep the first one and a half minutes", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 90_000})]),
+    ("keep the first 90 secs", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 90_000})]),
+    ("keep the first two and a half seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 2500})]),
+    ("cut the first 3 seconds and a half", CLIP, [("remove_range", {"start_ms": 0, "end_ms": 3500})]),
+    ("保留前一分半", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 90_000})]),
+    ("保留前1分30秒", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 90_000})]),
+    ("保留前三十秒", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 30_000})]),
+    ("截取0:02至0:05", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 5000})]),
+    # numbers and percentages in words
+    ("music at forty percent", CLIP, [("set_music", {"volume": 0.4})]),
+    ("add music at forty-five per cent", CLIP, [("add_music", {"volume": 0.45})]),
+    ("music at half volume", CLIP, [("set_music", {"volume": 0.5})]),
+    ("music at a quarter volume", CLIP, [("set_music", {"volume": 0.25})]),
+    ("keep the first minute", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 60_000})]),
+    ("use the song as background music at a lower volume, around thirty percent", SONG,
+     [("add_music", {"media_id": "s1", "volume": 0.3})]),
+    ("音乐音量百分之四十", CLIP, [("set_music", {"volume": 0.4})]),
+    ("音乐音量四成", CLIP, [("set_music", {"volume": 0.4})]),
+    ("背景音乐一半音量", CLIP, [("set_music", {"volume": 0.5})]),
+    ("three times as fast", CLIP, [("speed", {"factor": 3})]),
+    ("keep the first twenty-five seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 25_000})]),
+    # typos in key words, short ones included
+    ("keep the frist 3 seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 3000})]),
+    ("trimm it to 5 seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 5000})]),
+    ("muet it", CLIP, [("mute", {})]),
+    ("make it a gfi", CLIP, [("set_output", {"format": "gif"})]),
+    ("make it a giff", CLIP, [("set_output", {"format": "gif"})]),
+    ("make it veritcal", CLIP, [("set_aspect", {"aspect": "9:16"})]),
+    ("add musci", CLIP, [("add_music", {})]),
+    ("make a slidshow", THREE_IMAGES, [("slideshow", {})]),
+    ("boomrang", CLIP, [("boomerang", {})]),
+    ("music at fourty percent", CLIP, [("set_music", {"volume": 0.4})]),
+    # Chinese word order and unquoted text
+    ("把声音去掉", CLIP, [("mute", {})]),
+    ("将视频的声音去掉", CLIP, [("mute", {})]),
+    ("把视频变成竖屏", CLIP, [("set_aspect", {"aspect": "9:16"})]),
+    ("将前两秒剪掉", CLIP, [("remove_range", {"start_ms": 0, "end_ms": 2000})]),
+    ("把背景音乐删掉", CLIP, [("remove_music", {})]),
+    ("加一行红色大字：限时优惠", CLIP, [("add_text", {"text": "限时优惠", "color": "red", "size": 120})]),
+    ("加字幕：欢迎光临，放在底部", CLIP, [("add_text", {"text": "欢迎光临", "role": "caption", "position": "bottom"})]),
+    ("标题写上夏日特卖", CLIP, [("add_text", {"text": "夏日特卖", "role": "title"})]),
+    # captions: colour words inside the text are text; a colour is a style only when said as one
+    ("add a caption Recorded live at Red Rocks", CLIP,
+     [("add_text", {"text": "Recorded live at Red Rocks", "role": "caption", "color": "<unset>"})]),
+    ("add a caption Recorded live at Red Rocks in white at the bottom", CLIP,
+     [("add_text", {"text": "Recorded live at Red Rocks", "color": "white", "position": "bottom"})]),
+    ("add the caption 'Green Day tribute' in yellow", CLIP,
+     [("add_text", {"text": "Green Day tribute", "color": "yellow"})]),
+    ("add a title saying Blue Monday Sale at the top", CLIP,
+     [("add_text", {"text": "Blue Monday Sale", "position": "top", "color": "<unset>"})]),
+    ("add red text 'Hot'", CLIP, [("add_text", {"text": "Hot", "color": "red"})]),
+    ("add a title 'Rocks' for the red carpet", CLIP, [("add_text", {"text": "Rocks", "color": "<unset>"})]),
+    ("加一个“红色警戒”的标题", CLIP, [("add_text", {"text": "红色警戒", "color": "<unset>"})]),
+    ("加标题「周年庆」，红色的字", CLIP, [("add_text", {"text": "周年庆", "color": "red"})]),
+    # repeat: never a GIF loop flag
+    ("repeat the first 2 seconds three times", CLIP,
+     [("repeat", {"start_ms": 0, "end_ms": 2000, "times": 3})]),
+    ("repeat seconds 2 to 4 twice", CLIP, [("repeat", {"start_ms": 2000, "end_ms": 4000, "times": 2})]),
+    ("repeat the first 2 seconds", CLIP, [("repeat", {"start_ms": 0, "end_ms": 2000, "times": 2})]),
+    ("play it three times", CLIP, [("repeat", {"start_ms": 0, "end_ms": "<unset>", "times": 3})]),
+    ("play the last 3 seconds 3 times", CLIP, [("repeat", {"start_ms": 17_000, "end_ms": "<unset>", "times": 3})]),
+    ("前2秒重复3次", CLIP, [("repeat", {"start_ms": 0, "end_ms": 2000, "times": 3})]),
+    ("make it a gif that repeats", CLIP, [("set_output", {"format": "gif", "loop": True})]),
+    # slideshow length
+    ("a 20 second slideshow", THREE_IMAGES, [("slideshow", {"total_s": 20, "seconds": "<unset>"})]),
+    ("make a slideshow a minute and a half long", THREE_IMAGES, [("slideshow", {"total_s": 90})]),
+    ("做一个20秒的幻灯片", THREE_IMAGES, [("slideshow", {"total_s": 20})]),
+    ("turn these into a 30-second video", THREE_IMAGES, [("slideshow", {"total_s": 30})]),
+    ("slideshow with 3 seconds per image", THREE_IMAGES, [("slideshow", {"seconds": 3, "total_s": "<unset>"})]),
+    # music in place of the clips' sound
+    ("replace the original sound with my music", SONG, [("add_music", {"media_id": "s1", "replace": True})]),
+    ("use my song instead of the audio", SONG, [("add_music", {"media_id": "s1", "replace": True})]),
+    ("swap the audio for the song at 50%", SONG,
+     [("add_music", {"media_id": "s1", "replace": True, "volume": 0.5})]),
+    ("用我的音乐替换原声", SONG, [("add_music", {"media_id": "s1", "replace": True})]),
+    ("add my song", SONG, [("add_music", {"media_id": "s1", "replace": "<unset>"})]),
+    # blur and crop a fixed region
+    ("blur the top left corner", CLIP, [("blur", {"x": 0, "y": 0, "w": 0.3333, "h": 0.3333})]),
+    ("blur the bottom third", CLIP, [("blur", {"x": 0, "y": 0.6667, "w": 1, "h": 0.3333})]),
+    ("pixelate the bottom 20%", CLIP, [("blur", {"x": 0, "y": 0.8, "w": 1, "h": 0.2})]),
+    ("模糊右下角", CLIP, [("blur", {"x": 0.6667, "y": 0.6667, "w": 0.3333, "h": 0.3333})]),
+    ("把右下角模糊", CLIP, [("blur", {"x": 0.6667, "y": 0.6667, "w": 0.3333, "h": 0.3333})]),
+    ("crop to the left half", CLIP, [("crop", {"x": 0, "y": 0, "w": 0.5, "h": 1})]),
+    ("crop out the top 10%", CLIP, [("crop", {"x": 0, "y": 0.1, "w": 1, "h": 0.9})]),
+    ("crop off the bottom quarter", CLIP, [("crop", {"x": 0, "y": 0, "w": 1, "h": 0.75})]),
+    ("zoom into the center", CLIP, [("crop", {"x": 0.25, "y": 0.25, "w": 0.5, "h": 0.5})]),
+    ("裁掉上面", CLIP, [("crop", {"x": 0, "y": 0.1, "w": 1, "h": 0.9})]),
+    ("裁剪到左半边", CLIP, [("crop", {"x": 0, "y": 0, "w": 0.5, "h": 1})]),
+    ("square, crop to fill", CLIP, [("set_aspect", {"aspect": "1:1", "fit": "cover"})]),
+    ("zoom in", ONE_IMAGE, [("still_clip", {"motion": "zoom-in"})]),
+    # enhance
+    ("make it look better", CLIP, [("enhance", {"picture": True, "sound": False})]),
+    ("enhance", CLIP, [("enhance", {"picture": True, "sound": True})]),
+    ("fix the colours", CLIP, [("enhance", {"picture": True, "sound": False})]),
+    ("brighter and more vivid", CLIP, [("enhance", {"picture": True, "sound": False})]),
+    ("normalize the audio", CLIP, [("enhance", {"picture": False, "sound": True})]),
+    ("normalise the loudness", CLIP, [("enhance", {"picture": False, "sound": True})]),
+    ("调亮一点", CLIP, [("enhance", {"picture": True, "sound": False})]),
+    ("画质优化", CLIP, [("enhance", {"picture": True, "sound": False})]),
+    ("音量标准化", CLIP, [("enhance", {"picture": False, "sound": True})]),
+    # start over
+    ("start over", CLIP, [("start_over", {})]),
+    ("reset", CLIP, [("start_over", {})]),
+    ("go back to the original", CLIP, [("start_over", {})]),
+    ("重新开始", CLIP, [("start_over", {})]),
+    ("go back", CLIP, [("undo", {})]),
+    # several at once
+    ("boomerang GIF out of the first 2 seconds", CLIP,
+     [("boomerang", {}), ("set_output", {"format": "gif"}), ("keep_range", {"start_ms": 0, "end_ms": 2000})]),
+    ("trim to the first 15 s, make it vertical, put a title on, throw the song on at 40 percent", SONG,
+     [("keep_range", {"start_ms": 0, "end_ms": 15_000}), ("set_aspect", {"aspect": "9:16"}),
+      ("add_music", {"media_id": "s1", "volume": 0.4})]),
+    ("upscale to 4K", CLIP, [("set_output", {"resolution": "1080p"})]),
+]
+
+# Requests recognised and not done: the ops that are done, and the words said back as not done.
+DECLINED: list[tuple[str, MediaFacts, list[str], list[str]]] = [
+    ("upscale to 4K", CLIP, ["set_output"], ["upscale to 4k"]),
+    ("export it in 8k", CLIP, ["set_output", "pointer"], ["8k"]),
+    ("make it 2160p", CLIP, ["set_output"], ["2160p"]),
+    ("blur the faces", CLIP, [], ["blur the faces"]),
+    ("blur the license plate and make it a gif", CLIP, ["set_output"], ["blur the license plate"]),
+    ("remove the person on the left", CLIP, [], ["remove the person"]),
+    ("remove the watermark", CLIP, [], ["remove the watermark"]),
+    ("给人脸打码", CLIP, [], ["人脸打码"]),
+    ("去掉水印", CLIP, [], ["去掉水印"]),
+    ("remove the background noise", CLIP, [], ["remove the background noise"]),
+    ("put a title on", CLIP, [], ["put a title on"]),
+    ("加个标题", CLIP, [], ["加个标题"]),
+    ("trim to the first 15 s, make it vertical, put a title on, throw the song on at 40 percent", SONG,
+     ["keep_range", "set_aspect", "add_music"], ["put a title on"]),
+]
+
+
 NOT_UNDERSTOOD = [
     "hello", "thanks!", "asdkjh qwe zzz", "what time is it", "I love this song",
     "the audio is bad", "it's still too long", "你好", "谢谢", "can you do something nice", "", "   ", "!!!",
@@ -388,6 +535,29 @@ def test_sentence_to_ops(sentence: str, facts: MediaFacts, expected: Expected) -
         assert {k: args.get(k, "<unset>") for k in want} == want, (name, args)
     assert result.not_understood is False
     assert result.language == ("zh" if re.search(r"[\u4e00-\u9fff]", sentence) else "en")
+
+
+@pytest.mark.parametrize(("sentence", "facts", "expected"), WIDER, ids=[c[0][:60] for c in WIDER])
+def test_wider_sentences_to_ops(sentence: str, facts: MediaFacts, expected: Expected) -> None:
+    test_sentence_to_ops(sentence, facts, expected)
+
+
+@pytest.mark.parametrize(("sentence", "facts", "names", "unmet"), DECLINED, ids=[c[0][:60] for c in DECLINED])
+def test_declined_requests_are_said_back(sentence: str, facts: MediaFacts, names: list[str], unmet: list[str]) -> None:
+    result = understand(sentence, facts)
+    assert [op.name for op in result.ops] == names
+    assert [u.words for u in result.unmet] == unmet
+    assert all(u.en and u.zh for u in result.unmet)
+    assert result.not_understood is False
+
+
+def test_declines_say_what_can_be_done_instead() -> None:
+    [faces] = understand("blur the faces", CLIP).unmet
+    assert "blur the bottom-right corner" in faces.en and "模糊右下角" in faces.zh
+    [resolution] = understand("upscale to 4K", CLIP).unmet
+    assert "1080p" in resolution.en and "1080p" in resolution.zh
+    [title] = understand("put a title on", CLIP).unmet
+    assert "quotes" in title.en
 
 
 def test_there_are_enough_cases_in_both_languages() -> None:
@@ -464,8 +634,8 @@ def test_keywords_are_never_corrected_into_other_keywords() -> None:
     words: set[str] = set()
     for pattern in _patterns(tuple(vars(understand_module).values())):
         source = re.sub(r"\\[a-zA-Z]", " ", pattern.pattern)      # \b, \s, ... are not words
-        words |= set(re.findall(r"(?<![a-z])[a-z]{5,}(?![a-z])", source))
-    assert len(words) > 100
+        words |= set(re.findall(r"(?<![a-z])[a-z]{3,}(?![a-z])", source))
+    assert len(words) > 300
     changed = {word: understand_module._correct(word) for word in words if understand_module._correct(word) != word}
     assert changed == {}
 
@@ -473,14 +643,30 @@ def test_keywords_are_never_corrected_into_other_keywords() -> None:
 @pytest.mark.parametrize(("typo", "word"), [
     ("loopin", "looping"), ("vertica", "vertical"), ("slidshow", "slideshow"), ("backwrds", "backwards"),
     ("transitons", "transitions"), ("instagarm", "instagram"), ("boomrang", "boomerang"), ("compresed", "compressed"),
+    ("frist", "first"), ("trimm", "trim"), ("muet", "mute"), ("gfi", "gif"), ("giff", "gif"), ("veritcal", "vertical"),
+    ("musci", "music"), ("fourty", "forty"), ("ivdeo", "video"), ("vertcial", "vertical"), ("slideshwo", "slideshow"),
+    ("tranistions", "transitions"), ("subtitels", "subtitles"), ("seocnds", "seconds"), ("volumn", "volume"),
 ])
 def test_typos_are_corrected(typo: str, word: str) -> None:
     assert understand_module._correct(typo) == word
 
 
-@pytest.mark.parametrize("word", ["short", "shots", "after", "lower", "later", "still", "there", "please", "these"])
+@pytest.mark.parametrize("word", [
+    "short", "shots", "after", "lower", "later", "still", "there", "please", "these", "look", "looks", "test", "face",
+    "star", "late", "lost", "move", "cute", "fist", "tile", "thought", "though", "perfect", "created", "sort", "hall",
+    "the", "and", "for", "you", "can", "get", "set", "its", "red", "mute", "gif", "trim", "first", "music",
+])
 def test_plain_words_are_left_alone(word: str) -> None:
     assert understand_module._correct(word) == word
+
+
+def test_typos_are_corrected_in_sentences_but_never_inside_quotes() -> None:
+    assert _shown(understand("keep the frist 3 seconds and muet it", CLIP).ops) == [
+        ("keep_range", {"start_ms": 0, "end_ms": 3000}), ("mute", {})]
+    assert _shown(understand("add the caption 'frist muet gfi'", CLIP).ops) == [
+        ("add_text", {"text": "frist muet gfi", "role": "caption"})]
+    assert _shown(understand("add a caption Frist Muet Gfi", CLIP).ops) == [
+        ("add_text", {"text": "Frist Muet Gfi", "role": "caption"})]
 
 
 def test_random_text_never_raises() -> None:

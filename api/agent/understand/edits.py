@@ -60,7 +60,7 @@ _MUTE: Final = re.compile(
     r"\bmute[ds]?\b|\bno\s+(?:sound|audio)\b|\bwithout\s+(?:the\s+|any\s+)?(?:sound|audio)\b|\bsilent(?:ly)?\b"
     r"|\bsilence\b|\b(?:remove|delete|drop|strip|kill|cut|turn\s+off|take\s+out|get\s+rid\s+of|lose)\s+(?:the\s+"
     r"|all\s+(?:the\s+)?|its\s+|any\s+)?(?:original\s+)?(?:sound|audio|voice|noise)\b|\b(?:sound|audio)\s+off\b"
-    r"|静音|消音|无声|(?:去掉|去除|删除|删掉|不要|没有|关掉|关闭)\s*(?:的\s*)?(?:声音|音频|原声)")
+    r"|静音|消音|无声|(?:去掉|去除|删除|删掉|不要|没有|关掉|关闭)\s*(?:视频|影片|片子|原视频)?\s*(?:的\s*)?(?:声音|音频|原声)")
 _KEEP_MUSIC: Final = re.compile(r"\boriginal\s+(?:sound|audio)\b|\bvoice\b|\bkeep\s+the\s+music\b|原声")
 _BOOMERANG: Final = re.compile(r"\bboomerang(?:\s+(?:loop|effect|style))?\b|\bping[\s-]?pong\b|\bback\s+and\s+forth\b"
                                r"|\bforwards?\s+(?:and|then)\s+(?:back|backwards?)\b|来回播放|来回|往返播放|回旋镖|乒乓")

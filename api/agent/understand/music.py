@@ -34,7 +34,9 @@ _USE_VERB: Final = re.compile(r"\b(?:add|use|put|play|with|include|set)\b|加|�
 _MUSIC_CLAUSE: Final = re.compile(r"\b(?:music|bgm|songs?|soundtrack|tunes?|volume)\b|音乐|配乐|歌|背景乐|音量")
 _VOLUME_PERCENT: Final = re.compile(
     r"(?:music|bgm|songs?|soundtrack|volume|音量|音乐|配乐)[^,;.%\ue000-\ue0ff]{0,25}?(?P<p>\d+(?:\.\d+)?)\s*%"
-    r"|(?P<q>\d+(?:\.\d+)?)\s*%\s*(?:的\s*)?(?:volume|音量)")
+    r"|(?P<q>\d+(?:\.\d+)?)\s*%\s*(?:的\s*)?(?:volume|音量)"
+    r"|(?:music|bgm|songs?|soundtrack|volume)[^;.%\ue000-\ue0ff]{0,40}?(?:around|about|roughly|approximately|~)\s*"
+    r"(?P<r>\d+(?:\.\d+)?)\s*%")
 _VOLUME_NUMBER: Final = re.compile(r"\bvolume\s*(?:to|at|of|=|:)?\s*(?P<v>\d+(?:\.\d+)?)\b(?!\s*%)"
                                    r"|音量\s*(?:调到|调成|设为|设置为|改成|为|是|到)?\s*(?P<w>\d+(?:\.\d+)?)(?!\s*%)")
 _QUIETER_WORDS: Final = re.compile(r"\b(?:quieter|softer|lower|turn\s+(?:it\s+|the\s+\w+\s+)?down|reduce|decrease"
@@ -74,7 +76,7 @@ def _music_settings(s: str) -> tuple[dict[str, Any], list[Span]]:
     args: dict[str, Any] = {}
     used: list[Span] = []
     if m := _VOLUME_PERCENT.search(s):
-        args["volume"] = float(m["p"] or m["q"]) / 100
+        args["volume"] = float(m["p"] or m["q"] or m["r"]) / 100
         used.append(m.span())
     elif m := _VOLUME_NUMBER.search(s):
         value = float(m["v"] or m["w"])

@@ -27,6 +27,10 @@ _NO_REMOVAL: Final = Unmet(
     "", "I can't remove people or objects from the picture (nothing here paints them out). I can crop them out "
         "(\"crop to the left half\") or blur a fixed part of the frame (\"blur the bottom-right corner\").",
     "我无法从画面中抹去人物或物体。可以裁掉一部分画面（例如「裁剪到左半边」），或模糊固定区域（例如「模糊右下角」）。")
+_NO_DENOISE: Final = Unmet(
+    "", "I can't take noise out of the sound here. I can even out its loudness (\"normalize the audio\") or remove "
+        "the clips' sound (\"mute it\").",
+    "这里不能给声音降噪。可以统一响度（「音量标准化」），或去掉视频原声（「静音」）。")
 _THINGS: Final = (r"(?:faces?|heads?|(?:license|licence|number|car)\s+plates?|plates?|people|persons?|man|woman|men"
                   r"|women|kids?|child(?:ren)?|logos?|brand(?:ing|s)?|eyes?|tattoos?|background|bystanders?"
                   r"|passers?[\s-]?by|pedestrians?|crowd|cars?|objects?|watermarks?|guy|girl|boy|tourists?"
@@ -44,6 +48,10 @@ _CANNOT: Final[tuple[tuple[re.Pattern[str], Unmet], ...]] = (
                 + r"\b(?!\s+(?:music|sound|noise|audio|track|song|voice))"
                 r"|(?:抠掉|抠除|去掉|删掉|移除|去除|擦掉|抹掉)\s*(?:画面中?的?\s*)?" + _ZH_THINGS),
      _NO_REMOVAL),
+    (re.compile(r"\b(?:remove|reduce|cut|clean\s+up|get\s+rid\s+of|filter\s+out|take\s+out|lose)\s+(?:the\s+|all\s+(?:the\s+)?"
+                r"|any\s+|that\s+)?(?:background\s+|wind\s+|street\s+|crowd\s+)?(?:noise|hiss|hum|echo)\b|\bde-?noise\b"
+                r"|\bnoise\s+(?:reduction|removal|cancell?ing)\b|降噪|去噪|(?:去掉|去除|消除|减少|降低)\s*(?:背景)?\s*(?:噪音|杂音|噪声)"),
+     _NO_DENOISE),
 )
 
 _REGION: Final = re.compile(
@@ -55,7 +63,7 @@ _REGION: Final = re.compile(
     r"|(?P<pct2>\d+(?:\.\d+)?)\s*%\s+(?:from|off|of)\s+(?:the\s+)?(?P<side2>top|bottom|left|right)\b"
     r"|\b(?:the\s+)?(?P<side>top|upper|bottom|lower|left|right)(?:[\s-]*hand)?(?:\s+(?:(?P<part>half|third|quarter)"
     r"|(?P<pct>\d+(?:\.\d+)?)\s*%))?(?:\s+(?:part|side|edge|portion|strip|area|bit|of\s+the\s+(?:frame|screen"
-    r"|picture|video|image)))?\b"
+    r"|picture|video|image)))?(?![a-z])"
     r"|(?P<zc>[左右][上下]|[上下][左右])角?"
     r"|(?P<zmid>正?中间|中心|中央|正中)"
     r"|(?P<zsides>两边|两侧)"
@@ -155,7 +163,8 @@ _ENHANCE_PICTURE: Final = re.compile(
     r"|saturation)\b|\bcolou?r[\s-]*(?:correct(?:ion|ed)?|grade|grading)\b"
     r"|\b(?:brighter|brighten(?:\s+(?:it|this|the\s+\w+))?(?:\s+up)?|more\s+vivid|vivid|more\s+colou?rful"
     r"|more\s+contrast|punchier|more\s+saturat(?:ed|ion))\b|\bauto[\s-]?(?:enhance|correct|levels?|colou?r)\b"
-    r"|\btoo\s+dark\b|\bwashed[\s-]+out\b"
+    r"|\btoo\s+dark\b|\bwashed[\s-]+out\b|\blooks?\s+(?:a\s+bit\s+|kind\s+of\s+|kinda\s+|really\s+)?(?:dark|dull|muddy|flat)\b"
+    r"|\blighten\s+(?:it|this|the\s+\w+)(?:\s+up)?\b|\bcolou?rs?\s+(?:pop|brighter|richer|stronger|more\s+vivid)\b"
     r"|调亮|提亮|变亮|亮1点|亮1些|画质优化|优化画质|画质增强|增强画质|调色|更鲜艳|鲜艳1点|色彩更|颜色更|对比度|饱和度"
     r"|好看1点|更好看|画面优化|优化画面|太暗")
 _ENHANCE_SOUND: Final = re.compile(
@@ -164,7 +173,7 @@ _ENHANCE_SOUND: Final = re.compile(
     r"|\b(?:make|get)\s+(?:it|the\s+(?:audio|sound))\s+sound\s+(?:\w+\s+)?better\b|\bsounds?\s+better\b"
     r"|\bimprove\s+(?:the\s+)?(?:audio|sound)(?:\s+quality)?\b|\bbalance\s+the\s+(?:audio|sound|levels)\b"
     r"|\b(?:even\s+out|level\s+out|level)\s+the\s+(?:audio|sound|volume)\b|\bconsistent\s+(?:volume|loudness)\b"
-    r"|\bloudness\b"
+    r"|\bloudness\b|\b(?:audio|sound|voice|speech)\s+louder\b|\b(?:boost|raise)\s+the\s+(?:audio|sound|voice)\b"
     r"|音量标准化|响度|声音优化|优化声音|音频优化|优化音频|统一音量|音量均衡|音量统一|声音更好听")
 _ENHANCE_BOTH: Final = re.compile(
     r"\benhance(?:d|ment)?\b|\bimprove\s+(?:it|this|the\s+video|the\s+clip|everything)\b"

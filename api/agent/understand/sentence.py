@@ -70,6 +70,8 @@ _HALVES: Final = (
     (re.compile(r"\ban?\s+(second|minute|hour)\s+and\s+a\s+half\b"), r"1.5 \1s"),
     (re.compile(r"(\d+)\s+(seconds?|secs?|minutes?|mins?)\s+and\s+a\s+half\b"), r"\1.5 \2"),
     (re.compile(r"(\d+)\s+and\s+a\s+half\b"), r"\1.5"),
+    (re.compile(r"\b(second|minute|hour)\s+and\s+a\s+half\b"), r"1.5 \1s"),
+    (re.compile(r"\b(first|last|opening|final)\s+(minute|hour)\b"), r"\1 1 \2"),
     (re.compile(r"\bhalf\s+an?\s+(second|minute)\b|\ba\s+half\s+(second|minute)\b"), r"0.5 \1\2"),
     (re.compile(r"\ban?\s+(minute|min)\b"), r"1 \1"),
     (re.compile(r"(\d+)\s*秒半"), r"\1.5秒"),
@@ -83,7 +85,7 @@ _PERCENTS: Final = (
     (re.compile(r"\b(?:at\s+)?(?:a\s+)?quarter\s+(?:of\s+the\s+)?volume\b"), "25% volume"),
     (re.compile(r"\b(at|to)\s+(?:a\s+)?quarter\b(?!\s+(?:speed|of|second|minute|past|to)\b)"), r"\1 25%"),
     (re.compile(r"\b(at|to)\s+half\b(?!\s+(?:speed|the|a|an|of|second|minute|as|way)\b)"), r"\1 50%"),
-    (re.compile(r"1半\s*的?\s*音量|音量\s*(?:减半|1半)"), "音量50%"),
+    (re.compile(r"1\s*半\s*的?\s*音量|音量\s*(?:减半|1\s*半)"), "音量50%"),
 )
 _WORD: Final = re.compile(r"[a-z]+")
 
