@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from api.agent.ops import Op, make_op
 from api.agent.understand.clauses import _blank, _clause
-from api.agent.understand.model import Span, _Context, _Found, _Result
+from api.agent.understand.model import Span, _Context, _Declined, _Found, _Result
 from api.agent.understand.sentence import _PLACEHOLDER, _quote
 from api.agent.understand.times import _lone_time, _ms, _time
 from api.agent.understand.titles import _CLOSING
@@ -126,7 +126,7 @@ def _find_images(s: str, ctx: _Context) -> _Result:
     wants_video = bool((noun or only_images) and _MAKES_VIDEO.search(s))
     many = bool(_MANY_IMAGES.search(s)) or (not _ONE_IMAGE.search(s) and (
         facts.images >= 2 or (facts.images >= 1 and facts.videos >= 1)))
-    found: list[_Found] = []
+    found: list[_Found | _Declined] = []
     cut: Op | None = None
     if transition:
         cut = make_op("set_transition", transition=transition, **({"ms": transition_ms} if transition_ms else {}))

@@ -9,7 +9,7 @@ from typing import Final
 from api.agent.ops import make_op
 from api.agent.understand.clauses import _blank, _clause
 from api.agent.understand.defaults import FASTER, SLOW_MOTION, SLOWER
-from api.agent.understand.model import Span, _Context, _Found, _Result
+from api.agent.understand.model import Span, _Context, _Declined, _Found, _Result
 
 _NOT_A_SHAPE: Final = r"(?!\s+(?:images?|photos?|pictures?|pics?|shots?|paintings?|photographs?|of|scenes?|views?)\b)"
 _SHAPE_NOUN: Final = r"(?=\s+(?:video|mode|format|orientation|version|clip|gif|ratio|size|frame|layout))"
@@ -69,7 +69,7 @@ _REVERSE: Final = re.compile(r"\breversed?\b|\breverses\b|\bbackwards?\b|\bin\s+
 
 
 def _find_effects(s: str, ctx: _Context) -> _Result:
-    found: list[_Found] = []
+    found: list[_Found | _Declined] = []
     spans: list[Span] = []
     if m := _MUTE.search(s):
         keep = _KEEP_MUSIC.search(s, *_clause(s, m.start()))

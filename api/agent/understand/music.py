@@ -9,7 +9,7 @@ from typing import Any, Final
 from api.agent.ops import make_op
 from api.agent.understand.clauses import _blank, _clause
 from api.agent.understand.defaults import FADE_IN_MS, FADE_OUT_MS, LOUDER, QUIETER
-from api.agent.understand.model import Span, _Context, _Found, _Result
+from api.agent.understand.model import Span, _Context, _Declined, _Found, _Result
 from api.agent.understand.times import _ms, _time
 
 _REMOVE_MUSIC: Final = re.compile(
@@ -105,7 +105,7 @@ def _music_settings(s: str) -> tuple[dict[str, Any], list[Span]]:
 
 
 def _find_music(s: str, ctx: _Context) -> _Result:
-    found: list[_Found] = []
+    found: list[_Found | _Declined] = []
     spans: list[Span] = []
     if m := _REMOVE_MUSIC.search(s):
         found.append(_Found(m.start(), make_op("remove_music")))

@@ -10,7 +10,7 @@ from typing import Final
 from api.agent.ops import Op, make_op
 from api.agent.understand.clauses import _blank, _clause
 from api.agent.understand.defaults import DEFAULT_TRIM_MS, REPEAT_TIMES
-from api.agent.understand.model import MediaFacts, Span, _Context, _Found, _Result
+from api.agent.understand.model import MediaFacts, Span, _Context, _Declined, _Found, _Result
 from api.agent.understand.times import _has_unit, _ms, _time, _unit_ms_of
 
 _SPAN: Final = re.compile(
@@ -112,7 +112,7 @@ def _range_op(hit: _Range, verb: str, facts: MediaFacts) -> Op | None:
 
 
 def _find_ranges(s: str, ctx: _Context) -> _Result:
-    found: list[_Found] = []
+    found: list[_Found | _Declined] = []
     spans: list[Span] = []
     verb: str | None = None
     hits = _range_hits(s)
@@ -145,7 +145,7 @@ def _find_repeat(s: str, ctx: _Context) -> _Result:
 
     "repeat"/"replay"/"重复" with a range or a count; "loop"/"play"/"循环"/"播放" only with a count (a bare "loop" is
     the GIF's loop flag). A range of the last seconds needs the timeline's length."""
-    found: list[_Found] = []
+    found: list[_Found | _Declined] = []
     spans: list[Span] = []
     for verb in _REPEAT_VERB.finditer(s):
         start, end = _clause(s, verb.start())

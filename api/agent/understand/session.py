@@ -7,7 +7,7 @@ from typing import Final
 
 from api.agent.ops import make_op
 from api.agent.understand.clauses import _blank
-from api.agent.understand.model import Span, _Context, _Found, _Result
+from api.agent.understand.model import Span, _Context, _Declined, _Found, _Result
 
 _SESSION: Final[tuple[tuple[re.Pattern[str], str, dict[str, str]], ...]] = (
     (re.compile(r"\bstart\s+(?:over|again|afresh|from\s+scratch)\b|\bfrom\s+scratch\b"
@@ -31,7 +31,7 @@ _SESSION: Final[tuple[tuple[re.Pattern[str], str, dict[str, str]], ...]] = (
 
 
 def _find_session(s: str, ctx: _Context) -> _Result:
-    found: list[_Found] = []
+    found: list[_Found | _Declined] = []
     spans: list[Span] = []
     for pattern, name, args in _SESSION:
         matches = list(pattern.finditer(_blank(s, spans)))

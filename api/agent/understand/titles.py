@@ -88,7 +88,7 @@ _CHANGE: Final = re.compile(r"\b(?:change|replace|update|edit|rename|swap|switch
 
 def _find_text_removal(s: str, ctx: _Context) -> _Result:
     """"remove the title", "删除文字", and the first half of "replace 'Old' with 'New'"."""
-    found: list[_Found] = []
+    found: list[_Found | _Declined] = []
     spans: list[Span] = []
     for m in _TEXT_REPLACE.finditer(s):
         old, new = _quote(ctx, m["old"] or m["zold"]), _quote(ctx, m["new"] or m["znew"])
