@@ -104,10 +104,13 @@ _SPEED_WORDS: Final[tuple[tuple[re.Pattern[str], float], ...]] = tuple((re.compi
     (r"\b(?:normal|original|regular|real[\s-]?time)\s+speed\b|正常速度|原速", 1.0),
     (r"\bslow[\s-]*mo(?:tion)?\b|\bslo[\s-]*mo\b|慢动作|慢镜头", SLOW_MOTION),
     (r"\bspeed\s+(?:it\s+|this\s+|that\s+|the\s+\w+\s+)?up\b|\bfaster\b|\bquicker\b|\bfast[\s-]*forward\b"
-     r"|\b(?:make|play)\s+(?:it|this)\s+fast\b|\bspeedup\b|加速|加快|快进|快放|变快|快1点|快1些", FASTER),
+     r"|\b(?:make|play)\s+(?:it|this)\s+fast\b|\bspeedup\b|加速|加快|快进|快放|变快|调快|快1点|快1些", FASTER),
     (r"\bslow\s+(?:it\s+|this\s+|that\s+|the\s+\w+\s+)?down\b|\bslower\b|\b(?:make|play)\s+(?:it|this)\s+slow\b"
-     r"|\bslowly\b|放慢|减速|慢放|慢速|变慢|慢1点|慢1些", SLOWER),
+     r"|\bslowly\b|放慢|减速|慢放|慢速|变慢|调慢|慢1点|慢1些", SLOWER),
 ))
+
+
+_COUNTED: Final = re.compile(r"\b(?:repeat|replay|loop)\b|重复|循环")     # "repeat it 3x": a count, not a speed
 
 
 def _find_speed(s: str, ctx: _Context) -> _Result:
@@ -115,6 +118,8 @@ def _find_speed(s: str, ctx: _Context) -> _Result:
     choice: tuple[int, float] | None = None
     for pattern, scale in _SPEED_NUMBERS:
         for m in pattern.finditer(s):
+            if "x" in m.group() and _COUNTED.search(s, _clause(s, m.start())[0], m.start()):
+                continue
             spans.append(m.span())
             number = next(g for g in m.groups() if g is not None)
             choice = choice or (m.start(), scale(float(number)))

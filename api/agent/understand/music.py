@@ -35,7 +35,7 @@ _MUSIC_CLAUSE: Final = re.compile(r"\b(?:music|bgm|songs?|soundtrack|tunes?|volu
 _VOLUME_PERCENT: Final = re.compile(
     r"(?:music|bgm|songs?|soundtrack|volume|音量|音乐|配乐)[^,;.%\ue000-\ue0ff]{0,25}?(?P<p>\d+(?:\.\d+)?)\s*%"
     r"|(?P<q>\d+(?:\.\d+)?)\s*%\s*(?:的\s*)?(?:volume|音量)"
-    r"|(?:music|bgm|songs?|soundtrack|volume)[^;.%\ue000-\ue0ff]{0,40}?(?:around|about|roughly|approximately|~)\s*"
+    r"|(?:music|bgm|songs?|soundtrack|volume)[^;.%\ue000-\ue0ff]{0,40}?(?:around|about|roughly|approximately|~|at)\s*"
     r"(?P<r>\d+(?:\.\d+)?)\s*%")
 _VOLUME_NUMBER: Final = re.compile(r"\bvolume\s*(?:to|at|of|=|:)?\s*(?P<v>\d+(?:\.\d+)?)\b(?!\s*%)"
                                    r"|音量\s*(?:调到|调成|设为|设置为|改成|为|是|到)?\s*(?P<w>\d+(?:\.\d+)?)(?!\s*%)")

@@ -201,6 +201,8 @@ def _find_picture(s: str, ctx: _Context) -> _Result:
     spans: list[Span] = []
     for pattern, unmet in _CANNOT:
         for m in pattern.finditer(_blank(s, spans)):
+            if unmet is _NO_DETECTION and _REGION.search(s, m.end(), _clause(s, m.start())[1]):
+                continue                   # "blur the logo in the top right corner": a fixed region, said
             hits.append(_Declined(m.start(), Unmet(m.group(), unmet.en, unmet.zh)))
             spans.append(m.span())
     s = _blank(s, spans)

@@ -136,8 +136,9 @@ def _find_ranges(s: str, ctx: _Context) -> _Result:
 
 
 _REPEAT_VERB: Final = re.compile(r"\b(?P<strong>repeat|replay)\b|\b(?:loop|play)\b|(?P<zstrong>重复|重播)|循环|播放")
-_TIMES: Final = re.compile(r"(?<![\d.])(?P<n>\d+)\s*(?:times|x)\b(?!\s*(?:faster|slower|quicker|speed|as\b))"
-                           r"|\b(?P<w>twice|thrice)\b(?!\s+as\b)|(?P<z>\d+)\s*(?:次|遍)")
+_TIMES: Final = re.compile(r"(?<![\d.])(?P<n>\d+)\s*(?:times|x)\b(?!\s*(?:faster|slower|quicker|speed|as\s+(?:fast"
+                           r"|quick|slow)))|\b(?P<w>twice|thrice)\b(?!\s+as\s+(?:fast|quick|slow))|(?P<z>\d+)\s*(?:次|遍)")
+_ANIMATED: Final = re.compile(r"\b(?:gif+s?|webp)\b|动图")
 
 
 def _find_repeat(s: str, ctx: _Context) -> _Result:
@@ -174,6 +175,9 @@ def _find_repeat(s: str, ctx: _Context) -> _Result:
         if range_ms[1] is not None:
             args["end_ms"] = range_ms[1]
         found.append(_Found(verb.start(), make_op("repeat", **args)))
+        if not strong and verb.group() in ("loop", "循环") and _ANIMATED.search(s):
+            # "loop it 3 times as a gif": three plays in the file, then it stops
+            found.append(_Found(verb.start(), make_op("set_output", loop=False)))
         spans += [verb.span(), *([count.span()] if count else []), *([hit.span] if hit else [])]
         s = _blank(s, spans)
     return found, spans

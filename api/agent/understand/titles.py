@@ -21,10 +21,12 @@ _CLOSING: Final = re.compile(r"\b(?:closing|ending|outro|end\s+(?:card|screen|ti
 _CONTINUES: Final = re.compile(
     r"\s*(?:(?:and\s+)?(?:in|at|on|for|from|with|using|size|font|(?:color|colour)|big|bigger|large|small|tiny|bold|"
     r"placed|positioned|shown|displayed|starting|lasting)\b|放在|放到|位于|在|用|颜色|字号|字体|显示|持续|从|大小|"
-    r"[红白黑黄绿蓝橙紫粉灰金]色|居中|加粗)")
+    r"[红白黑黄绿蓝橙紫粉灰金]色|居中|加粗"
+    r"|(?:and\s+)?make\s+it\s+(?:white|black|red|green|blue|yellow|orange|purple|pink|gr[ae]y|gold|silver|big|bigger"
+    r"|bold|small|smaller|larger)\b)")
 
 _TEXT_NOUN: Final = re.compile(r"\b(?:titles?|captions?|subtitles?|texts?|headings?|headlines?|labels?|words|overlays?"
-                               r"|banners?|lower\s+third)\b|标题|字幕|文字|文本|文案|标语|大字")
+                               r"|banners?|lower\s+third)\b|标题|字幕|文字|文本|文案|标语|大字|(?:1\s*)?行\s*字|(?:1\s*)?句话")
 _TEXT_VERB: Final = re.compile(r"\b(?:write|type|put|display|show|overlay|saying|says|reads|titled)\b"
                                r"|写上|写|打上|显示")
 _ROLE_CAPTION: Final = re.compile(r"\b(?:captions?|subtitles?|lower\s+third)\b|字幕")
