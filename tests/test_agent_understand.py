@@ -8,6 +8,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import api.agent.understand as understand_module
 from api.agent.ops import OPS
@@ -20,8 +22,10 @@ from api.agent.understand import (
     SLOWER,
     MediaFacts,
     examples_text,
+    typos,
     understand,
 )
+from tests.draft_strategies import property_settings
 
 NONE = MediaFacts()
 CLIP = MediaFacts(videos=1, timeline_ms=20_000)                  # one 20 s clip on the timeline
@@ -401,6 +405,8 @@ WIDER: list[tuple[str, MediaFacts, Expected]] = [
     ("音乐音量四成", CLIP, [("set_music", {"volume": 0.4})]),
     ("背景音乐一半音量", CLIP, [("set_music", {"volume": 0.5})]),
     ("three times as fast", CLIP, [("speed", {"factor": 3})]),
+    ("play it at twice the speed", CLIP, [("speed", {"factor": 2})]),
+    ("three times the speed", CLIP, [("speed", {"factor": 3})]),
     ("把速度调快一点", CLIP, [("speed", {"factor": FASTER})]),
     ("keep the first twenty-five seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 25_000})]),
     # typos in key words, short ones included
@@ -677,6 +683,22 @@ def test_plain_words_are_left_alone(word: str) -> None:
     assert understand_module._correct(word) == word
 
 
+@given(st.text(alphabet="abcdefghilmnoprstuvwy", min_size=1, max_size=12))
+@property_settings(300)
+def test_a_correction_is_a_near_keyword_and_stays_put(word: str) -> None:
+    """Property: a word is left as it is or becomes a keyword within the allowed distance (one edit up to 6 letters,
+    two from 7, a swap for 3) with the same first letter or the first two swapped; correcting again changes
+    nothing; protected words never change."""
+    fixed = understand_module._correct(word)
+    if fixed == word:
+        return
+    assert fixed in typos._VOCAB and word not in typos._protected()
+    limit = 0 if len(word) < 3 else 1 if len(word) <= 6 else 2
+    assert typos._distance(word, fixed, limit) <= limit
+    assert fixed[0] == word[0] or fixed[:2] == word[1::-1]
+    assert understand_module._correct(fixed) == fixed
+
+
 def test_typos_are_corrected_in_sentences_but_never_inside_quotes() -> None:
     assert _shown(understand("keep the frist 3 seconds and muet it", CLIP).ops) == [
         ("keep_range", {"start_ms": 0, "end_ms": 3000}), ("mute", {})]
@@ -691,12 +713,16 @@ def test_random_text_never_raises() -> None:
               "fade", "in", "out", "music", "10%", "x", "2x", "倍", "前", "秒", "到", "第", "去掉", "「a」", "标题",
               "from", "between", "speed", "slow", "fps", "px", "mb", "under", "0", "0.0", "999999", "title", "at",
               "the", "end", "start", "zoom", "slide", "wipe", "per", "image", "photos", "promo", "ad", ",", "。",
-              "百分之", "十", "半", "两", "mute", "reverse", "loop", "once", "#fff", "size", "9999", "width"]
+              "百分之", "十", "半", "两", "mute", "reverse", "loop", "once", "#fff", "size", "9999", "width",
+              "00:00:02", "1:02:03", "repeat", "twice", "times", "3x", "blur", "crop", "out", "corner", "half", "third",
+              "top", "left", "100%", "0%", "把", "将", "模糊", "裁掉", "上面", "：", ":", "enhance", "4k", "percent",
+              "forty", "一分半", "四成", "分", "caption", "Red", "Rocks", "replace", "sound", "with", "start over",
+              "slideshow", "a minute and a half", "frist", "muet", "gfi", "faces", "remove the person", "次", "重复"]
     rng = random.Random(7)
     for _ in range(3000):
         text = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
         result = understand(text, rng.choice([NONE, CLIP, ONE_IMAGE, THREE_IMAGES, SONGS]))
-        assert result.not_understood == (not result.ops)
+        assert result.not_understood == (not result.ops and not result.unmet)
         for op in result.ops:
             op.parsed()
 

@@ -91,14 +91,14 @@ _SPEED_NUMBERS: Final[tuple[tuple[re.Pattern[str], Callable[[float], float]], ..
         (r"(\d+(?:\.\d+)?)\s*%\s+slower\b", lambda n: 1 - n / 100),
         (r"\b(?:speed|playback\s+speed|playback\s+rate)\s*(?:to|of|at|=|:)?\s*(\d+(?:\.\d+)?)\s*%", lambda n: n / 100),
         (r"(\d+(?:\.\d+)?)\s*%\s*speed\b", lambda n: n / 100),
-        (r"(\d+(?:\.\d+)?)\s*times\s+(?:as\s+)?(?:faster|quicker|fast|speed)\b", lambda n: n),
+        (r"(\d+(?:\.\d+)?)\s*times\s+(?:as\s+|the\s+)?(?:faster|quicker|fast|speed)\b", lambda n: n),
         (r"(\d+(?:\.\d+)?)\s*times\s+slower\b", lambda n: 1 / n if n else 1),
         (r"(?<![\d.])(\d+(?:\.\d+)?)\s*x(?![a-z\d])|\bx\s*(\d+(?:\.\d+)?)\b(?!\s*\d)", lambda n: n),
         (r"(\d+(?:\.\d+)?)\s*倍速?", lambda n: n),
         (r"\bspeed\s*(?:it\s+)?(?:up\s+)?(?:to|of|at)\s*(\d+(?:\.\d+)?)\b(?!\s*[%a-z])", lambda n: n),
     ))
 _SPEED_WORDS: Final[tuple[tuple[re.Pattern[str], float], ...]] = tuple((re.compile(p), f) for p, f in (
-    (r"\btwice\s+as\s+fast\b|\bdouble\s+(?:the\s+)?speed\b|\bdouble[\s-]time\b", 2.0),
+    (r"\btwice\s+as\s+fast\b|\b(?:double|twice)\s+(?:the\s+)?speed\b|\bdouble[\s-]time\b", 2.0),
     (r"\bhalf\s+(?:the\s+)?speed\b|\bhalf[\s-]speed\b|\bhalf\s+as\s+fast\b|1?\s*半\s*速|1半的?速度", 0.5),
     (r"\bquarter\s+(?:the\s+)?speed\b|\bquarter[\s-]speed\b", 0.25),
     (r"\b(?:normal|original|regular|real[\s-]?time)\s+speed\b|正常速度|原速", 1.0),
