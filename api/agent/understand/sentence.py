@@ -27,12 +27,14 @@ _COLOUR_WORDS: Final = (r"(?:white|black|red|green|blue|yellow|orange|purple|pin
                         r"|magenta|brown|navy)")
 _TEXT_NOUNS: Final = r"(?:title|caption|text|subtitle|heading|headline|label|banner|words?|line)"
 _UNQUOTED_TEXT: Final = re.compile(
-    r"(?i)(?:\b(?:titled|saying|that\s+says|which\s+says|that\s+reads|reading)\s+"
-    r"|\b(?:title|caption|text|subtitle|heading|headline|label|banner|words?)\s*[:：]\s*"
+    r"(?i)(?:\b(?:titled|saying|that\s+says|which\s+says|that\s+reads|reading|called|named)\s+"
+    r"|\b(?:title|caption|text|subtitle|heading|headline|label|banner|words?)\b[^,.;!?:：\n\"“”「」『』《》]{0,40}?"
+    r"(?<!\d)[:：]\s*"
     rf"|\b(?:add|put|write|place|overlay|insert|include|display|with)\s+(?:an?\s+|the\s+|some\s+|my\s+|this\s+)?"
     rf"(?:(?:big|bold|small|large|short|simple|nice|{_COLOUR_WORDS})\s+){{0,3}}{_TEXT_NOUNS}s?\s+(?:of\s+text\s+)?"
     r"(?=(?-i:[A-Z]))(?!(?:at|in|on|to|for|from|with|and|of|that|this|it)\b)"
-    r"|(?:标题|字幕|文字|文案|文本)\s*(?:是|为|写着|写上|写|内容是|[:：])\s*|(?:大字|小字|字|一句话)\s*[:：]\s*)"
+    r"|(?:标题|字幕|文字|文案|文本)\s*(?:是|为|写着|写上|写|内容是|[:：])\s*"
+    r"|(?:标题|字幕|文字|文案|文本|大字|小字|字|一句话|内容)[^,，。；;!?！？:：\n]{0,12}?(?<!\d)[:：]\s*)"
     r"(?P<t>[^\s,.;!?，。；！？\"“”「」『』《》\ue000-\ue0ff][^,.;!?，。；！？\"“”「」『』《》\ue000-\ue0ff\n]*?)"
     r"(?=\s*(?:$|[,.;!?，。；！？\n])"
     r"|\s+(?:at|on|to|in|near|along|across)\s+(?:the\s+)?(?:very\s+)?(?:top|bottom|center|centre|middle|left|right"

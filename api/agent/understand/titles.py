@@ -17,16 +17,19 @@ from api.agent.understand.times import _ms, _time, _unit_ms_of
 # A closing text ("at the end", "片尾"); the promo builder reads it too, for its closing line.
 _CLOSING: Final = re.compile(r"\b(?:closing|ending|outro|end\s+(?:card|screen|title|text)|at\s+the\s+(?:very\s+)?end)\b"
                              r"|结尾|片尾|最后")
+_COLOUR_NAME: Final = (r"(?:white|black|red|green|blue|yellow|orange|purple|pink|gr[ae]y|gold(?:en)?|silver|cyan"
+                       r"|magenta|brown|navy)")
 # A clause that goes on describing a title: ", at the top", "and in red", "，放在顶部".
 _CONTINUES: Final = re.compile(
     r"\s*(?:(?:and\s+)?(?:in|at|on|for|from|with|using|size|font|(?:color|colour)|big|bigger|large|small|tiny|bold|"
     r"placed|positioned|shown|displayed|starting|lasting)\b|放在|放到|位于|在|用|颜色|字号|字体|显示|持续|从|大小|"
     r"[红白黑黄绿蓝橙紫粉灰金]色|居中|加粗"
     r"|(?:and\s+)?make\s+it\s+(?:white|black|red|green|blue|yellow|orange|purple|pink|gr[ae]y|gold|silver|big|bigger"
-    r"|bold|small|smaller|larger)\b)")
+    r"|bold|small|smaller|larger)\b"
+    rf"|{_COLOUR_NAME}\s*(?:$|[,;.])|(?:top|bottom|centered|center|centre|middle)\s*(?:$|[,;.]))")
 
 _TEXT_NOUN: Final = re.compile(r"\b(?:titles?|captions?|subtitles?|texts?|headings?|headlines?|labels?|words|overlays?"
-                               r"|banners?|lower\s+third)\b|标题|字幕|文字|文本|文案|标语|大字|(?:1\s*)?行\s*字|(?:1\s*)?句话")
+                               r"|banners?|lower\s+third)\b|标题|字幕|文字|文本|文案|标语|大字|(?:1\s*)?行\s*字|(?:1\s*)?句话|内容")
 _TEXT_VERB: Final = re.compile(r"\b(?:write|type|put|display|show|overlay|saying|says|reads|titled)\b"
                                r"|写上|写|打上|显示")
 _ROLE_CAPTION: Final = re.compile(r"\b(?:captions?|subtitles?|lower\s+third)\b|字幕")
@@ -49,8 +52,6 @@ _COLOURS: Final = {"white": "white", "black": "black", "red": "red", "green": "g
                    "红": "red", "白": "white", "黑": "black", "黄": "yellow", "绿": "green", "蓝": "blue",
                    "橙": "orange", "紫": "purple", "粉": "pink", "粉红": "pink", "灰": "gray", "金": "gold",
                    "银": "silver"}
-_COLOUR_NAME: Final = (r"(?:white|black|red|green|blue|yellow|orange|purple|pink|gr[ae]y|gold(?:en)?|silver|cyan"
-                       r"|magenta|brown|navy)")
 # A colour is the text's colour only when said as its style ("in red", "red text", "big yellow", "红色"); colour
 # words of an unquoted text are inside its placeholder already ("Recorded live at Red Rocks").
 _COLOUR: Final = re.compile(
@@ -60,6 +61,7 @@ _COLOUR: Final = re.compile(
     rf"|\b(?P<en2>{_COLOUR_NAME})(?=\s+(?:(?:and\s+)?(?:big|bold|small|large|bigger)\s+)*(?:text|titles?|captions?|font"
     r"|letters|words|subtitles?|headings?|headlines?|labels?|banners?|lower\s+third|overlays?|colou?r)\b)"
     rf"|\b(?:big|bigger|bold|small|smaller|large|huge|tiny|bright|dark|light)\s+(?P<en3>{_COLOUR_NAME})\b"
+    rf"|(?<=[,;])\s*(?P<en4>{_COLOUR_NAME})\s*(?=$|[,;.])"
     r"|(?P<zh>粉红|[红白黑黄绿蓝橙紫粉灰金银])色")
 _SIZE: Final = re.compile(r"\b(?:font\s+)?size\s*(?:of|to|=|:)?\s*(?P<n>\d+(?:\.\d+)?)"
                           r"|(?P<m>\d+(?:\.\d+)?)\s*(?:px|pt)\b"
@@ -128,7 +130,10 @@ def _find_text(s: str, ctx: _Context) -> _Result:
     marks = list(_PLACEHOLDER.finditer(s))
     for k, mark in enumerate(marks):
         text = _quote(ctx, mark.group())
-        start = max(marks[k - 1].end() if k else 0, _clause(s, mark.start())[0])
+        start = _clause(s, mark.start())[0]
+        if start > 0 and not s[start:mark.start()].strip(" :"):      # "add a title, 'Hi'": the clause before says it
+            start = _clause(s, start - 1)[0]
+        start = max(marks[k - 1].end() if k else 0, start)
         end = min(marks[k + 1].start() if k + 1 < len(marks) else len(s), _region_end(s, mark.end()))
         before, after = (start, mark.start()), (mark.end(), end)
         if _is_audio_name(text, ctx.facts) or not (
@@ -142,7 +147,7 @@ def _find_text(s: str, ctx: _Context) -> _Result:
             used.append(change.span())
         found.append(_Found(where, make_op("add_text", text=text[:1000], **args)))
         spans += [mark.span(), *used]
-    return [*found, *_texts_without_words(_blank(s, spans), ctx)], spans
+    return [*found, *_texts_without_words(s, _blank(s, spans), ctx)], spans
 
 
 _TEXT_WANTED: Final = re.compile(
@@ -156,12 +161,20 @@ _NEEDS_WORDS: Final = ("I need the words to write: say them in quotes, e.g. add 
                        "请告诉我要写的文字，例如：加标题「夏日特卖」（我不能根据语音自动生成字幕）。")
 
 
-def _texts_without_words(s: str, ctx: _Context) -> list[_Declined]:
+def _texts_without_words(s: str, unused: str, ctx: _Context) -> list[_Declined]:
     """"put a title on", "加个字幕": text asked for with no words for it, said back instead of guessed."""
     if ctx.promo:                          # a promo writes its own title and closing line
         return []
-    return [_Declined(m.start(), Unmet(m.group(), *_NEEDS_WORDS)) for m in _TEXT_WANTED.finditer(s)
-            if not _PLACEHOLDER.search(s, *_clause(s, m.start()))]
+    wanted = list(_TEXT_WANTED.finditer(unused))
+    declined = []
+    for k, m in enumerate(wanted):
+        until = wanted[k + 1].start() if k + 1 < len(wanted) else len(s)
+        start = _clause(s, m.start())[0]
+        words = [mark for mark in _PLACEHOLDER.finditer(s, start, until)
+                 if not _is_audio_name(_quote(ctx, mark.group()), ctx.facts)]
+        if not words:                      # no text in its clause, nor after it ("add a title, 'Hi'")
+            declined.append(_Declined(m.start(), Unmet(m.group(), *_NEEDS_WORDS)))
+    return declined
 
 
 def _text_details(s: str, regions: tuple[Span, Span], facts: MediaFacts) -> tuple[dict[str, Any], list[Span]]:
@@ -186,7 +199,8 @@ def _text_details(s: str, regions: tuple[Span, Span], facts: MediaFacts) -> tupl
             break
     args.update(_text_timing(take, facts))
     if colour := take(_COLOUR):
-        args["color"] = colour["hex"] or _COLOURS[colour["en"] or colour["en2"] or colour["en3"] or colour["zh"]]
+        name = colour["en"] or colour["en2"] or colour["en3"] or colour["en4"] or colour["zh"]
+        args["color"] = colour["hex"] or _COLOURS[name]
     if size := take(_SIZE):
         number = size["n"] or size["m"] or size["z"]
         args["size"] = min(400.0, max(6.0, float(number))) if number else BIG_TEXT if size["big"] else SMALL_TEXT
