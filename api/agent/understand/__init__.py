@@ -11,7 +11,8 @@
    NFKC-folded and lower-cased, and then:
 
    - Chinese 把/将 word order is turned round: "把声音去掉" reads as "去掉声音", "将前两秒剪掉" as "剪掉前两秒".
-   - Numbers in words become digits (``三`` → 3, ``十五`` → 15, ``forty-five`` → 45), percentages too
+   - Numbers in words become digits (``三`` → 3, ``十五`` → 15, ``forty-five`` → 45, "one hundred and twenty" →
+     120, "one point five" → 1.5, ``零点五倍`` → 0.5倍), percentages too
      ("forty percent", "forty-five per cent", "百分之四十", "四成" → 40%; "half volume" → 50% volume; "at a quarter"
      → 25%), and times ("a minute and a half", "one and a half minutes" → 1.5 minutes; "a minute" → 1 minute;
      "两秒半" → 2.5秒; "一分半", "1分30秒" → 90秒). Clock times are m:ss or h:mm:ss ("00:00:02" is 2 s).

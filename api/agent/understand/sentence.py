@@ -68,6 +68,13 @@ _NUMBER_WORDS: Final = {
 _EN_NUMBER: Final = re.compile(r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[\s-]"
                                r"(one|two|three|four|five|six|seven|eight|nine)\b"
                                r"|\b(" + "|".join(_NUMBER_WORDS) + r")\b")
+# Compounds of digits said in words: "1 100 and 20" (one hundred and twenty) → 120, "1 point 5" → 1.5, 0点5倍 → 0.5倍.
+_COMPOUNDS: Final = (
+    (re.compile(r"\b(?:a|(\d))\s+100(?:\s+(?:and\s+)?(\d{1,2}))?\b"),
+     lambda m: str(int(m[1] or 1) * 100 + int(m[2] or 0))),
+    (re.compile(r"\b(\d+)\s+point\s+(\d+)\b"), lambda m: f"{m[1]}.{m[2]}"),
+    (re.compile(r"(?<![\d.])(\d+)\s*点\s*(\d+)(?=\s*(?:倍|秒|分钟|%|x\b))"), lambda m: f"{m[1]}.{m[2]}"),
+)
 _HALVES: Final = (
     (re.compile(r"\ban?\s+(second|minute|hour)\s+and\s+a\s+half\b"), r"1.5 \1s"),
     (re.compile(r"(\d+)\s+(seconds?|secs?|minutes?|mins?)\s+and\s+a\s+half\b"), r"\1.5 \2"),
@@ -128,6 +135,8 @@ def _prepare(text: str) -> tuple[tuple[str, ...], str]:
     s = _LITTLE.sub("1", _CJK_ASCII.sub(" ", s))
     s = _WORD.sub(lambda m: _correct(m.group()), s)
     s = _EN_NUMBER.sub(_number_word, s)
+    for compound, value in _COMPOUNDS:
+        s = compound.sub(value, s)
     for pattern, replacement in (*_HALVES, *_PERCENTS):
         s = pattern.sub(replacement, s)
     return tuple(quotes), " ".join(s.split())
