@@ -170,7 +170,7 @@ CORPUS: list[tuple[list[str], list[str], str, dict[str, Any]]] = [
     (CLIP, ["convert it to a 720p mp4", "mute it"], "撤销", {"audio": True, "out": {"resolution": "720p"}}),
     (CLIP, [], "export", {"unchanged": True, "said": "/api/render/proxy/lambda"}),
     (CLIP, [], "how many credits do I have?", {"unchanged": True, "said": "credits"}),
-    (CLIP, [], "make it look better", {"unchanged": True, "not_understood": True}),
+    (CLIP, [], "can you do something nice", {"unchanged": True, "not_understood": True}),
     (CLIP, [], "hello there!", {"unchanged": True, "not_understood": True}),
     (CLIP, [], "你好", {"unchanged": True, "not_understood": True}),
 ]

@@ -504,6 +504,9 @@ WIDER: list[tuple[str, MediaFacts, Expected]] = [
     ("zoom into the center", CLIP, [("crop", {"x": 0.25, "y": 0.25, "w": 0.5, "h": 0.5})]),
     ("裁掉上面", CLIP, [("crop", {"x": 0, "y": 0.1, "w": 1, "h": 0.9})]),
     ("裁剪到左半边", CLIP, [("crop", {"x": 0, "y": 0, "w": 0.5, "h": 1})]),
+    ("裁掉上面的10%", CLIP, [("crop", {"x": 0, "y": 0.1, "w": 1, "h": 0.9})]),
+    ("去掉上面的文字", CLIP, [("remove_text", {})]),
+    ("模糊右下角的水印", CLIP, [("blur", {"x": 0.6667, "y": 0.6667, "w": 0.3333, "h": 0.3333})]),
     ("square, crop to fill", CLIP, [("set_aspect", {"aspect": "1:1", "fit": "cover"})]),
     ("zoom in", ONE_IMAGE, [("still_clip", {"motion": "zoom-in"})]),
     # enhance
@@ -542,6 +545,7 @@ DECLINED: list[tuple[str, MediaFacts, list[str], list[str]]] = [
     ("remove the watermark", CLIP, [], ["remove the watermark"]),
     ("给人脸打码", CLIP, [], ["人脸打码"]),
     ("去掉水印", CLIP, [], ["去掉水印"]),
+    ("去掉左边的人", CLIP, [], ["去掉左边的人"]),
     ("remove the background noise", CLIP, [], ["remove the background noise"]),
     ("put a title on", CLIP, [], ["put a title on"]),
     ("加个标题", CLIP, [], ["加个标题"]),

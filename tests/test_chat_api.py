@@ -195,7 +195,7 @@ def test_undo_show_tracks_and_not_understood(chat_server, clients, media) -> Non
     assert shown.final_text == "Timeline (1 track): 1. Video: pattern (0-3s)"
     credits = client.json("GET", "/api/credits/balance/simple")["data"]
     version = client.state()["data"]["draft_version"]
-    lost = client.chat("make it look better")
+    lost = client.chat("can you do something nice")
     assert lost.status == 200 and not lost.calls() and lost.final_text
     assert client.state()["data"]["draft_version"] == version
     assert client.json("GET", "/api/credits/balance/simple")["data"] == credits

@@ -46,7 +46,8 @@ _CANNOT: Final[tuple[tuple[re.Pattern[str], Unmet], ...]] = (
     (re.compile(r"\b(?:remove|erase|delete|get\s+rid\s+of|take\s+out|cut\s+out|edit\s+out|paint\s+out)\s+(?:the\s+"
                 r"|that\s+|this\s+|a\s+|those\s+|these\s+|all\s+(?:the\s+)?)?(?:[a-z]+\s+){0,2}?" + _THINGS
                 + r"\b(?!\s+(?:music|sound|noise|audio|track|song|voice))"
-                r"|(?:抠掉|抠除|去掉|删掉|移除|去除|擦掉|抹掉)\s*(?:画面中?的?\s*)?" + _ZH_THINGS),
+                r"|(?:抠掉|抠除|去掉|删掉|移除|去除|擦掉|抹掉)\s*(?:画面中?的?\s*)?(?:[上下左右][边面侧方]?的?\s*)?"
+                + _ZH_THINGS),
      _NO_REMOVAL),
     (re.compile(r"\b(?:remove|reduce|cut|clean\s+up|get\s+rid\s+of|filter\s+out|take\s+out|lose)\s+(?:the\s+|all\s+(?:the\s+)?"
                 r"|any\s+|that\s+)?(?:background\s+|wind\s+|street\s+|crowd\s+)?(?:noise|hiss|hum|echo)\b|\bde-?noise\b"
@@ -67,13 +68,14 @@ _REGION: Final = re.compile(
     r"|(?P<zc>[左右][上下]|[上下][左右])角?"
     r"|(?P<zmid>正?中间|中心|中央|正中)"
     r"|(?P<zsides>两边|两侧)"
-    r"|(?:画面)?(?P<zside>[上下左右顶底])(?:(?P<zhalf>半)(?:部分|部|边|截)?|(?:面|方|边|侧|部|端)(?:的)?\s*"
+    r"|(?:画面)?(?P<zside>[上下左右顶底])(?:(?P<zhalf>半)(?:部分|部|边|截)?|(?:面|方|边|侧|部|端)(?:的(?=\s*\d))?\s*"
     r"(?:(?P<zpct>\d+(?:\.\d+)?)\s*%|(?P<zden>\d+)\s*分之\s*(?P<znum>\d+))?)")
 _SIDE_NAMES: Final = {"top": "top", "upper": "top", "bottom": "bottom", "lower": "bottom", "left": "left",
                       "right": "right", "上": "top", "顶": "top", "下": "bottom", "底": "bottom", "左": "left",
                       "右": "right"}
 _PARTS: Final = {"half": 1 / 2, "third": 1 / 3, "quarter": 1 / 4}
 
+_OF_REGION: Final = re.compile(r"\s*的\s*(?!(?:1\s*)?部分|画面|区域)[^\s,;!?，；！？]")
 _BLUR_VERB: Final = re.compile(r"\b(?:blur(?:red)?|pixelate|pixeli[sz]e|censor|obscure|mask)(?:\s+out)?\b"
                                r"|模糊(?:掉)?|打上?码|打马赛克|马赛克")
 _KEEP_VERB: Final = re.compile(
@@ -148,6 +150,8 @@ def _find_regions(s: str) -> tuple[list[_Found], list[Span]]:
             region = after or before
             if region is None or (before and not re.search(r"[\u4e00-\u9fff]", verb.group())):
                 continue
+            if mode == "remove" and _OF_REGION.match(s, region.end()):
+                continue                   # "去掉上面的文字": the text up there, not the top of the frame
             boxes = _boxes(region, mode)
             if boxes:
                 found += [_Found(verb.start(), make_op(name, **_rounded(box))) for box in boxes]

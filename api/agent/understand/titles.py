@@ -81,7 +81,8 @@ _TEXT_REMOVE: Final = re.compile(
     r"\b(?:remove|delete|erase|clear|drop|hide|get\s+rid\s+of|take\s+(?:out|off|away))\s+(?:the\s+|all\s+(?:the\s+)?"
     r"|that\s+|this\s+|my\s+|any\s+)?(?:[\ue000-\ue0ff]\s+)?(?:titles?|texts?|captions?|subtitles?|words|labels?"
     r"|overlays?|headings?)\b|\bno\s+(?:titles?|text|captions?|subtitles?)\b"
-    r"|(?:删除|删掉|去掉|去除|移除|清除|不要|取消)\s*(?:所有的?|全部的?)?\s*(?:[\ue000-\ue0ff]\s*)?(?:的\s*)?(?:标题|文字|字幕|文本|文案)")
+    r"|(?:删除|删掉|去掉|去除|移除|清除|不要|取消)\s*(?:所有的?|全部的?)?\s*(?:(?:[上下左右中][面边方间]|顶部|底部)的?\s*)?"
+    r"(?:[\ue000-\ue0ff]\s*)?(?:的\s*)?(?:标题|文字|字幕|文本|文案)")
 
 _TEXT_REPLACE: Final = re.compile(
     r"\b(?:replace|change|swap|switch)\s+(?:the\s+(?:text|title|caption|words?)\s+)?(?P<old>[\ue000-\ue0ff])\s+"
