@@ -384,6 +384,8 @@ WIDER: list[tuple[str, MediaFacts, Expected]] = [
     ("keep 2s until 4s", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 4000})]),
     ("keep 0:02~0:04", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 4000})]),
     ("trim it to 1:30", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 90_000})]),
+    ("make it 2 seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 2000})]),
+    ("make it 5 seconds per photo", THREE_IMAGES, [("slideshow", {"seconds": 5})]),
     ("keep the first minute and a half", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 90_000})]),
     ("keep the first one and a half minutes", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 90_000})]),
     ("keep the first 90 secs", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 90_000})]),

@@ -27,7 +27,8 @@ _FROM_START: Final = re.compile(
     rf"|\b(?:start|beginning|front)\s+by\s+{_time('u')}")
 _TRIM_TO: Final = re.compile(
     rf"\b(?:trim|cut|shorten|clip|crop|reduce)\s+(?:(?:it|this|that|the|video|clip|gif|down)\s+){{0,3}}to\s+"
-    rf"(?:just\s+|only\s+)?{_time('t')}|\b(?:make|keep)\s+it\s+(?:only\s+|just\s+)?{_time('u')}\s+long\b"
+    rf"(?:just\s+|only\s+)?{_time('t')}|\b(?:make|keep)\s+it\s+(?:only\s+|just\s+)?{_time('u')}"
+    rf"(?:\s+long\b|(?=\s*(?:$|[,;!?]|\.(?!\d)|\s(?:and|then|please|max|tops)\b)))"
     rf"|(?:剪成|截成|剪到|截到|缩短到|缩短为|缩短成|剪短到|裁剪到|裁成)\s*{_time('z')}")
 _ONE_SECOND: Final = re.compile(r"\b(?:the\s+)?(?P<side>first|opening|last|final)\s+second\b(?!s)")
 _BARE_START: Final = re.compile(r"\b(?:the\s+)?(?:start|beginning|intro|opening)\b|开头|片头")
