@@ -18,8 +18,9 @@ _REMOVE_MUSIC: Final = re.compile(
     r"|(?:去掉|删除|删掉|去除|移除|不要|关掉|关闭|取消)\s*(?:背景)?\s*(?:音乐|bgm|配乐|歌曲?)")
 _ADD_MUSIC: Final = re.compile(
     r"\b(?:add|put|use|with|include|insert|play|want|need|set|give\s+it|throw|stick|slap|pop|lay|toss|bring)\b"
-    r"(?:\s+[^\s,;.!?]+){0,4}?\s+(?:music|bgm|songs?|soundtrack|tunes?)\b"
-    r"|(?:加|添加|加上|加个|配上|放|用|使用|插入|配|换成|替换成)\s*(?:我的|自己的|这首|那首)?\s*(?:1\s*首|1\s*段|点|个|些|上)?"
+    r"(?:\s+[^\s,;.!?]+){0,6}?\s+(?:music|bgm|songs?|soundtrack|tunes?)\b"
+    r"|(?:加|添加|加上|加个|配上|放|用|使用|插入|配|换成|替换成)\s*(?:我的|自己的|这首|那首|(?:我|刚才?)?\s*上传\s*的(?:那首|这首)?)?"
+    r"\s*(?:1\s*首|1\s*段|点|个|些|上)?"
     r"\s*(?:背景)?\s*(?:音乐|bgm|歌曲?|配乐)")
 # The music replaces the clips' own sound: "replace the original sound with my music", "用我的音乐替换原声".
 _REPLACE_SOUND: Final = re.compile(
@@ -32,11 +33,13 @@ _REPLACE_SOUND: Final = re.compile(
 _MUSIC_BARE: Final = re.compile(r"\bbackground\s+music\b|\bbgm\b|\bsoundtrack\b|背景音乐|配乐|背景乐")
 _USE_VERB: Final = re.compile(r"\b(?:add|use|put|play|with|include|set)\b|加|用|放|配")
 _MUSIC_CLAUSE: Final = re.compile(r"\b(?:music|bgm|songs?|soundtrack|tunes?|volume)\b|音乐|配乐|歌|背景乐|音量")
+_NOT_ABOUT_MUSIC: Final = r"(?!speed|faster|slower|fps|quality|size|zoom|crop|blur|速|倍)"    # "music, speed 50%"
 _VOLUME_PERCENT: Final = re.compile(
-    r"(?:music|bgm|songs?|soundtrack|volume|音量|音乐|配乐)[^,;.%\ue000-\ue0ff]{0,25}?(?P<p>\d+(?:\.\d+)?)\s*%"
+    rf"(?:music|bgm|songs?|soundtrack|volume|音量|音乐|配乐)(?:{_NOT_ABOUT_MUSIC}[^,;.%\ue000-\ue0ff]){{0,25}}?"
+    r"(?P<p>\d+(?:\.\d+)?)\s*%"
     r"|(?P<q>\d+(?:\.\d+)?)\s*%\s*(?:的\s*)?(?:volume|音量)"
-    r"|(?:music|bgm|songs?|soundtrack|volume)[^;.%\ue000-\ue0ff]{0,40}?(?:around|about|roughly|approximately|~|at)\s*"
-    r"(?P<r>\d+(?:\.\d+)?)\s*%")
+    rf"|(?:music|bgm|songs?|soundtrack|volume)(?:{_NOT_ABOUT_MUSIC}[^;.%\ue000-\ue0ff]){{0,40}}?"
+    r"(?:around|about|roughly|approximately|~|at|to)\s*(?P<r>\d+(?:\.\d+)?)\s*%")
 _VOLUME_NUMBER: Final = re.compile(r"\bvolume\s*(?:to|at|of|=|:)?\s*(?P<v>\d+(?:\.\d+)?)\b(?!\s*%)"
                                    r"|音量\s*(?:调到|调成|设为|设置为|改成|为|是|到)?\s*(?P<w>\d+(?:\.\d+)?)(?!\s*%)")
 _QUIETER_WORDS: Final = re.compile(r"\b(?:quieter|softer|lower|turn\s+(?:it\s+|the\s+\w+\s+)?down|reduce|decrease"

@@ -9,6 +9,7 @@ from typing import Any, Final
 from api.agent.ops import make_op
 from api.agent.understand.clauses import _blank, _clause
 from api.agent.understand.model import Span, Unmet, _Context, _Declined, _Found, _Result
+from api.agent.understand.sentence import _as_said
 
 _FORMAT: Final = re.compile(r"\b(?P<f>gif+s?|webm|webp|mp4|m4v)\b|(?P<zh>动图)")
 _SOURCE_FORMAT: Final = re.compile(r"(?:\b(?:from|of)\s+(?:the\s+|this\s+|my\s+|an?\s+)?|\bthis\s+)$")
@@ -87,7 +88,7 @@ def _find_output(s: str, ctx: _Context) -> _Result:
             args.setdefault("resolution", "1080p" if key == "full_hd" else "720p")
         elif key == "beyond":
             args["resolution"] = "1080p"
-            declined.append(_Declined(m.start(), Unmet(m.group(), *_BEYOND_1080P)))
+            declined.append(_Declined(m.start(), Unmet(_as_said(m.group()), *_BEYOND_1080P)))
         elif key == "max_mb" and number > 0:
             unit = groups.get("u") or groups.get("v") or "mb"
             args["max_mb"] = round(min(1000.0, number / 1000 if unit.startswith("k") else number), 3)

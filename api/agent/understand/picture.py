@@ -16,6 +16,7 @@ from api.agent.ops import make_op
 from api.agent.understand.clauses import _blank, _clause
 from api.agent.understand.defaults import BLUR_CORNER, BLUR_EDGE, CROP_EDGE
 from api.agent.understand.model import Span, Unmet, _Context, _Declined, _Found, _Result
+from api.agent.understand.sentence import _as_said
 
 Box = tuple[float, float, float, float]
 
@@ -31,14 +32,21 @@ _NO_DENOISE: Final = Unmet(
     "", "I can't take noise out of the sound here. I can even out its loudness (\"normalize the audio\") or remove "
         "the clips' sound (\"mute it\").",
     "这里不能给声音降噪。可以统一响度（「音量标准化」），或去掉视频原声（「静音」）。")
+_NO_ROTATION: Final = Unmet(
+    "", "I can't rotate or flip the picture here. I can change the frame's shape (\"make it 9:16\", \"square\") "
+        "or crop it (\"crop to the left half\").",
+    "这里不能旋转或翻转画面。可以改变画面比例（「改成竖屏9:16」「方形」），或裁剪画面（「裁剪到左半边」）。")
+_NO_FILTER: Final = Unmet(
+    "", "I can't apply colour filters such as black and white or sepia here. I can make the picture look better "
+        "(\"enhance\": levels, contrast and colour from the picture itself).",
+    "这里不能加黑白、复古等滤镜。可以自动优化画面（「画质优化」：根据画面调整亮度、对比度和色彩）。")
 _THINGS: Final = (r"(?:faces?|heads?|(?:license|licence|number|car)\s+plates?|plates?|people|persons?|man|woman|men"
                   r"|women|kids?|child(?:ren)?|logos?|brand(?:ing|s)?|eyes?|tattoos?|background|bystanders?"
                   r"|passers?[\s-]?by|pedestrians?|crowd|cars?|objects?|watermarks?|guy|girl|boy|tourists?"
                   r"|photobomber|shadow|reflection)")
 _ZH_THINGS: Final = r"(?:人脸|脸部?|车牌号?|路人|行人|人物|人(?!声)|背景(?!\s*(?:音|乐|声|噪))|水印|logo|商标|车辆?)"
 _CANNOT: Final[tuple[tuple[re.Pattern[str], Unmet], ...]] = (
-    (re.compile(r"\b(?:blur|pixelate|pixeli[sz]e|censor|mosaic|hide|mask|obscure|cover|anonymi[sz]e|track|follow"
-                r"|detect)\s+(?:out\s+|up\s+)?(?:the\s+|all\s+(?:the\s+)?|any\s+|his\s+|her\s+|their\s+|my\s+"
+    (re.compile(r"\b(?:blur|pixelate|pixeli[sz]e|censor|mosaic|hide|mask|obscure|cover|anonymi[sz]e|detect)\s+(?:out\s+|up\s+)?(?:the\s+|all\s+(?:the\s+)?|any\s+|his\s+|her\s+|their\s+|my\s+"
                 r"|every\s+|people'?s\s+|everyone'?s\s+)?(?:[a-z']+\s+){0,2}?" + _THINGS + r"\b"
                 r"|(?<!背景)" + _ZH_THINGS + r"\s*(?:打上?码|打马赛克|模糊|遮挡|遮住)"
                 r"|(?:模糊|打码|打上码|打马赛克|遮挡|遮住|识别|跟踪)\s*(?:掉\s*)?(?:画面中?的?\s*)?" + _ZH_THINGS),
@@ -53,6 +61,14 @@ _CANNOT: Final[tuple[tuple[re.Pattern[str], Unmet], ...]] = (
                 r"|any\s+|that\s+)?(?:background\s+|wind\s+|street\s+|crowd\s+)?(?:noise|hiss|hum|echo)\b|\bde-?noise\b"
                 r"|\bnoise\s+(?:reduction|removal|cancell?ing)\b|降噪|去噪|(?:去掉|去除|消除|减少|降低)\s*(?:背景)?\s*(?:噪音|杂音|噪声)"),
      _NO_DENOISE),
+    (re.compile(r"\b(?:rotate|rotated|turn|tilt)\s+(?:it\s+|this\s+|the\s+(?:video|clip|picture|image)\s+)?(?:by\s+)?"
+                r"(?:90|180|270|-90)\s*(?:degrees?|°)?|\brotate(?:d)?\b(?:\s+(?:it|this|the\s+(?:video|clip)))?"
+                r"(?:\s+(?:clockwise|counter-?clockwise|anti-?clockwise|left|right))?|\b(?:flip|mirror)(?:ped)?\b"
+                r"(?:\s+(?:it|this|the\s+(?:video|clip|picture|image)))?(?:\s+(?:horizontally|vertically|upside\s+down))?"
+                r"|\bupside\s+down\b|旋转(?:\s*\d+\s*度)?|翻转|镜像|倒过来"), _NO_ROTATION),
+    (re.compile(r"\b(?:black\s+and\s+white|black\s*&\s*white|b\s*&\s*w|grayscale|greyscale|monochrome|sepia"
+                r"|vintage\s+(?:look|filter|effect)|(?:instagram\s+|colou?r\s+|retro\s+)?filters?)\b|黑白|滤镜|复古"),
+     _NO_FILTER),
 )
 
 _REGION: Final = re.compile(
@@ -207,7 +223,7 @@ def _find_picture(s: str, ctx: _Context) -> _Result:
         for m in pattern.finditer(_blank(s, spans)):
             if unmet is _NO_DETECTION and _REGION.search(s, m.end(), _clause(s, m.start())[1]):
                 continue                   # "blur the logo in the top right corner": a fixed region, said
-            hits.append(_Declined(m.start(), Unmet(m.group(), unmet.en, unmet.zh)))
+            hits.append(_Declined(m.start(), Unmet(_as_said(m.group()), unmet.en, unmet.zh)))
             spans.append(m.span())
     s = _blank(s, spans)
     for finder in (_find_regions, _find_enhance):

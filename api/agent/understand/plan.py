@@ -23,7 +23,7 @@ from api.agent.understand.titles import _find_text, _find_text_removal
 _CJK: Final = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 _HANDLERS: Final[tuple[Callable[[str, _Context], _Result], ...]] = (
-    _find_session, _find_aspect, _find_picture, _find_promo, _find_text_removal, _find_text, _find_music,
+    _find_session, _find_picture, _find_aspect, _find_promo, _find_text_removal, _find_text, _find_music,
     _find_images, _find_effects, _find_speed, _find_repeat, _find_ranges, _find_output,
 )
 _BUILDERS: Final = frozenset({"promo", "slideshow", "still_clip"})

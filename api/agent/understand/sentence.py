@@ -96,6 +96,8 @@ _PERCENTS: Final = (
     (re.compile(r"\b(at|to)\s+half\b(?!\s+(?:speed|the|a|an|of|second|minute|as|way)\b)"), r"\1 50%"),
     (re.compile(r"1\s*半\s*的?\s*音量|音量\s*(?:减半|1\s*半)"), "音量50%"),
 )
+_CJK_SPACE: Final = re.compile(r"(?<=[\u3400-\u9fff]) (?=[a-z0-9%\ue000-\ue0ff])"
+                               r"|(?<=[a-z0-9%\ue000-\ue0ff]) (?=[\u3400-\u9fff])")
 _LITTLE: Final = re.compile(r"(?<=[\u3400-\u9fff]) 1 (?=[点些下])")     # 快一点 stays 快1点, read as one word
 _WORD: Final = re.compile(r"[a-z]+")
 
@@ -140,6 +142,11 @@ def _prepare(text: str) -> tuple[tuple[str, ...], str]:
     for pattern, replacement in (*_HALVES, *_PERCENTS):
         s = pattern.sub(replacement, s)
     return tuple(quotes), " ".join(s.split())
+
+
+def _as_said(words: str) -> str:
+    """Words of the prepared sentence as a reply quotes them: without the spaces put between Chinese and digits."""
+    return _CJK_SPACE.sub("", words.strip())
 
 
 def _zh_minutes(m: re.Match[str]) -> str:

@@ -26,7 +26,7 @@ _SESSION: Final[tuple[tuple[re.Pattern[str], str, dict[str, str]], ...]] = (
     (re.compile(r"\bexport\b|\bdownload\b|\bsend\s+(?:me\s+)?(?:the\s+|my\s+)?(?:video|file|gif|result|it)\b"
                 r"|\bgive\s+me\s+the\s+(?:file|video|gif)\b|导出|(?<!可)下载|发给我"), "pointer", {"topic": "export"}),
     (re.compile(r"\bcredits?\b|\bbalance\b|积分|余额|点数"), "pointer", {"topic": "credits"}),
-    (re.compile(r"\bupload(?:ing)?\b|上传"), "pointer", {"topic": "upload"}),
+    (re.compile(r"\bupload(?:ing)?\b|上传(?!\s*了?\s*的)"), "pointer", {"topic": "upload"}),
 )
 
 

@@ -11,7 +11,7 @@ from api.agent.ops import make_op
 from api.agent.understand.clauses import _BOUNDARY, _blank, _clause, _search
 from api.agent.understand.defaults import BIG_TEXT, SMALL_TEXT
 from api.agent.understand.model import MediaFacts, Span, Unmet, _Context, _Declined, _Found, _Result
-from api.agent.understand.sentence import _PLACEHOLDER, _quote
+from api.agent.understand.sentence import _PLACEHOLDER, _as_said, _quote
 from api.agent.understand.times import _ms, _time, _unit_ms_of
 
 # A closing text ("at the end", "片尾"); the promo builder reads it too, for its closing line.
@@ -174,7 +174,7 @@ def _texts_without_words(s: str, unused: str, ctx: _Context) -> list[_Declined]:
         words = [mark for mark in _PLACEHOLDER.finditer(s, start, until)
                  if not _is_audio_name(_quote(ctx, mark.group()), ctx.facts)]
         if not words:                      # no text in its clause, nor after it ("add a title, 'Hi'")
-            declined.append(_Declined(m.start(), Unmet(m.group(), *_NEEDS_WORDS)))
+            declined.append(_Declined(m.start(), Unmet(_as_said(m.group()), *_NEEDS_WORDS)))
     return declined
 
 
