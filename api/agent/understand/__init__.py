@@ -25,7 +25,8 @@
    them again (a title's "for the first 3 seconds" is not also a trim). A handler may also return a request
    it recognised and will not do, with why and what it can do instead (an :class:`Unmet` in
    :attr:`Understanding.unmet`): "upscale to 4K" (1080p is set and the reply says so), "blur the faces",
-   "remove the person", "remove the background noise", "put a title on" with no words for it.
+   "remove the person", "remove the background noise", "rotate it 90 degrees", "make it black and white",
+   "put a title on" with no words for it.
 3. **Arrange.** Builders (``promo``, ``slideshow``, ``still_clip``) run first, then the edits in the order
    the sentence says them, then the read-only ops (``show_tracks``, ``pointer``).
 
