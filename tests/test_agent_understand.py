@@ -697,6 +697,8 @@ def test_keywords_are_never_corrected_into_other_keywords() -> None:
     ("frist", "first"), ("trimm", "trim"), ("muet", "mute"), ("gfi", "gif"), ("giff", "gif"), ("veritcal", "vertical"),
     ("musci", "music"), ("fourty", "forty"), ("ivdeo", "video"), ("vertcial", "vertical"), ("slideshwo", "slideshow"),
     ("tranistions", "transitions"), ("subtitels", "subtitles"), ("seocnds", "seconds"), ("volumn", "volume"),
+    ("tittle", "title"), ("donw", "down"), ("strat", "start"), ("sideshow", "slideshow"), ("speeed", "speed"),
+    ("remvoe", "remove"), ("verticle", "vertical"), ("backround", "background"), ("bommerang", "boomerang"),
 ])
 def test_typos_are_corrected(typo: str, word: str) -> None:
     assert understand_module._correct(typo) == word
@@ -705,7 +707,8 @@ def test_typos_are_corrected(typo: str, word: str) -> None:
 @pytest.mark.parametrize("word", [
     "short", "shots", "after", "lower", "later", "still", "there", "please", "these", "look", "looks", "test", "face",
     "star", "late", "lost", "move", "cute", "fist", "tile", "thought", "though", "perfect", "created", "sort", "hall",
-    "the", "and", "for", "you", "can", "get", "set", "its", "red", "mute", "gif", "trim", "first", "music",
+    "the", "and", "for", "you", "can", "get", "set", "its", "red", "mute", "gif", "trim", "first", "music", "dawn",
+    "oven", "gift", "promote", "repeated", "sons",
 ])
 def test_plain_words_are_left_alone(word: str) -> None:
     assert understand_module._correct(word) == word

@@ -115,7 +115,7 @@ _VOCAB: Final = frozenset("""
     which whole wipes within write
     blur blurred brighter brighten corner corners crop enhance enhanced faces gif gifs half keep last loop
     mute muted normalize normalise percent replace reset seventy eighty slow text trim trimmed upscale
-    vivid clip fade instead undo cut bgm fps
+    vivid clip fade instead undo cut bgm fps down over
 """.split())
 
 # Common English words near a keyword, never corrected ("test" is not "text", "look" is not "loop"): the words
@@ -124,31 +124,31 @@ _COMMON: Final = frozenset("""
     abode absolve actions actress adheres adverbs adverse advertise agitated albumin albus alum animate animator
     arise asserts aster audit auditor backboard backers backhand backwoods backyard backyards badgers badness
     bagger balanced ballers banderas banger bangers banker bankers banned banter barbers barns bathers batters
-    begining bellow bellows benders benning berners bigelow biggar biggest binance binders blacked blacker
-    blackie blanche blank block blogger blow blown blum blunted blurb blurt blurted blushed boast bonkers bonner
-    bonnets boos boosted booster boot boots bottomed brainer brawn brenner bridger brightened brightens brighton
-    bringer britten bron brow browne browned browner brownie brows brunner bugger buggers builder buildup built
-    bunkers buns burbs burdens burnt calvert campion canceled cancer cancers canter cantons canvases capitan
-    capitol capping captain captains captioned captive captives captors careers carrion carters cartons cartoon
-    cartoons catered cation cations causing caution cautions cautious ceasing censure centaur centres centro
-    chan chance chancel chang changed changer changers changi chanted charge charged charger charges chasing
-    cheated chester chip chipping chips chock choking chomping choosing chopping chose circe circled clack clan
-    clap clapping claps clapton clashing clawing cleared clearer clearly cleary cleaver click clin clio clipping
-    clit cloak cloaking clocked clocking clogging clone cloning closed closely closer closest closet closets
-    closeup closure clothing clotting clouding clove clowning coarser cock coffers coinage colbert colburn
-    colgate collagen collapse collard collared collars collate collated colleague college colleges collide
-    collude colon colored coloring coloured colours commercialism commercially compares compass compassion
-    compels composes compresses compressing compressive comprise comprised comprises conceal conceit concept
-    concern concert concerto concerts congress connect conner conners connors conor consent consort content
-    contest context contour convene convent convents converge converse converted converter conveys convict
-    cookers cooking coolers cooling coop coopers coppers copping copying corker cormier cornea corneal corned
-    cornell cornered cornet coroner coroners coronet corp corsets costing costner cottage countered counters
-    courage courier couriers covert cramping crap crass crate creamed creamer crease creased creases created
-    creatine creative creator creature credited creditor creditors creeping cremated cress crested crete
-    crippling crips criss croc crock crocs cron crops crosse crossed crosses crossfire crow crowding crowning
-    crows cult culvert cunt cupping curlers cursing curt cussing cust cute cypress deceased decreased decrees
-    deflate delegate deleted deleuze demeter deplete depleted dismayed displaced displaces displays displeased
-    dissolved ditched ditches doable doubled doubly doubted downloaded downwind dutch ease effected effector
+    bellow bellows benders benning berners bigelow biggar biggest binance binders blacked blacker blackie
+    blanche blank block blogger blow blown blum blunted blurb blurt blurted blushed boast bonkers bonner bonnets
+    boos boosted booster boot boots bottomed brainer brawn brenner bridger brightened brightens brighton bringer
+    britten bron brow browne browned browner brownie brows brunner bugger buggers builder buildup built bunkers
+    buns burbs burdens burnt calvert campion canceled cancer cancers canter cantons canvases capitan capitol
+    capping captain captains captioned captive captives captors careers carrion carters cartons cartoon cartoons
+    catered cation cations causing caution cautions cautious ceasing censure centaur centres centro chan chance
+    chancel chang changed changer changers changi chanted charge charged charger charges chasing cheated chester
+    chip chipping chips chock choking chomping choosing chopping chose circe circled clack clan clap clapping
+    claps clapton clashing clawing cleared clearer clearly cleary cleaver click clin clio clipping clit cloak
+    cloaking clocked clocking clogging clone cloning closed closely closer closest closet closets closeup
+    closure clothing clotting clouding clove clowning coarser cock coffers coinage colbert colburn colgate
+    collagen collapse collard collared collars collate collated colleague college colleges collide collude colon
+    colored coloring coloured colours commercialism commercially compares compass compassion compels composes
+    compresses compressing compressive comprise comprised comprises conceal conceit concept concern concert
+    concerto concerts congress connect conner conners connors conor consent consort content contest context
+    contour convene convent convents converge converse converted converter conveys convict cookers cooking
+    coolers cooling coop coopers coppers copping copying corker cormier cornea corneal corned cornell cornered
+    cornet coroner coroners coronet corp corsets costing costner cottage countered counters courage courier
+    couriers covert cramping crap crass crate creamed creamer crease creased creases created creatine creative
+    creator creature credited creditor creditors creeping cremated cress crested crete crippling crips criss
+    croc crock crocs cron crops crosse crossed crosses crossfire crow crowding crowning crows cult culvert cunt
+    cupping curlers cursing curt cussing cust cute cypress dawn deceased decreased decrees deflate delegate
+    deleted deleuze demeter deplete depleted dismayed displaced displaces displays displeased dissolved ditched
+    ditches doable doin dorn doubled doubly doubted dowd downloaded downwind drown dutch ease effected effector
     eighteenth eighties eights element eleventh eluding elven emery enchanted encoding enduring enhances enliven
     enright ensuing entrance entranced entrant eras erased eraser erasers erasure eroding esports evading
     evasion ever everly evers evert exacted exceeded excelled excepted excised excited excreted excused expert
@@ -180,62 +180,62 @@ _COMMON: Final = frozenset("""
     monument morison mortgage mote motioned motives mounted mouthed move moves movin moxie muddle muddled mule
     muse mused musical mutated mutes mutt naivety naver needing needless needlessly neuer neve neves newer
     nineteenth nineties nitro noire noisy noose norma normalcy normalised normalized normally normals norman
-    normans norse norwalk nose obeying orang ordinal originally originate origins outcrop outdo outgrow outpost
-    overall overalls overlaid overland overlap overlaps overload overly overpass overran oversaw overtly paced
-    pairings palaces panting passable pasture pastures payback pays perfect pervert petitioned phonograph
-    photographed photographer photographers photographic photography photon photons pictured pipeline placard
-    placebo placer places placid plagued planed planned plans planted plantings plated playa playbook played
-    players playset pleaded pleased pleated plucked poached pointing policed popsicle portray portrays position
-    positional positions possibly postponed posture postures prays precept prelate presence present preserved
-    prevent primo printing probation prom promise promote promotes promoting promotions prompts proms proportion
-    proportional propose provo provost puncture punctures pupper purpose qualify quantity quarrel quartered
-    quarterly quartet quartets quicken quickest quickie quickly quieted quietest quilt quilted quint quit quite
-    quitter racial radially radiant radiate radical radicals radio raine raised raiser raisers ration rations
-    reade readers readies ready realise reams rears rebels rebuilt receding recessed recesses recorder recover
-    recreating rectory recurring redford reds reduced reefs reeks rees referee refereed referees referred
-    reforming regarding regards regents regularly regulate regulator rehearse rehearsed reheat rejecting rejects
-    relating release released releases releasing reloading remodel remote remotes removal removed remover
-    renault repaying repeal repealing repeated repeater repeaters repelling repels repent replaced replacing
-    replayed replaying replete replica reports reposting rereading resent reserve reserved reserves resetting
-    resolve resorting respecting respects resulted retards retrace retreat retreating retreats revealed
-    revealing revelry revels revenge revenue revenues reverb revered reverend reverent reverie reversals
-    reverted reverting revised revolution revolutions revolve rewarding rewards reworking rightly righty rise
-    riverbed roads sacking saeed sagging sailing salient sampler sanding sang sapling satanic save saving
-    savings sawing scaling scarring scenery scented scents schemes sciatic science sciences scones scots
-    scratched screened screens screwed scrip sealing seconded secondly seed seen semen seng seong serenity
-    seventeenth seventh seventies sever severity severn shade shading shadows shae shake shaking shale shall
-    shame shaming shane shape shaping share sharpen shatter shaved shaven shaver shaving shawn sheaves shelter
-    shill shingle shingles shirt shirts shits shitter shocker shoot shooter shooters shootin shopper shore
-    shores shoring shortened shorty shout shove shower showing showman shrank shriek shrieks shrine shrines
-    shrunk shuster shuts shutter sideshow silenced silencer sill sills silvery simonds sing singe singled
-    singlet singly sings sixpence sixteenth sixth sixties sketched skill skills skirting slade slave slaving
-    slaw slaying slew slice slices slider sliders slime sliver slob slog slop slot slots slowed slowest slows
-    smallish smart smartest smell smelled smelter smollett smooch smoothed smoother smoothie smoothly snaking
-    snapshot snarling snide snort snorting snorts snow snows soaking soften softener softens softest solent
-    solider solvent solver solvers somatic sona sone sono sonos sons sont sony sort sorties sorting sorts
+    normans norse norwalk nose obeying oder omer orang ordinal originally originate origins outcrop outdo
+    outgrow outpost oven overall overalls overlaid overland overlap overlaps overload overly overpass overran
+    oversaw overt overtly paced pairings palaces panting passable pasture pastures payback pays perfect pervert
+    petitioned phonograph photographed photographer photographers photographic photography photon photons
+    pictured pipeline placard placebo placer places placid plagued planed planned plans planted plantings plated
+    playa playbook played players playset pleaded pleased pleated plucked poached pointing policed popsicle
+    portray portrays position positional positions possibly postponed posture postures prays precept prelate
+    presence present preserved prevent primo printing probation prom promise promote promotes promoting
+    promotions prompts proms proportion proportional propose provo provost puncture punctures pupper purpose
+    qualify quantity quarrel quartered quarterly quartet quartets quicken quickest quickie quickly quieted
+    quietest quilt quilted quint quit quite quitter racial radially radiant radiate radical radicals radio raine
+    raised raiser raisers ration rations reade readers readies ready realise reams rears rebels rebuilt receding
+    recessed recesses recorder recover recreating rectory recurring redford reds reduced reefs reeks rees
+    referee refereed referees referred reforming regarding regards regents regularly regulate regulator rehearse
+    rehearsed reheat rejecting rejects relating release released releases releasing reloading remodel remote
+    remotes removal removed remover renault repaying repeal repealing repeated repeater repeaters repelling
+    repels repent replaced replacing replayed replaying replete replica reports reposting rereading resent
+    reserve reserved reserves resetting resolve resorting respecting respects resulted retards retrace retreat
+    retreating retreats revealed revealing revelry revels revenge revenue revenues reverb revered reverend
+    reverent reverie reversals reverted reverting revised revolution revolutions revolve rewarding rewards
+    reworking rightly righty rise riverbed roads sacking saeed sagging sailing salient sampler sanding sang
+    sapling satanic save saving savings sawing scaling scarring scenery scented scents schemes sciatic science
+    sciences scones scots scratched screened screens screwed scrip sealing seconded secondly seed seen semen
+    seng seong serenity seventeenth seventh seventies sever severity severn shade shading shadows shae shake
+    shaking shale shall shame shaming shane shape shaping share sharpen shatter shaved shaven shaver shaving
+    shawn sheaves shelter shill shingle shingles shirt shirts shits shitter shocker shoot shooter shooters
+    shootin shopper shore shores shoring shortened shorty shout shove shower showing showman shrank shriek
+    shrieks shrine shrines shrunk shuster shuts shutter silenced silencer sill sills silvery simonds sing singe
+    singled singlet singly sings sixpence sixteenth sixth sixties sketched skill skills skirting slade slave
+    slaving slaw slaying slew slice slices slider sliders slime sliver slob slog slop slot slots slowed slowest
+    slows smallish smart smartest smell smelled smelter smollett smooch smoothed smoother smoothie smoothly
+    snaking snapshot snarling snide snort snorting snorts snow snows soaking soften softener softens softest
+    solent solider solvent solver solvers somatic sona sone sono sonos sons sont sony sort sorties sorting sorts
     sounded sounder soundly sown sows soylent spacing sparking sparring spastic speared sped speedo speedy speer
     spelled spend spewed spiders spied spill spills spindle sponges sport sporting sports spots spraying spying
     squared squarely squire squires stabbing stabler stacking staffing staining stale stalker stalking stalled
     stalling stalls stamping standing stapler star starc stare staring stark starlet starling starlings starr
-    starring stars started startin startle startling startups starving starz stat states statics statin stating
-    station stats statue statues stature statuses statute statutes stave staying steed sterling steven stevens
-    stewart stifles stiles stilts stirling stirring stitched stole stoll stony stooges store stores storey
-    storied stork storm stormed storming stormy stow strafing strap strat stratum stratus strep stretcher
-    stretchers stretches stretchy strikes stripe striped strives strokes strolls stuart studies stunting sturt
-    styled styling suave subtitled suing sulfide sung sven swarming swatting swaying swindle symonds tack tacks
-    teat tehreek tent tents test tests texas thee there therese thierry thirsty thirteenth thirties thistle
-    thistles thorough though thought threw thrifty throngs tickled tickles tides ties tile tiled tilted timbers
-    timed timer timers timex timey timezone tims tires tithe tithes titties tittle tomes tones totaled trace
-    tracers traces traci tracked tracker trackers tract tracts tracy tradition traditions tram transaction
-    transactions transiting transitional transitioned transitive translation translations trask tree trice trick
-    tricked tricks trig trimmer trio trip triples tripped tris trix trough troughs truck trucks trumped tshirts
-    tubes tues tuned tuner tuners tunis tunnels turners turtles tweety twine tyree undergo undp unger unload
-    unloading unser untie untill unto upgrading upholding uplands uploaded upped upstate upswing upwardly
-    venison verizon verticals vertices vice viewers vimeo vivi vividly voce voiced wards washout watchin webb
-    webmd webs weirder whale whine whistle whit whiten whiter whitest whitey whither whitley whitney whitten
-    whittle whore whose whyte widen widow widower wifes wilder wilders wiles winder windscreen windsor wines
-    winslow wiped wipeout wipers wires wirth wiser wishing wives woods wordy works worlds worms writ writer
-    writers writhing writs written wrote yellows youtuber youtubers zooms zoos zoot
+    starring stars started startle startling startups starving starz stat states statics statin stating station
+    stats statue statues stature statuses statute statutes stave staying steed sterling steven stevens stewart
+    stifles stiles stilts stirling stirring stitched stole stoll stony stooges store stores storey storied stork
+    storm stormed storming stormy stow strafing strap stratum stratus strep stretcher stretchers stretches
+    stretchy strikes stripe striped strives strokes strolls stuart studies stunting sturt styled styling suave
+    subtitled suing sulfide sung sven swarming swatting swaying swindle symonds tack tacks teat tehreek tent
+    tents test tests texas thee there therese thierry thirsty thirteenth thirties thistle thistles thorough
+    though thought threw thrifty throngs tickled tickles tides ties tile tiled tilted timbers timed timer timers
+    timex timey timezone tims tires tithe tithes titties tomes tones totaled trace tracers traces traci tracked
+    tracker trackers tract tracts tracy tradition traditions tram transaction transactions transiting
+    transitional transitioned transitive translation translations trask tree trice trick tricked tricks trig
+    trimmer trio trip triples tripped tris trix trough troughs truck trucks trumped tshirts tubes tues tuned
+    tuner tuners tunis tunnels turners turtles tweety twine tyree undergo undp unger unload unloading unser
+    untie unto upgrading upholding uplands uploaded upped upstate upswing upwardly venison verizon verticals
+    vertices vice viewers vimeo vivi vividly voce voiced wards washout watchin webb webmd webs weirder whale
+    whine whistle whit whiten whiter whitest whitey whither whitley whitney whitten whittle whore whose whyte
+    widen widow widower wifes wilder wilders wiles winder windscreen windsor wines winslow wiped wipeout wipers
+    wires wirth wiser wishing wives woods wordy works worlds worms writ writer writers writhing writs written
+    wrote yellows youtuber youtubers zooms zoos zoot
 """.split())
 
 _BY_FIRST: Final[dict[str, tuple[str, ...]]] = {
