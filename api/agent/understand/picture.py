@@ -46,7 +46,8 @@ _THINGS: Final = (r"(?:faces?|heads?|(?:license|licence|number|car)\s+plates?|pl
                   r"|photobomber|shadow|reflection)")
 _ZH_THINGS: Final = r"(?:人脸|脸部?|车牌号?|路人|行人|人物|人(?!声)|背景(?!\s*(?:音|乐|声|噪))|水印|logo|商标|车辆?)"
 _CANNOT: Final[tuple[tuple[re.Pattern[str], Unmet], ...]] = (
-    (re.compile(r"\b(?:blur|pixelate|pixeli[sz]e|censor|mosaic|hide|mask|obscure|cover|anonymi[sz]e|detect)\s+(?:out\s+|up\s+)?(?:the\s+|all\s+(?:the\s+)?|any\s+|his\s+|her\s+|their\s+|my\s+"
+    (re.compile(r"\b(?:blur|pixelate|pixeli[sz]e|censor|mosaic|hide|mask|obscure|cover|anonymi[sz]e|detect)\s+"
+                r"(?:out\s+|up\s+)?(?:the\s+|all\s+(?:the\s+)?|any\s+|his\s+|her\s+|their\s+|my\s+"
                 r"|every\s+|people'?s\s+|everyone'?s\s+)?(?:[a-z']+\s+){0,2}?" + _THINGS + r"\b"
                 r"|(?<!背景)" + _ZH_THINGS + r"\s*(?:打上?码|打马赛克|模糊|遮挡|遮住)"
                 r"|(?:模糊|打码|打上码|打马赛克|遮挡|遮住|识别|跟踪)\s*(?:掉\s*)?(?:画面中?的?\s*)?" + _ZH_THINGS),
@@ -57,14 +58,16 @@ _CANNOT: Final[tuple[tuple[re.Pattern[str], Unmet], ...]] = (
                 r"|(?:抠掉|抠除|去掉|删掉|移除|去除|擦掉|抹掉)\s*(?:画面中?的?\s*)?(?:[上下左右][边面侧方]?的?\s*)?"
                 + _ZH_THINGS),
      _NO_REMOVAL),
-    (re.compile(r"\b(?:remove|reduce|cut|clean\s+up|get\s+rid\s+of|filter\s+out|take\s+out|lose)\s+(?:the\s+|all\s+(?:the\s+)?"
+    (re.compile(r"\b(?:remove|reduce|cut|clean\s+up|get\s+rid\s+of|filter\s+out|take\s+out|lose)\s+"
+                r"(?:the\s+|all\s+(?:the\s+)?"
                 r"|any\s+|that\s+)?(?:background\s+|wind\s+|street\s+|crowd\s+)?(?:noise|hiss|hum|echo)\b|\bde-?noise\b"
                 r"|\bnoise\s+(?:reduction|removal|cancell?ing)\b|降噪|去噪|(?:去掉|去除|消除|减少|降低)\s*(?:背景)?\s*(?:噪音|杂音|噪声)"),
      _NO_DENOISE),
     (re.compile(r"\b(?:rotate|rotated|turn|tilt)\s+(?:it\s+|this\s+|the\s+(?:video|clip|picture|image)\s+)?(?:by\s+)?"
                 r"(?:90|180|270|-90)\s*(?:degrees?|°)?|\brotate(?:d)?\b(?:\s+(?:it|this|the\s+(?:video|clip)))?"
                 r"(?:\s+(?:clockwise|counter-?clockwise|anti-?clockwise|left|right))?|\b(?:flip|mirror)(?:ped)?\b"
-                r"(?:\s+(?:it|this|the\s+(?:video|clip|picture|image)))?(?:\s+(?:horizontally|vertically|upside\s+down))?"
+                r"(?:\s+(?:it|this|the\s+(?:video|clip|picture|image)))?"
+                r"(?:\s+(?:horizontally|vertically|upside\s+down))?"
                 r"|\bupside\s+down\b|旋转(?:\s*\d+\s*度)?|翻转|镜像|倒过来"), _NO_ROTATION),
     (re.compile(r"\b(?:black\s+and\s+white|black\s*&\s*white|b\s*&\s*w|grayscale|greyscale|monochrome|sepia"
                 r"|vintage\s+(?:look|filter|effect)|(?:instagram\s+|colou?r\s+|retro\s+)?filters?)\b|黑白|滤镜|复古"),
@@ -183,13 +186,15 @@ _ENHANCE_PICTURE: Final = re.compile(
     r"|saturation)\b|\bcolou?r[\s-]*(?:correct(?:ion|ed)?|grade|grading)\b"
     r"|\b(?:brighter|brighten(?:\s+(?:it|this|the\s+\w+))?(?:\s+up)?|more\s+vivid|vivid|more\s+colou?rful"
     r"|more\s+contrast|punchier|more\s+saturat(?:ed|ion))\b|\bauto[\s-]?(?:enhance|correct|levels?|colou?r)\b"
-    r"|\btoo\s+dark\b|\bwashed[\s-]+out\b|\blooks?\s+(?:a\s+bit\s+|kind\s+of\s+|kinda\s+|really\s+)?(?:dark|dull|muddy|flat)\b"
+    r"|\btoo\s+dark\b|\bwashed[\s-]+out\b"
+    r"|\blooks?\s+(?:a\s+bit\s+|kind\s+of\s+|kinda\s+|really\s+)?(?:dark|dull|muddy|flat)\b"
     r"|\blighten\s+(?:it|this|the\s+\w+)(?:\s+up)?\b|\bcolou?rs?\s+(?:pop|brighter|richer|stronger|more\s+vivid)\b"
     r"|调亮|提亮|变亮|亮1点|亮1些|画质优化|优化画质|画质增强|增强画质|调色|更鲜艳|鲜艳1点|色彩更|颜色更|对比度|饱和度"
     r"|好看1点|更好看|画面优化|优化画面|太暗")
 _ENHANCE_SOUND: Final = re.compile(
     r"\bnormali[sz]e\s+(?:the\s+)?(?:audio|sound|loudness|volume|levels?)\b|\bnormali[sz]e\s+it\b"
-    r"|\b(?:loudness|audio|sound|volume)\s+normali[sz]ation\b|\b(?:fix|enhance|clean\s+up)\s+(?:the\s+)?(?:audio|sound)\b"
+    r"|\b(?:loudness|audio|sound|volume)\s+normali[sz]ation\b"
+    r"|\b(?:fix|enhance|clean\s+up)\s+(?:the\s+)?(?:audio|sound)\b"
     r"|\b(?:make|get)\s+(?:it|the\s+(?:audio|sound))\s+sound\s+(?:\w+\s+)?better\b|\bsounds?\s+better\b"
     r"|\bimprove\s+(?:the\s+)?(?:audio|sound)(?:\s+quality)?\b|\bbalance\s+the\s+(?:audio|sound|levels)\b"
     r"|\b(?:even\s+out|level\s+out|level)\s+the\s+(?:audio|sound|volume)\b|\bconsistent\s+(?:volume|loudness)\b"
@@ -197,7 +202,8 @@ _ENHANCE_SOUND: Final = re.compile(
     r"|音量标准化|响度|声音优化|优化声音|音频优化|优化音频|统一音量|音量均衡|音量统一|声音更好听")
 _ENHANCE_BOTH: Final = re.compile(
     r"\benhance(?:d|ment)?\b|\bimprove\s+(?:it|this|the\s+video|the\s+clip|everything)\b"
-    r"|\bmake\s+(?:it|this)\s+(?:a\s+lot\s+|much\s+)?better\b|\bpolish(?:\s+(?:it|this))?(?:\s+up)?\b|\btouch\s+(?:it\s+)?up\b"
+    r"|\bmake\s+(?:it|this)\s+(?:a\s+lot\s+|much\s+)?better\b|\bpolish(?:\s+(?:it|this))?(?:\s+up)?\b"
+    r"|\btouch\s+(?:it\s+)?up\b"
     r"|优化1下|美化|增强效果|1键优化|(?<![画音声])优化(?![画音声])")
 
 

@@ -138,7 +138,8 @@ def _find_ranges(s: str, ctx: _Context) -> _Result:
 
 _REPEAT_VERB: Final = re.compile(r"\b(?P<strong>repeat|replay)\b|\b(?:loop|play)\b|(?P<zstrong>重复|重播)|循环|播放")
 _TIMES: Final = re.compile(r"(?<![\d.])(?P<n>\d+)\s*(?:times|x)\b(?!\s*(?:faster|slower|quicker|speed|as\s+(?:fast"
-                           r"|quick|slow)))|\b(?P<w>twice|thrice)\b(?!\s+as\s+(?:fast|quick|slow))|(?P<z>\d+)\s*(?:次|遍)")
+                           r"|quick|slow)))|\b(?P<w>twice|thrice)\b(?!\s+as\s+(?:fast|quick|slow))"
+                           r"|(?P<z>\d+)\s*(?:次|遍)")
 _ANIMATED: Final = re.compile(r"\b(?:gif+s?|webp)\b|动图")
 
 

@@ -13,8 +13,9 @@ _SESSION: Final[tuple[tuple[re.Pattern[str], str, dict[str, str]], ...]] = (
     (re.compile(r"\bstart\s+(?:over|again|afresh|from\s+scratch)\b|\bfrom\s+scratch\b"
                 r"|\breset\b(?!\s+(?:the\s+)?(?:music|volume|speed|title|text|fps|size|width|loop))"
                 r"|\b(?:go|get|take\s+it|bring\s+it)\s+back\s+to\s+(?:the\s+|my\s+)?(?:original|start|beginning|upload"
-                r"|raw)\b|\brevert\s+(?:it\s+|everything\s+|all\s+)?(?:back\s+)?to\s+(?:the\s+)?(?:original|start|beginning)\b"
-                r"|\bback\s+to\s+(?:the\s+)?original\b|\bundo\s+(?:everything|all(?:\s+(?:the|my))?(?:\s+(?:edits|changes))?)\b"
+                r"|raw)\b|\brevert\s+(?:it\s+|everything\s+|all\s+)?(?:back\s+)?to\s+(?:the\s+)?"
+                r"(?:original|start|beginning)\b|\bback\s+to\s+(?:the\s+)?original\b"
+                r"|\bundo\s+(?:everything|all(?:\s+(?:the|my))?(?:\s+(?:edits|changes))?)\b"
                 r"|\b(?:clear|discard|drop|throw\s+away)\s+(?:all\s+)?(?:the\s+|my\s+)?(?:edits|changes)\b"
                 r"|重新开始|重新来|从头开始|从头再来|恢复原样|恢复原始|回到原始|回到最初|还原(?!.*?(?:音量|速度))|撤销(?:所有|全部)"
                 r"|全部撤销|重置"), "start_over", {}),

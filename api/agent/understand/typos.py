@@ -4,8 +4,8 @@ keyword ("frist" → "first", "muet" → "mute", "gfi" → "gif", "slidshow" →
 An edit is a letter added, dropped, changed, or two neighbours swapped (Damerau, optimal string alignment). A
 word of 3 letters is only corrected by a swap. A word is never changed when it is a keyword itself, a word any
 handler's pattern looks for, or a common English word (:data:`_COMMON`: "test" stays "test", not "text"); nor
-when two keywords are equally near, nor into its own plural or singular. The first letter must agree, except
-that the first two may be swapped ("ivdeo").
+when two different keywords are equally near (a keyword and its plural count as one: "giff" is "gif"), nor into
+its own plural or singular. The first letter must agree, except that the first two may be swapped ("ivdeo").
 """
 
 from __future__ import annotations
