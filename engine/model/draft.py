@@ -25,7 +25,6 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -111,21 +110,17 @@ class Output(Model):
                               description="output width in px; the height follows the canvas aspect")
     fps: float | None = Field(None, gt=0, le=60)
     loop: int = Field(0, ge=-1, le=65535, description="GIF/WebP: 0 loops forever, -1 plays once, N repeats N times")
-    max_mb: float | None = Field(None, gt=0, le=1000,
-                                 description="GIF only: search fps, width and colours to stay under")
+    max_mb: float | None = Field(
+        None, gt=0, le=1000,
+        description="size target in MB (10^6 bytes), any format: resolution, fps and bitrate (GIF: width, fps and "
+                    "colours) are chosen to stay under it, whatever quality says; quality only chooses among "
+                    "settings that fit")
     colors: int = Field(256, ge=2, le=256, description="GIF palette size")
     dither: Literal["bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "heckbert", "none"] = "bayer"
     bayer_scale: int = Field(5, ge=0, le=5)
     stats: Literal["full", "diff", "scene"] = Field(
         "diff", description="GIF palette statistics: whole clip, moving parts only, or a new palette for every "
                             "frame (per scene: for clips that cut between very different shots)")
-
-    @field_validator("max_mb")
-    @classmethod
-    def _gif_only(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value is not None and info.data.get("format", "mp4") != "gif":
-            raise PydanticCustomError("gif_only", "a size target is supported for gif output only")
-        return value
 
 
 class Meta(Model):

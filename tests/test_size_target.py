@@ -1,0 +1,100 @@
+"""Size targets (m.out.max_mb) hold whatever quality says, for MP4, WebM, GIF and WebP: real renders,
+probed; an impossible target is refused before anything is written; the API reports the size reached."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from engine.errors import DraftError
+from engine.media.probe import inspect_output
+from engine.model.draft import parse_draft
+from engine.pipeline import size_target
+from tests.conftest import ffmpeg
+
+SECONDS = 8
+
+
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A noisy camera-like clip: 640x360, 30 fps, 8 s, with a tone; its quality-high MP4 is about 3.5 MB."""
+    path = tmp_path_factory.mktemp("camera") / "camera.mp4"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s=640x360:r=30:d={SECONDS},noise=alls=6:allf=t",
+           "-f", "lavfi", "-i", f"sine=f=440:d={SECONDS}", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "14",
+           "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
+    return path
+
+
+def sized(src: Path, fmt: str, max_mb: float | None, **out: object) -> dict:
+    return {"m": {"out": {"format": fmt, "quality": "high", "max_mb": max_mb, **out}},
+            "t": [{"tt": 0, "sg": [{"src": str(src)}]}]}
+
+
+# ---------------------------------------------------------------- the plan, without encoding
+
+
+def test_max_mb_is_valid_for_every_format() -> None:
+    for fmt in ("mp4", "webm", "gif", "webp"):
+        assert parse_draft({"m": {"out": {"format": fmt, "quality": "high", "max_mb": 2}}}).m.out.max_mb == 2
+    for bad in (0, -1, 1001):
+        with pytest.raises(DraftError) as err:
+            parse_draft({"m": {"out": {"max_mb": bad}}})
+        assert err.value.issues[0].path == "m.out.max_mb"
+
+
+def test_the_ladder_keeps_the_shape_and_goes_down() -> None:
+    rungs = size_target.ladder(1080, 1920, Fraction(30))
+    assert rungs[0] == size_target.Rung(1080, 1920, Fraction(30))
+    assert all(abs(r.width / r.height - 1080 / 1920) < 0.01 for r in rungs)
+    assert min(rungs, key=lambda r: r.pixel_rate) == size_target.Rung(240, 426, Fraction(15))
+    assert {min(r.width, r.height) for r in rungs} == {1080, 720, 540, 480, 360, 240}
+
+
+# ---------------------------------------------------------------- real renders
+
+
+def test_mp4_quality_high_holds_the_target(do_render, camera) -> None:
+    result = do_render(sized(camera, "mp4", 1.0), "small.mp4")
+    info = inspect_output(result.path)
+    assert 600_000 <= result.size_bytes == result.path.stat().st_size <= 1_000_000
+    assert info.video_codec == "h264" and info.has_audio and abs(info.duration_s - SECONDS) < 0.1
+    assert result.target_bytes == 1_000_000 and result.encoding is not None
+    assert result.encoding["size_bytes"] == result.size_bytes and result.encoding["video_kbps"] > 100
+
+
+def test_webm_quality_high_holds_the_target(do_render, camera) -> None:
+    result = do_render(sized(camera, "webm", 0.8), "small.webm")
+    info = inspect_output(result.path)
+    assert 480_000 <= result.size_bytes <= 800_000
+    assert info.video_codec == "vp9" and info.audio_codec == "opus" and abs(info.duration_s - SECONDS) < 0.1
+
+
+def test_a_tight_target_steps_down_the_ladder(do_render, camera) -> None:
+    """0.25 MB for 8 s leaves too few bits for 360p at 30 fps: a smaller picture, still under the target."""
+    result = do_render(sized(camera, "mp4", 0.25), "tiny.mp4")
+    assert result.size_bytes <= 250_000 and result.has_audio
+    assert result.height < 360 and result.encoding is not None and result.encoding["height"] == result.height
+
+
+def test_gif_and_webp_quality_high_hold_the_target(do_render, camera) -> None:
+    clip = {"src": str(camera), "d": 2000}
+    for fmt, target in (("gif", 0.3), ("webp", 0.15)):
+        draft = {"m": {"out": {"format": fmt, "quality": "high", "max_mb": target, "width": 320}},
+                 "t": [{"tt": 0, "sg": [clip]}]}
+        result = do_render(draft, f"small.{fmt}")
+        assert result.size_bytes <= target * 1e6 and result.target_bytes == target * 1e6
+        assert result.encoding is not None and inspect_output(result.path).frames > 0
+
+
+def test_an_impossible_target_is_refused_before_anything_is_written(do_render, media, tmp_path) -> None:
+    long = {"m": {"out": {"format": "mp4", "quality": "high", "max_mb": 0.01}},
+            "t": [{"tt": 0, "sg": [{"src": str(media.green_png), "d": 300_000}]}]}
+    for fmt in ("mp4", "webm", "gif", "webp"):
+        long["m"]["out"]["format"] = fmt
+        with pytest.raises(DraftError) as err:
+            do_render(long, f"never.{fmt}")
+        assert (err.value.issues[0].path, err.value.issues[0].rule) == ("m.out.max_mb", "size_reachable")
+        assert "max_mb" in str(err.value)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(("never", ".never"))]
