@@ -6,6 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import httpx
 import pytest
 
 from engine.errors import DraftError
@@ -98,3 +99,32 @@ def test_an_impossible_target_is_refused_before_anything_is_written(do_render, m
         assert (err.value.issues[0].path, err.value.issues[0].rule) == ("m.out.max_mb", "size_reachable")
         assert "max_mb" in str(err.value)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(("never", ".never"))]
+
+
+# ---------------------------------------------------------------- through the API
+
+
+def test_an_export_with_quality_high_keeps_the_drafts_target(api_server, clients, camera, media) -> None:
+    client = clients(api_server.base).connect()
+    [clip, still] = client.upload(camera, media.green_png)["data"]["files"]
+    draft = {"m": {"out": {"format": "mp4", "quality": "low", "max_mb": 0.5}},
+             "t": [{"tt": 0, "sg": [{"src": clip["url"], "d": 4000}]}]}
+    done = client.wait(client.export(draft)["id"])                      # the seeds' {"format":"mp4","quality":"high"}
+    assert done["status"] == "completed", done
+    out = done["output"]
+    assert out["size"] <= 500_000 and out["target_mb"] == 0.5 and out["size_target_met"] is True
+    assert out["encoding"]["height"] == out["height"] and out["encoding"]["video_kbps"] > 0
+    assert len(httpx.get(out["url"]).content) == out["size"]
+
+    webm = client.wait(client.export(draft, {"format": "webm", "quality": "high", "max_mb": 0.3, "extra": 1})["id"])
+    assert webm["status"] == "completed" and webm["output"]["target_mb"] == 0.3       # the tighter target
+    assert webm["output"]["size"] <= 300_000 and webm["output"]["format"] == "webm"
+
+    long = {"m": {"out": {"max_mb": 0.01}}, "t": [{"tt": 0, "sg": [{"src": still["url"], "d": 120_000}]}]}
+    render_id = "render_impossible_target"
+    reply = client.call("POST", "/api/render/proxy/lambda", json={
+        "id": render_id, "sessionId": client.session_id, "draft": long, "output": {"format": "mp4", "quality": "high"}})
+    body = reply.json()
+    assert (reply.status_code, body["code"]) == (400, 400) and "max_mb" in body["message"]
+    assert [i["path"] for i in body["data"]["issues"]] == ["m.out.max_mb"]
+    assert client.call("GET", f"/api/render/proxy/lambda/{render_id}").json()["code"] == 404
