@@ -147,32 +147,35 @@ def _audio_bps(spec: OutputSpec, usable_bps: float) -> int | None:
     return normal if normal <= usable_bps * AUDIO_SHARE_MAX else tight
 
 
-def _unreachable(tl: Timeline, smallest: str, need_bytes: float) -> DraftError:
-    spec = tl.output
+def _unreachable(spec: OutputSpec, duration_s: float, smallest: str, need_bytes: float) -> DraftError:
     assert spec.max_bytes is not None
     mb = max(0.01, math.ceil(need_bytes / 10_000) / 100)
     return DraftError([Issue(
         "m.out.max_mb", "size_reachable",
-        f"max_mb {spec.max_bytes / 1e6:g} cannot hold {tl.duration_s:.1f} s of {spec.format}: even at "
+        f"max_mb {spec.max_bytes / 1e6:g} cannot hold {duration_s:.1f} s of {spec.format}: even at "
         f"{smallest} it needs about {mb:g} MB; raise max_mb to at least {mb:g} or shorten the timeline")])
 
 
 def plan_video(tl: Timeline) -> Plan:
     """The first encode of an MP4/WebM size search, or DraftError when the target cannot be met at all."""
-    spec = tl.output
+    return plan_video_for(tl.output, tl.duration_s, tl.canvas.width, tl.canvas.height, tl.canvas.fps)
+
+
+def plan_video_for(spec: OutputSpec, duration_s: float, width: int, height: int, fps: Fraction) -> Plan:
+    """:func:`plan_video` from the facts it needs: the output, the length, the output canvas."""
     assert spec.max_bytes is not None and spec.format in VIDEO_FORMATS
-    duration = max(tl.duration_s, 1e-3)
+    duration = max(duration_s, 1e-3)
     usable = _usable_bits(spec.max_bytes)
     audio = _audio_bps(spec, usable / duration)
     video_bits = usable - (audio or 0) * duration
-    rungs = ladder(tl.canvas.width, tl.canvas.height, tl.canvas.fps)
+    rungs = ladder(width, height, fps)
     cap = _video_cap(video_bits, duration, audio)
     smallest = min(rungs, key=lambda r: r.pixel_rate)
-    if cap.video_bps < max(MIN_VIDEO_BPS, FLOOR_BPP * smallest.pixel_rate):
-        floor_bps = max(MIN_VIDEO_BPS, FLOOR_BPP * smallest.pixel_rate)
+    floor_bps = max(MIN_VIDEO_BPS, FLOOR_BPP * smallest.pixel_rate)
+    if cap.video_bps < floor_bps:
         need = ((floor_bps * (duration + INITIAL_FILL * _buffer_s(duration)) + (audio or 0) * duration) / 8
                 + CONTAINER_BYTES) / (1 - CONTAINER_SHARE)
-        raise _unreachable(tl, smallest.label(), need)
+        raise _unreachable(spec, duration, smallest.label(), need)
     rung = next((r for r in rungs if cap.video_bps / r.pixel_rate >= SANE_BPP[spec.format]), smallest)
     return Plan(spec.format, spec.max_bytes, duration, rungs, audio, Attempt(rung, cap))
 
@@ -260,7 +263,7 @@ def check_animated_floor(tl: Timeline) -> None:
     fps = min(float(tl.canvas.fps), ANIMATED_MIN_FPS)
     need = tl.duration_s * fps * ANIMATED_FRAME_BYTES + ANIMATED_HEADER_BYTES
     if need > spec.max_bytes:
-        raise _unreachable(tl, f"{fps:g} fps with nothing moving", need)
+        raise _unreachable(spec, tl.duration_s, f"{fps:g} fps with nothing moving", need)
 
 
 def check_reachable(tl: Timeline) -> None:
