@@ -12,11 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.chunks import plan_parts
 from engine.errors import DraftError, TargetSizeUnreachable
 from engine.media.probe import inspect_output
+from engine.media.resolve import LocalResolver
 from engine.model.canvas import OutputSpec
 from engine.model.draft import parse_draft
 from engine.pipeline import size_target
+from engine.pipeline.render import probe_sources
 from tests.conftest import ffmpeg
 
 SECONDS = 8
@@ -93,6 +96,15 @@ def test_retries_go_lower_and_give_up_after_three() -> None:
     assert size_target.retry(plan, [over, dataclasses.replace(second, size_bytes=990_000)]) is None
     with pytest.raises(TargetSizeUnreachable):
         size_target.retry(plan, [over, over, dataclasses.replace(third, size_bytes=1_050_000)])
+
+
+def test_size_targeted_renders_are_never_chunked(camera) -> None:
+    """Parts could not share one budget exactly: a draft with max_mb is rendered whole."""
+    for fmt in ("mp4", "gif"):
+        plain, targeted = sized(camera, fmt, None), sized(camera, fmt, 1.0)
+        media = probe_sources(parse_draft(plain), LocalResolver())
+        assert len(plan_parts(plain, media, 2.0)) > 1
+        assert len(plan_parts(targeted, media, 2.0)) == 1
 
 
 # ---------------------------------------------------------------- real renders
