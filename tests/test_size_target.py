@@ -136,13 +136,35 @@ def test_a_tight_target_steps_down_the_ladder(do_render, camera) -> None:
 
 
 def test_gif_and_webp_quality_high_hold_the_target(do_render, camera) -> None:
-    clip = {"src": str(camera), "d": 2000}
-    for fmt, target in (("gif", 0.3), ("webp", 0.15)):
-        draft = {"m": {"out": {"format": fmt, "quality": "high", "max_mb": target, "width": 320}},
-                 "t": [{"tt": 0, "sg": [clip]}]}
+    """2 s at 480 px: quality high makes a ~0.2 MB WebP and a ~2.5 MB GIF, so both searches must go lower."""
+    for fmt, target in (("gif", 0.3), ("webp", 0.12)):
+        draft = {"m": {"out": {"format": fmt, "quality": "high", "max_mb": target}},
+                 "t": [{"tt": 0, "sg": [{"src": str(camera), "d": 2000}]}]}
         result = do_render(draft, f"small.{fmt}")
         assert result.size_bytes <= target * 1e6 and result.target_bytes == target * 1e6
-        assert result.encoding is not None and inspect_output(result.path).frames > 0
+        assert result.encoding is not None and result.encoding["size_bytes"] == result.size_bytes
+        tries = [a["size_bytes"] for a in result.encoding["attempts"]]
+        assert len(tries) > 1 and tries[0] > target * 1e6 and result.size_bytes in tries
+        info = inspect_output(result.path)
+        assert info.frames > 0 and (info.width, info.height) == (result.width, result.height)
+
+
+def test_an_encode_over_the_target_is_retried_lower_and_never_kept(do_render, camera, tmp_path,
+                                                                    monkeypatch) -> None:
+    """A budget 40 % too generous (as if the container cost nothing and more) makes the first MP4 too big:
+    it is weighed, the cap scaled down and the same size tried again; with one try allowed, nothing is kept."""
+    monkeypatch.setattr(size_target, "CONTAINER_SHARE", -0.4)
+    draft = sized(camera, "mp4", 0.5)
+    draft["t"][0]["sg"][0]["d"] = 4000
+    result = do_render(draft, "retried.mp4")
+    assert result.encoding is not None
+    first, second = result.encoding["attempts"]
+    assert first["size_bytes"] > 500_000 >= second["size_bytes"] == result.size_bytes
+    assert (first["width"], first["fps"]) == (second["width"], second["fps"]) and result.has_audio
+    monkeypatch.setattr(size_target, "MAX_TRIES", 1)
+    with pytest.raises(TargetSizeUnreachable):
+        do_render(draft, "over.mp4")
+    assert not [p for p in tmp_path.iterdir() if "over" in p.name]
 
 
 def test_an_impossible_target_is_refused_before_anything_is_written(do_render, media, tmp_path) -> None:

@@ -189,11 +189,14 @@ def _encode_to_target(model: Draft, media: Mapping[str, MediaInfo], tl: Timeline
     search = size_target.plan_video(tl) if video else size_target.plan_webp(tl, WEBP_QUALITY[spec.quality])
     attempt: size_target.Attempt | None = search.first
     tried: list[size_target.Attempt] = []
-    runs, now = 0, tl
+    runs, now, prepared = 0, tl, None
     while attempt is not None:
         now = size_target.timeline_at(model, media, tl, attempt.rung)
         attempt = replace(attempt, rung=size_target.Rung(now.canvas.width, now.canvas.height, now.canvas.fps))
-        sources, warnings = prepare_sources(now, work, fonts, choice if decodes_video else None, cancel)
+        if prepared is None or prepared[0] is not now:        # a retry at the same size reuses its pictures
+            prepared = (now, *prepare_sources(now, work, fonts, choice if decodes_video else None, cancel))
+        _, sources, warnings = prepared
+        temp.unlink(missing_ok=True)                          # FFmpeg runs without -y: the last try goes first
         k = len(tried)        # the first try takes most of the progress, each retry half what is left
         low, high = (0.0 if k == 0 else 1 - 0.2 / 2 ** (k - 1)), 1 - 0.2 / 2 ** k
         passes, _gif, want = _encode(now, sources, choice, config, temp, work,

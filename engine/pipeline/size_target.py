@@ -12,8 +12,8 @@ target/actual * 0.95 and tried again, then a lower rung; never more than :data:`
 never a file over the target (TargetSizeUnreachable). A target that not even the lowest rung could
 meet is refused before anything is encoded (DraftError at ``m.out.max_mb``).
 
-WebP (:func:`plan_webp`): the quality's own setting first, then lower quality, width and fps,
-scaled by how far the last try missed. GIF: :mod:`engine.pipeline.gif_size`.
+WebP (:func:`plan_webp`): the quality's own setting first, then each try a step lower in quality
+and smaller in width (then fps) by how far the last one missed. GIF: :mod:`engine.pipeline.gif_size`.
 Pure: render.py runs the encodes.
 """
 
@@ -230,9 +230,8 @@ def retry_webp(plan: Plan, tried: list[Attempt]) -> Attempt | None:
         smallest = min(tried, key=lambda t: t.size_bytes or 0)
         raise TargetSizeUnreachable(plan.target_bytes, smallest.size_bytes or 0, smallest.label())
     ratio = plan.target_bytes * WEBP_AIM / last.size_bytes
+    # a quality step alone is no sure gain on noisy pictures (libwebp may even grow): take both
     quality = next((q for q in WEBP_QUALITY_STEPS if q < last.quality), last.quality)
-    if quality < last.quality:
-        ratio /= 0.8            # a quality step takes about a fifth off
     start = plan.rungs[0]
     rung = last.rung
     if ratio < 1:
