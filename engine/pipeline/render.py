@@ -135,15 +135,16 @@ def render(
             staged_output(output) as out:
         work = Path(scratch)
         catalog = fonts or FontCatalog.discover(config.font_dirs)
-        sized = tl.output.max_bytes is not None and tl.output.format != "gif"
-        if sized:
+        encoding: dict[str, Any] | None = None
+        if tl.output.max_bytes is not None and tl.output.format != "gif":
             tl, passes, encoding, out.want, warnings = _encode_to_target(
                 model, media, tl, catalog, choice, decodes_video, config, out.temp, work, report, cancel)
             gif_report = None
         else:
             sources, warnings = prepare_sources(tl, work, catalog, choice if decodes_video else None, cancel)
             passes, gif_report, out.want = _encode(tl, sources, choice, config, out.temp, work, report, cancel, plan)
-            encoding = gif_report if gif_report is not None and tl.output.max_bytes is not None else None
+            if tl.output.max_bytes is not None:
+                encoding = gif_report
     assert out.info is not None and out.want is not None
     warnings += _scratch_warnings(tl, plan)
     info, want, out_path = out.info, out.want, out.path
@@ -197,15 +198,18 @@ def _encode_to_target(model: Draft, media: Mapping[str, MediaInfo], tl: Timeline
             prepared = (now, *prepare_sources(now, work, fonts, choice if decodes_video else None, cancel))
         _, sources, warnings = prepared
         temp.unlink(missing_ok=True)                          # FFmpeg runs without -y: the last try goes first
-        k = len(tried)        # the first try takes most of the progress, each retry half what is left
-        low, high = (0.0 if k == 0 else 1 - 0.2 / 2 ** (k - 1)), 1 - 0.2 / 2 ** k
-        passes, _gif, want = _encode(now, sources, choice, config, temp, work,
-                                     lambda f, lo=low, hi=high: report(lo + (hi - lo) * f), cancel,
+        passes, _gif, want = _encode(now, sources, choice, config, temp, work, _share(report, len(tried)), cancel,
                                      plan_scratch(now, config), attempt.cap if video else None, attempt.quality)
         runs += passes
         tried.append(replace(attempt, size_bytes=temp.stat().st_size))
         attempt = (size_target.retry if video else size_target.retry_webp)(search, tried)
     return now, runs, search.report(tried), want, warnings
+
+
+def _share(report: ProgressCallback, k: int) -> ProgressCallback:
+    """Try ``k``'s part of the progress: the first try most of it, each retry half of what is left."""
+    low, high = (0.0 if k == 0 else 1 - 0.2 / 2 ** (k - 1)), 1 - 0.2 / 2 ** k
+    return lambda fraction: report(low + (high - low) * fraction)
 
 
 def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineConfig, temp: Path, work: Path,
