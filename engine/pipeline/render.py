@@ -190,13 +190,15 @@ def _encode_to_target(model: Draft, media: Mapping[str, MediaInfo], tl: Timeline
     search = size_target.plan_video(tl) if video else size_target.plan_webp(tl, WEBP_QUALITY[spec.quality])
     attempt: size_target.Attempt | None = search.first
     tried: list[size_target.Attempt] = []
-    runs, now, prepared = 0, tl, None
+    runs, now = 0, tl
+    prepared: tuple[size_target.Rung, Timeline, Sources, list[str]] | None = None
     while attempt is not None:
-        now = size_target.timeline_at(model, media, tl, attempt.rung)
-        attempt = replace(attempt, rung=size_target.Rung(now.canvas.width, now.canvas.height, now.canvas.fps))
-        if prepared is None or prepared[0] is not now:        # a retry at the same size reuses its pictures
-            prepared = (now, *prepare_sources(now, work, fonts, choice if decodes_video else None, cancel))
-        _, sources, warnings = prepared
+        if prepared is None or prepared[0] != attempt.rung:      # a retry at the same size reuses its pictures
+            now = size_target.timeline_at(model, media, tl, attempt.rung)
+            made = size_target.Rung(now.canvas.width, now.canvas.height, now.canvas.fps)
+            prepared = (made, now, *prepare_sources(now, work, fonts, choice if decodes_video else None, cancel))
+        made, now, sources, warnings = prepared
+        attempt = replace(attempt, rung=made)
         temp.unlink(missing_ok=True)                          # FFmpeg runs without -y: the last try goes first
         passes, _gif, want = _encode(now, sources, choice, config, temp, work, _share(report, len(tried)), cancel,
                                      plan_scratch(now, config), attempt.cap if video else None, attempt.quality)
