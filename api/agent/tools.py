@@ -9,6 +9,7 @@ and its reply says exactly what changed (lengths from the draft's own arithmetic
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -216,6 +217,9 @@ def repeat(draft: Draft, ws: Workspace, a: o.Repeat) -> ToolResult:
     it; one that runs across an edge (the music, a caption over the whole video) plays on across the repeats."""
     draft = subject(draft, ws)
     total, start, stop = _range_check(draft, a.start_ms, a.end_ms)
+    start, stop = _snapped(draft, start), _snapped(draft, stop)
+    if stop - start < 100:
+        raise ToolError("That part is too short to repeat.", "这一段太短，无法重复。")
     length, extra = stop - start, (a.times - 1) * (stop - start)
     per_track, repeated, music_on = [], [], False
     for track in draft.get("t", []):
@@ -249,6 +253,19 @@ def repeat(draft: Draft, ws: Workspace, a: o.Repeat) -> ToolResult:
                            f"the video is now {secs(after)} s long (was {secs(total)} s).{also}",
                            f"已将 {span_text(start, length)} 连续播放 {a.times} 次；{went_on_zh}"
                            f"视频现在时长 {secs(after)} 秒（原来 {secs(total)} 秒）。{also_zh}"))
+
+
+def _snapped(draft: Draft, ms: int) -> int:
+    """``ms``, moved onto the nearest edge of a picture segment when it is less than one output frame away from it,
+    so that cutting there leaves no piece too short to show."""
+    meta = draft.get("m") or {}
+    out = meta.get("out") or {}
+    rate = float(meta.get("fps") or 30)
+    rate = float(out.get("fps") or (min(rate, 15) if out.get("format") in ("gif", "webp") else rate))
+    frame = math.ceil(1000 / rate)
+    edges = {e for t in tracks_of(draft, TRACK_VIDEO) for s in t.get("sg", []) for e in (s["st"], seg_end(s))}
+    near = min(edges, key=lambda e: (abs(e - ms), e), default=ms)
+    return near if abs(near - ms) < frame else ms
 
 
 def _repeated_picture(seg: dict[str, Any], ws: Workspace, start: int, stop: int, times: int) -> list[dict[str, Any]]:
