@@ -212,7 +212,7 @@ def test_a_slideshow_of_a_total_length_gives_images_what_the_clips_leave() -> No
     assert timeline_ms(result.draft) == 20_000
     assert engine_timeline(result.draft).duration_s == 20.0       # transitions are centred on cuts: nothing shortens
     assert "5.83 s per image" in result.said.en and "20 s in all" in result.said.en
-    assert "at their own length" in result.said.en
+    assert "(1 clip at its own length)" in result.said.en
     assert "20 秒" in result.said.zh
 
 
@@ -240,6 +240,19 @@ def test_a_slideshow_by_seconds_per_image_still_works_and_carries_music_to_its_e
     assert [s["d"] for s in result.draft["t"][0]["sg"]] == [4000, 4000]
     assert [(s["st"], s["d"]) for s in result.draft["t"][1]["sg"]] == [(0, 8000)]
     assert "4 s per image" in result.said.en and "8 s in all" in result.said.en
+
+
+def test_a_slideshow_carries_the_texts_onto_its_own_length() -> None:
+    old = {"v": 1, "m": {}, "t": [track(seg(CLIP, 0, 10_000)),
+                                  {"tt": 7, "sg": [{"txt": "over all", "st": 0, "d": 10_000}]},
+                                  {"tt": 7, "sg": [{"txt": "title", "st": 0, "d": 2000},
+                                                   {"txt": "middle", "st": 7000, "d": 1000},
+                                                   {"txt": "bye", "st": 8000, "d": 2000}]}]}
+    result = run("slideshow", old, ws(PHOTO, TALL), total_s=6)
+    texts = [(s["txt"], s["st"], s["d"]) for t in result.draft["t"][1:] for s in t["sg"]]
+    assert texts == [("over all", 0, 6000), ("title", 0, 2000), ("bye", 4000, 2000)]
+    assert '"middle" came after the show\'s end and was removed' in result.said.en
+    engine_timeline(result.draft)
 
 
 @PROPERTY
@@ -294,7 +307,8 @@ def test_crop_sets_the_box_on_every_piece_and_the_canvas_follows_its_shape() -> 
     result = run("crop", draft, ws(), x=0.25, y=0, w=0.5, h=1)
     assert [s["crop"] for s in result.draft["t"][0]["sg"]] == [{"x": 0.25, "y": 0, "w": 0.5, "h": 1}] * 2
     assert (result.draft["m"]["width"], result.draft["m"]["height"]) == (320, 360)
-    assert "all 2 pieces" in result.said.en and "25%-75% across" in result.said.en and "320x360" in result.said.en
+    assert "all 2 pieces" in result.said.en and "25%-75% across and the full height" in result.said.en
+    assert "the frame is now 320x360" in result.said.en
     engine_timeline(result.draft)
 
     again = run("crop", result.draft, ws(), x=0, y=0.5, w=1, h=0.5)        # within the first crop

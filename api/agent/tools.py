@@ -107,14 +107,14 @@ def set_output(draft: Draft, ws: Workspace, a: o.SetOutput) -> ToolResult:
             zh.append(f"压缩（{out['quality']} 画质，{out['resolution']}）")
     if a.max_mb:                 # every format holds it at export, whatever quality the export asks for
         out["max_mb"] = a.max_mb
-        en.append(f"a size limit: the file will be under {a.max_mb:g} MB")
-        zh.append(f"文件大小上限：导出的文件将小于 {a.max_mb:g} MB")
+        en.append(f"a size limit (the file will be under {a.max_mb:g} MB)")
+        zh.append(f"文件大小上限（导出的文件将小于 {a.max_mb:g} MB）")
     if fmt == "gif" and "loop" not in out:
         out["loop"] = 0
     if not en:
         en, zh = ["kept the output settings"], ["输出设置未变"]
     return ToolResult(draft, {"status": "success", "output": dict(out)},
-                      Said("Set the " + ", ".join(en) + ".", "已设置：" + "，".join(zh) + "。"))
+                      Said("Set the output: " + ", ".join(en) + ".", "已设置：" + "，".join(zh) + "。"))
 
 
 # ---------------------------------------------------------------- cutting the timeline
@@ -661,7 +661,12 @@ def slideshow(draft: Draft, ws: Workspace, a: o.Slideshow) -> ToolResult:
     kind = a.transition or "fade"
     used = _transitions(segments, kind, TRANSITION_MS)
     before = normalised(draft, ws) if draft else {}
-    others = _refit([t for t in before.get("t", []) if track_type(t) != TRACK_VIDEO], cursor, ws)
+    carried = [t for t in before.get("t", []) if track_type(t) != TRACK_VIDEO]
+    others, dropped = _refit(carried, timeline_ms(before) if before else 0, cursor, ws)
+    if dropped:
+        quoted = ", ".join(f'"{t}"' for t in dropped)
+        note = Said(f"{note.en} The text {quoted} came after the show's end and was removed.",
+                    f"{note.zh}文字 {quoted} 超出了幻灯片的结尾，已删除。")
     new = {"v": 1, "m": dict(before.get("m", {})), "t": [base, *others]}
     output_of(new).setdefault("resolution", "1080p")
     total = timeline_ms(new)
@@ -672,7 +677,8 @@ def slideshow(draft: Draft, ws: Workspace, a: o.Slideshow) -> ToolResult:
     clips = sum(1 for r in refs if r.kind == "video")
     whole = all(length >= (r.duration_ms or STILL_MS) for r, length in zip(refs, lengths, strict=True)
                 if r.kind == "video")
-    clips_en = f" ({clips} of them clips, at their own length)" if clips and whole else ""
+    clips_en = (f" ({clips} clip{'s' if clips > 1 else ''} at {'their' if clips > 1 else 'its'} own length)"
+                if clips and whole else "")
     cuts = (f", with {kind} transitions ({used} ms, centred on the cuts)" if used else "")
     cuts_zh = (f"，带 {kind} 转场（{used} 毫秒）" if used else "")
     return ToolResult(new, {"status": "success", "slides": len(refs), "seconds_each": (per_image[0] / 1000
@@ -730,22 +736,28 @@ def _per_image(lengths: list[int]) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _refit(tracks: list[dict[str, Any]], length: int, ws: Workspace) -> list[dict[str, Any]]:
-    """Text and sound tracks carried onto a new timeline ``length`` ms long: music that ran to the old end runs to
-    the new one (looping when its source is shorter), and nothing runs past the end."""
-    old_end = max((seg_end(s) for t in tracks for s in t.get("sg", [])), default=0)
-    out = []
+def _refit(tracks: list[dict[str, Any]], old: int, length: int,
+           ws: Workspace) -> tuple[list[dict[str, Any]], list[str]]:
+    """Text and sound tracks carried from a timeline ``old`` ms long onto one ``length`` ms long: what ran to the old
+    end runs to the new one (music loops when its source is shorter, a text over the whole video stays over all of
+    it, a closing text keeps its length), and nothing runs past the end. Also returns the texts that no longer fit."""
+    out, dropped = [], []
     for track in tracks:
         tt, segments = track_type(track), []
         for seg in track.get("sg", []):
-            if tt == TRACK_AUDIO and seg["st"] < length and seg_end(seg) >= old_end:
+            if seg_end(seg) >= old and tt == TRACK_AUDIO and seg["st"] < length:
                 seg = _lasting(seg, length - seg["st"], ws)
+            elif seg_end(seg) >= old and tt == TRACK_TEXT:
+                d = length if seg["st"] == 0 else min(seg["d"], length)
+                seg = dict(seg, st=length - d, d=d)
             part = _cut(seg, tt, 0, length, ws)
             if part is not None:
                 segments.append(part)
+            elif seg.get("txt"):
+                dropped.append(str(seg["txt"]))
         if segments:
             out.append(dict(track, sg=segments))
-    return out
+    return out, dropped
 
 
 def _by_kind(ws: Workspace, seg: dict[str, Any]) -> str | None:

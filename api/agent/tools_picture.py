@@ -164,10 +164,11 @@ def _where(box: Box) -> tuple[str, str]:
 
     if box["x"] == 0 and box["y"] == 0 and box["w"] == 1 and box["h"] == 1:
         return "the whole frame", "整个画面"
-    across = f"{pct(box['x'])}-{pct(box['x'] + box['w'])}"
-    down = f"{pct(box['y'])}-{pct(box['y'] + box['h'])}"
-    return (f"the part {across} across and {down} down the frame",
-            f"画面横向 {across}、纵向 {down} 的区域")
+    across = f"{pct(box['x'])}-{pct(box['x'] + box['w'])} across" if box["w"] < 1 else "the full width"
+    down = f"{pct(box['y'])}-{pct(box['y'] + box['h'])} down" if box["h"] < 1 else "the full height"
+    across_zh = f"横向 {pct(box['x'])}-{pct(box['x'] + box['w'])}" if box["w"] < 1 else "全宽"
+    down_zh = f"纵向 {pct(box['y'])}-{pct(box['y'] + box['h'])}" if box["h"] < 1 else "全高"
+    return f"the part of the frame {across} and {down}", f"画面{across_zh}、{down_zh}的区域"
 
 
 def _pieces_en(count: int) -> str:
