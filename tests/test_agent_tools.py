@@ -25,6 +25,7 @@ from api.agent.tools import (
     subject,
     timeline_ms,
 )
+from engine.errors import DraftError
 from engine.model.draft import parse_draft
 from engine.model.mediainfo import AudioStream, MediaInfo, VideoStream
 from engine.model.timeline import Timeline, build_timeline
@@ -176,10 +177,11 @@ def _main_track(chosen: list[tuple[MediaRef, int, float]]) -> Draft:
             ss = (ref.duration_ms or 0) * share // 8
             segment = seg(ref, cursor, int(((ref.duration_ms or 0) - ss) / speed), ss=ss, spd=speed)
         if i and share % 2:
-            segment["tr"] = {"in": {"type": "fade", "d": 300}}
+            segment["tr"] = {"in": {"type": "fade", "d": 300 * share}}
         segments.append(segment)
         cursor += segment["d"]
-    return {"v": 1, "m": {}, "t": [track(*segments),
+    layer = [seg(PHOTO, 500, 2000, box={"x": 0.6, "y": 0.6, "w": 0.3, "h": 0.3}, tr={"in": "fade", "out": "fade"})]
+    return {"v": 1, "m": {}, "t": [track(*segments), track(*layer if cursor >= 2500 else []),
                                    {"tt": 7, "sg": [{"txt": "title", "st": 0, "d": min(cursor, 2500)}]},
                                    {"tt": 1, "sg": [seg(SONG, 0, cursor, loop=True, fo=500)]}]}
 
@@ -189,6 +191,10 @@ def _main_track(chosen: list[tuple[MediaRef, int, float]]) -> Draft:
 def test_repeat_lengthens_the_timeline_by_exactly_the_repeats(chosen: list[tuple[MediaRef, int, float]], a: float,
                                                               b: float, times: int) -> None:
     draft = _main_track(chosen)
+    try:
+        engine_timeline(draft)
+    except DraftError:
+        assume(False)                                  # valid drafts in, valid drafts out
     total = timeline_ms(draft)
     start, end = sorted((int(a * total), int(b * total)))
     assume(end - start >= 100)

@@ -223,10 +223,12 @@ def repeat(draft: Draft, ws: Workspace, a: o.Repeat) -> ToolResult:
     length, extra = stop - start, (a.times - 1) * (stop - start)
     per_track, repeated, music_on = [], [], False
     for track in draft.get("t", []):
-        tt, segments = track_type(track), []
+        tt, segments, cut = track_type(track), [], set()
         for seg in track.get("sg", []):
             if tt == TRACK_VIDEO:
-                segments += _repeated_picture(seg, ws, start, stop, a.times)
+                parts = _repeated_picture(seg, ws, start, stop, a.times)
+                cut |= {id(p) for p in parts if p["d"] < seg["d"]}
+                segments += parts
             elif start <= seg["st"] and seg_end(seg) <= stop:
                 segments += [dict(seg, st=seg["st"] + k * length) for k in range(a.times)]
                 repeated.append(seg)
@@ -236,7 +238,7 @@ def repeat(draft: Draft, ws: Workspace, a: o.Repeat) -> ToolResult:
                 music_on = music_on or (tt == TRACK_AUDIO and part["d"] > seg["d"])
         segments.sort(key=lambda s: s["st"])
         if tt == TRACK_VIDEO:
-            _fit_transitions(segments)
+            _fit_transitions(segments, cut)
         per_track.append(segments)
     new = _with_segments(draft, per_track, total + extra)
     after = total + extra
@@ -302,29 +304,34 @@ def _lasting(seg: dict[str, Any], d: int, ws: Workspace) -> dict[str, Any]:
     return dict(seg, d=d, loop=True) if runs_out else dict(seg, d=d)
 
 
-def _fit_transitions(segments: list[dict[str, Any]]) -> None:
-    """Shorten the transitions between touching pieces that a cut left too short for them (at most half the
-    shorter piece); drop one that would last under 40 ms."""
-    for prev, seg in zip(segments, segments[1:], strict=False):
-        if seg_end(prev) != seg["st"]:
+def _fit_transitions(segments: list[dict[str, Any]], cut: set[int]) -> None:
+    """Shorten the transitions that touch a piece a cut made shorter (the ids in ``cut``) to half its length at most,
+    so that they fit in it however the track places them; drop one that would last under 40 ms."""
+    def fit(owner: dict[str, Any], side: str, limit: int) -> None:
+        tr = owner.get("tr")
+        if not isinstance(tr, dict) or not tr.get(side):
+            return
+        value = tr[side] if isinstance(tr[side], dict) else {"type": tr[side]}
+        if int(value.get("d") or TRANSITION_MS) <= limit:
+            return
+        tr = {k: v for k, v in tr.items() if k != side}
+        if limit >= 40:
+            tr[side] = dict(value, d=limit)
+        if tr:
+            owner["tr"] = tr
+        else:
+            owner.pop("tr")
+
+    for i, seg in enumerate(segments):
+        if id(seg) not in cut:
             continue
-        limit = min(prev["d"], seg["d"]) // 2
-        for owner, side in ((seg, "in"), (prev, "out")):
-            tr = owner.get("tr")
-            if not isinstance(tr, dict) or not tr.get(side):
-                continue
-            value = tr[side] if isinstance(tr[side], dict) else {"type": tr[side]}
-            if int(value.get("d") or TRANSITION_MS) <= limit:
-                continue
-            tr = dict(tr)
-            if limit < 40:
-                tr.pop(side)
-            else:
-                tr[side] = dict(value, d=limit)
-            if tr:
-                owner["tr"] = tr
-            else:
-                owner.pop("tr")
+        limit = seg["d"] // 2
+        fit(seg, "in", limit)
+        fit(seg, "out", limit)
+        if i and seg_end(segments[i - 1]) == seg["st"]:
+            fit(segments[i - 1], "out", limit)
+        if i + 1 < len(segments) and segments[i + 1]["st"] == seg_end(seg):
+            fit(segments[i + 1], "in", limit)
 
 
 # ---------------------------------------------------------------- speed, sound, direction
