@@ -686,11 +686,12 @@ def slideshow(draft: Draft, ws: Workspace, a: o.Slideshow) -> ToolResult:
                 if r.kind == "video")
     clips_en = (f" ({clips} clip{'s' if clips > 1 else ''} at {'their' if clips > 1 else 'its'} own length)"
                 if clips and whole else "")
+    pictures = "1 picture" if len(refs) == 1 else f"{len(refs)} pictures"
     cuts = (f", with {kind} transitions ({used} ms, centred on the cuts)" if used else "")
     cuts_zh = (f"，带 {kind} 转场（{used} 毫秒）" if used else "")
     return ToolResult(new, {"status": "success", "slides": len(refs), "seconds_each": (per_image[0] / 1000
                             if per_image else None), "transition": kind, "duration_ms": total},
-                      Said(f"Made a slideshow of {len(refs)} pictures{clips_en}{each_en}{cuts}; "
+                      Said(f"Made a slideshow of {pictures}{clips_en}{each_en}{cuts}; "
                            f"{secs(total)} s in all.{note.en}",
                            f"已做成 {len(refs)} 张图片的幻灯片{each_zh}{cuts_zh}，共 {secs(total)} 秒。{note.zh}"))
 
