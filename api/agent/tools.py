@@ -24,6 +24,7 @@ from api.agent.tools_base import (
     Workspace,
     base_track,
     clips_sound,
+    is_starting,
     is_still,
     main_track,
     normalised,
@@ -41,8 +42,8 @@ from api.agent.tools_base import (
 from api.agent.tools_picture import blur, crop, enhance
 from engine.model.draft import ASPECTS, TRACK_AUDIO, TRACK_TEXT, TRACK_VIDEO
 
-__all__ = ["TOOLS", "Draft", "MediaRef", "Said", "ToolError", "ToolResult", "Workspace", "apply", "normalised",
-           "starting_draft", "subject", "timeline_ms"]
+__all__ = ["TOOLS", "Draft", "MediaRef", "Said", "ToolError", "ToolResult", "Workspace", "apply", "is_starting",
+           "normalised", "starting_draft", "subject", "timeline_ms"]
 
 STILL_CLIP_MS: Final = 5000       # "turn this image into a clip"
 TRANSITION_MS: Final = 500
