@@ -37,6 +37,7 @@ from engine.model.draft import Draft, parse_draft
 from engine.model.mediainfo import MediaInfo
 from engine.model.timeline import Timeline, build_timeline
 from engine.pipeline.assets import prepare_sources
+from engine.pipeline.enhance import measure_enhance
 from engine.pipeline.gif_ladder import settings_report
 from engine.pipeline.gif_size import search_gif_size
 from engine.pipeline.output import Expected, staged_output, verify
@@ -72,6 +73,7 @@ class RenderResult:
     passes: int             # FFmpeg runs it took
     warnings: tuple[str, ...] = ()
     gif: dict[str, Any] | None = None   # GIF settings used; with a size target, every try and the one chosen
+    enhance: dict[str, Any] | None = None   # m.enhance: what its first pass measured and what was done
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -132,6 +134,8 @@ def render(
         work = Path(scratch)
         sources, warnings = prepare_sources(tl, work, fonts or FontCatalog.discover(config.font_dirs),
                                             choice if decodes_video else None, cancel)
+        enhanced = measure_enhance(tl, sources, work, config, cancel)
+        sources, warnings = enhanced.sources, [*warnings, *enhanced.warnings]
         passes, gif_report, out.want = _encode(tl, sources, choice, config, out.temp, work, report, cancel, plan)
     assert out.info is not None and out.want is not None
     warnings += _scratch_warnings(tl, plan)
@@ -146,7 +150,9 @@ def render(
         encoder_reason=choice.encoder_reason if h264 else f"{tl.output.format} output",
         decoder=choice.decoder if decodes_video else "none",
         decoder_reason=choice.decoder_reason if decodes_video else "no video sources (stills and text only)",
-        elapsed_s=time.monotonic() - started, passes=passes, warnings=(*tl.warnings, *warnings), gif=gif_report,
+        elapsed_s=time.monotonic() - started, passes=passes + enhanced.passes, warnings=(*tl.warnings, *warnings),
+        gif=gif_report,
+        enhance=enhanced.report,
     )
 
 
