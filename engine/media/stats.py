@@ -115,12 +115,16 @@ def grade_for(stats: PictureStats) -> Grade:
     contrast, brightness = 1.0, 0.0
     if span >= FLAT_SPAN:
         contrast = _clamp((WHITE - BLACK) / span - (GOOD_STRETCH - 1), 1.0, MAX_CONTRAST)
-        # the least shift that keeps the stretched levels (eq pivots on 128) inside the video range
+        # eq pivots on 128: no more contrast than a brightness shift within its cap can keep in the range
+        room = MAX_BRIGHTNESS * 255
+        if stats.low < 128:
+            contrast = max(1.0, min(contrast, (128 - BLACK + room) / (128 - stats.low)))
+        if stats.high > 128:
+            contrast = max(1.0, min(contrast, (WHITE - 128 + room) / (stats.high - 128)))
+        # the least shift that keeps the stretched levels inside the video range (they fit: contrast x span
+        # is less than the range); nothing stretched, nothing moved
         low, high = (contrast * (level - 128) + 128 for level in (stats.low, stats.high))
-        if high - low > WHITE - BLACK:
-            shift = (BLACK + WHITE) / 2 - (low + high) / 2
-        else:
-            shift = max(0.0, BLACK - low) + min(0.0, WHITE - high)
+        shift = max(0.0, BLACK - low) + min(0.0, WHITE - high) if contrast > 1 else 0.0
         brightness = _clamp(shift / 255, -MAX_BRIGHTNESS, MAX_BRIGHTNESS)
     mean = _clamp(contrast * (stats.mean / 255 - 0.5) + 0.5 + brightness, 1 / 255, 254 / 255)
     placed = (mean * 255 - BLACK) / (WHITE - BLACK)
