@@ -151,7 +151,8 @@ class Layer:
 
 @dataclass(frozen=True, slots=True)
 class Enhancement:
-    """``m.enhance``: grade each picture from its own statistics; normalise the mix to ``loudness`` LUFS."""
+    """``m.enhance``: grade each picture from its own statistics; normalise the mix to ``loudness`` LUFS.
+    A timeline has one only where it asks for either."""
 
     picture: bool
     loudness: float | None
@@ -358,8 +359,9 @@ def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
         warnings.append(f"m.out.audio: {spec.format} has no sound; the audio is left out")
     spec = replace(spec, audio=bool(wants_audio) and spec.format in ("mp4", "webm"))
     enhance = draft.m.enhance
+    asked = enhance is not None and (enhance.picture or enhance.loudness is not None)
     return Timeline(canvas, spec, length, tuple(base), tuple(layers), tuple(sounds), tuple(warnings),
-                    Enhancement(enhance.picture, enhance.loudness) if enhance is not None else None)
+                    Enhancement(enhance.picture, enhance.loudness) if enhance is not None and asked else None)
 
 
 def _box(seg: VideoSegment, canvas: Canvas) -> Rect:
