@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from engine.chunks.plan import plan_parts
+from engine.chunks.runner import render_chunked
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 from engine.encode.profiles import output_args
@@ -74,15 +76,18 @@ def looks_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ffmpeg("-f", "lavfi", "-i", f"aevalsrc={amplitude:.6f}*sin(2*PI*1000*t):s=48000:d=2:c=stereo",
                str(d / f"tone{level}.wav"))
     Image.new("RGB", (W, H), (40, 120, 60)).save(d / "still.png")
+    ramp = np.linspace(90, 150, W)[None, :, None] * np.ones((H, 1, 1))
+    tint = np.array([1.0, 0.92, 0.85])             # a flat, greyish ramp: narrow levels, little colour
+    Image.fromarray((ramp * tint).astype(np.uint8)).save(d / "flat.png")
     return d
 
 
 @pytest.fixture()
 def make(looks_media: Path, config: EngineConfig, cpu_only: CodecChoice, fonts: FontCatalog,
          tmp_path: Path) -> Callable[..., RenderResult]:
-    def run(draft: dict[str, Any], name: str = "out.mp4") -> RenderResult:
-        return render(draft, tmp_path / name, config=config, resolve=LocalResolver(looks_media), codecs=cpu_only,
-                      fonts=fonts)
+    def run(draft: dict[str, Any], name: str = "out.mp4", **settings: Any) -> RenderResult:
+        return render(draft, tmp_path / name, config=replace(config, **settings), resolve=LocalResolver(looks_media),
+                      codecs=cpu_only, fonts=fonts)
 
     return run
 
@@ -241,6 +246,42 @@ def test_enhance_widens_a_dim_flat_clip_and_leaves_a_vivid_one_alone(make: Calla
                                                               "saturation"))).is_identity
     assert np.abs(frames(vivid.path)[10].astype(float) - plain).mean() < 1
     assert vivid.to_dict()["enhance"]["summary"].startswith("picture: 0 of 1")
+
+
+@pytest.mark.parametrize("motion", [None, "zoom-in"])
+def test_enhance_grades_a_flat_still_with_or_without_motion(make: Callable[..., RenderResult],
+                                                            motion: str | None) -> None:
+    draft = one("flat.png", d=600, mo=motion)
+    before = _luma_range_and_chroma(make(draft, "flat.mp4").path)
+    result = make({**draft, "m": {"enhance": {"loudness": None}}}, "flat-enhanced.mp4")
+    after = _luma_range_and_chroma(result.path)
+    assert after[0] > 1.4 * before[0] and after[1] > 1.2 * before[1]
+    assert result.enhance["segments"][0]["contrast"] > 1.3 and result.passes == 1   # a still is measured in Python
+
+
+def test_a_reversed_cropped_blurred_clip_is_the_same_turned_round_before_the_graph(
+        make: Callable[..., RenderResult]) -> None:
+    draft = {**one("dim.mp4", d=800, rev=True, crop={"x": 0.1, "y": 0.1, "w": 0.6, "h": 0.8},
+                   blur=[{"x": 0.5, "y": 0.5, "w": 0.3, "h": 0.3}]), "m": {"enhance": {"loudness": None}}}
+    in_graph = frames(make(draft, "in-graph.mp4").path)
+    prepass = frames(make(draft, "prepass.mp4", reverse_in_graph_mb=0, reverse_block_mb=0.2).path)
+    assert len(in_graph) == len(prepass) == 24
+    assert max(np.abs(a.astype(int) - b).max() for a, b in zip(in_graph, prepass, strict=True)) <= 2
+
+
+def test_a_chunked_render_crops_and_blurs_like_a_whole_one(looks_media: Path, config: EngineConfig,
+                                                          cpu_only: CodecChoice, fonts: FontCatalog,
+                                                          tmp_path: Path) -> None:
+    looks = {"crop": {"x": 0.2, "y": 0, "w": 0.6, "h": 0.9}, "blur": [{"x": 0.4, "y": 0.4, "w": 0.4, "h": 0.4}]}
+    draft = {"t": [{"tt": 0, "sg": [{"src": "dim.mp4", **looks}, {"src": "checker.mp4", **looks}]}]}
+    kw: dict[str, Any] = {"config": config, "resolve": LocalResolver(looks_media), "codecs": cpu_only,
+                          "fonts": fonts}
+    whole = frames(render(draft, tmp_path / "whole.mp4", **kw).path)
+    chunked = render_chunked(draft, tmp_path / "chunked.mp4", chunk_s=0.7, **kw)
+    assert chunked.passes > 2                    # parts, the sound and the join
+    parts = frames(chunked.path)
+    assert len(parts) == len(whole) == 60
+    assert max(float(np.abs(a.astype(float) - b).mean()) for a, b in zip(whole, parts, strict=True)) < 2
 
 
 @pytest.mark.parametrize(("level", "target"), [(-36, -14), (-30, -14), (-22, -14), (-30, -23)])
