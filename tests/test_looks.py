@@ -42,7 +42,8 @@ from engine.media.stats import (
     grade_for,
 )
 from engine.model.cost import measure
-from engine.model.draft import json_schema, parse_draft
+from engine.model.draft import Box, json_schema, parse_draft
+from engine.model.looks import MIN_BLUR_PX, MIN_CROP_PX, blur_rect, crop_rect
 from engine.model.mediainfo import AudioStream, MediaInfo, VideoStream
 from engine.model.timeline import build_timeline
 from engine.pipeline.render import RenderResult, render
@@ -176,6 +177,26 @@ def test_an_enhanced_timeline_is_rendered_in_one_piece() -> None:
     draft = {"t": [{"tt": 0, "sg": [{"src": "long.mp4", "d": 20_000}]}]}
     assert len(plan_parts(draft, FAKE, 5.0)) > 1
     assert len(plan_parts({**draft, "m": {"enhance": {"picture": True, "loudness": None}}}, FAKE, 5.0)) == 1
+
+
+fractions = st.floats(0, 1)
+
+
+@given(x=fractions, y=fractions, w=st.floats(0.001, 1), h=st.floats(0.001, 1), width=st.integers(16, 4000),
+       height=st.integers(16, 4000))
+def test_regions_are_even_pixels_inside_the_picture(x: float, y: float, w: float, h: float, width: int,
+                                                    height: int) -> None:
+    box = Box(x=x, y=y, w=min(w, 1 - x) or 0.001, h=min(h, 1 - y) or 0.001)
+    crop = crop_rect(box, width, height)
+    assert all(n % 2 == 0 for n in (crop.x, crop.y, crop.w, crop.h))
+    assert crop.x + crop.w <= width and crop.y + crop.h <= height
+    assert crop.w >= min(MIN_CROP_PX, width - width % 2) and crop.h >= min(MIN_CROP_PX, height - height % 2)
+    blur = blur_rect(box, width, height)
+    assert all(n % 2 == 0 for n in (blur.x, blur.y, blur.w, blur.h)) and blur.x >= 0 and blur.y >= 0
+    assert blur.x + blur.w <= width and blur.y + blur.h <= height
+    assert blur.w >= MIN_BLUR_PX and blur.h >= MIN_BLUR_PX
+    # a blurred region never hides less than asked
+    assert blur.x <= box.x * width + 1e-6 and blur.x + blur.w >= min(width - width % 2, (box.x + box.w) * width) - 1e-6
 
 
 # ---------------------------------------------------------------- the grade

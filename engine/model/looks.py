@@ -47,6 +47,6 @@ def blur_rect(box: Box, width: int, height: int) -> Rect:
     return Rect(x0, y0, x1 - x0, y1 - y0)
 
 
-def picture_size(width: int, height: int, crop: Rect | None) -> tuple[int, int]:
+def kept_size(width: int, height: int, crop: Rect | None) -> tuple[int, int]:
     """The size of a source's picture after its crop."""
     return (crop.w, crop.h) if crop is not None else (width, height)

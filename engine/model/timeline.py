@@ -42,7 +42,7 @@ from engine.model.draft import (
     VideoSegment,
     VideoTrack,
 )
-from engine.model.looks import blur_rect, crop_rect, picture_size
+from engine.model.looks import blur_rect, crop_rect, kept_size
 from engine.model.mediainfo import MediaInfo
 from engine.model.placement import STILL, Source, Span, place
 
@@ -90,7 +90,7 @@ class Visual:
     @property
     def picture_size(self) -> tuple[int, int]:
         """The source picture's size after its crop (the box's size when the probe gave none)."""
-        return picture_size(self.media.width or self.box.w, self.media.height or self.box.h, self.crop)
+        return kept_size(self.media.width or self.box.w, self.media.height or self.box.h, self.crop)
 
     @property
     def is_still(self) -> bool:
@@ -404,7 +404,7 @@ def _visual(seg: VideoSegment, info: MediaInfo, p: _Placed, canvas: Canvas, leng
         warnings.append(f"{p.where}.rev: reverse applies to clips only; ignored for this still")
     box = _box(seg, canvas)
     crop = crop_rect(seg.crop, info.width or box.w, info.height or box.h) if seg.crop is not None else None
-    kept = picture_size(info.width or box.w, info.height or box.h, crop)
+    kept = kept_size(info.width or box.w, info.height or box.h, crop)
     return Visual(
         where=p.where, label=seg.n or source_label(seg.src), media=info, start=start, length=max(1, end - start),
         source_in_ms=seg.ss, speed=seg.spd, volume=0.0 if (seg.mute or track_muted) else seg.vol, fit=seg.fit,
