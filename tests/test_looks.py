@@ -318,6 +318,16 @@ def test_loudness_reaches_its_target_measured_on_the_output(make: Callable[..., 
     assert result.passes == 2     # the measurement, then the render
 
 
+def test_silence_is_left_silent_and_a_gif_has_no_sound_to_normalise(make: Callable[..., RenderResult]) -> None:
+    silent = make({"m": {"out": {"audio": True}, "enhance": {"picture": False}}, **one("still.png", d=500)})
+    assert silent.has_audio and silent.enhance["loudness_mode"] == "silent"
+    assert silent.enhance["summary"] == "sound: silent, left as it is"
+    gif = make({"m": {"out": {"format": "gif"}, "enhance": {}}, "t": [{"tt": 0, "sg": [{"src": "still.png", "d": 500}]},
+                {"tt": 1, "sg": [{"src": "tone-30.wav"}]}]}, "out.gif")
+    assert "loudness_in" not in gif.enhance and gif.enhance["loudness_out_target"] == -14
+    assert gif.enhance["summary"].endswith("sound: none in this output")
+
+
 def test_without_enhance_the_result_says_nothing_and_the_sound_is_as_mixed(
         make: Callable[..., RenderResult]) -> None:
     result = make({"t": [{"tt": 0, "sg": [{"src": "still.png", "d": 2000}]},

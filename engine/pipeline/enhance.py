@@ -122,7 +122,7 @@ def _report(tl: Timeline, segments: list[dict[str, Any]], loudness: Loudness | N
     keys = ("contrast", "brightness", "gamma", "saturation")
     changed = [s for s in segments if not Grade(*(s[k] for k in keys)).is_identity]
     out: dict[str, Any] = {"picture": tl.enhance.picture, "segments": segments,
-                           "loudness_target": tl.enhance.loudness}
+                           "loudness_out_target": tl.enhance.loudness}
     words = []
     if tl.enhance.picture:
         most = (f" (contrast up to x{max(s['contrast'] for s in changed):g}, saturation up to "
@@ -131,7 +131,7 @@ def _report(tl: Timeline, segments: list[dict[str, Any]], loudness: Loudness | N
     if loudness is not None:
         mode = "silent" if loudness.silent else "linear" if loudness.linear else "dynamic"
         out |= {"loudness_in": round(loudness.integrated, 1), "loudness_range_in": round(loudness.lra, 1),
-                "true_peak_in": loudness.true_peak, "loudness_out_target": loudness.target, "loudness_mode": mode}
+                "true_peak_in": loudness.true_peak, "loudness_mode": mode}
         words.append("sound: silent, left as it is" if loudness.silent else
                      f"sound: {loudness.integrated:.1f} LUFS brought to {loudness.target:g} LUFS")
     elif tl.enhance.loudness is not None:
