@@ -38,6 +38,7 @@ from engine.model.mediainfo import MediaInfo
 from engine.model.timeline import Timeline, build_timeline
 from engine.pipeline import size_target
 from engine.pipeline.assets import prepare_sources
+from engine.pipeline.enhance import measure_enhance
 from engine.pipeline.gif_ladder import settings_report
 from engine.pipeline.gif_size import search_gif_size
 from engine.pipeline.output import Expected, staged_output, verify
@@ -75,6 +76,7 @@ class RenderResult:
     gif: dict[str, Any] | None = None   # GIF settings used; with a size target, every try and the one chosen
     target_bytes: int | None = None     # m.out.max_mb in bytes; size_bytes is at most this
     encoding: dict[str, Any] | None = None   # with a size target: the settings chosen (size, fps, rates) and every try
+    enhance: dict[str, Any] | None = None   # m.enhance: what its first pass measured and what was done
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -137,12 +139,15 @@ def render(
         catalog = fonts or FontCatalog.discover(config.font_dirs)
         encoding: dict[str, Any] | None = None
         if tl.output.max_bytes is not None and tl.output.format != "gif":
-            tl, passes, encoding, out.want, warnings = _encode_to_target(
+            tl, passes, encoding, enhance_report, out.want, warnings = _encode_to_target(
                 model, media, tl, catalog, choice, decodes_video, config, out.temp, work, report, cancel)
             gif_report = None
         else:
             sources, warnings = prepare_sources(tl, work, catalog, choice if decodes_video else None, cancel)
+            enhanced = measure_enhance(tl, sources, work, config, cancel)
+            sources, warnings, enhance_report = enhanced.sources, [*warnings, *enhanced.warnings], enhanced.report
             passes, gif_report, out.want = _encode(tl, sources, choice, config, out.temp, work, report, cancel, plan)
+            passes += enhanced.passes
             if tl.output.max_bytes is not None:
                 encoding = gif_report
     assert out.info is not None and out.want is not None
@@ -159,7 +164,7 @@ def render(
         decoder=choice.decoder if decodes_video else "none",
         decoder_reason=choice.decoder_reason if decodes_video else "no video sources (stills and text only)",
         elapsed_s=time.monotonic() - started, passes=passes, warnings=(*tl.warnings, *warnings), gif=gif_report,
-        target_bytes=tl.output.max_bytes, encoding=encoding,
+        target_bytes=tl.output.max_bytes, encoding=encoding, enhance=enhance_report,
     )
 
 
@@ -180,11 +185,12 @@ def _scratch_warnings(tl: Timeline, plan: ScratchPlan) -> list[str]:
 def _encode_to_target(model: Draft, media: Mapping[str, MediaInfo], tl: Timeline, fonts: FontCatalog,
                       choice: CodecChoice, decodes_video: bool, config: EngineConfig, temp: Path, work: Path,
                       report: ProgressCallback, cancel: threading.Event | None,
-                      ) -> tuple[Timeline, int, dict[str, Any], Expected, list[str]]:
+                      ) -> tuple[Timeline, int, dict[str, Any], dict[str, Any] | None, Expected, list[str]]:
     """MP4, WebM or WebP under ``m.out.max_mb``: encode, weigh, and try again lower until it fits
-    (engine/pipeline/size_target.py chooses the settings).
+    (engine/pipeline/size_target.py chooses the settings). ``m.enhance`` is measured for each size tried.
 
-    Returns (the timeline used, FFmpeg runs, the settings report, what the file must hold, warnings)."""
+    Returns (the timeline used, FFmpeg runs, the settings report, the enhance report, what the file must hold,
+    warnings)."""
     spec = tl.output
     video = spec.format in size_target.VIDEO_FORMATS
     search = size_target.plan_video(tl) if video else size_target.plan_webp(tl, WEBP_QUALITY[spec.quality])
@@ -192,11 +198,15 @@ def _encode_to_target(model: Draft, media: Mapping[str, MediaInfo], tl: Timeline
     tried: list[size_target.Attempt] = []
     runs, now = 0, tl
     prepared: tuple[size_target.Rung, Timeline, Sources, list[str]] | None = None
+    enhance_report: dict[str, Any] | None = None
     while attempt is not None:
         if prepared is None or prepared[0] != attempt.rung:      # a retry at the same size reuses its pictures
             now = size_target.timeline_at(model, media, tl, attempt.rung)
             made = size_target.Rung(now.canvas.width, now.canvas.height, now.canvas.fps)
-            prepared = (made, now, *prepare_sources(now, work, fonts, choice if decodes_video else None, cancel))
+            sources, warnings = prepare_sources(now, work, fonts, choice if decodes_video else None, cancel)
+            enhanced = measure_enhance(now, sources, work, config, cancel)
+            runs, enhance_report = runs + enhanced.passes, enhanced.report
+            prepared = (made, now, enhanced.sources, [*warnings, *enhanced.warnings])
         made, now, sources, warnings = prepared
         attempt = replace(attempt, rung=made)
         temp.unlink(missing_ok=True)                          # FFmpeg runs without -y: the last try goes first
@@ -205,7 +215,7 @@ def _encode_to_target(model: Draft, media: Mapping[str, MediaInfo], tl: Timeline
         runs += passes
         tried.append(replace(attempt, size_bytes=temp.stat().st_size))
         attempt = (size_target.retry if video else size_target.retry_webp)(search, tried)
-    return now, runs, search.report(tried), want, warnings
+    return now, runs, search.report(tried), enhance_report, want, warnings
 
 
 def _share(report: ProgressCallback, k: int) -> ProgressCallback:
