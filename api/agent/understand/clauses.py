@@ -76,13 +76,20 @@ _EDGE: Final = re.compile(r"^(?:[\s,.;:!?，。、；：！？…\-]|and\b|then\
 class _Words:
     """The user's own words for a stretch of the prepared sentence.
 
-    The prepared sentence differs from the message (case, NFKC, quotes behind placeholders, number words as
-    digits, typos corrected), so the two are aligned character by character (``difflib``): a stretch maps to the
-    message from its first to its last character that both share, widened over the unshared text around it.
+    The prepared sentence differs from the message (case, NFKC, number words as digits, typos corrected), so
+    the two are aligned character by character (``difflib``), with each quote placeholder read as its text: a
+    stretch maps to the message from its first to its last character that both share, widened over the unshared
+    text around it.
     """
 
-    def __init__(self, text: str, s: str) -> None:
-        self.text, self.s = text, s
+    def __init__(self, text: str, s: str, quotes: tuple[str, ...], base: int) -> None:
+        self.text, self.s = text, ""
+        self._at: list[int] = []                          # position in self.s of each character of s
+        for ch in s:
+            self._at.append(len(self.s))
+            k = ord(ch) - base
+            self.s += _fold(quotes[k]) if 0 <= k < len(quotes) and ch >= chr(base) else ch
+        self._at.append(len(self.s))
         self._blocks: list[tuple[int, int, int]] | None = None
         self._index: list[int] = []
 
@@ -90,27 +97,34 @@ class _Words:
         if self._blocks is None:
             folded: list[str] = []
             for i, ch in enumerate(self.text):
-                for c in unicodedata.normalize("NFKC", ch).lower().translate(_FOLD):
+                for c in _fold(ch):
                     folded.append(c)
                     self._index.append(i)
             matcher = SequenceMatcher(None, self.s, "".join(folded), autojunk=False)
-            self._blocks = [tuple(b) for b in matcher.get_matching_blocks() if b.size]  # type: ignore[misc]
+            self._blocks = [(i, j, n) for i, j, n in matcher.get_matching_blocks() if n]
         return self._blocks
 
     def of(self, span: Span) -> str:
         """The message's words for ``span`` of the prepared sentence ("" when nothing lines up)."""
-        a, b = span
+        a, b = self._at[span[0]], self._at[span[1]]
         blocks = self._align()
         first = next((k for k, (i, _, n) in enumerate(blocks) if i + n > a), None)
         last = next((k for k in range(len(blocks) - 1, -1, -1) if blocks[k][0] < b), None)
         if first is None or last is None:
             return ""
         i, j, _ = blocks[first]
-        start = j + (a - i) if i <= a else (blocks[first - 1][1] + blocks[first - 1][2] if first else 0)
+        start = j + (a - i)
+        if i > a or (i == a and (first == 0 or not self.s[sum(blocks[first - 1][::2]):i].strip())):
+            start = sum(blocks[first - 1][1:]) if first else 0         # and the unshared text before it
         i, j, n = blocks[last]
-        stop = j + (b - i) if b <= i + n else (blocks[last + 1][1] if last + 1 < len(blocks) else len(self._index))
+        stop = j + (b - i)
+        if b > i + n or (b == i + n and (last + 1 == len(blocks) or not self.s[b:blocks[last + 1][0]].strip())):
+            stop = blocks[last + 1][1] if last + 1 < len(blocks) else len(self._index)
         if stop <= start:
             return ""
         words = self.text[self._index[start]:self._index[stop - 1] + 1]
         return _EDGE.sub("", words).strip()
 
+
+def _fold(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", ch).lower().translate(_FOLD) for ch in text)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from typing import Final
 
 from api.agent.ops import Op, make_op
@@ -65,13 +64,16 @@ _FILLER: Final = re.compile(
     r"|\b(?:please|pls|plz|kindly|thanks|thank\s+you|thx|ty|cheers|much\s+appreciated|in\s+advance)\b"
     r"|\b(?:can|could|would|will)\s+(?:you|u)(?:\s+please)?\b|\bwould\s+you\s+mind\b|\b(?:for|to)\s+me\b"
     r"|\b(?:i'd|i\s+would|we'd|we\s+would)\s+like(?:\s+(?:you\s+)?to)?\b|\b(?:i|we)\s+(?:want|need)(?:\s+you)?\s+to\b"
-    r"|\bi\s+wanna\b|\blet's\b|\b(?:ok|okay|sure|great|cool|nice|awesome|perfect|yes|yeah|yep|alright|right)\b"
+    r"|\bi\s+wanna\b|\blet's\b|\b(?:ok|okay|sure|great|cool|nice|awesome|perfect|yes|yeah|yep|alright)\b"
     r"|\bthat's\s+(?:all|it)\b|\bthat\s+is\s+all\b"
     r"|\b(?:for\s+)?(?:marketers|developers|designers|creators|influencers|students|teachers|social\s+media"
     r"|small\s+business(?:\s+owners)?|business\s+owners|sharing|everyone|my\s+(?:team|friends|family|boss|client))\b"
     r"|用户(?:希望|想要|想|要求|需要|说|请求)(?:你)?|以下是(?:用户的?)?(?:请求|需求|任务)|(?:请求|需求|任务)\s*[:：]"
     r"|你好|您好|嗨|哈喽|请|麻烦(?:你)?|帮(?:我|忙)?|一下|谢谢|感谢|多谢|好的|可以吗|能不能|能否|可以|行吗|就这样"
     r"|我(?:想|要|希望|需要)|给我|吧|呢|啊|哦|嗯|了")
+_LEAD: Final = re.compile(r"[\s:：,，!！]+")
+_TRAIL: Final = re.compile(r"(?:[\s,，!！]*(?:\b(?:please|pls|plz|thanks|thank\s+you|thx|for\s+me)\b"
+                          r"|谢谢|吧|一下|[^\w\s\ue000-\ue0ff]))+\s*$")
 _STOP_WORDS: Final = re.compile(
     r"\b(?:a|an|the|some|of|with|to|and|or|in|on|for|it|its|this|that|these|those|me|my|i|you|we|us|our|your|just"
     r"|now|so|also|too|then|also|really|quickly|video|clip|file|footage|one|thing|do|do\s+it|go)\b"
@@ -119,7 +121,7 @@ def _clauses(text: str, s: str, quotes: tuple[str, ...], used: list[Span], decli
              ops: list[Op]) -> list[_Clause]:
     """Every request of the message with its verdict: an op came from it, a handler declined it, a planned op
     already stands for its words, it asks for nothing, or it is not met."""
-    words = _Words(text, s)
+    words = _Words(text, s, quotes, _PH_BASE)
     implied = [_IMPLIED[op.name] for op in ops if op.name in _IMPLIED]
     clauses: list[_Clause] = []
     for a, b in _requests(s):
@@ -133,9 +135,20 @@ def _clauses(text: str, s: str, quotes: tuple[str, ...], used: list[Span], decli
             verdict = "implied"
         else:
             verdict = "unmet"
-        said = (words.of((a, b)) if verdict == "unmet" else "") or _restore(s[a:b], quotes)
+        said = (words.of(_trimmed(s, a, b)) if verdict == "unmet" else "") or _restore(s[a:b], quotes)
         clauses.append(_Clause((a, b), said, verdict))
     return clauses
+
+
+def _trimmed(s: str, a: int, b: int) -> Span:
+    """The clause without the filler it opens or ends with ("The user would like you to: ", " please")."""
+    while (m := _FILLER.match(s, a, b)) or (m := _LEAD.match(s, a, b)):
+        if m.end() == a:
+            break
+        a = m.end()
+    while (m := _TRAIL.search(s, a, b)) and m.start() > a:
+        b = m.start()
+    return (a, b) if a < b else (a, a)
 
 
 def _asks(clause: str, also: Iterable[re.Pattern[str]] = ()) -> bool:
@@ -164,16 +177,44 @@ def _unmet(clauses: list[_Clause], declined: list[_Declined], s: str, language: 
 
 
 def _not_understood(words: str, clause: str, language: str) -> Unmet:
-    """An unmet clause: not understood, and the two examples closest to it of what can be done."""
-    en, zh = _closest(clause, "en"), _closest(clause, "zh")
-    return Unmet(words, "I did not understand this part, so nothing was done for it. Close to it, I can: "
+    """An unmet clause: not understood, and examples of what can be said instead, on its topic when it has one."""
+    en, zh = _hints(clause)
+    return Unmet(words, "I did not understand this, so nothing was done for it. You could say, for example: "
                         + "; ".join(f'"{e}"' for e in en) + ".",
-                 "这部分我没看懂，所以没有执行。相近的可以这样说：" + "、".join(f"「{z}」" for z in zh) + "。")
+                 "这部分我没看懂，所以没有执行。可以这样说，例如：" + "、".join(f"「{z}」" for z in zh) + "。")
 
 
-def _closest(clause: str, language: str, n: int = 2) -> list[str]:
-    examples = [e for line in _EXAMPLES[language][1] for e in line.split(" / ")]
-    return sorted(examples, key=lambda e: -SequenceMatcher(None, clause, e.lower(), autojunk=False).ratio())[:n]
+# What a clause seems to be about -> examples of that (English, Chinese); the first two topics found are used.
+_TOPICS: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = tuple(
+    (re.compile(rf"\b(?:{en_words})|{zh_words}"), en, zh) for en_words, zh_words, en, zh in (
+        (r"titles?|texts?|captions?|subtitles?|words|writ|says?", "标题|文字|字幕|写",
+         "add the title 'Summer Sale' at the top", "加标题『夏日特卖』放在顶部"),
+        (r"music|songs?|audio|sound|bgm|tunes?|volume|loud|quiet|voice", "音乐|歌|声音|音量|配乐",
+         "add background music at 30% and fade it out", "加背景音乐，音量30%，淡出"),
+        (r"trim|cut|shorten|long|seconds?|minutes?|start|end|part", "剪|截|秒|开头|结尾|长",
+         "keep only the first 3 seconds", "只保留前5秒"),
+        (r"gif|loop|animated|animation|meme", "动图|循环",
+         "convert this clip into a looping GIF with no sound", "把这个视频转成循环GIF，去掉声音"),
+        (r"fast|slow|speed|quick|backwards?|reverse|rewind|boomerang", "快|慢|速|倒|来回",
+         "speed it up 2x / slow motion / reverse it", "2倍速 / 慢动作 / 倒放"),
+        (r"vertical|square|tiktok|reels?|shape|portrait|landscape|wide|crop|frame", "竖|方形|横|比例|裁",
+         "make it 9:16 for TikTok", "改成竖屏9:16"),
+        (r"photos?|images?|pictures?|pics?|slides?", "图|照片|相片",
+         "make a slideshow, 3 seconds per photo, with crossfades", "做成幻灯片，每张图片3秒，加转场"),
+        (r"promo|advert|commercial|marketing", "宣传|广告",
+         "create a 30-second promotional video", "做一个30秒的宣传视频"),
+        (r"export|download|save|720|1080|mp4|quality|resolution|size|mb|smaller|compress",
+         "导出|下载|清晰|画质|压缩|大小", "convert it into a 720p MP4 under 10 MB", "导出成1080P的MP4"),
+    ))
+_GENERAL: Final = (("keep only the first 3 seconds", "convert this clip into a looping GIF with no sound"),
+                   ("只保留前5秒", "把这个视频转成循环GIF，去掉声音"))
+
+
+def _hints(clause: str) -> tuple[list[str], list[str]]:
+    topics = [(en, zh) for pattern, en, zh in _TOPICS if pattern.search(clause)][:2]
+    if not topics:
+        return list(_GENERAL[0]), list(_GENERAL[1])
+    return [en for en, _ in topics], [zh for _, zh in topics]
 
 
 def _phase(name: str) -> int:
