@@ -73,6 +73,9 @@ _EDGE: Final = re.compile(r"^(?:[\s,.;:!?，。、；：！？…\-]|and\b|then\
                           r"|(?:[\s,.;:!?，。、；：！？…\-]|\band|\bthen)+$", re.IGNORECASE)
 
 
+_ALIGN_MAX: Final = 800
+
+
 class _Words:
     """The user's own words for a stretch of the prepared sentence.
 
@@ -105,7 +108,10 @@ class _Words:
         return self._blocks
 
     def of(self, span: Span) -> str:
-        """The message's words for ``span`` of the prepared sentence ("" when nothing lines up)."""
+        """The message's words for ``span`` of the prepared sentence ("" when nothing lines up, or when the message
+        is longer than :data:`_ALIGN_MAX`: aligning costs the product of the two lengths)."""
+        if len(self.s) > _ALIGN_MAX or len(self.text) > 2 * _ALIGN_MAX:
+            return ""
         a, b = self._at[span[0]], self._at[span[1]]
         blocks = self._align()
         first = next((k for k, (i, _, n) in enumerate(blocks) if i + n > a), None)

@@ -42,6 +42,7 @@ _PHASES: Final[tuple[frozenset[str], ...]] = tuple(frozenset(names.split()) for 
     "set_output",                                     # the file
     "show_tracks pointer",                            # read-only, so they see the result
 ))
+_WORDS_MAX: Final = 160                               # an unmet clause is quoted back up to this many characters
 _EDIT_PHASE: Final = 6                                # an op no phase names runs with the picture edits
 
 # Words a planned op already stands for, so a clause of only these is accounted for ("a promo with music and
@@ -135,9 +136,14 @@ def _clauses(text: str, s: str, quotes: tuple[str, ...], used: list[Span], decli
             verdict = "implied"
         else:
             verdict = "unmet"
-        said = (words.of(_trimmed(s, a, b)) if verdict == "unmet" else "") or _restore(s[a:b], quotes)
-        clauses.append(_Clause((a, b), said, verdict))
+        said = (words.of(_trimmed(s, a, b)) if verdict == "unmet" else "") or _restore(s[slice(*_trimmed(s, a, b))],
+                                                                                       quotes)
+        clauses.append(_Clause((a, b), _short(said), verdict))
     return clauses
+
+
+def _short(words: str) -> str:
+    return words if len(words) <= _WORDS_MAX else words[:_WORDS_MAX - 1].rstrip() + "…"
 
 
 def _trimmed(s: str, a: int, b: int) -> Span:
