@@ -197,6 +197,16 @@ def test_wrapper_phrases_and_politeness_are_not_requests() -> None:
         assert [op.name for op in plan.ops] == ["set_output"] and plan.unmet == (), (text, plan.unmet)
 
 
+def test_purposes_and_explanations_beside_a_request_are_not_requests() -> None:
+    facts = MediaFacts(videos=1, timeline_ms=6000)
+    for text in ("Compress it to under 2 MB, to email it to my boss", "压缩到1.5MB以内，我要发微信",
+                 "mute it, there's a logo there", "make a slideshow a minute and a half long"):
+        plan = understand(text, MediaFacts(videos=1, images=3, timeline_ms=6000))
+        assert plan.ops and plan.unmet == (), (text, plan.unmet)
+    assert [u.words for u in understand("there's a logo there", facts).unmet] == ["there's a logo there"]
+    assert [u.words for u in understand("mute it, it's too dark", facts).unmet] == ["it's too dark"]
+
+
 def test_unmet_words_are_the_users_own() -> None:
     plan = understand("Trim it to the first 3 seconds, then Draw a Moustache on 'Uncle Bob', and mute it",
                       MediaFacts(videos=1, timeline_ms=6000))
@@ -244,7 +254,7 @@ def test_every_corpus_clause_is_applied_or_named(case: Any) -> None:
     steps = chat.run(plan, text)
     said = reply(steps)
     for clause in clauses:
-        assert clause.verdict in ("op", "declined", "implied", "filler", "unmet"), clause
+        assert clause.verdict in ("op", "declined", "implied", "filler", "context", "unmet"), clause
         if clause.verdict == "unmet":
             assert clause.words in said, (text, clause, said)
     for unmet in plan.unmet:

@@ -18,8 +18,8 @@ _BOUNDARY: Final = re.compile(r"[,;!?]|(?<!\d)\.|\.(?!\d)|\s(?:and\s+then|then|a
 # Where one request ends and the next begins (clause accounting): _BOUNDARY, and also "then 2x", "dragon and 2x"
 # (only a number on both sides of "and" is one range: "between 1 and 4").
 _REQUEST_END: Final = re.compile(
-    r"[,;!?\n]|(?<!\d)\.|\.(?!\d)|\s(?:and\s+then|then|also|plus|as\s+well\s+as)\s|(?<![\d%])\s(?:and)\s"
-    r"|\sand\s(?!\s*\d)|然后|并且|接着|同时|(?<![一两\d])再|还要|另外|以及|还有|之后再")
+    r"[,;!?\n]|(?<!\d)\.|\.(?!\d)|\s(?:and\s+then|then|also|plus|as\s+well\s+as)\s"
+    r"|(?<![\d%])\sand\s(?!a\s+half\b)|\sand\s(?!\s*\d|a\s+half\b)|然后|并且|接着|同时|(?<![一两\d])再|还要|另外|以及|还有|之后再")
 
 
 def _blank(s: str, spans: Iterable[Span]) -> str:

@@ -69,9 +69,16 @@ _FILLER: Final = re.compile(
     r"|\bthat's\s+(?:all|it)\b|\bthat\s+is\s+all\b"
     r"|\b(?:for\s+)?(?:marketers|developers|designers|creators|influencers|students|teachers|social\s+media"
     r"|small\s+business(?:\s+owners)?|business\s+owners|sharing|everyone|my\s+(?:team|friends|family|boss|client))\b"
-    r"|用户(?:希望|想要|想|要求|需要|说|请求)(?:你)?|以下是(?:用户的?)?(?:请求|需求|任务)|(?:请求|需求|任务)\s*[:：]"
+    r"|\b(?:so\s+(?:that\s+)?i\s+can\s+|in\s+order\s+)?to\s+(?:email|send|share|post|upload|text|whatsapp)"
+    r"(?:\s+it)?(?:\s+(?:to|on|with|via)(?:\s+(?:my|the|our|a|an))?\s+\w+)?\b"
+    r"|用户(?:希望|想要|想|要求|需要|说|请求)(?:你)?|(?:我要|要|想|用来|方便)?(?:发|分享|传)(?:到|给)?"
+    r"(?:微信|朋友圈|群里?|邮件|邮箱|朋友|客户)|以下是(?:用户的?)?(?:请求|需求|任务)|(?:请求|需求|任务)\s*[:：]"
     r"|你好|您好|嗨|哈喽|请|麻烦(?:你)?|帮(?:我|忙)?|一下|谢谢|感谢|多谢|好的|可以吗|能不能|能否|可以|行吗|就这样"
     r"|我(?:想|要|希望|需要)|给我|吧|呢|啊|哦|嗯|了")
+# A clause that only explains another ("there's a logo there", "因为…"): not a request of its own when the message
+# asks for something else.
+_CONTEXT: Final = re.compile(r"(?:there's|there\s+is|there\s+are|because|since|which\s+is\s+where)\b"
+                             r"|那里有|这里有|因为|由于")
 _LEAD: Final = re.compile(r"[\s:：,，!！]+")
 _TRAIL: Final = re.compile(r"(?:[\s,，!！]*(?:\b(?:please|pls|plz|thanks|thank\s+you|thx|for\s+me)\b"
                           r"|谢谢|吧|一下|[^\w\s\ue000-\ue0ff]))+\s*$")
@@ -87,7 +94,7 @@ class _Clause:
 
     span: Span                     # in the prepared sentence
     words: str                     # the user's own words for it
-    verdict: str                   # op | declined | implied | filler | unmet
+    verdict: str                   # op | declined | implied | filler | context | unmet
 
 
 def understand(text: str, facts: MediaFacts) -> Understanding:
@@ -121,7 +128,7 @@ def _account(text: str, facts: MediaFacts) -> tuple[Understanding, list[_Clause]
 def _clauses(text: str, s: str, quotes: tuple[str, ...], used: list[Span], declined: list[_Declined],
              ops: list[Op]) -> list[_Clause]:
     """Every request of the message with its verdict: an op came from it, a handler declined it, a planned op
-    already stands for its words, it asks for nothing, or it is not met."""
+    already stands for its words, it asks for nothing, it explains another request, or it is not met."""
     words = _Words(text, s, quotes, _PH_BASE)
     implied = [_IMPLIED[op.name] for op in ops if op.name in _IMPLIED]
     clauses: list[_Clause] = []
@@ -132,12 +139,16 @@ def _clauses(text: str, s: str, quotes: tuple[str, ...], used: list[Span], decli
             verdict = "op"
         elif not _asks(s[a:b]):
             verdict = "filler"
+        elif (ops or declined) and _CONTEXT.match(s, _trimmed(s, a, b)[0]):
+            verdict = "context"
         elif implied and not _asks(s[a:b], implied):
             verdict = "implied"
         else:
             verdict = "unmet"
-        said = (words.of(_trimmed(s, a, b)) if verdict == "unmet" else "") or _restore(s[slice(*_trimmed(s, a, b))],
-                                                                                       quotes)
+        said = ""
+        if verdict == "unmet":
+            said = words.of(_trimmed(s, a, b)) or _restore(s[slice(*_trimmed(s, a, b))], quotes)
+        said = said or _restore(s[a:b], quotes)
         clauses.append(_Clause((a, b), _short(said), verdict))
     return clauses
 
