@@ -127,14 +127,14 @@ def run_turn(plan: Understanding, user_text: str, draft: Draft, ws: Workspace, h
         if blocked is not None and op.spec.edits:
             not_done.append(_line(_doing(op, language), Said(
                 f"skipped, because {_DOING[blocked.name].en} could not be done.",
-                f"已跳过，因为{_DOING[blocked.name].zh}没有完成。").in_(language)))
+                f"已跳过，因为{_DOING[blocked.name].zh}没有完成。").in_(language), language))
             continue
         call = events.call_id()
         yield Step("call", call, {"operation": op.name, **op.args})
         outcome = _run_op(op, current, ws, hooks, language)
         yield Step("result", call, response=outcome.response, draft=outcome.draft if outcome.changed else None)
         if outcome.failed:
-            not_done.append(_line(_doing(op, language), outcome.said.in_(language)))
+            not_done.append(_line(_doing(op, language), outcome.said.in_(language), language))
             if op.name in _FOUNDATION:
                 blocked = op
             continue
@@ -162,13 +162,13 @@ def _doing(op: Op, language: str) -> str:
     return doing
 
 
-def _line(what: str, why: str) -> str:
-    return f"- {what}: {why}"
+def _line(what: str, why: str, language: str) -> str:
+    return f"- {what}：{why}" if language == "zh" else f"- {what}: {why}"
 
 
 def _unmet_line(unmet: Unmet, language: str) -> str:
     words = f"「{unmet.words}」" if language == "zh" else f'"{unmet.words}"'
-    return _line(words, unmet.zh if language == "zh" else unmet.en)
+    return _line(words, unmet.zh if language == "zh" else unmet.en, language)
 
 
 @dataclass(frozen=True, slots=True)
