@@ -42,7 +42,7 @@ CASES: list[tuple[str, MediaFacts, Expected]] = [
     ("convert a 10-second highlight clip from a gameplay recording into a 720p MP4", SHORT_CLIP,
      [("set_output", {"format": "mp4", "resolution": "720p"})]),
     ("convert this clip into a looping GIF with no sound", CLIP,
-     [("set_output", {"format": "gif", "loop": True}), ("mute", {})]),
+     [("mute", {}), ("set_output", {"format": "gif", "loop": True})]),
     ("converting short video clips into shareable GIFs for social media creators", CLIP,
      [("set_output", {"format": "gif"})]),
     ("convert a 10-second screen recording or short clip into a 720p MP4", NONE,
@@ -84,7 +84,7 @@ CASES: list[tuple[str, MediaFacts, Expected]] = [
     ("convert this gif to mp4", CLIP, [("set_output", {"format": "mp4"})]),
     ("full hd please", CLIP, [("set_output", {"resolution": "1080p"})]),
     ("high quality", CLIP, [("set_output", {"quality": "high"})]),
-    ("转成GIF，去掉声音，15帧", CLIP, [("set_output", {"format": "gif", "fps": 15}), ("mute", {})]),
+    ("转成GIF，去掉声音，15帧", CLIP, [("mute", {}), ("set_output", {"format": "gif", "fps": 15})]),
     ("做成循环动图", CLIP, [("set_output", {"format": "gif", "loop": True})]),
     ("转成gif，480 像素宽", CLIP, [("set_output", {"format": "gif", "width": 480})]),
     ("压缩成小于5MB的GIF", CLIP, [("set_output", {"format": "gif", "small": True, "max_mb": 5})]),
@@ -97,7 +97,7 @@ CASES: list[tuple[str, MediaFacts, Expected]] = [
     ("first 3 seconds as a gif", CLIP,
      [("keep_range", {"start_ms": 0, "end_ms": 3000}), ("set_output", {"format": "gif"})]),
     ("make a gif of seconds 2 to 5", CLIP,
-     [("set_output", {"format": "gif"}), ("keep_range", {"start_ms": 2000, "end_ms": 5000})]),
+     [("keep_range", {"start_ms": 2000, "end_ms": 5000}), ("set_output", {"format": "gif"})]),
     ("trim to the first 3 seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 3000})]),
     ("keep only the first 3 seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 3000})]),
     ("keep the first three seconds", CLIP, [("keep_range", {"start_ms": 0, "end_ms": 3000})]),
@@ -349,13 +349,13 @@ CASES: list[tuple[str, MediaFacts, Expected]] = [
 
     # ---- several edits in one sentence, in the order said (builders first, read-only last)
     ("make it 9:16, add the title 'Hi' and slow it down", CLIP,
-     [("set_aspect", {"aspect": "9:16"}), ("add_text", {"text": "Hi"}), ("speed", {"factor": SLOWER})]),
+     [("speed", {"factor": SLOWER}), ("set_aspect", {"aspect": "9:16"}), ("add_text", {"text": "Hi"})]),
     ("download it as a gif", CLIP, [("set_output", {"format": "gif"}), ("pointer", {"topic": "export"})]),
     ("make it 9:16 and keep the first 5 seconds and speed it up 2x and add music and convert to gif", CLIP,
-     [("set_aspect", {"aspect": "9:16"}), ("keep_range", {"end_ms": 5000}), ("speed", {"factor": 2}),
+     [("keep_range", {"end_ms": 5000}), ("speed", {"factor": 2}), ("set_aspect", {"aspect": "9:16"}),
       ("add_music", {}), ("set_output", {"format": "gif"})]),
     ("i want a gif from 0:03 to 0:08, no sound, 12fps", CLIP,
-     [("set_output", {"format": "gif", "fps": 12}), ("keep_range", {"start_ms": 3000, "end_ms": 8000}), ("mute", {})]),
+     [("keep_range", {"start_ms": 3000, "end_ms": 8000}), ("mute", {}), ("set_output", {"format": "gif", "fps": 12})]),
     ("去掉视频的前三秒和最后两秒", CLIP,
      [("remove_range", {"start_ms": 0, "end_ms": 3000}), ("remove_end", {"ms": 2000})]),
     ("加速到1.5倍，然后静音", CLIP, [("speed", {"factor": 1.5}), ("mute", {})]),
@@ -364,14 +364,15 @@ CASES: list[tuple[str, MediaFacts, Expected]] = [
      [("slideshow", {}), ("set_aspect", {"aspect": "1:1"})]),
     ("undo and make it vertical", CLIP, [("undo", {}), ("set_aspect", {"aspect": "9:16"})]),
     ("竖屏，加速，去掉声音，然后导出", CLIP,
-     [("set_aspect", {"aspect": "9:16"}), ("speed", {"factor": FASTER}), ("mute", {}),
+     [("speed", {"factor": FASTER}), ("set_aspect", {"aspect": "9:16"}), ("mute", {}),
       ("pointer", {"topic": "export"})]),
 ]
 
-NOT_UNDERSTOOD = [
-    "hello", "thanks!", "make it look better", "asdkjh qwe zzz", "what time is it", "I love this song",
-    "the audio is bad", "it's still too long", "你好", "谢谢", "can you do something nice", "", "   ", "!!!",
-    "I want to tell a story about my dog",
+NOT_UNDERSTOOD = ["hello", "thanks!", "你好", "谢谢", "", "   ", "!!!", "ok 👍"]
+# Requests the planner cannot read: no ops, and each is named back as not done.
+UNMET_ONLY = [
+    "asdkjh qwe zzz", "what time is it", "I love this song", "the audio is bad", "it's still too long",
+    "can you do something nice", "I want to tell a story about my dog",
 ]
 
 
@@ -398,7 +399,15 @@ def test_there_are_enough_cases_in_both_languages() -> None:
 @pytest.mark.parametrize("sentence", NOT_UNDERSTOOD)
 def test_not_understood_gives_no_ops(sentence: str) -> None:
     result = understand(sentence, MediaFacts(videos=1))
-    assert result.ops == [] and result.not_understood is True
+    assert result.ops == [] and result.not_understood is True and result.unmet == ()
+
+
+@pytest.mark.parametrize("sentence", UNMET_ONLY)
+def test_unreadable_requests_are_named_back(sentence: str) -> None:
+    result = understand(sentence, MediaFacts(videos=1))
+    assert result.ops == [] and result.not_understood is False
+    [unmet] = result.unmet
+    assert unmet.words and unmet.words in sentence
 
 
 def test_keep_last_and_one_second_phrases() -> None:
@@ -493,7 +502,7 @@ def test_random_text_never_raises() -> None:
     for _ in range(3000):
         text = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
         result = understand(text, rng.choice([NONE, CLIP, ONE_IMAGE, THREE_IMAGES, SONGS]))
-        assert result.not_understood == (not result.ops)
+        assert result.not_understood == (not result.ops and not result.unmet)
         for op in result.ops:
             op.parsed()
 

@@ -10,8 +10,18 @@
 2. **Find.** Handlers run in a fixed order (:data:`plan._HANDLERS`). Each looks for its own phrases, returns
    the ops it found with their positions, and blanks the words it used, so later handlers do not read
    them again (a title's "for the first 3 seconds" is not also a trim).
-3. **Arrange.** Builders (``promo``, ``slideshow``, ``still_clip``) run first, then the edits in the order
-   the sentence says them, then the read-only ops (``show_tracks``, ``pointer``).
+3. **Arrange.** The ops run by phase, whatever order they are said in (within a phase, the order said):
+   ``undo``; ``start_over``; the builders (``promo``, ``slideshow``, ``still_clip``); transitions; the range
+   (``keep_range``, ``remove_range``, ``keep_end``, ``remove_end``); its timing (``repeat``, ``speed``,
+   ``reverse``, ``boomerang``); the picture (``set_aspect``, ``crop``, ``blur``, ``enhance``); text; sound;
+   ``set_output``; then the read-only ops (``show_tracks``, ``pointer``). So "a boomerang GIF of the first 2
+   seconds" cuts, then plays back and forth, then makes the GIF.
+4. **Account.** The message is split into its requests (commas, "and", "then", "also", ";", ，、；, 然后, 再,
+   sentences). Each one either gave an op (a handler found or used words in it), was declined by a handler
+   (``_Declined``: blur the faces, 4K), is filler (greetings, "please", "can you", "The user would like you
+   to", "用户希望", emoji), is covered by a planned op (a promo's "music and text overlays"), or becomes an
+   :class:`~api.agent.understand.model.Unmet`: the user's own words for it, that it was not understood, and
+   examples on its topic of what can be said instead. ``Understanding.unmet`` lists them in sentence order.
 
 Choices where the sentence says less than an op needs (the tools apply their own defaults to ``None``):
 
@@ -39,18 +49,19 @@ Choices where the sentence says less than an op needs (the tools apply their own
 - A fill mode ("crop to fill") is only used together with an aspect (``set_aspect`` needs one).
 - Only the first :data:`MAX_CHARS` characters are read.
 
-Anything else yields no ops; the caller then replies with :func:`examples_text`.
+A message with no ops and no unmet requests (only filler) is ``not_understood``: the caller replies with
+:func:`examples_text`, which also follows the unmet lines of a message that is all unmet.
 
 Modules, in the order they depend on each other:
 
 - ``defaults``: the numbers chosen when the sentence says less (above); ``model``: :class:`MediaFacts`,
   :class:`Understanding` and the values handlers pass around.
 - ``sentence``: step 1, preparing the sentence; ``clauses`` and ``times``: reading it (clauses, blanked spans,
-  times in milliseconds).
+  times in milliseconds; the requests of step 4 and the user's own words for each).
 - The handlers of step 2, one concern each: ``session`` (undo, tracks, pointers), ``edits`` (aspect, mute,
   reverse, boomerang, speed), ``titles`` (text on the picture), ``music``, ``builders`` (promo, slideshow,
   still clip, transitions), ``ranges`` (keep or remove part of the timeline), ``output`` (the output file).
-- ``plan``: the handler order, :func:`understand` and step 3, and :func:`examples_text`.
+- ``plan``: the handler order, :func:`understand`, steps 3 and 4, and :func:`examples_text`.
 """
 
 from __future__ import annotations
