@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from api.agent import events
+from api.agent.events import Event, View
 from api.agent.ops import turn_price
 from api.agent.planner import LlmPlanner, plan
 from api.agent.tools import Draft, MediaRef, ToolError, Workspace, normalised, starting_draft, timeline_ms
@@ -48,29 +49,6 @@ from engine.model.summary import summarize
 
 log = logging.getLogger("reelforge.chat")
 UPLOADS_NOTE = "uploads"       # the note of a version that uploads made: a project's starting draft
-
-
-Event = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """How one listener wants a turn: ADK events (``adk``) or the simplified ``{"type": ...}`` objects
-    (``simple``), with the streaming text pieces or without them."""
-
-    mode: str = "adk"
-    streaming: bool = False
-
-    def frames(self, event: Event) -> list[bytes]:
-        if event.get("partial") and not self.streaming:
-            return []
-        if self.mode == "simple":
-            return [events.sse(item) for item in events.simple(event)]
-        return [events.sse(event)]
-
-    @property
-    def heartbeat(self) -> bytes:
-        return events.SIMPLE_HEARTBEAT if self.mode == "simple" else events.HEARTBEAT
 
 
 @dataclass

@@ -18,6 +18,7 @@ import secrets
 import string
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Final
 
 AUTHOR: Final = "nemo_agent"
@@ -26,6 +27,7 @@ HEARTBEAT: Final = b": heartbeat\ndata:\n\n"
 SIMPLE_HEARTBEAT: Final = b'data: {"type":"heartbeat"}\n\n'
 SIMPLE_DONE: Final = b'data: {"type":"done"}\n\n'
 _ALPHABET: Final = string.ascii_letters + string.digits
+Event = dict[str, Any]
 
 
 def invocation_id() -> str:
@@ -121,3 +123,23 @@ def history(turn_id: str, invocation: str, words: str, reply: str | None, starte
         return [asked]
     return [asked, _event(invocation, [{"text": reply}], "model", id=ids[1], timestamp=round(ended or started, 3),
                           turnComplete=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """How one listener wants a turn: ADK events (``adk``) or the simplified ``{"type": ...}`` objects
+    (``simple``), with the streaming text pieces or without them."""
+
+    mode: str = "adk"
+    streaming: bool = False
+
+    def frames(self, event: Event) -> list[bytes]:
+        if event.get("partial") and not self.streaming:
+            return []
+        if self.mode == "simple":
+            return [sse(item) for item in simple(event)]
+        return [sse(event)]
+
+    @property
+    def heartbeat(self) -> bytes:
+        return SIMPLE_HEARTBEAT if self.mode == "simple" else HEARTBEAT

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.chat import View
+from api.agent.events import View
 from api.deps import Svc, Token, owned_session
 from api.errors import ApiError, NotFound
 from api.store import SessionRow, TokenRow
