@@ -285,8 +285,10 @@ class Store:
 
     def delete_session(self, session_id: str) -> None:
         """Forget the session, its draft versions and its turns. Its uploads and renders stay until retention
-        removes them, as for any session (a render still queued may need them)."""
+        removes them, as for any session (a render still queued may need them), but belong to no session: a
+        new session under the same id starts empty."""
         with self._tx(immediate=True) as db:
+            db.execute("UPDATE media SET session_id = '' WHERE session_id = ?", (session_id,))
             hashes = {str(r["hash"]) for r in db.execute("SELECT hash FROM drafts WHERE session_id = ?",
                                                           (session_id,))}
             db.execute("DELETE FROM drafts WHERE session_id = ?", (session_id,))

@@ -23,7 +23,7 @@ def not_found(reply: httpx.Response) -> None:
     assert reply.status_code == 404 and reply.json()["code"] == 1002 and reply.json()["detail"] == "Session not found"
 
 
-def test_list_apps_and_session_crud(api_server, clients) -> None:
+def test_list_apps_and_session_crud(api_server, clients, media) -> None:
     assert httpx.get(api_server.base + "/list-apps").json() == ["nemo_agent"]
     client = clients(api_server.base).connect()
     user = client.json("GET", f"/api/state/nemo_agent/me/{client.session_id}/latest")["data"]["user_id"]
@@ -52,6 +52,13 @@ def test_list_apps_and_session_crud(api_server, clients) -> None:
     gone = client.call("GET", f"/api/state/nemo_agent/me/{session['id']}/latest").json()
     assert gone["code"] == 1002
     assert [s["id"] for s in client.call("GET", f"{APP}/me/sessions").json()] == [client.session_id, "trip-2026_a"]
+    mine = client.session_id
+    client.session_id = "trip-2026_a"
+    uploaded(client, media.green_png)
+    assert client.call("DELETE", f"{APP}/me/sessions/trip-2026_a").status_code == 200
+    again = client.call("POST", f"{APP}/me/sessions/trip-2026_a").json()       # the id is free again, and empty
+    assert (again["state"]["draft"], again["state"]["video_infos"], again["events"]) == ({}, [], [])
+    client.session_id = mine
     unknown = client.call("GET", "/apps/other_agent/users/me/sessions")
     assert unknown.status_code == 404 and "nemo_agent" in unknown.json()["detail"]
 

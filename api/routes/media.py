@@ -137,7 +137,8 @@ async def upload(app: str, user: str, session_id: str, request: Request, svc: Sv
         raise
     rows = [_keep(item, info, folder, token.user_id, session.id) for item, info in zip(received, infos, strict=True)]
     await run_in_threadpool(svc.store.add_media, rows)
-    await svc.chat.place_uploads(session.id, token.user_id, {row.id for row in rows})
+    # shielded: a client that hangs up now still finds its files on the timeline
+    await asyncio.shield(svc.chat.place_uploads(session.id, token.user_id, {row.id for row in rows}))
     base = base_url(svc, request)
     items = [media_item(base, row) for row in rows]
     version = svc.store.draft_head(session.id).version
