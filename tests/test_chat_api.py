@@ -300,6 +300,22 @@ def test_uploads_after_edits_start_a_fresh_draft_and_undo_walks_back(chat_server
     assert srcs(start) == [path_of(clip, chat_server)]
 
 
+def test_an_upload_during_a_turn_waits_for_it_and_neither_version_is_lost(chat_server, clients, media,
+                                                                          tmp_path) -> None:
+    client = clients(chat_server.base, headers=skill("ai-video-maker-gratis")).connect()
+    uploaded(client, *photos(tmp_path, 3))
+    promo = threading.Thread(target=client.chat, args=("make a 20 second promo",))
+    promo.start()
+    deadline = time.monotonic() + 30
+    while client.json("GET", "/api/credits/balance/simple")["data"]["frozen"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)                                             # the promo's turn has started
+    [green] = uploaded(client, media.green_png)
+    promo.join()
+    assert srcs(client.state()["data"]["state"]["draft"]) == [path_of(green, chat_server)]   # saved after the promo
+    client.chat("undo")
+    assert sorted(t["tt"] for t in client.state()["data"]["state"]["draft"]["t"]) == [0, 1, 7, 7]   # the promo
+
+
 def test_start_over_returns_to_the_current_projects_starting_draft(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.db")
     token, _ = store.issue_token("client-1", 100, 3600)
