@@ -11,16 +11,19 @@ the simplified ``?stream=simple`` stream.
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from api.agent.tools import MediaRef, starting_draft
-from api.chat import _Hooks
+from api.chat import _Hooks, has_content
 from api.store import MediaRow, Store
 from engine.config import EngineConfig
 from engine.media.probe import inspect_output
@@ -344,6 +347,29 @@ def test_start_over_returns_to_the_current_projects_starting_draft(tmp_path: Pat
     hooks.save({**second, "d": 500}, note="cut shorter")
     assert hooks.start_over() == second                                     # this project's start, past an undo
     assert hooks.undo() == {**second, "d": 500}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.integers(1, 9), st.sampled_from(["undo", "start over"])), max_size=30))
+def test_undo_and_start_over_never_leave_an_empty_timeline(actions: list) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "state.db", history=8)
+        token, _ = store.issue_token("client-1", 100, 3600)
+        session = store.create_session(token.user_id, "project", "en")
+        store.add_media([MediaRow("m_a", token.user_id, session.id, "a.png", "/nowhere/a.png", "image", {}, 1, "0",
+                                  "upload", 1.0)])
+        hooks = _Hooks(store, token.user_id, session.id, Caps.of(EngineConfig("ffmpeg")), 1 << 20)
+        start = starting_draft([MediaRef("m_a", "a.png", "image", None, False, None, None, 1.0)])
+        hooks.save(start, note="uploads")
+        for action in actions:
+            if action == "undo":
+                restored = hooks.undo()
+                assert restored is None or has_content(restored)
+            elif action == "start over":
+                assert hooks.start_over() == start
+            else:
+                hooks.save({**start, "d": action * 100}, note="edit")
+            assert has_content(store.draft(session.id))
 
 
 # ---------------------------------------------------------------- the simplified stream (Q1)
