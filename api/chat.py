@@ -175,9 +175,9 @@ class Chat:
         return turn
 
     async def place_uploads(self, session_id: str, user_id: str, new_ids: set[str]) -> int | None:
-        """Put just-uploaded pictures and clips on the session's timeline (see ``Uploads``), under the session's
-        lock so that a running turn and an upload never overwrite each other's version; the new version, or
-        None when the timeline did not change."""
+        """Put just-uploaded pictures and clips on the session's timeline (``_Hooks.place_uploads``), under the
+        session's lock so that a running turn and an upload never overwrite each other's version; the new
+        version, or None when the timeline did not change."""
         async with self.lock(session_id):
             hooks = _Hooks(self.store, user_id, session_id, self.caps, self.max_draft_bytes)
             return await asyncio.to_thread(hooks.place_uploads, new_ids)

@@ -258,6 +258,7 @@ def test_uploads_are_the_starting_draft_and_export_with_no_chat(chat_server, cli
     assert srcs(draft) == [path_of(still, chat_server), path_of(clip, chat_server)]    # in upload order
     assert [(s["st"], s["d"]) for s in draft["t"][0]["sg"]] == [(0, 3000), (3000, 2000)]
     assert state["draft_version"] == 1
+    assert state["state"]["canvas_config"] == {"width": 64, "height": 36, "aspect_ratio": "16:9", "fps": 30}
     assert client.upload(media.music)["data"]["draft_version"] == 1              # audio alone: the timeline stays
     assert client.state()["data"]["state"]["draft"] == draft
     path = export(client, tmp_path, {"format": "mp4", "quality": "high", "resolution": "360p"})

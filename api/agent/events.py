@@ -30,10 +30,6 @@ _ALPHABET: Final = string.ascii_letters + string.digits
 Event = dict[str, Any]
 
 
-def invocation_id() -> str:
-    return f"e-{uuid.uuid4()}"
-
-
 def call_id() -> str:
     return f"af-{uuid.uuid4()}"
 

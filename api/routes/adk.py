@@ -32,6 +32,7 @@ from api.deps import Svc, Token, base_url, owned_session
 from api.drafts import check_draft
 from api.errors import BadRequest, NotFound, SessionNotFound, from_engine
 from api.routes.chat import admitted, run_request
+from api.routes.sessions import canvas_of
 from api.services import Services
 from api.store import SessionExists, SessionRow, TokenRow
 from api.views import state
@@ -71,8 +72,9 @@ def session_json(svc: Services, base: str, session: SessionRow, *, full: bool = 
                             "lastUpdateTime": svc.store.session_updated_at(session.id)}
     if full:
         version, meta, text = svc.store.draft_text(session.id)
-        body["state"] = state(base, replace(session, version=version), svc.store.session_media(session.id),
-                              json.loads(text), meta)["state"]
+        media = svc.store.session_media(session.id)
+        body["state"] = state(base, replace(session, version=version), media, json.loads(text),
+                              canvas_of(meta, text, media))["state"]
         body["events"] = [event for turn in svc.store.session_turns(session.id)
                           for event in events.history(turn["id"], invocation_of(turn["id"]), turn["text"],
                                                       turn["reply"], turn["created"], turn["ended"])]
