@@ -279,7 +279,7 @@ def test_trim_then_undo_twice_stops_at_the_starting_draft(chat_server, clients, 
     assert client.state()["data"]["state"]["draft"] == start
     version = client.state()["data"]["draft_version"]
     again = client.chat("undo")
-    assert again.final_text == "There is nothing to undo."
+    assert "There is nothing to undo." in again.final_text
     assert [r["response"] for r in again.responses()] == [{"status": "error", "message": "nothing to undo"}]
     state = client.state()["data"]
     assert state["state"]["draft"] == start and state["draft_version"] == version     # never an empty timeline
