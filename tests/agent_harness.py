@@ -132,9 +132,10 @@ class Session:
         return Workspace(list(self.media), self.saved_at, language, make_music_bed=self.music_bed)
 
     def render(self, out: Path, *, config: EngineConfig, codecs: CodecChoice, width: int = 96,
-               fps: float = 8) -> RenderResult:
-        """The current draft, made small and quick to render (the checks are on time, format, sound and shape)."""
-        draft = copy.deepcopy(self.draft)
+               fps: float = 8, draft: Draft | None = None) -> RenderResult:
+        """The current draft (or ``draft``, e.g. the starting one, to compare with), made small and quick to render
+        (the checks are on time, format, sound, shape and coarse pixels)."""
+        draft = copy.deepcopy(self.draft if draft is None else draft)
         spec = draft.setdefault("m", {}).setdefault("out", {})
         spec.pop("resolution", None)
         spec.pop("max_mb", None)
