@@ -3,6 +3,12 @@ checked by its effect: the draft's tracks, and the file the draft renders to (du
 sound, shape). Every request runs through the rules planner, the edit tools and the engine's
 checks exactly as a /run_sse turn does (tests/agent_harness.py); the drafts are then rendered
 small and probed.
+
+Two lists: CORPUS, the agent's own, and FRESH, written afterwards from the seeds' workflows as users
+and relaying agents phrase them, with the checks that matter for each (which sound is heard, the
+frames of a boomerang or a repeat, a cropped or blurred region, a size target through an export at
+full size, and a reply that names what was not done). The FRESH pass rate:
+``python -m pytest -q -p no:cacheprovider tests/test_agent_corpus.py -k test_fresh_request``.
 """
 
 from __future__ import annotations
@@ -205,7 +211,8 @@ PROMO_TITLE = ("title", "标题")
 #   boomerang, repeat (start_s, end_s, times), crop {present, absent}, blur {blurred, sharp} (boxes of the frame),
 #   brighter / contrast / louder (against the starting draft, rendered the same way);
 #   size (format, MB, X-Skill-Source): exported as a seed client does, quality high, at full size;
-#   title_or_said: a title is on the draft, or the reply asks about it.
+#   title_or_said: a title is on the draft, or the reply asks about it; music_fades_out: the music ends in a fade;
+#   may_fail / may_be_unchanged: an op may answer an error (undo with nothing to undo) / leave the draft as it was.
 FRESH: list[tuple[list[str], list[str], str, dict[str, Any]]] = [
     # ---- trims: typos, clock times, numbers in words
     (LONG, [], "keep the frist 15 seconds", {"duration": 15, "audio": True, "tone": 660}),
@@ -254,6 +261,9 @@ FRESH: list[tuple[list[str], list[str], str, dict[str, Any]]] = [
     (CLIP + SONG, [], "用我上传的歌当背景音乐，音量百分之三十", {"music_vol": 0.3, "tones": (330, 440)}),
     (CLIP + SONG, [], "把原声去掉，换成我上传的音乐", {"tone": 330, "no_tone": 440}),
     (CLIP, [], "把声音去掉", {"audio": False}),
+    (CLIP, [], "将视频改成方形，并将声音关掉", {"aspect": "1:1", "audio": False}),
+    (CLIP + SONG, [], "背景音乐用我的歌，音量百分之四十，结尾淡出", {"music_vol": 0.4, "music_fades_out": True,
+                                                     "tones": (330, 440)}),
     (CLIP + SONG, ["加上我的背景音乐"], "音乐小声一点，大概百分之二十", {"music_vol": 0.2}),
     # ---- shape
     (CLIP, [], "make it veritcal for tiktok", {"aspect": "9:16", "audio": True}),
@@ -335,14 +345,15 @@ FRESH: list[tuple[list[str], list[str], str, dict[str, Any]]] = [
     (CLIP, ["mute it", "start over"], "undo", {"audio": False, "duration": 6}),
     (CLIP, ["make it vertical", "把声音去掉"], "撤销", {"aspect": "9:16", "audio": True}),
     (CLIP, ["加标题「你好」", "倒放"], "重新开始", {"same_as_start": True, "texts": [], "rev": False}),
-    (CLIP, [], "undo", {"unchanged": True, "may_fail": True}),
+    (CLIP, [], "undo", {"unchanged": True, "may_fail": True, "said": [("nothing",)]}),
+    (CLIP, ["make it a gif"], "show me the tracks pls", {"unchanged": True, "said": [("Timeline", "时间线")]}),
     # ---- what the agent cannot do: said so, and nothing unrelated done
     (CLIP, [], "blur the faces", {"unchanged": True, "said": [("face",)]}),
-    (CLIP, [], "upscale to 4K", {"said": [("4K", "4k")]}),
+    (CLIP, [], "upscale to 4K", {"said": [("4K", "4k")], "may_be_unchanged": True}),
     (CLIP, [], "remove the background person", {"unchanged": True, "said": [("person", "people")]}),
     (CLIP, [], "把视频里的人脸打码", {"unchanged": True, "said": [("人脸",)]}),
     (CLIP, [], "trim to the first 3 seconds and blur the faces", {"duration": 3, "said": [("face",)]}),
-    (CLIP, [], "去掉水印并且把画质提升到4K", {"said": [("水印",), ("4K", "4k")]}),
+    (CLIP, [], "去掉水印并且把画质提升到4K", {"said": [("水印",), ("4K", "4k")], "may_be_unchanged": True}),
 ]
 
 
@@ -389,7 +400,8 @@ def _fresh_media(d: Path) -> None:
                f"sine=f={TONES[name]}:d=4", "-t", "4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
                "-shortest", str(d / name))
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x180:r=30:d=4", "-f", "lavfi", "-i",
-           f"aevalsrc=0.02*sin(2*PI*{TONES['dim.mp4']}*t):s=44100:d=4", "-vf", "eq=contrast=0.45:brightness=-0.25",
+           f"aevalsrc=0.02*sin(2*PI*{TONES['dim.mp4']}*t):s=44100:d=4", "-vf",
+           "eq=contrast=0.5:brightness=-0.3:saturation=0.5",
            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(d / "dim.mp4"))
 
 
@@ -487,9 +499,17 @@ def check_file(path: Path, expect: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- the fresh corpus's test
 
 
+FRESH_KEYS = {"format", "duration", "audio", "aspect", "out", "loop", "pieces", "speed", "rev", "motion", "transitions",
+              "texts", "texts_include", "text_pos", "music", "builtin", "music_vol", "music_fi", "enhance", "unchanged",
+              "said", "may_fail", "may_be_unchanged", "same_as_start", "title_or_said", "music_fades_out",
+              "text_colour", "not_colour", "text_pixels", "tone", "no_tone", "tones", "boomerang", "repeat", "crop",
+              "blur", "brighter", "contrast", "louder", "size"}
+
+
 def test_fresh_corpus_is_big_enough() -> None:
     chinese = [c for c in FRESH if any("\u4e00" <= ch <= "\u9fff" for ch in c[2])]
     assert len(FRESH) >= 64 and len(chinese) * 3 >= len(FRESH)
+    assert all(set(c[3]) <= FRESH_KEYS for c in FRESH), [set(c[3]) - FRESH_KEYS for c in FRESH]
     assert not {c[2] for c in FRESH} & {c[2] for c in CORPUS if c[1] == []} - {"make it look better"}
 
 
@@ -509,7 +529,7 @@ def test_fresh_request(uploads: list[str], before: list[str], text: str, expect:
         assert any(w.lower() in reply.lower() for w in words), f"the reply does not mention {words}: {reply}"
     failed = [s.response for s in steps if s.kind == "result" and s.response.get("status") != "success"]
     assert expect.get("may_fail") or not failed, (failed, reply)
-    if expect.get("unchanged"):
+    if expect.get("unchanged") or (expect.get("may_be_unchanged") and session.draft == draft_before):
         assert session.draft == draft_before, f"{text!r} changed the draft: {reply}"
         assert not any(s.kind == "result" and s.draft for s in steps) and steps[-1].spent == 0
         return
@@ -520,6 +540,9 @@ def test_fresh_request(uploads: list[str], before: list[str], text: str, expect:
         assert texts_of(session.draft) or any(w in reply.lower() for w in PROMO_TITLE), reply
     check_draft(session, expect)
     check_text_style(session.draft, expect)
+    if expect.get("music_fades_out"):
+        music = [s for t in session.draft["t"] if t["tt"] == 1 and not t.get("mute") for s in t["sg"]]
+        assert music and music[-1].get("fo", 0) > 0, music
     if "size" in expect:
         fmt, target_mb, skill = expect["size"]
         assert session.draft.get("m", {}).get("out", {}).get("max_mb") == pytest.approx(target_mb)
@@ -632,7 +655,7 @@ def check_pixels(session: Session, path: Path, expect: dict[str, Any], tmp_path:
                 here = at(frames, start + offset + k * length)
                 assert _diff(here, source) < 0.5 * _diff(here, at(ref_frames, start + offset + 0.5)), \
                     f"play {k + 1} of {times} at {start + offset + k * length:.2f} s is not the repeated part"
-        if end + 0.5 < session_length(session):
+        if end + 0.5 < len(ref_frames) / fps:
             after, source = at(frames, end + 0.25 + (times - 1) * length), at(ref_frames, end + 0.25)
             assert _diff(after, source) < 0.5 * _diff(after, at(ref_frames, start + 0.25)), "what follows is not moved"
     middle = frames[len(frames) // 2]
@@ -650,7 +673,7 @@ def check_pixels(session: Session, path: Path, expect: dict[str, Any], tmp_path:
     if expect.get("brighter") or expect.get("contrast"):
         luma, ref_luma = middle.mean(axis=-1), ref_frames[len(ref_frames) // 2].mean(axis=-1)
         if expect.get("brighter"):
-            assert luma.mean() > ref_luma.mean() + 10, (luma.mean(), ref_luma.mean())
+            assert luma.mean() > ref_luma.mean() + 8, (luma.mean(), ref_luma.mean())
         if expect.get("contrast"):
             assert luma.std() > 1.3 * ref_luma.std(), (luma.std(), ref_luma.std())
     if expect.get("louder"):
@@ -662,9 +685,6 @@ def check_pixels(session: Session, path: Path, expect: dict[str, Any], tmp_path:
         low = expect["text_pixels"] == "bottom"
         assert (rows.mean() > 0.5) == low and not np.any(rows < 0.25 if low else rows > 0.75), rows
 
-
-def session_length(session: Session) -> float:
-    return sum(info.duration_s or 0 for info in session.infos.values() if info.video is not None)
 
 
 # ---- the reply claims only what the draft shows
