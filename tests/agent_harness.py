@@ -53,7 +53,6 @@ class Library:
 class Session:
     library: Library
     uploads: list[str]
-    language: str = "en"
     draft: Draft = field(default_factory=dict)
     versions: list[Draft] = field(default_factory=list)
     media: list[MediaRef] = field(default_factory=list)
@@ -61,7 +60,7 @@ class Session:
     infos: dict[str, MediaInfo] = field(default_factory=dict)
     saved_at: float = -1.0
     start: Draft = field(default_factory=dict)
-    plan: Understanding | None = None          # the last message's understanding
+    plan: Understanding | None = None          # the last message's understanding (its language is the reply's)
 
     def __post_init__(self) -> None:
         for order, name in enumerate(self.uploads):
@@ -93,7 +92,7 @@ class Session:
         return len(self.versions)
 
     def undo(self) -> Draft | None:
-        if not self.versions:
+        if not self.versions or not _has_content(self.versions[-1]):    # never back to an empty timeline
             return None
         self.draft = self.versions.pop()
         self.saved_at = float(len(self.media))
@@ -163,3 +162,7 @@ class Session:
 
 def _sources(draft: dict[str, Any]) -> set[str]:
     return {str(s["src"]) for t in draft.get("t", []) for s in t.get("sg", []) if "src" in s}
+
+
+def _has_content(draft: Draft) -> bool:
+    return any(isinstance(t, dict) and t.get("sg") for t in draft.get("t", []))
