@@ -107,7 +107,8 @@ def job_body(base: str, signer: Signer, job: JobRow) -> dict[str, Any]:
     url = result_url(base, signer, job) if done else None
     error = job.error if job.status == "failed" else None
     output = {"url": url, "duration": result.get("duration_s"), "size": result.get("size_bytes"), "format": job.format,
-              "width": result.get("width"), "height": result.get("height"), **size_target(result)}
+              "width": result.get("width"), "height": result.get("height"), **size_target(result),
+              **({"enhance": result["enhance"]} if result.get("enhance") else {})}
     codecs = {key: result.get(key) for key in ("encoder", "encoder_reason", "decoder", "decoder_reason")}
     data = {"id": job.render_id, "render_id": job.render_id, "status": job.status, "progress": job.progress,
             "outputUrl": url, "output": {"url": url}, "createdAt": job.created_ms, "completedAt": job.completed_ms,
