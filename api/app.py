@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.bodies import BodyLimit, JsonLimits
 from api.errors import ApiError
-from api.routes import account, chat, media, render, sessions
+from api.routes import account, adk, chat, media, render, sessions
 from api.services import Services
 from api.settings import ApiSettings
 from engine.encode.encoders import CodecChoice, detect_capabilities
@@ -43,7 +43,7 @@ def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> Fast
 
     app = FastAPI(title="reelforge", version="0.1.0", lifespan=lifespan,
                   description="Self-hosted render engine and API, drop-in for the hosted nemo_agent API.")
-    for module in (account, sessions, media, render, chat):
+    for module in (account, sessions, media, render, chat, adk):
         app.include_router(module.router)
     limits = JsonLimits(settings.max_json_body_bytes, settings.max_json_depth, settings.max_json_values)
     app.state.json_limits = limits

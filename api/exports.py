@@ -18,6 +18,7 @@ from engine.job import RenderJob
 from engine.model.cost import Caps
 from engine.model.draft import dump_draft
 from engine.pipeline.scratch import plan_scratch
+from engine.pipeline.size_target import check_reachable
 
 if TYPE_CHECKING:
     from api.services import Services
@@ -26,7 +27,11 @@ OUTPUT_KEYS = ("format", "quality", "resolution", "fps")
 
 
 def with_output(draft: Any, output: Any, skill: str | None, skill_resolutions: dict[str, str]) -> dict[str, Any]:
-    """The draft with the export's ``output`` settings laid over ``m.out``."""
+    """The draft with the export's ``output`` settings laid over ``m.out``.
+
+    A size target is never weakened: the export's ``max_mb`` applies where the draft has none, and
+    the smaller of the two where both say one (checked with the draft, like every ``m.out`` key).
+    ``quality`` leaves ``max_mb`` alone: the engine holds the target whatever quality says."""
     if not isinstance(draft, dict):
         raise DraftInvalid("draft must be a JSON object (the data.state.draft you read from state)")
     if output is not None and not isinstance(output, dict):
@@ -41,10 +46,23 @@ def with_output(draft: Any, output: Any, skill: str | None, skill_resolutions: d
     for key in OUTPUT_KEYS:
         if output and output.get(key) is not None:
             out[key] = output[key]
+    asked = output.get("max_mb") if output else None
+    if asked is not None:
+        out["max_mb"] = _tighter(out.get("max_mb"), asked)
     video = out.get("format", "mp4") in ("mp4", "webm")      # GIF/WebP keep their own small default size
     if video and "resolution" not in out and "width" not in out and skill in skill_resolutions:
         out["resolution"] = skill_resolutions[skill]
     return merged
+
+
+def _tighter(draft_mb: Any, export_mb: Any) -> Any:
+    """The smaller size target; a value that is not a number is passed on, for the draft check to name."""
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    if draft_mb is None or not number(export_mb):
+        return export_mb
+    return min(draft_mb, export_mb) if number(draft_mb) else draft_mb
 
 
 def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id: str,
@@ -60,6 +78,7 @@ def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id
         refuse_expired_sources(svc.store, draft_json, user_id, session_id)
         raise
     plan_scratch(timeline, svc.engine)        # over the scratch budget: refused now, not once it is queued
+    check_reachable(timeline)                 # a size target nothing could meet: refused now, naming m.out.max_mb
     fmt = draft.m.out.format
     output = svc.outputs_dir / f"{secrets.token_urlsafe(12)}.{EXTENSIONS[fmt]}"
     config = replace(svc.engine, work_dir=new_scratch(svc.scratch_dir))

@@ -48,6 +48,7 @@ CREATE INDEX IF NOT EXISTS tokens_by_client ON tokens (client_id, expires);
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY, task_id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, task_name TEXT NOT NULL,
   language TEXT NOT NULL, created REAL NOT NULL, version INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id, created);
 CREATE TABLE IF NOT EXISTS media (
   id TEXT PRIMARY KEY, user_id TEXT NOT NULL, session_id TEXT NOT NULL, filename TEXT NOT NULL, path TEXT NOT NULL,
   file_type TEXT NOT NULL, info TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, source TEXT NOT NULL,
@@ -69,6 +70,7 @@ CREATE TABLE IF NOT EXISTS turns (
   id TEXT PRIMARY KEY, session_id TEXT NOT NULL, token TEXT NOT NULL, text TEXT NOT NULL, status TEXT NOT NULL,
   frozen INTEGER NOT NULL, spent INTEGER NOT NULL DEFAULT 0, reply TEXT, created REAL NOT NULL, ended REAL);
 CREATE INDEX IF NOT EXISTS turns_by_status ON turns (status);
+CREATE INDEX IF NOT EXISTS turns_by_session ON turns (session_id, created);
 CREATE TABLE IF NOT EXISTS claims (
   claim TEXT PRIMARY KEY, user_id TEXT NOT NULL, task_id TEXT NOT NULL, session_id TEXT NOT NULL,
   expires REAL NOT NULL);
@@ -150,6 +152,10 @@ class QueueFull(Exception):
     def __init__(self, pending: int, maximum: int) -> None:
         super().__init__(pending, maximum)
         self.pending, self.maximum = pending, maximum
+
+
+class SessionExists(Exception):
+    """A session id the caller picked is taken."""
 
 
 class NotEnoughCredits(Exception):
@@ -246,12 +252,49 @@ class Store:
 
     # ------------------------------------------------------------ sessions and drafts
 
-    def create_session(self, user_id: str, task_name: str, language: str) -> SessionRow:
-        sid, task_id = new_session_id(), f"task_{secrets.token_hex(8)}"
-        with self._tx() as db:
-            db.execute("INSERT INTO sessions (id, task_id, user_id, task_name, language, created) VALUES (?,?,?,?,?,?)",
-                       (sid, task_id, user_id, task_name, language, time.time()))
+    def create_session(self, user_id: str, task_name: str, language: str,
+                       session_id: str | None = None) -> SessionRow:
+        """A new session, under ``session_id`` when the caller picks one (SessionExists: that id is taken)."""
+        sid, task_id = session_id or new_session_id(), f"task_{secrets.token_hex(8)}"
+        try:
+            with self._tx() as db:
+                db.execute("INSERT INTO sessions (id, task_id, user_id, task_name, language, created) "
+                           "VALUES (?,?,?,?,?,?)", (sid, task_id, user_id, task_name, language, time.time()))
+        except sqlite3.IntegrityError:
+            if session_id is None:
+                raise
+            raise SessionExists(session_id) from None
         return SessionRow(sid, task_id, user_id, task_name, language, 0)
+
+    def user_sessions(self, user_id: str) -> list[SessionRow]:
+        rows = self._db().execute("SELECT * FROM sessions WHERE user_id = ? ORDER BY created, rowid", (user_id,))
+        return [_session(r) for r in rows]
+
+    def session_updated_at(self, session_id: str) -> float:
+        """When anything in the session last changed (created, a draft saved, a file added, a turn run)."""
+        row = self._one("SELECT MAX(COALESCE((SELECT MAX(created) FROM drafts WHERE session_id = s.id), 0), "
+                        "COALESCE((SELECT MAX(created) FROM media WHERE session_id = s.id), 0), "
+                        "COALESCE((SELECT MAX(COALESCE(ended, created)) FROM turns WHERE session_id = s.id), 0), "
+                        "s.created) AS at FROM sessions s WHERE s.id = ?", session_id)
+        return float(row["at"]) if row and row["at"] is not None else 0.0
+
+    def session_turns(self, session_id: str) -> list[sqlite3.Row]:
+        """The session's chat turns, oldest first (id, text, status, reply, created, ended)."""
+        return list(self._db().execute("SELECT id, text, status, reply, created, ended FROM turns "
+                                       "WHERE session_id = ? ORDER BY created, rowid", (session_id,)))
+
+    def delete_session(self, session_id: str) -> None:
+        """Forget the session, its draft versions and its turns. Its uploads and renders stay until retention
+        removes them, as for any session (a render still queued may need them), but belong to no session: a
+        new session under the same id starts empty."""
+        with self._tx(immediate=True) as db:
+            db.execute("UPDATE media SET session_id = '' WHERE session_id = ?", (session_id,))
+            hashes = {str(r["hash"]) for r in db.execute("SELECT hash FROM drafts WHERE session_id = ?",
+                                                          (session_id,))}
+            db.execute("DELETE FROM drafts WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM turns WHERE session_id = ? AND status != 'running'", (session_id,))
+            db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            forget_texts(db, hashes)
 
     def session(self, session_id: str) -> SessionRow | None:
         row = self._one("SELECT * FROM sessions WHERE id = ?", session_id)

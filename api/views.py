@@ -86,13 +86,29 @@ def result_url(base: str, signer: Signer, job: JobRow) -> str:
     return f"{base}/render-result/{quote(job.id, safe='')}.{EXTENSIONS[job.format]}?e={expires}&s={signature}"
 
 
+def size_target(result: dict[str, Any]) -> dict[str, Any]:
+    """``output`` keys of a render made under ``m.out.max_mb``: the target, whether the file met it (a
+    finished one always does), and the settings the engine chose to (``encoding``); nothing otherwise."""
+    target = result.get("target_bytes")
+    if not target:
+        return {}
+    size = result.get("size_bytes")
+    encoding = result.get("encoding") or {}
+    chosen = {key: encoding.get(key) for key in ("width", "height", "fps", "video_kbps", "audio_kbps", "quality",
+                                                 "colors", "chosen") if encoding.get(key) is not None}
+    tries = encoding.get("attempts")
+    return {"target_mb": target / 1_000_000, "size_target_met": size is not None and size <= target,
+            "encoding": {**chosen, "tries": len(tries) if isinstance(tries, list) else None}}
+
+
 def job_body(base: str, signer: Signer, job: JobRow) -> dict[str, Any]:
     result = job.result or {}
     done = job.status == "completed"
     url = result_url(base, signer, job) if done else None
     error = job.error if job.status == "failed" else None
     output = {"url": url, "duration": result.get("duration_s"), "size": result.get("size_bytes"), "format": job.format,
-              "width": result.get("width"), "height": result.get("height")}
+              "width": result.get("width"), "height": result.get("height"), **size_target(result),
+              **({"enhance": result["enhance"]} if result.get("enhance") else {})}
     codecs = {key: result.get(key) for key in ("encoder", "encoder_reason", "decoder", "decoder_reason")}
     data = {"id": job.render_id, "render_id": job.render_id, "status": job.status, "progress": job.progress,
             "outputUrl": url, "output": {"url": url}, "createdAt": job.created_ms, "completedAt": job.completed_ms,

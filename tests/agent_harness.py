@@ -2,7 +2,9 @@
 
 It stands where ``api.chat`` stands in the server (same ``run_turn``, same hooks: every draft is
 checked with the engine's own rules), so the corpus can say what each request did to the draft
-and to the rendered file, quickly and without a server.
+and to the rendered file, quickly and without a server. As on the server, the uploads are on
+the timeline from the start (``starting_draft``, the first version); undo never walks back past
+that draft, and "start over" makes it current again as a new version.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api.agent.tools import Draft, MediaRef, Workspace, normalised, timeline_ms
+from api.agent.tools import Draft, MediaRef, Workspace, normalised, starting_draft, timeline_ms
 from api.agent.turn import Step, run_turn
-from api.agent.understand import MediaFacts, understand
+from api.agent.understand import MediaFacts, Understanding, understand
+from api.exports import with_output
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 from engine.errors import EngineError
@@ -50,18 +53,23 @@ class Library:
 class Session:
     library: Library
     uploads: list[str]
-    language: str = "en"
     draft: Draft = field(default_factory=dict)
     versions: list[Draft] = field(default_factory=list)
     media: list[MediaRef] = field(default_factory=list)
     paths: dict[str, Path] = field(default_factory=dict)
     infos: dict[str, MediaInfo] = field(default_factory=dict)
     saved_at: float = -1.0
+    start: Draft = field(default_factory=dict)
+    plan: Understanding | None = None          # the last message's understanding (its language is the reply's)
 
     def __post_init__(self) -> None:
         for order, name in enumerate(self.uploads):
             ref = self.library.ref(name, order)
             self._keep(ref, *self.library.files[name])
+        self.start = starting_draft(self.media)
+        if self.start:                         # the uploads' own version: nothing before it to undo to
+            self.draft = copy.deepcopy(self.start)
+            self.saved_at = float(len(self.media))
 
     def _keep(self, ref: MediaRef, path: Path, info: MediaInfo) -> None:
         self.media.append(ref)
@@ -84,10 +92,17 @@ class Session:
         return len(self.versions)
 
     def undo(self) -> Draft | None:
-        if not self.versions:
+        if not self.versions or not _has_content(self.versions[-1]):    # never back to an empty timeline
             return None
         self.draft = self.versions.pop()
-        return self.draft
+        self.saved_at = float(len(self.media))
+        return copy.deepcopy(self.draft)
+
+    def start_over(self) -> Draft | None:
+        if not self.start:
+            return None
+        self.save(copy.deepcopy(self.start), note="start over")
+        return copy.deepcopy(self.start)
 
     def music_bed(self, seconds: float) -> MediaRef:
         path = write_music_bed(self.library.dir / f"bed-{int(seconds * 1000)}.wav", seconds + 1)
@@ -104,16 +119,22 @@ class Session:
                            images=sum(m.kind == "image" for m in self.media),
                            audios=tuple((m.id, m.filename) for m in self.media if m.kind == "audio"),
                            timeline_ms=timeline_ms(normalised(self.draft, self._workspace())) or None)
-        plan = understand(text, facts)
+        self.plan = plan = understand(text, facts)
         return list(run_turn(plan, text, copy.deepcopy(self.draft), self._workspace(plan.language), self))
+
+    def reply(self, steps: list[Step]) -> str:
+        """What the user reads: the turn's closing text."""
+        texts = [s.text for s in steps if s.kind == "text"]
+        return texts[-1] if texts else ""
 
     def _workspace(self, language: str = "en") -> Workspace:
         return Workspace(list(self.media), self.saved_at, language, make_music_bed=self.music_bed)
 
     def render(self, out: Path, *, config: EngineConfig, codecs: CodecChoice, width: int = 96,
-               fps: float = 8) -> RenderResult:
-        """The current draft, made small and quick to render (the checks are on time, format, sound and shape)."""
-        draft = copy.deepcopy(self.draft)
+               fps: float = 8, draft: Draft | None = None) -> RenderResult:
+        """The current draft (or ``draft``, e.g. the starting one, to compare with), made small and quick to render
+        (the checks are on time, format, sound, shape and coarse pixels)."""
+        draft = copy.deepcopy(self.draft if draft is None else draft)
         spec = draft.setdefault("m", {}).setdefault("out", {})
         spec.pop("resolution", None)
         spec.pop("max_mb", None)
@@ -125,6 +146,23 @@ class Session:
         except EngineError as exc:
             raise AssertionError(f"the draft does not render: {exc}\n{draft}") from exc
 
+    def export(self, out: Path, output: dict[str, Any], *, config: EngineConfig, codecs: CodecChoice,
+               skill: str | None = None, skill_resolutions: dict[str, str] | None = None) -> RenderResult:
+        """The current draft as an export renders it: the export's ``output`` (e.g. ``{"format": "mp4", "quality":
+        "high"}``) laid over ``m.out`` exactly as ``POST /api/render/proxy/lambda`` does, at full size, with every
+        other ``m.out`` setting (a size target included) kept."""
+        draft = with_output(self.draft, output, skill, skill_resolutions or {})
+        suffix = draft["m"]["out"].get("format", "mp4")
+        try:
+            return render(draft, out.with_suffix(f".{suffix}"), config=config, codecs=codecs,
+                          resolve=MappedResolver({src: str(p) for src, p in self.paths.items()}))
+        except EngineError as exc:
+            raise AssertionError(f"the draft does not export: {exc}\n{draft}") from exc
+
 
 def _sources(draft: dict[str, Any]) -> set[str]:
     return {str(s["src"]) for t in draft.get("t", []) for s in t.get("sg", []) if "src" in s}
+
+
+def _has_content(draft: Draft) -> bool:
+    return any(isinstance(t, dict) and t.get("sg") for t in draft.get("t", []))

@@ -3,21 +3,31 @@ checked by its effect: the draft's tracks, and the file the draft renders to (du
 sound, shape). Every request runs through the rules planner, the edit tools and the engine's
 checks exactly as a /run_sse turn does (tests/agent_harness.py); the drafts are then rendered
 small and probed.
+
+Two lists: CORPUS, the agent's own, and FRESH, written afterwards from the seeds' workflows as users
+and relaying agents phrase them, with the checks that matter for each (which sound is heard, the
+frames of a boomerang or a repeat, a cropped or blurred region, a size target through an export at
+full size, and a reply that names what was not done). The FRESH pass rate:
+``python -m pytest -q -p no:cacheprovider tests/test_agent_corpus.py -k test_fresh_request``.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 from pathlib import Path
 from typing import Any
 
+import av
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageColor
 
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 from engine.media.probe import inspect_output
 from tests.agent_harness import Library, Session
-from tests.conftest import ffmpeg
+from tests.conftest import audio_samples, ffmpeg, rms, video_frames
 
 CLIP = ["clip.mp4"]                       # 6 s, 320x180, with sound
 TWO_CLIPS = ["clip.mp4", "talk.mp4"]      # + 4 s, 320x180, with sound
@@ -170,9 +180,180 @@ CORPUS: list[tuple[list[str], list[str], str, dict[str, Any]]] = [
     (CLIP, ["convert it to a 720p mp4", "mute it"], "撤销", {"audio": True, "out": {"resolution": "720p"}}),
     (CLIP, [], "export", {"unchanged": True, "said": "/api/render/proxy/lambda"}),
     (CLIP, [], "how many credits do I have?", {"unchanged": True, "said": "credits"}),
-    (CLIP, [], "can you do something nice", {"unchanged": True, "not_understood": True}),
+    (CLIP, [], "make it look better", {"enhance": {"picture": True}}),
     (CLIP, [], "hello there!", {"unchanged": True, "not_understood": True}),
     (CLIP, [], "你好", {"unchanged": True, "not_understood": True}),
+]
+
+
+# ---------------------------------------------------------------- the fresh corpus
+# Written from the seeds' workflows and issue 11's list of failures, not from the planner's vocabulary:
+# requests as users type them and as LLM agents relay them (polite, verbose, run-on), a third in Chinese,
+# with typos, numbers in words, clock times, and things the agent cannot do. Each is checked by its effect
+# on the file the draft renders to, and the reply is held to what the draft shows.
+
+LONG = ["long.mp4"]                       # 20 s, 320x180, 660 Hz tone
+CAMERA = ["camera.mp4"]                   # 4 s, 480x270, noisy like camera footage, 440 Hz tone
+QUAD = ["quad.mp4"]                       # 4 s, 320x180: red, green / blue, white quarters; 440 Hz tone
+CHECKER = ["checker.mp4"]                 # 4 s, 320x180, 16 px black-and-white checkerboard; 440 Hz tone
+DIM = ["dim.mp4"]                         # 4 s, 320x180, dark and flat picture, quiet 440 Hz tone
+FRESH_MEDIA = ("long.mp4", "camera.mp4", "quad.mp4", "checker.mp4", "dim.mp4")
+TONES = {"clip.mp4": 440, "talk.mp4": 550, "song.mp3": 330, "long.mp4": 660, "camera.mp4": 440, "quad.mp4": 440,
+         "checker.mp4": 440, "dim.mp4": 440}
+QUARTERS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "white": (240, 240, 240)}
+SKILL_RESOLUTIONS = {"best-gif-maker": "720p", "video-compressor-gif": "720p"}   # api.settings' defaults
+PROMO_TITLE = ("title", "标题")
+
+# (uploads, earlier messages, the request, what must be true afterwards). Besides CORPUS's keys:
+#   said: words the reply must contain (a tuple: any one of them), e.g. the part it could not do;
+#   tone / no_tone / tones: which sound is heard (the uploaded song's tone, the clip's own);
+#   same_as_start: the draft is the uploads' starting draft again; text_colour / not_colour / text_pixels;
+#   boomerang, repeat (start_s, end_s, times), crop {present, absent}, blur {blurred, sharp} (boxes of the frame),
+#   brighter / contrast / louder (against the starting draft, rendered the same way);
+#   size (format, MB, X-Skill-Source): exported as a seed client does, quality high, at full size;
+#   title_or_said: a title is on the draft, or the reply asks about it; music_fades_out: the music ends in a fade;
+#   may_fail / may_be_unchanged: an op may answer an error (undo with nothing to undo) / leave the draft as it was.
+FRESH: list[tuple[list[str], list[str], str, dict[str, Any]]] = [
+    # ---- trims: typos, clock times, numbers in words
+    (LONG, [], "keep the frist 15 seconds", {"duration": 15, "audio": True, "tone": 660}),
+    (LONG, [], "trim it 00:00:02 to 00:00:07 and mute it", {"duration": 5, "audio": False}),
+    (LONG, [], "just the part from 0:05 to 0:12 please", {"duration": 7, "audio": True}),
+    (LONG, [], "can you get rid of the first two and a half seconds", {"duration": 17.5}),
+    (CLIP, [], "trim the last second off", {"duration": 5}),
+    (LONG, [], "only keep from 00:00:10 to the end", {"duration": 10}),
+    (LONG, [], "只要前十五秒", {"duration": 15}),
+    (LONG, [], "把最后五秒剪掉", {"duration": 15}),
+    (LONG, [], "截取00:00:03到00:00:08这一段", {"duration": 5}),
+    (LONG, [], "The user would like you to keep only the section between 00:00:04 and 00:00:10 of the uploaded "
+               "video. Please also remove the audio.", {"duration": 6, "audio": False}),
+    # ---- GIF, boomerang, loop
+    (CLIP, [], "Boomerang GIF out of the first 2 seconds", {"format": "gif", "duration": 4, "boomerang": True}),
+    (CLIP, [], "make a gif from the first three seconds that loops forever", {"format": "gif", "duration": 3,
+                                                                               "loop": 0}),
+    (CLIP, [], "turn secs 1-4 into a looping gif with no sound, 12 fps",
+     {"format": "gif", "duration": 3, "loop": 0, "out": {"fps": 12}}),
+    (LONG, [], "gif of 0:10 to 0:13 pls, loop it", {"format": "gif", "duration": 3, "loop": 0}),
+    (CLIP, [], "boomrang it", {"duration": 12, "boomerang": True}),
+    (CLIP, [], "把前两秒做成来回播放的GIF", {"format": "gif", "duration": 4, "boomerang": True}),
+    (CLIP, [], "做一个只播放一次的GIF", {"format": "gif", "loop": -1}),
+    # ---- repeat a range
+    (CLIP, [], "Repeat the first 2 seconds three times", {"format": "mp4", "duration": 10, "repeat": (0, 2, 3)}),
+    (CLIP, [], "loop the first second 4 times then let the rest play", {"format": "mp4", "duration": 9,
+                                                                       "repeat": (0, 1, 4)}),
+    (CLIP, [], "play the whole thing twice", {"format": "mp4", "duration": 12, "repeat": (0, 6, 2)}),
+    (CLIP, [], "让第1秒到第3秒连续播放三次", {"format": "mp4", "duration": 10, "repeat": (1, 3, 3)}),
+    # ---- speed and direction
+    (CLIP, [], "speed it up to one and a half times", {"duration": 4, "speed": 1.5}),
+    (LONG, [], "make it play 4x faster", {"duration": 5}),
+    (CLIP, [], "half speed slow-mo pls", {"duration": 12}),
+    (CLIP, [], "播放速度调成两倍", {"duration": 3}),
+    (CLIP, [], "加速到三倍", {"duration": 2}),
+    (CLIP, [], "reverse it and make it a gif", {"format": "gif", "rev": True, "duration": 6}),
+    (CLIP, [], "让视频倒着放", {"rev": True, "duration": 6}),
+    # ---- sound and music
+    (CLIP + SONG, [], "replace the original sound with my music", {"duration": 6, "tone": 330, "no_tone": 440}),
+    (CLIP + SONG, [], "mute the clip and put my song on instead", {"duration": 6, "tone": 330, "no_tone": 440}),
+    (CLIP + SONG, [], "add the song at forty percent", {"music_vol": 0.4, "tones": (330, 440), "duration": 6}),
+    (CLIP + SONG, [], "add my musci with a three second fade in and fade it out at the end",
+     {"music": True, "music_fi": 3000, "music_fades_out": True, "tones": (330, 440)}),
+    (CLIP + SONG, ["add the song as background music"], "turn the music down to 15 percent", {"music_vol": 0.15}),
+    (CLIP, [], "get rid of the sound completely", {"audio": False, "duration": 6}),
+    (CLIP + SONG, [], "用我上传的歌当背景音乐，音量百分之三十", {"music_vol": 0.3, "tones": (330, 440)}),
+    (CLIP + SONG, [], "把原声去掉，换成我上传的音乐", {"tone": 330, "no_tone": 440}),
+    (CLIP, [], "把声音去掉", {"audio": False}),
+    (CLIP, [], "将视频改成方形，并将声音关掉", {"aspect": "1:1", "audio": False}),
+    (CLIP + SONG, [], "背景音乐用我的歌，音量百分之四十，结尾淡出", {"music_vol": 0.4, "music_fades_out": True,
+                                                     "tones": (330, 440)}),
+    (CLIP + SONG, ["加上我的背景音乐"], "音乐小声一点，大概百分之二十", {"music_vol": 0.2}),
+    # ---- shape
+    (CLIP, [], "make it veritcal for tiktok", {"aspect": "9:16", "audio": True}),
+    (CLIP, [], "change to a square format for an Instagram post and keep the sound", {"aspect": "1:1",
+                                                                                      "audio": True}),
+    (TALL, [], "把它改成横屏16:9", {"aspect": "16:9"}),
+    (CLIP, [], "做成抖音竖屏的", {"aspect": "9:16"}),
+    # ---- titles and captions: text, colour, position
+    (CLIP, [], 'add a caption "Recorded live at Red Rocks" at the bottom',
+     {"texts": ["Recorded live at Red Rocks"], "text_pos": "bottom", "not_colour": "red"}),
+    (CLIP, [], "put Recorded live at Red Rocks as the caption", {"texts": ["Recorded live at Red Rocks"],
+                                                                 "not_colour": "red"}),
+    (CLIP, [], "add a yellow title that says Black Friday Deals at the top",
+     {"texts": ["Black Friday Deals"], "text_pos": "top", "text_colour": "yellow"}),
+    (CLIP, [], "title: Green Day Tribute Night", {"texts": ["Green Day Tribute Night"], "not_colour": "green"}),
+    (CLIP, [], "add a titel 'Welcome' at teh top", {"texts": ["Welcome"], "text_pos": "top"}),
+    (CLIP, [], "加一行红色大字：限时优惠", {"texts": ["限时优惠"], "text_colour": "red"}),
+    (CLIP, [], "在视频顶部加上标题：夏季新品发布", {"texts": ["夏季新品发布"], "text_pos": "top"}),
+    (PHOTO, [], "底部加白色字幕“欢迎来到我们的店”",
+     {"texts": ["欢迎来到我们的店"], "text_pos": "bottom", "text_colour": "white", "text_pixels": "bottom"}),
+    (CLIP, ["加标题「周末特卖」"], "把标题改成“超级大促”", {"texts": ["超级大促"]}),
+    # ---- slideshows: seconds per photo or the whole length
+    (PHOTOS, [], "a 20 second slideshow of these", {"duration": 20, "pieces": 3}),
+    (PHOTOS, [], "make a slideshow a minute and a half long", {"duration": 90, "pieces": 3}),
+    (PHOTOS, [], "slideshow, two and a half seconds per photo", {"duration": 7.5, "pieces": 3}),
+    (PHOTOS, [], "The user has uploaded three photos and would like a slideshow of about 12 seconds in total, "
+                 "with fade transitions between the photos.", {"duration": 12, "pieces": 3, "transitions": True}),
+    (PHOTOS, [], "用这三张照片做一个三十秒的幻灯片", {"duration": 30, "pieces": 3}),
+    (PHOTOS, [], "每张照片停留四秒，做成幻灯片", {"duration": 12, "pieces": 3}),
+    # ---- a photo to a clip
+    (PHOTO, [], "turn this picture into a ten second video with a slow zoom", {"duration": 10, "motion": True}),
+    (PHOTO, [], "make this photo a 6 sec clip for reels", {"duration": 6, "aspect": "9:16"}),
+    (PHOTO, [], "把这张图片做成8秒的视频", {"duration": 8}),
+    # ---- promos
+    (SHOP + SONG, [], "make a 20 second promo with my song and the title 'Grand Opening'",
+     {"duration": 20, "texts_include": ["Grand Opening"], "music": True, "builtin": False, "tones": (330,)}),
+    (SHOP, [], "Please create a thirty second promotional video from the product photos and the logo, with "
+               "background music and a closing line 'Shop now'.",
+     {"duration": 30, "music": True, "texts_include": ["Shop now"]}),
+    (SHOP, [], "做一个15秒的宣传片，标题是“新店开业”", {"duration": 15, "texts_include": ["新店开业"]}),
+    # ---- size targets that must survive an export with quality "high"
+    (CAMERA, [], "Compress it to under 2 MB to email it", {"size": ("mp4", 2.0, None), "duration": 4}),
+    (CAMERA, [], "make it a gif under 2mb", {"size": ("gif", 2.0, None), "format": "gif", "duration": 4}),
+    (CAMERA, [], "export as webm, needs to be less than 2 MB", {"size": ("webm", 2.0, None), "format": "webm",
+                                                                "duration": 4}),
+    (CAMERA, [], "压缩到1.5MB以内，我要发微信", {"size": ("mp4", 1.5, "video-compressor-gif"), "duration": 4}),
+    # ---- a fixed region: crop, blur
+    (QUAD, [], "crop it to the top left quarter", {"crop": {"present": ["red"], "absent": ["green", "blue", "white"]}}),
+    (QUAD, [], "只保留画面的右半边", {"crop": {"present": ["green", "white"], "absent": ["red", "blue"]}}),
+    (CHECKER, [], "blur the top right corner, there's a logo there",
+     {"blur": {"blurred": (0.88, 0.0, 1.0, 0.12), "sharp": (0.0, 0.7, 0.3, 1.0)}}),
+    (CHECKER, [], "把左下角模糊掉，那里有车牌",
+     {"blur": {"blurred": (0.0, 0.88, 0.12, 1.0), "sharp": (0.7, 0.0, 1.0, 0.3)}}),
+    # ---- vague requests: enhance
+    (DIM, [], "make it look better", {"enhance": {"picture": True}, "contrast": True, "duration": 4}),
+    (DIM, [], "fix the colours and the sound", {"enhance": {"picture": True, "sound": True}, "contrast": True,
+                                                "louder": True}),
+    (DIM, [], "can you enhance the audio, it's way too quiet", {"louder": True}),
+    (DIM, [], "画面太暗了，帮我调亮一点，声音也太小", {"brighter": True, "louder": True}),
+    # ---- run-ons: every clause done, or named in the reply
+    (LONG + SONG, [], "trim to the first 15 s, make it vertical, put a title on, throw the song on at 40 percent",
+     {"duration": 15, "aspect": "9:16", "music_vol": 0.4, "title_or_said": True}),
+    (CLIP + SONG, [], "The user would like you to make this video square, add their uploaded song as background "
+                      "music at 25% volume, and please also add the caption 'Summer 2024' at the bottom.",
+     {"aspect": "1:1", "music_vol": 0.25, "texts": ["Summer 2024"], "text_pos": "bottom"}),
+    (CLIP, [], "make it vertical and 2x speed and add a title 'Fast'", {"aspect": "9:16", "duration": 3,
+                                                                        "texts": ["Fast"]}),
+    (CLIP + SONG, [], "先把前一秒剪掉，然后变成竖屏，再加上我的音乐，音量百分之五十，最后加个标题：周末快乐",
+     {"duration": 5, "aspect": "9:16", "music_vol": 0.5, "texts": ["周末快乐"]}),
+    (CLIP, [], "前三秒，静音，做成方形的GIF", {"duration": 3, "aspect": "1:1", "format": "gif"}),
+    # ---- state, undo, start over
+    (CLIP + SONG, ["add the song at 40%", "make it vertical"], "what's on the timeline right now?",
+     {"unchanged": True, "said": [("Timeline", "时间线")]}),
+    (CLIP, ["做成GIF"], "看一下现在的轨道", {"unchanged": True, "said": [("Timeline", "时间线", "轨道")]}),
+    (CLIP, ["trim it to the first 2 seconds"], "undo that", {"same_as_start": True, "duration": 6}),
+    (CLIP, ["trim it to the first 2 seconds", "undo that"], "now make it a gif", {"format": "gif", "duration": 6}),
+    (CLIP, ["make it a gif", "add a title 'Hi'", "slow it down"], "start over",
+     {"same_as_start": True, "duration": 6, "texts": [], "format": "mp4", "audio": True}),
+    (CLIP, ["mute it", "start over"], "undo", {"audio": False, "duration": 6}),
+    (CLIP, ["make it vertical", "把声音去掉"], "撤销", {"aspect": "9:16", "audio": True}),
+    (CLIP, ["加标题「你好」", "倒放"], "重新开始", {"same_as_start": True, "texts": [], "rev": False}),
+    (CLIP, [], "undo", {"unchanged": True, "may_fail": True, "said": [("nothing",)]}),
+    (CLIP, ["make it a gif"], "show me the tracks pls", {"unchanged": True, "said": [("Timeline", "时间线")]}),
+    # ---- what the agent cannot do: said so, and nothing unrelated done
+    (CLIP, [], "blur the faces", {"unchanged": True, "said": [("face",)]}),
+    (CLIP, [], "upscale to 4K", {"said": [("4K", "4k")], "may_be_unchanged": True}),
+    (CLIP, [], "remove the background person", {"unchanged": True, "said": [("person", "people")]}),
+    (CLIP, [], "把视频里的人脸打码", {"unchanged": True, "said": [("人脸",)]}),
+    (CLIP, [], "trim to the first 3 seconds and blur the faces", {"duration": 3, "said": [("face",)]}),
+    (CLIP, [], "去掉水印并且把画质提升到4K", {"said": [("水印",), ("4K", "4k")], "may_be_unchanged": True}),
 ]
 
 
@@ -190,11 +371,38 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
     Image.new("RGB", (240, 320), (40, 160, 90)).save(d / "photo2.jpg")
     Image.new("RGB", (300, 300), (40, 60, 200)).save(d / "photo3.png")
     Image.new("RGBA", (200, 200), (255, 255, 255, 255)).save(d / "logo.png")
+    _fresh_media(d)
     library = Library(d)
     for name in ("clip.mp4", "talk.mp4", "tall.mp4", "song.mp3", "photo1.jpg", "photo2.jpg", "photo3.png",
-                 "logo.png"):
+                 "logo.png", *FRESH_MEDIA):
         library.add(d / name)
     return library
+
+
+def _fresh_media(d: Path) -> None:
+    """The fresh corpus's own sources: a longer clip, camera-like noisy footage (a size target binds on it),
+    coloured quarters (crops), a fine checkerboard (blurs) and a dark, flat, quiet clip (enhance)."""
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x180:r=30:d=20", "-f", "lavfi", "-i", f"sine=f={TONES['long.mp4']}:d=20",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(d / "long.mp4"))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=480x270:r=30:d=4", "-f", "lavfi", "-i", f"sine=f={TONES['camera.mp4']}:d=4",
+           "-vf", "noise=alls=30:allf=t+u", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           "-shortest", str(d / "camera.mp4"))
+    quarters = Image.new("RGB", (320, 180), QUARTERS["red"])
+    quarters.paste(QUARTERS["green"], (160, 0, 320, 90))
+    quarters.paste(QUARTERS["blue"], (0, 90, 160, 180))
+    quarters.paste(QUARTERS["white"], (160, 90, 320, 180))
+    quarters.save(d / "quarters.png")
+    board = Image.fromarray(np.kron((np.indices((12, 20)).sum(axis=0) % 2) * 255,
+                                    np.ones((16, 16))).astype(np.uint8)[:180, :320]).convert("RGB")
+    board.save(d / "board.png")
+    for name, picture in (("quad.mp4", "quarters.png"), ("checker.mp4", "board.png")):
+        ffmpeg("-loop", "1", "-framerate", "30", "-i", str(d / picture), "-f", "lavfi", "-i",
+               f"sine=f={TONES[name]}:d=4", "-t", "4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+               "-shortest", str(d / name))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x180:r=30:d=4", "-f", "lavfi", "-i",
+           f"aevalsrc=0.02*sin(2*PI*{TONES['dim.mp4']}*t):s=44100:d=4", "-vf",
+           "eq=contrast=0.5:brightness=-0.3:saturation=0.5",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(d / "dim.mp4"))
 
 
 def test_corpus_is_big_enough() -> None:
@@ -267,6 +475,12 @@ def check_draft(session: Session, expect: dict[str, Any]) -> None:
     for key, field in (("music_vol", "vol"), ("music_fi", "fi"), ("music_fo", "fo")):
         if key in expect:
             assert music[0][field] == pytest.approx(expect[key])
+    if "enhance" in expect:
+        enhance = draft.get("m", {}).get("enhance") or {}
+        if expect["enhance"].get("picture"):
+            assert enhance.get("picture") is True, draft.get("m")
+        if expect["enhance"].get("sound"):
+            assert enhance.get("loudness") is not None, draft.get("m")
 
 
 def check_file(path: Path, expect: dict[str, Any]) -> None:
@@ -280,3 +494,237 @@ def check_file(path: Path, expect: dict[str, Any]) -> None:
     if "aspect" in expect:
         w, h = (int(x) for x in expect["aspect"].split(":"))
         assert abs(info.width / info.height - w / h) < 0.05, info
+
+
+# ---------------------------------------------------------------- the fresh corpus's test
+
+
+FRESH_KEYS = {"format", "duration", "audio", "aspect", "out", "loop", "pieces", "speed", "rev", "motion", "transitions",
+              "texts", "texts_include", "text_pos", "music", "builtin", "music_vol", "music_fi", "enhance", "unchanged",
+              "said", "may_fail", "may_be_unchanged", "same_as_start", "title_or_said", "music_fades_out",
+              "text_colour", "not_colour", "text_pixels", "tone", "no_tone", "tones", "boomerang", "repeat", "crop",
+              "blur", "brighter", "contrast", "louder", "size"}
+
+
+def test_fresh_corpus_is_big_enough() -> None:
+    chinese = [c for c in FRESH if any("\u4e00" <= ch <= "\u9fff" for ch in c[2])]
+    assert len(FRESH) >= 64 and len(chinese) * 3 >= len(FRESH)
+    assert all(set(c[3]) <= FRESH_KEYS for c in FRESH), [set(c[3]) - FRESH_KEYS for c in FRESH]
+    assert not {c[2] for c in FRESH} & {c[2] for c in CORPUS if c[1] == []} - {"make it look better"}
+
+
+@pytest.mark.parametrize(("uploads", "before", "text", "expect"), FRESH,
+                         ids=[f"f{i:02d} {c[2][:44]}" for i, c in enumerate(FRESH)])
+def test_fresh_request(uploads: list[str], before: list[str], text: str, expect: dict[str, Any], library: Library,
+                       config: EngineConfig, cpu_only: CodecChoice, tmp_path: Path) -> None:
+    session = Session(library, uploads)
+    for earlier in before:
+        session.say(earlier)
+    draft_before = copy.deepcopy(session.draft)
+    steps = session.say(text)
+    reply = session.reply(steps)
+    assert reply, steps
+    for wanted in expect.get("said", []):
+        words = (wanted,) if isinstance(wanted, str) else wanted
+        assert any(w.lower() in reply.lower() for w in words), f"the reply does not mention {words}: {reply}"
+    failed = [s.response for s in steps if s.kind == "result" and s.response.get("status") != "success"]
+    assert expect.get("may_fail") or not failed, (failed, reply)
+    if expect.get("unchanged") or (expect.get("may_be_unchanged") and session.draft == draft_before):
+        assert session.draft == draft_before, f"{text!r} changed the draft: {reply}"
+        assert not any(s.kind == "result" and s.draft for s in steps) and steps[-1].spent == 0
+        return
+    assert session.draft != draft_before, f"{text!r} changed nothing: {reply}"
+    if expect.get("same_as_start"):
+        assert session.draft == session.start
+    if expect.get("title_or_said"):
+        assert texts_of(session.draft) or any(w in reply.lower() for w in PROMO_TITLE), reply
+    check_draft(session, expect)
+    check_text_style(session.draft, expect)
+    if expect.get("music_fades_out"):
+        music = [s for t in session.draft["t"] if t["tt"] == 1 and not t.get("mute") for s in t["sg"]]
+        assert music and music[-1].get("fo", 0) > 0, music
+    if "size" in expect:
+        fmt, target_mb, skill = expect["size"]
+        assert session.draft.get("m", {}).get("out", {}).get("max_mb") == pytest.approx(target_mb)
+        result = session.export(tmp_path / "export", {"format": fmt, "quality": "high"}, config=config,
+                                codecs=cpu_only, skill=skill, skill_resolutions=SKILL_RESOLUTIONS)
+        size = result.path.stat().st_size
+        assert size <= target_mb * 1_000_000, f"{size / 1e6:.2f} MB over the {target_mb} MB asked for ({fmt})"
+        assert size >= target_mb * 1_000_000 * 0.2, f"{size / 1e6:.2f} MB: far smaller than needed"
+        check_file(result.path, expect)
+        check_claims(reply, session, result.path)
+        return
+    result = session.render(tmp_path / "out", config=config, codecs=cpu_only)
+    check_file(result.path, expect)
+    check_sound(result.path, expect)
+    check_pixels(session, result.path, expect, tmp_path, config, cpu_only)
+    check_claims(reply, session, result.path)
+
+
+def texts_of(draft: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for t in draft.get("t", []) if t.get("tt") == 7 for s in t.get("sg", [])]
+
+
+def _colour_is(name: str, rgb: tuple[int, ...]) -> bool:
+    r, g, b = rgb[:3]
+    return {"red": r > 170 and g < 100 and b < 100, "yellow": r > 170 and g > 170 and b < 120,
+            "green": g > 120 and r < 100 and b < 100, "white": min(r, g, b) > 200}[name]
+
+
+def check_text_style(draft: dict[str, Any], expect: dict[str, Any]) -> None:
+    colours = [ImageColor.getrgb(str(s.get("style", {}).get("color", "#FFFFFF"))) for s in texts_of(draft)]
+    if "text_colour" in expect:
+        assert colours and all(_colour_is(expect["text_colour"], c) for c in colours), colours
+    if "not_colour" in expect:
+        assert not any(_colour_is(expect["not_colour"], c) for c in colours), colours
+
+
+# ---- sound: which tone is heard
+
+
+def tone_energy(path: Path) -> dict[int, float]:
+    """Energy near each corpus tone in the file's sound (all channels mixed), from its spectrum."""
+    samples = audio_samples(path).mean(axis=0)
+    with av.open(str(path)) as container:
+        rate = container.streams.audio[0].rate
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(samples.size, 1 / rate)
+    return {f: float(spectrum[(freqs > f - 20) & (freqs < f + 20)].sum()) for f in sorted(set(TONES.values()))}
+
+
+def check_sound(path: Path, expect: dict[str, Any]) -> None:
+    if not any(k in expect for k in ("tone", "no_tone", "tones")):
+        return
+    assert inspect_output(path).has_audio, "no sound in the file"
+    energy = tone_energy(path)
+    loudest = max(energy.values())
+    if "tone" in expect:
+        assert energy[expect["tone"]] == loudest, energy
+    if "no_tone" in expect:
+        assert energy[expect["no_tone"]] < 0.02 * loudest, f"the clip's own sound is still there: {energy}"
+    for tone in expect.get("tones", ()):
+        assert energy[tone] > 0.01 * loudest, f"{tone} Hz not heard: {energy}"
+
+
+# ---- pixels
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    return video_frames(path)
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(float) - b.astype(float)).mean())
+
+
+def _box(img: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = box
+    return img[int(y0 * h):max(int(y1 * h), int(y0 * h) + 1), int(x0 * w):max(int(x1 * w), int(x0 * w) + 1)]
+
+
+def _share(img: np.ndarray, rgb: tuple[int, int, int]) -> float:
+    """The part of the picture within a short distance of a colour."""
+    distance = np.sqrt(((img.astype(float) - np.array(rgb, dtype=float)) ** 2).sum(axis=-1))
+    return float((distance < 70).mean())
+
+
+def check_pixels(session: Session, path: Path, expect: dict[str, Any], tmp_path: Path, config: EngineConfig,
+                 codecs: CodecChoice) -> None:
+    keys = ("boomerang", "repeat", "crop", "blur", "brighter", "contrast", "louder", "text_pixels")
+    if not any(k in expect for k in keys):
+        return
+    frames = _frames(path)
+    fps = inspect_output(path).frames / max(inspect_output(path).duration_s, 0.001)
+    reference = session.render(tmp_path / "start", config=config, codecs=codecs, draft=session.start) \
+        if any(k in expect for k in ("repeat", "blur", "brighter", "contrast", "louder")) else None
+    ref_frames = _frames(reference.path) if reference else []
+
+    def at(seq: list[np.ndarray], seconds: float) -> np.ndarray:
+        return seq[min(len(seq) - 1, round(seconds * fps))]
+
+    if expect.get("boomerang"):
+        first, middle, last = frames[0], frames[len(frames) // 2], frames[-1]
+        assert _diff(last, first) < 0.5 * _diff(middle, first), "the last frame does not come back to the first"
+    if "repeat" in expect:
+        start, end, times = expect["repeat"]
+        length = end - start
+        for offset in (0.25 * length, 0.75 * length):
+            source = at(ref_frames, start + offset)
+            for k in range(times):
+                here = at(frames, start + offset + k * length)
+                assert _diff(here, source) < 0.5 * _diff(here, at(ref_frames, start + offset + 0.5)), \
+                    f"play {k + 1} of {times} at {start + offset + k * length:.2f} s is not the repeated part"
+        if end + 0.5 < len(ref_frames) / fps:
+            after, source = at(frames, end + 0.25 + (times - 1) * length), at(ref_frames, end + 0.25)
+            assert _diff(after, source) < 0.5 * _diff(after, at(ref_frames, start + 0.25)), "what follows is not moved"
+    middle = frames[len(frames) // 2]
+    if "crop" in expect:
+        for name in expect["crop"]["present"]:
+            assert _share(middle, QUARTERS[name]) > 0.1, f"no {name} left in the frame"
+        for name in expect["crop"]["absent"]:
+            assert _share(middle, QUARTERS[name]) < 0.02, f"{name} is still in the frame"
+    if "blur" in expect:
+        ref_middle = ref_frames[len(ref_frames) // 2].mean(axis=-1)
+        luma = middle.mean(axis=-1)
+        blurred, sharp = expect["blur"]["blurred"], expect["blur"]["sharp"]
+        assert _box(luma, blurred).std() < 0.35 * _box(ref_middle, blurred).std(), "the region is not blurred"
+        assert _box(luma, sharp).std() > 0.7 * _box(ref_middle, sharp).std(), "the rest of the picture is blurred too"
+    if expect.get("brighter") or expect.get("contrast"):
+        luma, ref_luma = middle.mean(axis=-1), ref_frames[len(ref_frames) // 2].mean(axis=-1)
+        if expect.get("brighter"):
+            assert luma.mean() > ref_luma.mean() + 8, (luma.mean(), ref_luma.mean())
+        if expect.get("contrast"):
+            assert luma.std() > 1.3 * ref_luma.std(), (luma.std(), ref_luma.std())
+    if expect.get("louder"):
+        assert reference is not None
+        assert rms(audio_samples(path)) > 2 * rms(audio_samples(reference.path)), "the sound is not louder"
+    if "text_pixels" in expect:
+        rows = np.nonzero(np.all(middle > 200, axis=-1))[0] / middle.shape[0]     # white text, by height
+        assert rows.size >= 3, "no text in the picture"
+        low = expect["text_pixels"] == "bottom"
+        assert (rows.mean() > 0.5) == low and not np.any(rows < 0.25 if low else rows > 0.75), rows
+
+
+
+# ---- the reply claims only what the draft shows
+
+_NEGATED = re.compile(r"\b(not|no|cannot|can't|couldn't|unable|instead|without|remove[sd]?|undid|undo)\b|n't|"
+                      r"[不没未无删去撤]|\?", re.I)
+_CLAIMS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\brevers|\bbackwards\b|倒放|倒着"), "reversed"),
+    (re.compile(r"\bvertical\b|9:16|竖屏"), "9:16"),
+    (re.compile(r"\bsquare\b|1:1|方形"), "1:1"),
+    (re.compile(r"\bmuted\b|\bsilent\b|静音"), "muted"),
+    (re.compile(r"\badded\b|已添加|已加"), "quoted"),
+]
+
+
+def check_claims(reply: str, session: Session, path: Path) -> None:
+    """Each sentence of the reply that says something was done (no negation, no offer, no question) is held
+    to the draft: reversed, a shape, muted, an added text in quotes."""
+    draft = session.draft
+    meta = draft.get("m", {})
+    base = [s for t in draft.get("t", []) if t.get("tt") == 0 for s in t.get("sg", [])]
+    texts = [str(s.get("txt")) for s in texts_of(draft)]
+    for sentence in re.split(r"(?<=[.!])\s+|[。！？；;\n]", reply):
+        if not sentence.strip() or _NEGATED.search(sentence):
+            continue
+        for pattern, claim in _CLAIMS:
+            if not pattern.search(sentence):
+                continue
+            if claim == "reversed":
+                assert any(s.get("rev") for s in base), f"says reversed, the draft is not: {sentence}"
+            elif claim in ("9:16", "1:1"):
+                shape = meta.get("aspect")
+                assert shape == claim, f"says {claim}, the draft's aspect is {shape}: {sentence}"
+            elif claim == "muted":
+                info = inspect_output(path)
+                own = {TONES[n] for n in session.uploads if n in TONES and n != "song.mp3"}
+                heard = tone_energy(path) if info.has_audio else {}
+                loudest = max(heard.values(), default=0.0)
+                assert all(heard.get(t, 0.0) <= 0.02 * loudest for t in own), f"says muted, it is not: {sentence}"
+            else:
+                for quoted in re.findall(r"[\"“「『']([^\"”」』']{2,})[\"”」』']", sentence):
+                    assert any(quoted in t for t in texts) or quoted in str(draft) or \
+                        any(quoted in n for n in session.uploads), f"says {quoted!r} was added: {sentence}"

@@ -247,6 +247,7 @@ def test_export_without_attribution_is_402_for_anonymous_tokens(api_server, clie
 def test_invalid_drafts_get_400_with_paths_and_make_no_job(api_server, clients, media) -> None:
     client = clients(api_server.base).connect()
     [clip] = client.upload(media.red)["data"]["files"]
+    uploaded = client.state()["data"]["state"]["draft"]                          # the uploads' starting draft
     cases = [
         ({}, "t"),
         ({"t": [{"tt": 0, "sg": []}]}, "t"),
@@ -263,7 +264,7 @@ def test_invalid_drafts_get_400_with_paths_and_make_no_job(api_server, clients, 
         assert (reply.status_code, body["code"]) == (400, 400), body
         assert path in [issue["path"] for issue in body["data"]["issues"]], body
         assert client.call("GET", f"/api/render/proxy/lambda/{render_id}").json()["code"] == 404
-    assert client.state()["data"]["state"]["draft"] == {}                        # bad input changed nothing
+    assert client.state()["data"]["state"]["draft"] == uploaded                  # bad input changed nothing
     assert client.json("GET", "/api/credits/balance/simple")["data"]["available"] == 100
 
 
@@ -360,7 +361,7 @@ def test_state_shows_the_exported_draft(api_server, clients, media) -> None:
     draft = clip_draft(clip["url"]) | {"x_client_note": {"kept": True}}
     client.export(draft)
     state = client.state()["data"]
-    assert state["state"]["draft"] == draft and state["draft_version"] == 1
+    assert state["state"]["draft"] == draft and state["draft_version"] == 2      # after the uploads' version
     assert json.dumps(state["state"]["canvas_config"]) == json.dumps(
         {"width": 160, "height": 90, "aspect_ratio": "16:9", "fps": 30})
 
@@ -373,6 +374,7 @@ def test_issue_10_a_day_long_draft_and_a_ten_hour_audio_draft_get_400_and_queue_
     client = clients(api_server.base).connect()
     [still] = client.upload(media.green_png)["data"]["files"]
     [music] = client.upload(media.music)["data"]["files"]
+    uploaded = client.state()["data"]["state"]["draft"]                          # the still's starting draft
     day = {"m": {"width": 64, "height": 36}, "t": [{"tt": 0, "sg": [{"src": still["url"], "d": 3_600_000}] * 24}]}
     ten_hours = {"t": [{"tt": 1, "sg": [{"src": music["url"], "d": 3_600_000, "loop": True}] * 10}]}
     for draft, seconds in ((day, 86_400), (ten_hours, 36_000)):
@@ -385,7 +387,7 @@ def test_issue_10_a_day_long_draft_and_a_ten_hour_audio_draft_get_400_and_queue_
         assert body["message"] == (f"the timeline's length in seconds is {seconds}, "
                                    "over the limit of 3600 (max_timeline_s)")
         assert client.call("GET", f"/api/render/proxy/lambda/{render_id}").json()["code"] == 404
-    assert client.state()["data"]["state"]["draft"] == {}
+    assert client.state()["data"]["state"]["draft"] == uploaded
     assert client.json("GET", "/api/credits/balance/simple")["data"]["available"] == 100
     hour = {"m": {"width": 64, "height": 36, "fps": 1}, "t": [{"tt": 0, "sg": [{"src": still["url"], "d": 3_600_000}]}]}
     queued = client.export(hour)

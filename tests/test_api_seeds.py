@@ -70,7 +70,9 @@ def test_best_gif_maker_clip_to_looping_gif_without_sound(api_server, clients, m
     [clip] = uploaded(client, media.pattern)
     assert (clip["file_type"], clip["duration"], clip["width"], clip["height"]) == ("video", 3.0, 320, 180)
     state = client.state()["data"]
-    assert state["state"]["video_infos"][0]["url"] == clip["url"] and state["state"]["draft"] == {}
+    assert state["state"]["video_infos"][0]["url"] == clip["url"]
+    assert [s["src"] for t in state["state"]["draft"]["t"] for s in t["sg"]] == [clip["url"].removeprefix(
+        api_server.base)]                                           # the upload is on the timeline at once
     draft = Draft(m=Meta(out=Output(format="gif", audio=False)),
                   t=[VideoTrack(tt=0, sg=[VideoSegment(src=clip["url"])])])
     done, path = finish(client, draft, tmp_path)                     # the seed's export body: mp4, high

@@ -220,7 +220,7 @@ def test_deep_json_is_refused_naming_the_depth_limit(small, clients, media) -> N
     reply = client.call("POST", "/api/render/proxy/lambda", json=body)
     assert (reply.status_code, reply.json()["code"], reply.json()["data"]["limit"]) == (400, 400, "max_json_depth")
     assert client.call("GET", f"/api/render/proxy/lambda/{body['id']}").status_code == 404
-    assert client.state()["data"]["draft_version"] == 0
+    assert client.state()["data"]["draft_version"] == 1                          # the upload's starting draft
 
 
 def test_too_many_values_are_refused_naming_the_limit(small, clients) -> None:
@@ -246,7 +246,7 @@ def test_a_draft_over_its_size_is_refused_before_any_job_exists(small, clients, 
     over = client.export(draft_of_size(clip["url"], DRAFT_MAX + 1), render_id=f"render_big_{uuid.uuid4().hex[:8]}")
     assert over["code"] == 400 and over["data"] == {"limit": "max_draft_bytes", "value": DRAFT_MAX + 1,
                                                     "max": DRAFT_MAX}
-    assert client.state()["data"]["draft_version"] == 0 and db_rows(small, "SELECT id FROM jobs WHERE session_id = ?",
+    assert client.state()["data"]["draft_version"] == 1 and db_rows(small, "SELECT id FROM jobs WHERE session_id = ?",
                                                                     client.session_id) == []
     at_cap = draft_of_size(clip["url"], DRAFT_MAX)
     started = client.export(at_cap)
@@ -273,7 +273,7 @@ def test_exports_of_the_same_draft_store_it_once(small, clients, media) -> None:
     assert texts_after_six == texts_after_one
     assert bytes_after_six - bytes_after_one < 5 * 5_000             # five jobs' rows, not ten more copies of 15 kB
     versions = db_rows(small, "SELECT version FROM drafts WHERE session_id = ?", client.session_id)
-    assert versions == [(1,)] and client.state()["data"]["draft_version"] == 1
+    assert versions == [(1,), (2,)] and client.state()["data"]["draft_version"] == 2     # the uploads', the export
     specs = db_rows(small, f"SELECT length(spec) FROM jobs WHERE render_id IN ({','.join('?' * 6)})", first["id"], *ids)
     assert len(specs) == 6 and all(length < 5_000 for (length,) in specs)
     assert client.state()["data"]["state"]["draft"] == draft
@@ -288,8 +288,8 @@ def test_history_is_capped_and_dropped_versions_free_their_text(small, clients, 
         assert client.export(clip_draft(clip["url"], d=d))["code"] == 0
     versions = db_rows(small, "SELECT version, parent FROM drafts WHERE session_id = ? ORDER BY version",
                        client.session_id)
-    assert versions == [(v, v - 1) for v in range(4, HISTORY + 4)]
-    assert client.state()["data"]["draft_version"] == HISTORY + 3
+    assert versions == [(v, v - 1) for v in range(5, HISTORY + 5)]            # after the uploads' version 1
+    assert client.state()["data"]["draft_version"] == HISTORY + 4
     orphans = db_rows(small, "SELECT count(*) FROM draft_texts WHERE hash NOT IN (SELECT hash FROM drafts) "
                              "AND hash NOT IN (SELECT draft_hash FROM jobs WHERE draft_hash IS NOT NULL)")
     assert orphans == [(0,)]
@@ -300,15 +300,18 @@ def test_undo_walks_back_within_the_history(tmp_path: Path) -> None:
     token, _ = store.issue_token("client-1", 100, 3600)
     session = store.create_session(token.user_id, "project", "en")
     hooks = _Hooks(store, token.user_id, session.id, CAPS, 1 << 20)
-    for n in range(1, 6):
-        assert hooks.save({"n": n}, note=f"edit {n}") == n
-    assert hooks.save({"n": 5}, note="the same again") == 5                 # nothing new stored
-    assert hooks.undo() == {"n": 4} and hooks.undo() == {"n": 3}
+    def n(value: int) -> dict:
+        return {"t": [{"tt": 0, "sg": [{"n": value}]}]}
+
+    for value in range(1, 6):
+        assert hooks.save(n(value), note=f"edit {value}") == value
+    assert hooks.save(n(5), note="the same again") == 5                    # nothing new stored
+    assert hooks.undo() == n(4) and hooks.undo() == n(3)
     assert hooks.undo() is None                                            # edit 2 is past the history
-    assert store.draft(session.id) == {"n": 3}
-    assert hooks.save({"n": 6}, note="after undo") == 8 and hooks.undo() == {"n": 3}
+    assert store.draft(session.id) == n(3)
+    assert hooks.save(n(6), note="after undo") == 8 and hooks.undo() == n(3)
     texts = {t for (t,) in store._db().execute("SELECT text FROM draft_texts")}
-    assert texts == {'{"n":3}'}                # undone versions and those past the history are gone, texts too
+    assert texts == {'{"t":[{"tt":0,"sg":[{"n":3}]}]}'}   # undone versions and those past the history are gone
 
 
 def test_a_chat_edit_that_would_make_the_draft_too_large_is_refused(tmp_path: Path) -> None:
@@ -328,7 +331,7 @@ def test_state_gives_back_the_stored_draft_exactly(small, clients, media) -> Non
     reply = client.call("GET", f"/api/state/nemo_agent/me/{client.session_id}/latest")
     assert reply.headers["content-type"] == "application/json"
     state = reply.json()["data"]
-    assert state["state"]["draft"] == draft and state["draft_version"] == 1
+    assert state["state"]["draft"] == draft and state["draft_version"] == 2     # after the uploads' version
     assert state["state"]["canvas_config"] == {"width": 160, "height": 90, "aspect_ratio": "16:9", "fps": 30}
 
 

@@ -76,11 +76,9 @@ def test_shorthands_and_aliases() -> None:
     assert draft.t[1].sg[0].style.pos == "top"
 
 
-def test_size_targets_are_for_gif_only() -> None:
-    with pytest.raises(DraftError) as err:
-        parse_draft({"m": {"out": {"format": "mp4", "max_mb": 8}}})
-    assert (err.value.issues[0].path, err.value.issues[0].rule) == ("m.out.max_mb", "gif_only")
-    assert parse_draft({"m": {"out": {"format": "gif", "max_mb": 8}}}).m.out.max_mb == 8
+def test_size_targets_are_for_every_format() -> None:
+    for fmt in ("mp4", "webm", "gif", "webp"):
+        assert parse_draft({"m": {"out": {"format": fmt, "max_mb": 8}}}).m.out.max_mb == 8
 
 
 def test_canvas_limits() -> None:

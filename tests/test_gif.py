@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from PIL import Image
 
-from engine.errors import DraftError, TargetSizeUnreachable
+from engine.errors import TargetSizeUnreachable
 from engine.media.probe import inspect_output
 from engine.pipeline.gif_ladder import GifPoint, ladder, next_point, quality
 from tests.conftest import video_frames
@@ -80,12 +80,6 @@ def test_unreachable_size_target_is_a_typed_error(do_render, tmp_path) -> None:
         do_render(clip("gif", max_mb=0.001), "tiny.gif")
     assert err.value.smallest_bytes > 1000
     assert not [p for p in tmp_path.iterdir() if p.suffix == ".gif"]
-
-
-def test_size_target_only_for_gif(do_render) -> None:
-    with pytest.raises(DraftError) as err:
-        do_render(clip("mp4", max_mb=5))
-    assert err.value.issues[0].path == "m.out.max_mb"
 
 
 def test_webm_and_animated_webp(do_render) -> None:

@@ -258,7 +258,7 @@ def test_expired_files_go_and_answer_410(disk_server, clients, media) -> None:
                                     "WHERE render_id IN ('old_render', 'older_render')"))
         versions = [v for (v,) in conn.execute("SELECT version FROM drafts WHERE session_id = ? ORDER BY version",
                                                (client.session_id,))]
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3]                    # the upload's starting draft, then two exports
         # the clock moves: the red upload and both renders ended 31 days ago, one of them 91; all drafts are old
         now = time.time()
         now_ms = int(now * 1000)
@@ -287,11 +287,11 @@ def test_expired_files_go_and_answer_410(disk_server, clients, media) -> None:
     assert other.call("GET", f"/api/media/{red['id']}/{red['filename']}").json()["code"] == 404
     with db(data) as conn:
         assert [v for (v,) in conn.execute("SELECT version FROM drafts WHERE session_id = ?",
-                                           (client.session_id,))] == [2]            # the current draft stays
+                                           (client.session_id,))] == [3]            # the current draft stays
         specs = dict(conn.execute("SELECT render_id, spec FROM jobs WHERE render_id IN ('old_render', 'older_render')"))
     assert specs["older_render"] == "{}" and json.loads(specs["old_render"])["config"]["work_dir"]
     state = client.state()["data"]
-    assert state["draft_version"] == 2 and state["state"]["draft"]["t"][0]["sg"][0]["src"] == green["url"]
+    assert state["draft_version"] == 3 and state["state"]["draft"]["t"][0]["sg"][0]["src"] == green["url"]
 
 
 # ---------------------------------------------------------------- reelforge gc

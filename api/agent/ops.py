@@ -33,7 +33,7 @@ class SetOutput(_Args):
     resolution: str | None = Field(None, pattern="^(360p|480p|540p|720p|1080p)$")
     loop: bool | None = None                   # GIF/WebP: loop forever (True) or play once (False)
     audio: bool | None = None                  # False: no sound track in the file
-    max_mb: float | None = Field(None, gt=0, le=1000)
+    max_mb: float | None = Field(None, gt=0, le=1000)  # the file stays under it, whatever the format and quality
     quality: str | None = Field(None, pattern="^(high|medium|low)$")
     small: bool = False                        # "small"/"compressed" with no number: a smaller file
 
@@ -174,7 +174,8 @@ class Repeat(_Args):
 
 
 class Crop(_Args):
-    """Keep only this part of the picture, as fractions of the frame (x, y from the top left; w, h)."""
+    """Keep only this part of the picture, as fractions of the frame as it is seen (x, y from the top left; w, h);
+    the canvas takes the cropped shape unless an aspect was set."""
 
     x: float = Field(0.0, ge=0, lt=1)
     y: float = Field(0.0, ge=0, lt=1)

@@ -3,7 +3,9 @@
 The LLM planner sends the sentence and the op catalogue as function-calling tools to
 ``{url}/chat/completions`` and turns the tool calls it gets back into ops. Any problem (no
 answer in time, an HTTP error, malformed JSON, an unknown tool, bad arguments, no tool call at
-all) falls back to the rules, so a broken or absent model never breaks a turn.
+all) falls back to the rules, so a broken or absent model never breaks a turn. The model's ops
+run in the rules' phase order (:func:`api.agent.understand.plan.arrange`: the range before speed
+or reverse, the file format last); its plan names no unmet clauses (``unmet=()``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import httpx
 
 from api.agent.ops import OPS, Op, OpError, make_op
 from api.agent.understand import MediaFacts, Understanding, understand
+from api.agent.understand.plan import arrange
 
 log = logging.getLogger("reelforge.agent")
 CJK: Final = re.compile(r"[\u3400-\u9fff]")
@@ -73,5 +76,5 @@ async def plan(text: str, facts: MediaFacts, llm: LlmPlanner | None = None) -> t
             log.warning("LLM planner failed (%s: %s); using the rules", exc.__class__.__name__, exc)
         else:
             if ops:
-                return Understanding(ops, "zh" if CJK.search(text) else "en", False), "llm"
+                return Understanding(arrange(ops), "zh" if CJK.search(text) else "en", False), "llm"
     return understand(text, facts), "rules"

@@ -1,32 +1,50 @@
 """The edit tools: each op (``api.agent.ops``) applied to a draft, as plain functions on its JSON.
 
-A tool takes the draft (a dict, never changed in place), the session's media and the op's
-arguments, and returns the new draft, a small result for the functionResponse event, and what
-it did in plain words (English and Chinese). Keys a tool does not know are carried over
-untouched. Every segment a tool writes has an explicit start and length, so that later edits
-(cuts, speed) can do exact arithmetic on it.
-
-Which media an edit works on: the visual segments already in the draft; when the draft has none,
-or when pictures were uploaded after the draft was last saved and are not in it (a new file to
-work on, the seeds' "batch style"), a fresh main track is made from those uploads, in upload
-order. ``slideshow`` and ``promo`` always use every uploaded picture.
+What they share (the draft's reading, the results, which media an edit works on) is in
+:mod:`api.agent.tools_base`; the picture tools (crop, blur, enhance) in
+:mod:`api.agent.tools_picture`. This module holds the timeline and sound tools and the table
+:data:`TOOLS` that :func:`apply` runs an op with. No tool renders: each changes the draft's JSON,
+and its reply says exactly what changed (lengths from the draft's own arithmetic).
 """
 
 from __future__ import annotations
 
-import copy
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import quote
 
 from api.agent import ops as o
-from api.views import media_id_of
+from api.agent.tools_base import (
+    STILL_MS,
+    Draft,
+    MediaRef,
+    Said,
+    ToolError,
+    ToolResult,
+    Workspace,
+    base_track,
+    clips_sound,
+    is_starting,
+    is_still,
+    main_track,
+    normalised,
+    output_of,
+    secs,
+    seg_end,
+    span_text,
+    starting_draft,
+    subject,
+    timeline_ms,
+    track_type,
+    tracks_of,
+    visual_segment,
+)
+from api.agent.tools_picture import blur, crop, enhance
 from engine.model.draft import ASPECTS, TRACK_AUDIO, TRACK_TEXT, TRACK_VIDEO
-from engine.model.placement import DEFAULT_STILL_MS, STILL, Source, place_json
 
-Draft = dict[str, Any]
-STILL_MS: Final = DEFAULT_STILL_MS  # a still's length when nothing says otherwise
+__all__ = ["TOOLS", "Draft", "MediaRef", "Said", "ToolError", "ToolResult", "Workspace", "apply", "is_starting",
+           "normalised", "starting_draft", "subject", "timeline_ms"]
+
 STILL_CLIP_MS: Final = 5000       # "turn this image into a clip"
 TRANSITION_MS: Final = 500
 PROMO_TRANSITION_MS: Final = 600
@@ -39,194 +57,12 @@ MUSIC_ALONE: Final = 0.8          # music volume when nothing else sounds
 BED_FADE_IN_MS: Final = 2000      # the built-in bed is a seamless loop with no fades of its own: the segment fades it
 
 
-class ToolError(Exception):
-    """The edit cannot be made (no media to work on, out of range); the message is for the user."""
-
-    def __init__(self, en: str, zh: str) -> None:
-        super().__init__(en)
-        self.en, self.zh = en, zh
-
-
-@dataclass(frozen=True, slots=True)
-class MediaRef:
-    """One upload as the tools see it."""
-
-    id: str
-    filename: str
-    kind: str                    # video | image | audio
-    duration_ms: int | None
-    has_audio: bool
-    width: int | None
-    height: int | None
-    created: float
-
-    @property
-    def src(self) -> str:
-        """What a draft's ``src`` says: the upload's path under the API (any base URL resolves it)."""
-        return f"/api/media/{self.id}/{quote(self.filename)}"
-
-    @property
-    def label(self) -> str:
-        return self.filename.rsplit(".", 1)[0][:60] or self.id
-
-
-@dataclass(frozen=True, slots=True)
-class Said:
-    en: str
-    zh: str
-
-    def in_(self, language: str) -> str:
-        return self.zh if language == "zh" else self.en
-
-
-@dataclass(frozen=True, slots=True)
-class ToolResult:
-    draft: Draft
-    response: dict[str, Any]
-    said: Said
-    spent: int = 0
-
-
-@dataclass
-class Workspace:
-    """What the tools may look at and ask for besides the draft."""
-
-    media: list[MediaRef]
-    draft_saved_at: float = 0.0
-    language: str = "en"
-    make_music_bed: Callable[[float], MediaRef] | None = None   # writes a generated bed, returns it as an upload
-    made: list[MediaRef] = field(default_factory=list)
-
-    def by_src(self, src: str) -> MediaRef | None:
-        """The upload a ``src`` names, as an export resolves it: by the id in its URL or path, else by file name."""
-        wanted = media_id_of(src)
-        return (next((m for m in self.media if m.id == wanted), None)
-                or next((m for m in self.media if m.filename == src), None))
-
-    def visuals(self) -> list[MediaRef]:
-        return [m for m in self.media if m.kind in ("video", "image")]
-
-    def source(self, src: str) -> Source:
-        """What placement knows of ``src``. What the tools cannot measure (not an upload, no length) they
-        place as a still: an export would refuse the draft anyway, and every segment gets a length."""
-        ref = self.by_src(src)
-        if ref is None or ref.kind == "image" or ref.duration_ms is None:
-            return STILL
-        return Source(still=False, duration_ms=ref.duration_ms)
-
-
-# ---------------------------------------------------------------- reading a draft
-
-
-def _tracks(draft: Draft, tt: int) -> list[dict[str, Any]]:
-    return [t for t in draft.get("t", []) if isinstance(t, dict) and _tt(t) == tt]
-
-
-def _tt(track: dict[str, Any]) -> int:
-    try:
-        return int(track.get("tt", -1))
-    except (TypeError, ValueError):
-        return -1
-
-
-def _end(seg: dict[str, Any]) -> int:
-    return int(seg.get("st") or 0) + int(seg.get("d") or 0)
-
-
-def timeline_ms(draft: Draft) -> int:
-    """The timeline's length, as rendering has it: the draft's ``d``, else the end of the last picture or
-    text, else of the last audio (music never lengthens a video). For a draft whose segments all have
-    their ``st`` and ``d`` (:func:`normalised`)."""
-    return place_json(draft, lambda _src: None).length_ms
-
-
-def _is_still(seg: dict[str, Any], ws: Workspace) -> bool:
-    ref = ws.by_src(str(seg.get("src", "")))
-    return ref is not None and ref.kind == "image"
-
-
-def normalised(draft: Draft, ws: Workspace) -> Draft:
-    """A copy in which every segment has an explicit integer ``st`` and ``d``, where the engine places it
-    (a looped audio segment without ``d`` gets the length it plays: to the timeline's end)."""
-    out = copy.deepcopy(draft) if draft else {}
-    placement = place_json(out, ws.source)
-    for i, track in enumerate(out.get("t", [])):
-        for j, seg in enumerate(track.get("sg", []) if isinstance(track, dict) else []):
-            span = placement.span(i, j)
-            end = placement.end_ms(span) if span is not None else None
-            if span is not None and end is not None:
-                seg["st"], seg["d"] = span.start_ms, end - span.start_ms
-    return out
-
-
-# ---------------------------------------------------------------- the subject: what "this clip" means
-
-
-def _visual_segment(ref: MediaRef, st: int, d: int | None = None) -> dict[str, Any]:
-    length = d if d is not None else (ref.duration_ms or STILL_MS) if ref.kind == "video" else STILL_MS
-    return {"src": ref.src, "n": ref.label, "st": st, "d": int(length)}
-
-
-def _main_track(refs: list[MediaRef], still_ms: int = STILL_MS) -> dict[str, Any]:
-    segments, cursor = [], 0
-    for ref in refs:
-        seg = _visual_segment(ref, cursor, None if ref.kind == "video" else still_ms)
-        segments.append(seg)
-        cursor += seg["d"]
-    return {"tt": TRACK_VIDEO, "n": "Video", "sg": segments}
-
-
-def starting_draft(media: list[MediaRef]) -> Draft:
-    """The draft a session starts from: every picture and clip uploaded, in upload order, on one main track (the
-    canvas takes the first picture's shape); {} when nothing visual was uploaded. Uploads put it in ``state``
-    at once; undo walks back to it and never past it; "start over" returns to it."""
-    visuals = [m for m in media if m.kind in ("video", "image")]
-    return {"v": 1, "m": {}, "t": [_main_track(visuals)]} if visuals else {}
-
-
-def subject(draft: Draft, ws: Workspace) -> Draft:
-    """The draft to edit: this one, or a fresh one made from new uploads (see the module's docstring)."""
-    has_visuals = any(t.get("sg") for t in _tracks(draft, TRACK_VIDEO))
-    used = {str(s.get("src", "")) for t in draft.get("t", []) if isinstance(t, dict) for s in t.get("sg", [])
-            if isinstance(s, dict)}
-    used_ids = {ref.id for src in used if (ref := ws.by_src(src)) is not None}
-    fresh = [m for m in ws.visuals() if m.created > ws.draft_saved_at and m.id not in used_ids]
-    if has_visuals and not fresh:
-        return normalised(draft, ws)
-    refs = fresh if has_visuals else ws.visuals()
-    if not refs:
-        raise ToolError("There is nothing to edit yet: upload a video or an image first.",
-                        "还没有可编辑的素材：请先上传视频或图片。")
-    return {"v": 1, "m": {}, "t": [_main_track(refs)]}
-
-
-def _base(draft: Draft) -> dict[str, Any]:
-    tracks = _tracks(draft, TRACK_VIDEO)
-    if not tracks:
-        raise ToolError("The timeline has no pictures.", "时间线上没有画面。")
-    return tracks[0]
-
-
-def _out(draft: Draft) -> dict[str, Any]:
-    meta = draft.setdefault("m", {})
-    return meta.setdefault("out", {})
-
-
-def _seconds(ms: float) -> str:
-    value = ms / 1000
-    return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
-
-
-def _span(st: int, d: int) -> str:
-    return f"{_seconds(st)}-{_seconds(st + d)}s"
-
-
 # ---------------------------------------------------------------- output
 
 
 def set_output(draft: Draft, ws: Workspace, a: o.SetOutput) -> ToolResult:
     draft = subject(draft, ws)
-    out = _out(draft)
+    out = output_of(draft)
     en, zh = [], []
     if a.format:
         out["format"] = a.format
@@ -259,7 +95,7 @@ def set_output(draft: Draft, ws: Workspace, a: o.SetOutput) -> ToolResult:
         out["quality"] = a.quality
         en.append(f"{a.quality} quality")
         zh.append(f"{a.quality} 画质")
-    if a.small:
+    if a.small and not a.max_mb:      # "smaller" with no number
         if animated:
             for key, value in SMALL_GIF.items():
                 out.setdefault(key, value)
@@ -270,25 +106,16 @@ def set_output(draft: Draft, ws: Workspace, a: o.SetOutput) -> ToolResult:
             out.setdefault("resolution", "720p")
             en.append(f"compressed ({out['quality']} quality, {out['resolution']})")
             zh.append(f"压缩（{out['quality']} 画质，{out['resolution']}）")
-    if a.max_mb:
-        if animated:
-            out["max_mb"] = a.max_mb
-            en.append(f"under {a.max_mb:g} MB")
-            zh.append(f"小于 {a.max_mb:g} MB")
-        else:        # MP4/WebM have no size search: aim by bitrate (quality and size)
-            seconds = max(1.0, timeline_ms(draft) / 1000)
-            mbit_per_s = a.max_mb * 8 / seconds
-            out["quality"] = "low" if mbit_per_s < 4 else "medium"
-            out["resolution"] = "480p" if mbit_per_s < 1.5 else "720p" if mbit_per_s < 6 else "1080p"
-            en.append(f"aiming at {a.max_mb:g} MB ({out['quality']} quality, {out['resolution']}; "
-                      f"a size target is exact for GIF only)")
-            zh.append(f"目标约 {a.max_mb:g} MB（{out['quality']} 画质，{out['resolution']}；只有 GIF 能保证大小）")
+    if a.max_mb:                 # every format holds it at export, whatever quality the export asks for
+        out["max_mb"] = a.max_mb
+        en.append(f"a size limit (the file will be under {a.max_mb:g} MB)")
+        zh.append(f"文件大小上限（导出的文件将小于 {a.max_mb:g} MB）")
     if fmt == "gif" and "loop" not in out:
         out["loop"] = 0
     if not en:
         en, zh = ["kept the output settings"], ["输出设置未变"]
     return ToolResult(draft, {"status": "success", "output": dict(out)},
-                      Said("Set the " + ", ".join(en) + ".", "已设置：" + "，".join(zh) + "。"))
+                      Said("Set the output: " + ", ".join(en) + ".", "已设置：" + "，".join(zh) + "。"))
 
 
 # ---------------------------------------------------------------- cutting the timeline
@@ -303,7 +130,7 @@ def _cut(seg: dict[str, Any], tt: int, a: int, b: int, ws: Workspace) -> dict[st
     part = dict(seg)
     part["st"], part["d"] = lo - a, hi - lo
     head, tail = lo - st, end - hi            # timeline ms cut from each end
-    if tt in (TRACK_VIDEO, TRACK_AUDIO) and not (tt == TRACK_VIDEO and _is_still(seg, ws)):
+    if tt in (TRACK_VIDEO, TRACK_AUDIO) and not (tt == TRACK_VIDEO and is_still(seg, ws)):
         rate = float(seg.get("spd") or 1) if tt == TRACK_VIDEO else 1.0
         skipped = tail if seg.get("rev") else head        # a reversed clip shows its source end first
         if skipped and not (tt == TRACK_AUDIO and seg.get("loop")):
@@ -329,7 +156,7 @@ def _window(draft: Draft, a: int, b: int, shift: int, ws: Workspace) -> list[lis
     for track in draft.get("t", []):
         parts = []
         for seg in track.get("sg", []):
-            part = _cut(seg, _tt(track), a, b, ws)
+            part = _cut(seg, track_type(track), a, b, ws)
             if part is not None:
                 part["st"] += shift
                 parts.append(part)
@@ -349,8 +176,8 @@ def _range_check(draft: Draft, start: int, end: int | None) -> tuple[int, int, i
     total = timeline_ms(draft)
     stop = total if end is None else min(end, total)
     if start >= total or stop - start < 100:
-        raise ToolError(f"That range is outside the video, which is {_seconds(total)} s long.",
-                        f"这个时间范围超出了视频长度（{_seconds(total)} 秒）。")
+        raise ToolError(f"That range is outside the video, which is {secs(total)} s long.",
+                        f"这个时间范围超出了视频长度（{secs(total)} 秒）。")
     return total, start, stop
 
 
@@ -359,9 +186,9 @@ def keep_range(draft: Draft, ws: Workspace, a: o.KeepRange) -> ToolResult:
     total, start, stop = _range_check(draft, a.start_ms, a.end_ms)
     new = _with_segments(draft, _window(draft, start, stop, 0, ws), stop - start)
     return ToolResult(new, {"status": "success", "kept_ms": [start, stop], "duration_ms": timeline_ms(new)},
-                      Said(f"Trimmed to {_span(start, stop - start)} of the original; the video is now "
-                           f"{_seconds(stop - start)} s long.",
-                           f"已截取原视频的 {_span(start, stop - start)}，现在时长 {_seconds(stop - start)} 秒。"))
+                      Said(f"Trimmed to {span_text(start, stop - start)} of the original; the video is now "
+                           f"{secs(stop - start)} s long.",
+                           f"已截取原视频的 {span_text(start, stop - start)}，现在时长 {secs(stop - start)} 秒。"))
 
 
 def remove_range(draft: Draft, ws: Workspace, a: o.RemoveRange) -> ToolResult:
@@ -373,16 +200,139 @@ def remove_range(draft: Draft, ws: Workspace, a: o.RemoveRange) -> ToolResult:
     after = _window(draft, stop, total, start, ws)
     new = _with_segments(draft, [x + y for x, y in zip(before, after, strict=True)], total - (stop - start))
     return ToolResult(new, {"status": "success", "removed_ms": [start, stop], "duration_ms": timeline_ms(new)},
-                      Said(f"Cut out {_span(start, stop - start)}; the video is now "
-                           f"{_seconds(timeline_ms(new))} s long.",
-                           f"已剪掉 {_span(start, stop - start)}，现在时长 {_seconds(timeline_ms(new))} 秒。"))
+                      Said(f"Cut out {span_text(start, stop - start)}; the video is now "
+                           f"{secs(timeline_ms(new))} s long.",
+                           f"已剪掉 {span_text(start, stop - start)}，现在时长 {secs(timeline_ms(new))} 秒。"))
 
 
 def remove_end(draft: Draft, ws: Workspace, a: o.RemoveEnd) -> ToolResult:
     total = timeline_ms(subject(draft, ws))
     if a.ms >= total:
-        raise ToolError(f"The video is only {_seconds(total)} s long.", f"视频只有 {_seconds(total)} 秒。")
+        raise ToolError(f"The video is only {secs(total)} s long.", f"视频只有 {secs(total)} 秒。")
     return remove_range(draft, ws, o.RemoveRange(start_ms=total - a.ms, end_ms=total))
+
+
+def repeat(draft: Draft, ws: Workspace, a: o.Repeat) -> ToolResult:
+    """The range plays ``times`` times in a row, in place; what follows moves later by the added time. Pictures
+    are cut at the range's edges and their parts copied; a text or sound wholly inside the range repeats with
+    it; one that runs across an edge (the music, a caption over the whole video) plays on across the repeats."""
+    draft = subject(draft, ws)
+    total, start, stop = _range_check(draft, a.start_ms, a.end_ms)
+    start, stop = _snapped(draft, start), _snapped(draft, stop)
+    if stop - start < 100:
+        raise ToolError("That part is too short to repeat.", "这一段太短，无法重复。")
+    length, extra = stop - start, (a.times - 1) * (stop - start)
+    per_track, repeated, music_on = [], [], False
+    for track in draft.get("t", []):
+        tt, segments, cut = track_type(track), [], set()
+        for seg in track.get("sg", []):
+            if tt == TRACK_VIDEO:
+                parts = _repeated_picture(seg, ws, start, stop, a.times)
+                cut |= {id(p) for p in parts if p["d"] < seg["d"]}
+                segments += parts
+            elif start <= seg["st"] and seg_end(seg) <= stop:
+                segments += [dict(seg, st=seg["st"] + k * length) for k in range(a.times)]
+                repeated.append(seg)
+            else:
+                part = _stretched(seg, tt, ws, start, extra)
+                segments.append(part)
+                music_on = music_on or (tt == TRACK_AUDIO and part["d"] > seg["d"])
+        segments.sort(key=lambda s: s["st"])
+        if tt == TRACK_VIDEO:
+            _fit_transitions(segments, cut)
+        per_track.append(segments)
+    new = _with_segments(draft, per_track, total + extra)
+    after = total + extra
+    went_on = (f" what followed now starts at {secs(stop + extra)} s;" if stop < total else "")
+    went_on_zh = (f"后面的内容顺延到 {secs(stop + extra)} 秒开始；" if stop < total else "")
+    texts = [s["txt"] for s in repeated if "txt" in s]
+    also = (" The text " + ", ".join(f'"{t}"' for t in texts) + " repeats with it." if texts else "")
+    also_zh = ("文字" + "、".join(f"“{t}”" for t in texts) + "随之重复。" if texts else "")
+    if music_on:
+        also += " The music plays on across the repeats."
+        also_zh += "背景音乐连续播放。"
+    return ToolResult(new, {"status": "success", "range_ms": [start, stop], "times": a.times, "duration_ms": after},
+                      Said(f"Repeated {span_text(start, length)}: it now plays {a.times} times in a row;{went_on} "
+                           f"the video is now {secs(after)} s long (was {secs(total)} s).{also}",
+                           f"已将 {span_text(start, length)} 连续播放 {a.times} 次；{went_on_zh}"
+                           f"视频现在时长 {secs(after)} 秒（原来 {secs(total)} 秒）。{also_zh}"))
+
+
+def _snapped(draft: Draft, ms: int) -> int:
+    """``ms``, moved onto the nearest edge of a picture segment when it is less than one output frame away from it,
+    so that cutting there leaves no piece too short to show."""
+    meta = draft.get("m") or {}
+    out = meta.get("out") or {}
+    rate = float(meta.get("fps") or 30)
+    rate = float(out.get("fps") or (min(rate, 15) if out.get("format") in ("gif", "webp") else rate))
+    frame = math.ceil(1000 / rate)
+    edges = {e for t in tracks_of(draft, TRACK_VIDEO) for s in t.get("sg", []) for e in (s["st"], seg_end(s))}
+    near = min(edges, key=lambda e: (abs(e - ms), e), default=ms)
+    return near if abs(near - ms) < frame else ms
+
+
+def _repeated_picture(seg: dict[str, Any], ws: Workspace, start: int, stop: int, times: int) -> list[dict[str, Any]]:
+    """A picture segment cut at the range's edges: its part before, its part inside once per repeat, its part
+    after, each placed where it now plays."""
+    length = stop - start
+    pieces: list[tuple[int, int, int]] = [(0, start, 0)]
+    pieces += [(start, stop, start + k * length) for k in range(times)]
+    pieces.append((stop, max(stop, seg_end(seg)), start + times * length))
+    parts = []
+    for a, b, shift in pieces:
+        part = _cut(seg, TRACK_VIDEO, a, b, ws)
+        if part is not None:
+            part["st"] += shift
+            parts.append(part)
+    return parts
+
+
+def _stretched(seg: dict[str, Any], tt: int, ws: Workspace, start: int, extra: int) -> dict[str, Any]:
+    """A text or sound that is not wholly inside the repeated range, on the longer timeline: what lies after the
+    range's start moves later by ``extra`` (a segment across it lasts ``extra`` longer; a sound that would run
+    out of source loops)."""
+    st, end = seg["st"], seg_end(seg)
+    new_st = st if st < start else st + extra
+    new_end = end if end <= start else end + extra
+    part = dict(seg, st=new_st)
+    return _lasting(part, new_end - new_st, ws) if tt == TRACK_AUDIO else dict(part, d=new_end - new_st)
+
+
+def _lasting(seg: dict[str, Any], d: int, ws: Workspace) -> dict[str, Any]:
+    """An audio segment made ``d`` ms long; it loops when its source runs out before that."""
+    ref = ws.by_src(str(seg.get("src", "")))
+    runs_out = ref is not None and ref.duration_ms is not None and int(seg.get("ss") or 0) + d > ref.duration_ms
+    return dict(seg, d=d, loop=True) if runs_out else dict(seg, d=d)
+
+
+def _fit_transitions(segments: list[dict[str, Any]], cut: set[int]) -> None:
+    """Shorten the transitions that touch a piece a cut made shorter (the ids in ``cut``) to half its length at most,
+    so that they fit in it however the track places them; drop one that would last under 40 ms."""
+    def fit(owner: dict[str, Any], side: str, limit: int) -> None:
+        tr = owner.get("tr")
+        if not isinstance(tr, dict) or not tr.get(side):
+            return
+        value = tr[side] if isinstance(tr[side], dict) else {"type": tr[side]}
+        if int(value.get("d") or TRANSITION_MS) <= limit:
+            return
+        tr = {k: v for k, v in tr.items() if k != side}
+        if limit >= 40:
+            tr[side] = dict(value, d=limit)
+        if tr:
+            owner["tr"] = tr
+        else:
+            owner.pop("tr")
+
+    for i, seg in enumerate(segments):
+        if id(seg) not in cut:
+            continue
+        limit = seg["d"] // 2
+        fit(seg, "in", limit)
+        fit(seg, "out", limit)
+        if i and seg_end(segments[i - 1]) == seg["st"]:
+            fit(segments[i - 1], "out", limit)
+        if i + 1 < len(segments) and segments[i + 1]["st"] == seg_end(seg):
+            fit(segments[i + 1], "in", limit)
 
 
 # ---------------------------------------------------------------- speed, sound, direction
@@ -391,23 +341,23 @@ def remove_end(draft: Draft, ws: Workspace, a: o.RemoveEnd) -> ToolResult:
 def keep_end(draft: Draft, ws: Workspace, a: o.KeepEnd) -> ToolResult:
     total = timeline_ms(subject(draft, ws))
     if a.ms >= total:
-        raise ToolError(f"The video is only {_seconds(total)} s long.", f"视频只有 {_seconds(total)} 秒。")
+        raise ToolError(f"The video is only {secs(total)} s long.", f"视频只有 {secs(total)} 秒。")
     return keep_range(draft, ws, o.KeepRange(start_ms=total - a.ms, end_ms=None))
 
 
 def speed(draft: Draft, ws: Workspace, a: o.Speed) -> ToolResult:
     draft = subject(draft, ws)
     factor = a.factor
-    for track in _tracks(draft, TRACK_VIDEO):
+    for track in tracks_of(draft, TRACK_VIDEO):
         for seg in track.get("sg", []):
-            if not _is_still(seg, ws):
+            if not is_still(seg, ws):
                 wanted = float(seg.get("spd") or 1) * factor
                 if not 0.25 <= wanted <= 4:
                     raise ToolError("Clips can play at 0.25x to 4x their normal speed; that would go past it.",
                                     "片段速度只能在 0.25 到 4 倍之间。")
                 seg["spd"] = round(wanted, 4)
     for track in draft.get("t", []):
-        if _tt(track) in (TRACK_VIDEO, TRACK_TEXT):
+        if track_type(track) in (TRACK_VIDEO, TRACK_TEXT):
             for seg in track.get("sg", []):
                 seg["st"], seg["d"] = round(seg["st"] / factor), max(1, round(seg["d"] / factor))
                 if isinstance(seg.get("tr"), dict):
@@ -416,24 +366,24 @@ def speed(draft: Draft, ws: Workspace, a: o.Speed) -> ToolResult:
                         if isinstance(tr, dict) and tr.get("d"):
                             tr["d"] = max(1, round(tr["d"] / factor))
     total = timeline_ms(draft)
-    for track in _tracks(draft, TRACK_AUDIO):
+    for track in tracks_of(draft, TRACK_AUDIO):
         track["sg"] = [p for seg in track.get("sg", []) if (p := _cut(seg, TRACK_AUDIO, 0, total, ws)) is not None]
     how = "faster" if factor > 1 else "slower"
     return ToolResult(draft, {"status": "success", "factor": factor, "duration_ms": total},
                       Said(f"Made it {factor:g}x {'speed' if factor > 1 else 'speed (slower)'}: {how}, now "
-                           f"{_seconds(total)} s long.",
+                           f"{secs(total)} s long.",
                            f"已调整为 {factor:g} 倍速（{'加快' if factor > 1 else '放慢'}），"
-                           f"现在时长 {_seconds(total)} 秒。"))
+                           f"现在时长 {secs(total)} 秒。"))
 
 
 def mute(draft: Draft, ws: Workspace, a: o.Mute) -> ToolResult:
     draft = subject(draft, ws)
-    for track in _tracks(draft, TRACK_VIDEO):
+    for track in tracks_of(draft, TRACK_VIDEO):
         track["mute"] = True
     if a.music:
-        for track in _tracks(draft, TRACK_AUDIO):
+        for track in tracks_of(draft, TRACK_AUDIO):
             track["mute"] = True
-        _out(draft)["audio"] = False
+        output_of(draft)["audio"] = False
     return ToolResult(draft, {"status": "success", "audio": not a.music},
                       Said("Removed the sound." if a.music else "Muted the clips' own sound; the music stays.",
                            "已去掉声音。" if a.music else "已静音原声，保留背景音乐。"))
@@ -444,7 +394,7 @@ def _reversed_track(segments: list[dict[str, Any]], ws: Workspace, start: int) -
     out, cursor = [], start
     for seg in reversed(segments):
         part = {k: v for k, v in seg.items() if k != "tr"}
-        if not _is_still(seg, ws):
+        if not is_still(seg, ws):
             part["rev"] = not seg.get("rev", False)
         part["st"] = cursor
         cursor += part["d"]
@@ -454,7 +404,7 @@ def _reversed_track(segments: list[dict[str, Any]], ws: Workspace, start: int) -
 
 def reverse(draft: Draft, ws: Workspace, _a: o.Reverse) -> ToolResult:
     draft = subject(draft, ws)
-    base = _base(draft)
+    base = base_track(draft)
     base["sg"] = _reversed_track(base.get("sg", []), ws, 0)
     return ToolResult(draft, {"status": "success", "reversed": len(base["sg"])},
                       Said("Reversed it: the video now plays backwards.", "已倒放：视频现在倒着播放。"))
@@ -462,16 +412,16 @@ def reverse(draft: Draft, ws: Workspace, _a: o.Reverse) -> ToolResult:
 
 def boomerang(draft: Draft, ws: Workspace, _a: o.Boomerang) -> ToolResult:
     draft = subject(draft, ws)
-    base = _base(draft)
+    base = base_track(draft)
     forward = base.get("sg", [])
-    length = max((_end(s) for s in forward), default=0)
+    length = max((seg_end(s) for s in forward), default=0)
     base["sg"] = forward + _reversed_track(forward, ws, length)
-    out = _out(draft)
+    out = output_of(draft)
     if out.get("format") in ("gif", "webp"):
         out["loop"] = 0
     return ToolResult(draft, {"status": "success", "duration_ms": timeline_ms(draft)},
-                      Said(f"Made a boomerang: forwards then backwards, {_seconds(timeline_ms(draft))} s per loop.",
-                           f"已做成来回播放（正放再倒放），每次循环 {_seconds(timeline_ms(draft))} 秒。"))
+                      Said(f"Made a boomerang: forwards then backwards, {secs(timeline_ms(draft))} s per loop.",
+                           f"已做成来回播放（正放再倒放），每次循环 {secs(timeline_ms(draft))} 秒。"))
 
 
 # ---------------------------------------------------------------- canvas
@@ -484,7 +434,7 @@ def set_aspect(draft: Draft, ws: Workspace, a: o.SetAspect) -> ToolResult:
     meta.pop("width", None)
     meta.pop("height", None)
     if a.fit:
-        for track in _tracks(draft, TRACK_VIDEO)[:1]:
+        for track in tracks_of(draft, TRACK_VIDEO)[:1]:
             for seg in track.get("sg", []):
                 seg["fit"] = a.fit
     width, height = ASPECTS[a.aspect]
@@ -498,7 +448,7 @@ def set_aspect(draft: Draft, ws: Workspace, a: o.SetAspect) -> ToolResult:
 
 
 def _text_track(draft: Draft, name: str) -> dict[str, Any]:
-    for track in _tracks(draft, TRACK_TEXT):
+    for track in tracks_of(draft, TRACK_TEXT):
         if track.get("n") == name:
             return track
     track = {"tt": TRACK_TEXT, "n": name, "sg": []}
@@ -532,14 +482,15 @@ def add_text(draft: Draft, ws: Workspace, a: o.AddText) -> ToolResult:
     where = style["pos"]
     return ToolResult(draft, {"status": "success", "text": a.text, "start_ms": start, "end_ms": end,
                               "position": where},
-                      Said(f"Added the {a.role} \"{a.text}\" ({_span(start, end - start)}, {where}, {style['color']}).",
-                           f"已添加文字“{a.text}”（{_span(start, end - start)}，位置 {where}）。"))
+                      Said(f"Added the {a.role} \"{a.text}\" ({span_text(start, end - start)}, {where}, "
+                           f"{style['color']}).",
+                           f"已添加文字“{a.text}”（{span_text(start, end - start)}，位置 {where}）。"))
 
 
 def remove_text(draft: Draft, ws: Workspace, a: o.RemoveText) -> ToolResult:
     draft = subject(draft, ws)
     removed = []
-    for track in _tracks(draft, TRACK_TEXT):
+    for track in tracks_of(draft, TRACK_TEXT):
         keep = []
         for seg in track.get("sg", []):
             if a.match is None or a.match.lower() in str(seg.get("txt", "")).lower():
@@ -547,7 +498,7 @@ def remove_text(draft: Draft, ws: Workspace, a: o.RemoveText) -> ToolResult:
             else:
                 keep.append(seg)
         track["sg"] = keep
-    draft["t"] = [t for t in draft.get("t", []) if not (_tt(t) == TRACK_TEXT and not t.get("sg"))]
+    draft["t"] = [t for t in draft.get("t", []) if not (track_type(t) == TRACK_TEXT and not t.get("sg"))]
     if not removed:
         raise ToolError("There is no such text on the timeline.", "时间线上没有这段文字。")
     quoted = ", ".join(f'"{t}"' for t in removed)
@@ -556,17 +507,6 @@ def remove_text(draft: Draft, ws: Workspace, a: o.RemoveText) -> ToolResult:
 
 
 # ---------------------------------------------------------------- music
-
-
-def _clips_sound(draft: Draft, ws: Workspace) -> bool:
-    for track in _tracks(draft, TRACK_VIDEO):
-        if track.get("mute"):
-            continue
-        for seg in track.get("sg", []):
-            ref = ws.by_src(str(seg.get("src", "")))
-            if ref is not None and ref.has_audio and not seg.get("mute"):
-                return True
-    return False
 
 
 def _music_source(ws: Workspace, media_id: str | None, seconds: float) -> tuple[MediaRef, bool]:
@@ -589,28 +529,39 @@ def add_music(draft: Draft, ws: Workspace, a: o.AddMusic) -> ToolResult:
     if total <= 0:
         raise ToolError("Add some pictures before the music.", "请先添加画面，再加音乐。")
     ref, builtin = _music_source(ws, a.media_id, total / 1000)
-    volume = a.volume if a.volume is not None else MUSIC_UNDER_SOUND if _clips_sound(draft, ws) else MUSIC_ALONE
+    had_sound = clips_sound(draft, ws)
+    if a.replace:                   # the clips' own sound goes; the music plays as the only sound
+        for track in tracks_of(draft, TRACK_VIDEO):
+            track["mute"] = True
+    volume = a.volume if a.volume is not None else MUSIC_UNDER_SOUND if clips_sound(draft, ws) else MUSIC_ALONE
     default_in = min(BED_FADE_IN_MS, total // 3) if builtin else 0
     fade_in = min(a.fade_in_ms if a.fade_in_ms is not None else default_in, total // 2)
     fade_out = min(a.fade_out_ms if a.fade_out_ms is not None else min(1500, total // 4), total - fade_in)
     seg = {"src": ref.src, "n": "Built-in music bed" if builtin else ref.label, "st": 0, "d": total,
            "vol": round(volume, 3), "fi": fade_in, "fo": fade_out,
            "loop": bool(ref.duration_ms is not None and ref.duration_ms < total)}
-    others = [t for t in draft.get("t", []) if _tt(t) != TRACK_AUDIO]
+    others = [t for t in draft.get("t", []) if track_type(t) != TRACK_AUDIO]
     draft["t"] = [*others, {"tt": TRACK_AUDIO, "n": "BGM", "sg": [seg]}]
-    if _out(draft).get("audio") is False:       # music asked for after "no sound": the file gets sound again
-        del _out(draft)["audio"]
+    if output_of(draft).get("audio") is False:       # music asked for after "no sound": the file gets sound again
+        del output_of(draft)["audio"]
     where = ("the built-in music bed (generated by reelforge, royalty-free)" if builtin else f'"{ref.filename}"')
     where_zh = "内置背景音乐（reelforge 生成，无版权问题）" if builtin else f"“{ref.filename}”"
-    return ToolResult(draft, {"status": "success", "music": seg["n"], "builtin": builtin, "volume": seg["vol"]},
+    replaced, replaced_zh = "", ""
+    if a.replace:
+        replaced = (" It replaces the clips' own sound, which is now muted." if had_sound
+                    else " The clips had no sound of their own to replace; the music is the only sound.")
+        replaced_zh = "原声已去掉，由音乐替换。" if had_sound else "素材本身没有声音，音乐是唯一的声音。"
+    return ToolResult(draft, {"status": "success", "music": seg["n"], "builtin": builtin, "volume": seg["vol"],
+                              "replaced": a.replace},
                       Said(f"Added {where} as background music at {round(volume * 100)}% over "
-                           f"{_span(0, total)}" + (f", fading in over {_seconds(fade_in)} s" if fade_in else "")
-                           + (f", fading out over {_seconds(fade_out)} s" if fade_out else "") + ".",
-                           f"已添加{where_zh}作为背景音乐，音量 {round(volume * 100)}%，{_span(0, total)}。"))
+                           f"{span_text(0, total)}" + (f", fading in over {secs(fade_in)} s" if fade_in else "")
+                           + (f", fading out over {secs(fade_out)} s" if fade_out else "") + "." + replaced,
+                           f"已添加{where_zh}作为背景音乐，音量 {round(volume * 100)}%，{span_text(0, total)}。"
+                           + replaced_zh))
 
 
 def _music_segments(draft: Draft) -> list[dict[str, Any]]:
-    return [s for t in _tracks(draft, TRACK_AUDIO) for s in t.get("sg", [])]
+    return [s for t in tracks_of(draft, TRACK_AUDIO) for s in t.get("sg", [])]
 
 
 def set_music(draft: Draft, ws: Workspace, a: o.SetMusic) -> ToolResult:
@@ -629,17 +580,17 @@ def set_music(draft: Draft, ws: Workspace, a: o.SetMusic) -> ToolResult:
     return ToolResult(draft, {"status": "success", "volume": seg.get("vol", 1), "fi": seg.get("fi", 0),
                               "fo": seg.get("fo", 0)},
                       Said(f"Music now at {round(float(seg.get('vol', 1)) * 100)}%, fade in "
-                           f"{_seconds(seg.get('fi') or 0)} s, fade out {_seconds(seg.get('fo') or 0)} s.",
+                           f"{secs(seg.get('fi') or 0)} s, fade out {secs(seg.get('fo') or 0)} s.",
                            f"背景音乐音量 {round(float(seg.get('vol', 1)) * 100)}%，"
-                           f"淡入 {_seconds(seg.get('fi') or 0)} 秒，"
-                           f"淡出 {_seconds(seg.get('fo') or 0)} 秒。"))
+                           f"淡入 {secs(seg.get('fi') or 0)} 秒，"
+                           f"淡出 {secs(seg.get('fo') or 0)} 秒。"))
 
 
 def remove_music(draft: Draft, ws: Workspace, _a: o.RemoveMusic) -> ToolResult:
     draft = subject(draft, ws)
     if not _music_segments(draft):
         raise ToolError("There is no music on the timeline.", "时间线上没有背景音乐。")
-    draft["t"] = [t for t in draft.get("t", []) if _tt(t) != TRACK_AUDIO]
+    draft["t"] = [t for t in draft.get("t", []) if track_type(t) != TRACK_AUDIO]
     return ToolResult(draft, {"status": "success"}, Said("Removed the background music.", "已去掉背景音乐。"))
 
 
@@ -669,54 +620,153 @@ def _transitions(segments: list[dict[str, Any]], kind: str, ms: int) -> int:
 def still_clip(draft: Draft, ws: Workspace, a: o.StillClip) -> ToolResult:
     images = [m for m in ws.visuals() if m.kind == "image"]
     current = normalised(draft, ws) if draft else {}
-    stills = [s for t in _tracks(current, TRACK_VIDEO)[:1] for s in t.get("sg", []) if _is_still(s, ws)]
+    stills = [s for t in tracks_of(current, TRACK_VIDEO)[:1] for s in t.get("sg", []) if is_still(s, ws)]
     if stills:
         draft = current
-        base = _base(draft)
+        base = base_track(draft)
     elif images:
-        draft = {"v": 1, "m": dict(current.get("m", {})), "t": [_main_track(images)]}
+        draft = {"v": 1, "m": dict(current.get("m", {})), "t": [main_track(images)]}
         base = draft["t"][0]
     else:
         raise ToolError("Upload an image first.", "请先上传一张图片。")
     ms = int((a.seconds or STILL_CLIP_MS / 1000) * 1000)
     motion = a.motion or "zoom-in"
     for i, seg in enumerate(base["sg"]):
-        if _is_still(seg, ws):
+        if is_still(seg, ws):
             seg["d"] = ms
             seg["mo"] = motion if a.motion or len(base["sg"]) == 1 else MOTIONS_CYCLE[i % len(MOTIONS_CYCLE)]
     _lay_out(base["sg"])
-    _out(draft).setdefault("resolution", "1080p")       # what the image skills promise
-    count = sum(1 for s in base["sg"] if _is_still(s, ws))
+    output_of(draft).setdefault("resolution", "1080p")       # what the image skills promise
+    count = sum(1 for s in base["sg"] if is_still(s, ws))
     return ToolResult(draft, {"status": "success", "images": count, "seconds": ms / 1000, "motion": motion},
                       Said(f"Turned {'the image' if count == 1 else f'{count} images'} into a "
-                           f"{_seconds(ms)}-second clip{'' if count == 1 else ' each'} with a gentle {motion}.",
-                           f"已把{'图片' if count == 1 else f' {count} 张图片'}做成每张 {_seconds(ms)} 秒的视频，"
+                           f"{secs(ms)}-second clip{'' if count == 1 else ' each'} with a gentle {motion}.",
+                           f"已把{'图片' if count == 1 else f' {count} 张图片'}做成每张 {secs(ms)} 秒的视频，"
                            "带缓慢的镜头运动。"))
 
 
 def slideshow(draft: Draft, ws: Workspace, a: o.Slideshow) -> ToolResult:
+    """Every upload in order on a new main track, with motion on the images and transitions. ``total_s``: the
+    whole show lasts exactly that (transitions are centred on the cuts and shorten nothing); clips keep their
+    own length and the images share the rest. ``seconds``: that long per image."""
     refs = ws.visuals()
     if not refs:
         raise ToolError("Upload some images first.", "请先上传图片。")
-    lone_image = len(refs) == 1 and refs[0].kind == "image"     # one picture: a clip of it, not a 3 s slide
-    ms = int((a.seconds or (STILL_CLIP_MS if lone_image else STILL_MS) / 1000) * 1000)
-    meta = dict(draft.get("m", {})) if draft else {}
-    base = _main_track(refs, still_ms=ms)
-    base["n"] = "Slides"
-    for i, seg in enumerate(base["sg"]):
-        if _by_kind(ws, seg) == "image":
+    if a.total_s is not None:
+        lengths, note = _show_lengths(refs, round(a.total_s * 1000))
+    else:
+        lone_image = len(refs) == 1 and refs[0].kind == "image"     # one picture: a clip of it, not a 3 s slide
+        ms = int((a.seconds or (STILL_CLIP_MS if lone_image else STILL_MS) / 1000) * 1000)
+        lengths, note = [ms if r.kind == "image" else (r.duration_ms or STILL_MS) for r in refs], Said("", "")
+    segments, cursor = [], 0
+    for i, (ref, length) in enumerate(zip(refs, lengths, strict=True)):
+        seg = visual_segment(ref, cursor, length)
+        if ref.kind == "image":
             seg["mo"] = MOTIONS_CYCLE[i % len(MOTIONS_CYCLE)]
+        segments.append(seg)
+        cursor += length
+    base = {"tt": TRACK_VIDEO, "n": "Slides", "sg": segments}
     kind = a.transition or "fade"
-    used = _transitions(base["sg"], kind, TRANSITION_MS)
-    others = [t for t in (draft or {}).get("t", []) if _tt(t) != TRACK_VIDEO]
-    new = {"v": 1, "m": meta, "t": [base, *others]}
-    _out(new).setdefault("resolution", "1080p")
-    return ToolResult(new, {"status": "success", "slides": len(refs), "seconds_each": ms / 1000,
-                            "transition": kind, "duration_ms": timeline_ms(new)},
-                      Said(f"Made a slideshow of {len(refs)} pictures, {_seconds(ms)} s per image, with "
-                           f"{kind} transitions ({used} ms); {_seconds(timeline_ms(new))} s in all.",
-                           f"已做成 {len(refs)} 张图片的幻灯片，每张 {_seconds(ms)} 秒，带 {kind} 转场，共 "
-                           f"{_seconds(timeline_ms(new))} 秒。"))
+    used = _transitions(segments, kind, TRANSITION_MS)
+    before = normalised(draft, ws) if draft else {}
+    carried = [t for t in before.get("t", []) if track_type(t) != TRACK_VIDEO]
+    others, dropped = _refit(carried, timeline_ms(before) if before else 0, cursor, ws)
+    if dropped:
+        quoted = ", ".join(f'"{t}"' for t in dropped)
+        note = Said(f"{note.en} The text {quoted} came after the show's end and was removed.",
+                    f"{note.zh}文字 {quoted} 超出了幻灯片的结尾，已删除。")
+    new = {"v": 1, "m": dict(before.get("m", {})), "t": [base, *others]}
+    output_of(new).setdefault("resolution", "1080p")
+    total = timeline_ms(new)
+    per_image = [length for ref, length in zip(refs, lengths, strict=True) if ref.kind == "image"]
+    each = _per_image(per_image)
+    each_en = f", {each} s per image" if each else ""
+    each_zh = f"，每张图片 {each} 秒" if each else ""
+    clips = sum(1 for r in refs if r.kind == "video")
+    whole = all(length >= (r.duration_ms or STILL_MS) for r, length in zip(refs, lengths, strict=True)
+                if r.kind == "video")
+    clips_en = (f" ({clips} clip{'s' if clips > 1 else ''} at {'their' if clips > 1 else 'its'} own length)"
+                if clips and whole else "")
+    pictures = "1 picture" if len(refs) == 1 else f"{len(refs)} pictures"
+    cuts = (f", with {kind} transitions ({used} ms, centred on the cuts)" if used else "")
+    cuts_zh = (f"，带 {kind} 转场（{used} 毫秒）" if used else "")
+    return ToolResult(new, {"status": "success", "slides": len(refs), "seconds_each": (per_image[0] / 1000
+                            if per_image else None), "transition": kind, "duration_ms": total},
+                      Said(f"Made a slideshow of {pictures}{clips_en}{each_en}{cuts}; "
+                           f"{secs(total)} s in all.{note.en}",
+                           f"已做成 {len(refs)} 张图片的幻灯片{each_zh}{cuts_zh}，共 {secs(total)} 秒。{note.zh}"))
+
+
+MIN_SLIDE_MS: Final = 500
+
+
+def _show_lengths(refs: list[MediaRef], total: int) -> tuple[list[int], Said]:
+    """Lengths of the pieces of a show ``total`` ms long, and what to tell about them: clips at their own length
+    and images sharing the rest; when the clips leave the images under MIN_SLIDE_MS each, every piece gets an
+    equal share (longer clips cut short); a show of clips only is as long as they are, at most ``total``."""
+    count = len(refs)
+    if total < count * MIN_SLIDE_MS:
+        raise ToolError(f"{count} pictures need at least {secs(count * MIN_SLIDE_MS)} s "
+                        f"({secs(MIN_SLIDE_MS)} s each); ask for a longer show.",
+                        f"{count} 张图片至少需要 {secs(count * MIN_SLIDE_MS)} 秒（每张 {secs(MIN_SLIDE_MS)} 秒），"
+                        "请把总时长设长一些。")
+    clip_ms = [r.duration_ms or STILL_MS for r in refs if r.kind == "video"]
+    images = count - len(clip_ms)
+    if images and sum(clip_ms) + images * MIN_SLIDE_MS <= total:
+        each, left = divmod(total - sum(clip_ms), images)
+        lengths, k = [], 0
+        for ref in refs:
+            if ref.kind == "video":
+                lengths.append(ref.duration_ms or STILL_MS)
+            else:
+                lengths.append(each + (1 if k < left else 0))
+                k += 1
+        return lengths, Said("", "")
+    if not images and sum(clip_ms) <= total:
+        short = sum(clip_ms) < total
+        if not short:
+            return clip_ms, Said("", "")
+        return clip_ms, Said(f" Your clips are only {secs(sum(clip_ms))} s together, so the show is that long, not "
+                             f"{secs(total)} s; add images or ask me to slow it down.",
+                             f"视频素材总共只有 {secs(sum(clip_ms))} 秒，所以幻灯片只有这么长，"
+                             f"而不是 {secs(total)} 秒；可以加图片或放慢速度。")
+    lengths = _share(total, refs)
+    return lengths, Said(f" Your clips are {secs(sum(clip_ms))} s together, too long for {secs(total)} s: every "
+                         f"piece gets an equal share, so longer clips were cut to {secs(max(lengths))} s.",
+                         f"视频素材共 {secs(sum(clip_ms))} 秒，超过了 {secs(total)} 秒：每段平均分配时长，"
+                         f"较长的视频被截短到 {secs(max(lengths))} 秒。")
+
+
+def _per_image(lengths: list[int]) -> str:
+    """The time per image in words: "4", "6.67"; "" when there are no images."""
+    if not lengths:
+        return ""
+    value = sum(lengths) / len(lengths) / 1000
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _refit(tracks: list[dict[str, Any]], old: int, length: int,
+           ws: Workspace) -> tuple[list[dict[str, Any]], list[str]]:
+    """Text and sound tracks carried from a timeline ``old`` ms long onto one ``length`` ms long: what ran to the old
+    end runs to the new one (music loops when its source is shorter, a text over the whole video stays over all of
+    it, a closing text keeps its length), and nothing runs past the end. Also returns the texts that no longer fit."""
+    out, dropped = [], []
+    for track in tracks:
+        tt, segments = track_type(track), []
+        for seg in track.get("sg", []):
+            if seg_end(seg) >= old and tt == TRACK_AUDIO and seg["st"] < length:
+                seg = _lasting(seg, length - seg["st"], ws)
+            elif seg_end(seg) >= old and tt == TRACK_TEXT:
+                d = length if seg["st"] == 0 else min(seg["d"], length)
+                seg = dict(seg, st=length - d, d=d)
+            part = _cut(seg, tt, 0, length, ws)
+            if part is not None:
+                segments.append(part)
+            elif seg.get("txt"):
+                dropped.append(str(seg["txt"]))
+        if segments:
+            out.append(dict(track, sg=segments))
+    return out, dropped
 
 
 def _by_kind(ws: Workspace, seg: dict[str, Any]) -> str | None:
@@ -726,7 +776,7 @@ def _by_kind(ws: Workspace, seg: dict[str, Any]) -> str | None:
 
 def set_transition(draft: Draft, ws: Workspace, a: o.SetTransition) -> ToolResult:
     draft = subject(draft, ws)
-    segments = _base(draft).get("sg", [])
+    segments = base_track(draft).get("sg", [])
     if len(segments) < 2:
         raise ToolError("There is only one piece on the timeline, so there is no cut to put a transition on.",
                         "时间线上只有一段素材，没有可以加转场的地方。")
@@ -751,7 +801,7 @@ def promo(draft: Draft, ws: Workspace, a: o.Promo) -> ToolResult:
     lengths = _share(total, refs)
     segments, cursor = [], 0
     for i, (ref, length) in enumerate(zip(refs, lengths, strict=True)):
-        seg = _visual_segment(ref, cursor, length)
+        seg = visual_segment(ref, cursor, length)
         if ref.kind == "image":
             seg["mo"] = MOTIONS_CYCLE[i % len(MOTIONS_CYCLE)]
         segments.append(seg)
@@ -770,11 +820,11 @@ def promo(draft: Draft, ws: Workspace, a: o.Promo) -> ToolResult:
                                       end_ms=length)).draft
     music = add_music(new, ws, o.AddMusic(fade_in_ms=1000, fade_out_ms=2000))
     new = music.draft
-    short = "" if length >= total - 50 else (f" (your clips and pictures fill {_seconds(length)} s)")
-    short_zh = "" if length >= total - 50 else f"（素材只够 {_seconds(length)} 秒）"
-    said = Said(f"Made a {_seconds(length)}-second promo{short}: {len(refs)} pieces with motion and crossfades, the "
+    short = "" if length >= total - 50 else (f" (your clips and pictures fill {secs(length)} s)")
+    short_zh = "" if length >= total - 50 else f"（素材只够 {secs(length)} 秒）"
+    said = Said(f"Made a {secs(length)}-second promo{short}: {len(refs)} pieces with motion and crossfades, the "
                 f"title \"{title}\", the closing text \"{closing}\", {music.said.en[6:-1]}, 1080p MP4.",
-                f"已制作 {_seconds(length)} 秒的宣传视频{short_zh}：{len(refs)} 段素材，带镜头运动和转场，"
+                f"已制作 {secs(length)} 秒的宣传视频{short_zh}：{len(refs)} 段素材，带镜头运动和转场，"
                 f"标题“{title}”，"
                 f"结尾文字“{closing}”，配有背景音乐，1080p MP4。")
     return ToolResult(new, {"status": "success", "duration_ms": length, "pieces": len(refs), "title": title,
@@ -810,7 +860,7 @@ TOOLS: Final[dict[str, Tool]] = {
     "speed": speed, "mute": mute, "reverse": reverse, "boomerang": boomerang, "set_aspect": set_aspect,
     "add_text": add_text, "remove_text": remove_text, "add_music": add_music, "set_music": set_music,
     "remove_music": remove_music, "still_clip": still_clip, "slideshow": slideshow, "set_transition": set_transition,
-    "promo": promo,
+    "promo": promo, "repeat": repeat, "crop": crop, "blur": blur, "enhance": enhance,
 }
 
 

@@ -1,21 +1,24 @@
 """One chat turn: the planned ops run one by one on the draft, as a stream of steps.
 
 No web and no database here: the caller passes ``TurnHooks`` (check a draft with every export
-rule, describe it, save a new version, step back one version) and turns the steps into ADK
-events. An op that fails stops the turn; what ran before it stands. The turn always ends with
-one text step that says in plain words what changed (or why not), in the user's language.
+rule, describe it, save a new version, step back one version, start over) and turns the steps
+into ADK events. The turn always ends with one text step, in the user's language, that says
+what changed, what was not done (each part of the request the planner could not read, and each
+op that failed, with why and what can be done instead), and the draft's summary line when the
+draft changed; it never reads as done when a part was not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from api.agent import events
 from api.agent.ops import MAX_TURN_CREDITS, Op
 from api.agent.tools import Draft, Said, ToolError, Workspace, apply
 from api.agent.understand import Understanding, examples_text
+from api.agent.understand.model import Unmet
 from engine.errors import DraftError, EngineError
 
 POINTERS = {
@@ -68,29 +71,104 @@ class Step:
     spent: int = 0                             # text: credits the turn used
 
 
+# A failed op of these leaves the edits after it working on footage the user did not ask for: they are skipped.
+_FOUNDATION: Final = frozenset({"start_over", "promo", "slideshow", "still_clip", "keep_range", "remove_range",
+                                "keep_end", "remove_end"})
+_DOING: Final[dict[str, Said]] = {name: Said(en, zh) for name, en, zh in (
+    ("set_output", "the output file settings", "输出文件设置"),
+    ("keep_range", "keeping part of the video", "保留片段"),
+    ("remove_range", "cutting part of the video out", "剪掉片段"),
+    ("keep_end", "keeping the end", "保留结尾"),
+    ("remove_end", "cutting the end off", "剪掉结尾"),
+    ("speed", "changing the speed", "调整速度"),
+    ("mute", "removing the sound", "去掉声音"),
+    ("reverse", "playing it backwards", "倒放"),
+    ("boomerang", "the boomerang", "来回播放"),
+    ("set_aspect", "changing the shape", "更改画面比例"),
+    ("add_text", "adding the text", "添加文字"),
+    ("remove_text", "removing the text", "删除文字"),
+    ("add_music", "adding the music", "添加音乐"),
+    ("set_music", "changing the music", "调整音乐"),
+    ("remove_music", "removing the music", "删除音乐"),
+    ("still_clip", "turning the picture into a clip", "图片转视频"),
+    ("slideshow", "the slideshow", "幻灯片"),
+    ("set_transition", "the transitions", "转场"),
+    ("promo", "the promo", "宣传视频"),
+    ("repeat", "repeating part of the video", "重复片段"),
+    ("crop", "cropping the picture", "裁剪画面"),
+    ("blur", "blurring part of the picture", "模糊画面区域"),
+    ("enhance", "enhancing the picture and sound", "增强画面和声音"),
+    ("start_over", "starting over", "重新开始"),
+    ("show_tracks", "showing the timeline", "显示时间线"),
+    ("undo", "undo", "撤销"),
+    ("pointer", "the pointer", "说明"),
+)}
+_NOT_DONE: Final = Said("Not done:", "未完成：")
+
+
 def run_turn(plan: Understanding, user_text: str, draft: Draft, ws: Workspace, hooks: TurnHooks) -> Iterator[Step]:
+    """Run the plan's ops in order and end with the reply.
+
+    An op that fails changes nothing and is reported as not done, with the tool's or the draft check's reason;
+    the turn goes on with the other ops. After a failed builder or range selection (:data:`_FOUNDATION`) the
+    edits after it are skipped (not run, not charged) and reported as not done too, since they would shape
+    footage the user did not ask for; read-only ops still run. Only edits that succeed cost credits.
+    """
     language = plan.language
+    unmet = [_unmet_line(u, language) for u in plan.unmet]
     if plan.not_understood or not plan.ops:
-        yield Step("text", text=examples_text(language))
+        lines = [_NOT_DONE.in_(language), *unmet, ""] if unmet else []
+        yield Step("text", text="\n".join([*lines, examples_text(language)]))
         return
-    current, said, spent, changed = draft, [], 0, False
+    current, said, not_done, spent = draft, [], [], 0
+    changed = moved = False                    # changed: edits to save; moved: the draft is not what it was
+    blocked: Op | None = None                  # the failed foundation op the edits after it depended on
     for op in plan.ops:
+        if blocked is not None and op.spec.edits:
+            not_done.append(_line(_doing(op, language), Said(
+                f"skipped, because {_DOING[blocked.name].en} could not be done.",
+                f"已跳过，因为{_DOING[blocked.name].zh}没有完成。").in_(language), language))
+            continue
         call = events.call_id()
         yield Step("call", call, {"operation": op.name, **op.args})
         outcome = _run_op(op, current, ws, hooks, language)
         yield Step("result", call, response=outcome.response, draft=outcome.draft if outcome.changed else None)
-        said.append(outcome.said.in_(language))
         if outcome.failed:
-            break
+            not_done.append(_line(_doing(op, language), outcome.said.in_(language), language))
+            if op.name in _FOUNDATION:
+                blocked = op
+            continue
+        said.append(outcome.said.in_(language))
         if outcome.changed:
-            current, changed = outcome.draft, not outcome.saved
+            current, moved = outcome.draft, True
+            changed = not outcome.saved
             spent += op.spec.credits
     if changed:
         hooks.save(current, note=user_text[:200])
-    words = " ".join(said)
+    lines = [" ".join(s for s in said if s)]
+    if unmet or not_done:
+        lines += [_NOT_DONE.in_(language), *unmet, *not_done]
+    if moved and current.get("t"):
+        lines.append(hooks.summary(current))
     if changed:
-        words += _ready(current).in_(language)
-    yield Step("text", text=words.strip(), spent=min(spent, MAX_TURN_CREDITS))
+        lines.append(_ready(current).in_(language).strip())
+    yield Step("text", text="\n".join(line for line in lines if line).strip(), spent=min(spent, MAX_TURN_CREDITS))
+
+
+def _doing(op: Op, language: str) -> str:
+    doing = _DOING.get(op.name, Said(op.name, op.name)).in_(language)
+    if op.name == "add_text" and op.args.get("text"):
+        doing += f' "{op.args["text"]}"' if language != "zh" else f"「{op.args['text']}」"
+    return doing
+
+
+def _line(what: str, why: str, language: str) -> str:
+    return f"- {what}：{why}" if language == "zh" else f"- {what}: {why}"
+
+
+def _unmet_line(unmet: Unmet, language: str) -> str:
+    words = f"「{unmet.words}」" if language == "zh" else f'"{unmet.words}"'
+    return _line(words, unmet.zh if language == "zh" else unmet.en, language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +198,17 @@ def _run_op(op: Op, draft: Draft, ws: Workspace, hooks: TurnHooks, language: str
                             Said("There is nothing to undo.", "没有可以撤销的操作。"), draft, failed=True)
         line = hooks.summary(restored) if restored.get("t") else "the timeline is empty"
         return _Outcome({"status": "success", "summary": line},
-                        Said(f"Undid the last edit. {line}", f"已撤销上一步。{line}"), restored, changed=True,
-                        saved=True)
+                        Said("Undid the last edit.", "已撤销上一步。"), restored, changed=True, saved=True)
+    if op.name == "start_over":
+        started = hooks.start_over()
+        if started is None:
+            return _Outcome({"status": "error", "message": "there are no uploads to start from"},
+                            Said("There are no uploads to start from: upload a file first.",
+                                 "还没有上传的文件，无法重新开始：请先上传文件。"), draft, failed=True)
+        line = hooks.summary(started) if started.get("t") else "the timeline is empty"
+        return _Outcome({"status": "success", "summary": line},
+                        Said("Started over from your uploads, with no edits.",
+                             "已回到上传的原始素材，撤掉了所有修改。"), started, changed=True, saved=True)
     try:
         result = apply(op, draft, ws)
         hooks.check(result.draft)

@@ -1,24 +1,43 @@
-"""Chat (E3): ``POST /run_sse``, an ADK ``RunAgentRequest`` in, a text/event-stream of ADK events out."""
+"""Chat (E3): ``POST /run_sse``, an ADK ``RunAgentRequest`` in, a text/event-stream of ADK events out.
+
+``?stream=simple`` asks for the simplified stream instead (api-contract Q1): ``{"type": ...}`` objects
+with JSON heartbeats and a last ``{"type": "done"}`` (see ``api.agent.events``); ``?stream=adk``, or
+no ``stream``, is the default ADK Event JSON with comment heartbeats.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.agent.events import View
 from api.deps import Svc, Token, owned_session
 from api.errors import ApiError, NotFound
+from api.store import SessionRow, TokenRow
 
 router = APIRouter(tags=["chat"])
 MAX_MESSAGE_CHARS = 4000
+STREAM_MODES = ("adk", "simple")
 
 
 class UnprocessableBody(ApiError):
     """The body is not a RunAgentRequest (ADK answers 422)."""
 
     code, status, default_message = 422, 422, "the body must be a RunAgentRequest"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """A RunAgentRequest, read (snake_case or camelCase) and checked."""
+
+    session_id: str
+    user: str
+    text: str
+    streaming: bool
 
 
 def _field(body: dict[str, Any], snake: str, camel: str) -> Any:
@@ -40,11 +59,8 @@ def _message_text(body: dict[str, Any]) -> str:
     return text
 
 
-@router.post("/run_sse", response_model=None)
-async def run_sse(svc: Svc, token: Token, body: Annotated[Any, Body()] = None) -> StreamingResponse:
-    """Send a message to the editing agent; the answer streams as ADK events (tool calls, results with the
-    new draft in ``actions.stateDelta``, one final text). Heartbeats (``: heartbeat`` and an empty ``data:``)
-    keep the connection alive; the stream ends when the turn does."""
+def run_request(body: Any) -> RunRequest:
+    """The body of ``/run_sse`` and ``/run``, or UnprocessableBody (422); an app other than nemo_agent is 404."""
     if not isinstance(body, dict):
         raise UnprocessableBody()
     app = _field(body, "app_name", "appName")
@@ -57,9 +73,27 @@ async def run_sse(svc: Svc, token: Token, body: Annotated[Any, Body()] = None) -
     if streaming is not None and not isinstance(streaming, bool):
         raise UnprocessableBody("streaming must be true or false")
     text = _message_text(body)
-    user = str(_field(body, "user_id", "userId") or "me")
-    session = await run_in_threadpool(owned_session, svc, token, user, session_id)
+    return RunRequest(session_id, str(_field(body, "user_id", "userId") or "me"), text, bool(streaming))
+
+
+async def admitted(svc: Svc, token: TokenRow, request: RunRequest) -> SessionRow:
+    """The request's session, after the rate limit: what /run_sse and /run check before a turn starts."""
+    session = await run_in_threadpool(owned_session, svc, token, request.user, request.session_id)
     await run_in_threadpool(svc.limits.check, "chat_turns_per_minute", token.user_id, "chat messages")
-    stream = await svc.chat.open(token, session, text, bool(streaming))
-    return StreamingResponse(stream, media_type="text/event-stream",
+    return session
+
+
+@router.post("/run_sse", response_model=None)
+async def run_sse(svc: Svc, token: Token, body: Annotated[Any, Body()] = None,
+                  stream: Annotated[str, Query(description="adk (default) or simple")] = "adk") -> StreamingResponse:
+    """Send a message to the editing agent; the answer streams as ADK events (tool calls, results with the
+    new draft in ``actions.stateDelta``, one final text). Heartbeats (``: heartbeat`` and an empty ``data:``)
+    keep the connection alive; the stream ends when the turn does. ``?stream=simple``: the same turn as
+    ``{"type": "text"|"tool_call"|"tool_result"|"error"|"heartbeat"|"done", ...}`` objects."""
+    if stream not in STREAM_MODES:
+        raise UnprocessableBody(f"stream must be one of {', '.join(STREAM_MODES)}")
+    request = run_request(body)
+    session = await admitted(svc, token, request)
+    events = await svc.chat.open(token, session, request.text, View(stream, request.streaming))
+    return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

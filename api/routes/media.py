@@ -4,7 +4,8 @@ Files are streamed to disk as they arrive and never held in memory; the per-file
 number of files per request are checked while streaming. Then each file is typed by probing its
 content (its name means nothing) in a limited child process, never in the API's own (see
 api/mediagate.py), and only if every file in the request is one we take are any of them kept: a
-bad request leaves nothing behind.
+bad request leaves nothing behind. Kept pictures and clips go straight onto the session's timeline
+as its starting draft (``api.chat._Hooks.place_uploads``), so ``state.draft`` shows them at once.
 """
 
 from __future__ import annotations
@@ -136,9 +137,12 @@ async def upload(app: str, user: str, session_id: str, request: Request, svc: Sv
         raise
     rows = [_keep(item, info, folder, token.user_id, session.id) for item, info in zip(received, infos, strict=True)]
     await run_in_threadpool(svc.store.add_media, rows)
+    # shielded: a client that hangs up now still finds its files on the timeline
+    await asyncio.shield(svc.chat.place_uploads(session.id, token.user_id, {row.id for row in rows}))
     base = base_url(svc, request)
     items = [media_item(base, row) for row in rows]
-    return ok({"files": items, "uploaded_files": items, "session_state_applied": True})
+    version = svc.store.draft_head(session.id).version
+    return ok({"files": items, "uploaded_files": items, "session_state_applied": True, "draft_version": version})
 
 
 def _keep(item: Received, info: MediaInfo, folder: Path, user_id: str, session_id: str) -> MediaRow:

@@ -15,8 +15,12 @@ from api.bodies import INLINE_BYTES, JSON_OBJECT_BODY, JsonBody
 from api.deps import Svc, Token, base_url, owned_session
 from api.errors import BadRequest, NotFound
 from api.services import Services
-from api.store import SessionRow
-from api.views import ok, state
+from api.store import MediaRow, SessionRow
+from api.views import media_id_of, ok, state
+from engine.errors import EngineError
+from engine.model.canvas import design_size
+from engine.model.draft import VideoTrack, parse_draft
+from engine.model.mediainfo import MediaInfo
 
 router = APIRouter(tags=["sessions"])
 # Stands for the draft while the state around it is serialised; random, so no client text can match it.
@@ -55,7 +59,29 @@ async def latest_state(app: str, user: str, session_id: str, request: Request, s
 
 def _state(svc: Services, base: str, session: SessionRow) -> Response:
     version, meta, text = svc.store.draft_text(session.id)
-    body = ok(state(base, replace(session, version=version), svc.store.session_media(session.id),
-                    json.loads(_DRAFT_MARK), meta))
+    media = svc.store.session_media(session.id)
+    body = ok(state(base, replace(session, version=version), media, json.loads(_DRAFT_MARK),
+                    canvas_of(meta, text, media)))
     before, _, after = json.dumps(body, ensure_ascii=False, separators=(",", ":")).partition(_DRAFT_MARK)
     return Response(before + text + after, media_type="application/json")
+
+
+def canvas_of(meta: dict[str, Any], text: str, media: list[MediaRow]) -> dict[str, Any]:
+    """The draft's canvas keys as canvas_config reads them. A draft that leaves its canvas to its first
+    picture or clip (no ``aspect``, not both sizes; an uploads' starting draft) gets the size the engine
+    will give it, for a draft up to INLINE_BYTES (a larger one is not parsed on a poll)."""
+    if meta.get("aspect") or (meta.get("width") and meta.get("height")) or len(text) > INLINE_BYTES:
+        return meta
+    try:
+        draft = parse_draft(json.loads(text))
+    except (EngineError, ValueError):
+        return meta
+    by_id = {m.id: m for m in media}
+    by_name = {m.filename: m for m in media}
+    first = next((row for track in draft.t if isinstance(track, VideoTrack) for seg in track.sg
+                  if (row := by_id.get(media_id_of(seg.src)) or by_name.get(seg.src)) is not None
+                  and row.file_type != "audio"), None)
+    if first is None:
+        return meta
+    width, height = design_size(draft, MediaInfo.from_dict(first.info))
+    return {**meta, "width": width, "height": height}

@@ -98,6 +98,8 @@ def plan_parts(draft: Mapping[str, Any], media: Mapping[str, MediaInfo], chunk_s
     model = parse_draft(draft)
     tl = build_timeline(model, media)
     whole = [Part(0, 0, tl.length, copy.deepcopy(dict(draft)))]
+    if tl.enhance is not None:   # m.enhance measures the whole timeline once (engine/pipeline/enhance.py)
+        return whole
     chunk = max(1, round(chunk_s * tl.canvas.fps))
     if tl.output.format not in CHUNKABLE or tl.output.max_bytes is not None or tl.length <= chunk:
         return whole

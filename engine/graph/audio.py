@@ -23,6 +23,7 @@ import ffmpeg
 
 from engine.graph.build import Build, secs
 from engine.graph.clip import clip_input, clip_read, sound_from
+from engine.media.stats import Loudness
 from engine.model.canvas import Canvas
 from engine.model.pieces import Run, base_pieces
 from engine.model.timeline import Sound, Timeline, Visual
@@ -173,5 +174,15 @@ def mixed_sound(b: Build, tl: Timeline) -> Stream:
     lanes = _lanes(parts)
     mix = lanes[0] if len(lanes) == 1 else ffmpeg.filter(lanes, "amix", inputs=len(lanes), normalize=0,
                                                          duration="longest", dropout_transition=0)
-    return (mix.filter("apad", whole_len=total).filter("atrim", end_sample=total)
-            .filter("alimiter", limit=LIMIT, level=0, latency=1).filter("aformat", sample_fmts="fltp"))
+    mix = (mix.filter("apad", whole_len=total).filter("atrim", end_sample=total)
+           .filter("alimiter", limit=LIMIT, level=0, latency=1).filter("aformat", sample_fmts="fltp"))
+    return _normalised_loudness(mix, b.sources.loudness, total)
+
+
+def _normalised_loudness(mix: Stream, loudness: Loudness | None, total: int) -> Stream:
+    """The mix brought to its loudness target by loudnorm's second pass, with the first pass's measurement
+    (engine/pipeline/enhance.py); loudnorm works at 192 kHz, so the result is resampled and trimmed again."""
+    if loudness is None or loudness.silent:
+        return mix
+    return (_normalised(mix.filter("loudnorm", **loudness.loudnorm_options()))
+            .filter("apad", whole_len=total).filter("atrim", end_sample=total))

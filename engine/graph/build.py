@@ -14,6 +14,7 @@ from typing import Any
 
 import ffmpeg
 
+from engine.media.stats import Grade, Loudness
 from engine.media.stills import PreparedStill
 from engine.model.canvas import RGB, Canvas, rate_text
 from engine.model.mediainfo import MediaInfo
@@ -80,6 +81,8 @@ class Sources:
     captions: Mapping[str, PreparedCaption]       # by Caption.where
     decoder_args: Mapping[str, str]               # extra input options for decoded video (e.g. hwaccel)
     reversed: Mapping[str, ReversedWindow] = field(default_factory=dict)   # by Visual.where; others reverse in-graph
+    grades: Mapping[str, Grade] = field(default_factory=dict)   # m.enhance's picture corrections, by Visual.where
+    loudness: Loudness | None = None                            # m.enhance's measured mix and its target
 
 
 class Build:

@@ -14,6 +14,8 @@ the same, whatever the graph's depth.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,9 @@ from ffmpeg.nodes import FilterNode, InputNode, Node, OutputNode
 from engine.graph import gif
 from engine.graph.audio import RAW_FORMAT, forward_sound, mixed_sound
 from engine.graph.build import Build, Sources, rate
+from engine.graph.looks import cropped
 from engine.graph.video import base_stream, clip_stream, overlay_layers
-from engine.model.canvas import OutputSpec
+from engine.model.canvas import Canvas, OutputSpec
 from engine.model.pieces import Run
 from engine.model.timeline import Timeline, Visual
 from engine.run import FFmpegCommand
@@ -34,6 +37,7 @@ from engine.run import FFmpegCommand
 Stream = Any
 _PLACEHOLDER = "__reelforge_output__"
 _ONE_PICTURE = ("-frames:v", "1", "-update", "1", "-f", "image2")   # the palette, as a PNG file
+SAMPLE_READ_S = 1.0     # how much of a clip each picture sample may read to find its frame
 FFV1 = ("-c:v", "ffv1", "-level", "3")                                 # lossless, with alpha
 # H.264 at qp 0 in 4:2:0, every frame intra: exact through FFmpeg's decoder, twice as fast as FFV1 both ways
 X264_LOSSLESS = ("-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-g", "1", "-pix_fmt", "yuv420p")
@@ -118,6 +122,30 @@ def compile_sound(tl: Timeline, out_args: Sequence[str], output: Path, sources: 
     (``sources``: only the reversed clips' prepared sound is read from it)."""
     b = Build(tl.canvas, sources or Sources({}, {}, {}))
     return _command([mixed_sound(b, tl)], out_args, output, tl.duration_s)
+
+
+def compile_loudness_scan(tl: Timeline, sources: Sources, metadata: Path) -> FFmpegCommand:
+    """The whole timeline's sound measured by ebur128 (EBU R128): every 100 ms its integrated loudness so far,
+    loudness range and true peak, written to ``metadata`` (engine/media/stats.py reads it); nothing else."""
+    b = Build(tl.canvas, replace(sources, loudness=None))
+    scan = (mixed_sound(b, tl).filter("ebur128", peak="true", metadata=1)
+            .filter("ametadata", mode="print", file=str(metadata)))
+    return _command([scan], ["-f", "null"], Path("-"), tl.duration_s)
+
+
+def compile_picture_samples(v: Visual, times_s: Sequence[float], width: int, height: int,
+                            output: Path) -> FFmpegCommand:
+    """One frame of clip ``v`` at each source time, cropped as its segment says, scaled to ``width`` x
+    ``height`` and laid side by side, as one raw yuv444p picture: what m.enhance measures a clip by."""
+    b = Build(Canvas(width, height, Fraction(1), (0, 0, 0), 0.0, 1.0), Sources({}, {}, {}))
+    samples = []
+    for n, at in enumerate(times_s):
+        inp = b.media(f"{v.where}@sample{n}", v.media, start_s=at, duration_s=SAMPLE_READ_S)
+        samples.append(cropped(inp.video.filter("trim", end_frame=1), v)
+                       .filter("scale", width, height, flags="area").filter("setsar", "1")
+                       .filter("format", "yuv444p").filter("setpts", "0"))
+    row = samples[0] if len(samples) == 1 else ffmpeg.filter(samples, "hstack", inputs=len(samples))
+    return _command([row], ["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "yuv444p"], output, 1.0)
 
 
 def compile_palette(tl: Timeline, sources: Sources, palette_png: Path) -> FFmpegCommand:

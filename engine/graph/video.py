@@ -23,9 +23,9 @@ import ffmpeg
 
 from engine.graph.build import Build, ReversedWindow, Stream, hex_color, normalise, rate, secs
 from engine.graph.clip import clip_input, clip_read, frames_on_slots
+from engine.graph.looks import graded, source_look
 from engine.media.stills import PreparedStill
 from engine.model.canvas import RGB, Canvas, Rect, even
-from engine.model.mediainfo import MediaInfo
 from engine.model.pieces import BaseTrack, Gap, Piece, Run, base_pieces
 from engine.model.timeline import Caption, Layer, Timeline, Visual
 
@@ -39,9 +39,10 @@ def _cover_size(dw: int, dh: int, w: int, h: int) -> tuple[int, int]:
     return max(w, even(math.ceil(dw * s))), max(h, even(math.ceil(dh * s)))
 
 
-def _fit_video(stream: Stream, info: MediaInfo, box: Rect, fit: str, fill: RGB | None, layer: bool) -> Stream:
-    """The clip fitted into its box; sizes come from the probe (rotation and pixel aspect applied)."""
-    dw, dh = info.width or box.w, info.height or box.h
+def _fit_video(stream: Stream, size: tuple[int, int], box: Rect, fit: str, fill: RGB | None, layer: bool) -> Stream:
+    """The clip fitted into its box; ``size`` is its picture's, from the probe (rotation and pixel aspect
+    applied) and its crop."""
+    dw, dh = size
     pix = "yuva420p" if layer else "yuv420p"
 
     def square(s: Stream) -> Stream:
@@ -84,7 +85,7 @@ def may_be_transparent(v: Visual, layer: bool) -> bool:
     video = v.media.video
     if video is None or video.pix_fmt is None or ALPHA_FORMATS.search(video.pix_fmt):
         return True
-    dw, dh, box = v.media.width or v.box.w, v.media.height or v.box.h, v.box
+    (dw, dh), box = v.picture_size, v.box
     if v.fit != "contain" or v.fill is not None or (dw, dh) == (box.w, box.h):
         return False
     s = min(box.w / dw, box.h / dh)
@@ -121,9 +122,12 @@ def still_stream(b: Build, v: Visual, frames: int, layer: bool) -> Stream:
     prepared = b.sources.stills[v.where]
     alpha = layer and prepared.has_alpha
     pic = b.picture(v.where, prepared).video
+    grade = b.sources.grades.get(v.where)
     if prepared.motion is not None:
-        return _motion(pic, prepared, frames, v.box, b.canvas, alpha)
-    return _repeat(pic, frames, b.canvas, "yuva420p" if layer else "yuv420p")
+        return _motion(graded(pic, grade, "yuva444p" if alpha else "yuv444p"), prepared, frames, v.box, b.canvas,
+                       alpha)
+    pix = "yuva420p" if layer else "yuv420p"
+    return _repeat(graded(pic, grade, pix), frames, b.canvas, pix)
 
 
 def clip_stream(b: Build, v: Visual, run: Run, layer: bool) -> Stream:
@@ -137,8 +141,8 @@ def clip_stream(b: Build, v: Visual, run: Run, layer: bool) -> Stream:
     if window is not None and window.video is not None:
         return _prepared_frames(b, v, window, run, pix)
     read = clip_read(v, run, b.canvas)
-    stream = frames_on_slots(clip_input(b, read).video, read, b.canvas)
-    stream = _fit_video(stream, v.media, v.box, v.fit, v.fill, layer)
+    stream = source_look(frames_on_slots(clip_input(b, read).video, read, b.canvas), v)
+    stream = _fit_video(stream, v.picture_size, v.box, v.fit, v.fill, layer)
     stream = normalise(stream.filter("trim", end_frame=run.frames), b.canvas, pix)
     return normalise(stream.filter("reverse"), b.canvas, pix) if v.reverse else stream
 
@@ -157,7 +161,8 @@ def visual_stream(b: Build, v: Visual, run: Run, layer: bool) -> Stream:
     if v.is_still:
         stream = still_stream(b, v, run.frames, layer)
     else:
-        stream = clip_stream(b, v, run, layer)
+        pix = "yuva420p" if layer else "yuv420p"
+        stream = graded(clip_stream(b, v, run, layer), b.sources.grades.get(v.where), pix)
     canvas = b.canvas
     if not layer and (v.box.w, v.box.h) != (canvas.width, canvas.height):
         stream = normalise(stream.filter("pad", canvas.width, canvas.height, v.box.x, v.box.y,

@@ -21,6 +21,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 from engine.errors import MediaUnsupported, RenderCancelled
 from engine.media.motion import MotionPlan
+from engine.model.canvas import Rect
 from engine.model.mediainfo import MediaInfo
 
 try:
@@ -29,6 +30,8 @@ except ImportError:  # pragma: no cover
     register_heif_opener = None
 
 BLUR_SHRINK: Final = 16        # the blurred fill is made at 1/16 size: cheap, and blurrier is better here
+BLUR_PASSES: Final = 3         # a blurred region (here and in engine/graph/looks.py): three box blurs, ...
+BLUR_SHARE: Final = 4          # ... each as wide as a quarter of the region's short side: no detail survives
 RGB = tuple[int, int, int]
 
 
@@ -93,14 +96,40 @@ def fit_still(im: Image.Image, size: tuple[int, int], fit: str, fill: RGB | None
     return canvas
 
 
+def crop_and_blur(im: Image.Image, crop: Rect | None, blur: tuple[Rect, ...], size: tuple[int, int]) -> Image.Image:
+    """The kept part of a still with its regions blurred, as a clip's graph does (engine/graph/looks.py).
+
+    The rectangles are pixels of a ``size`` picture (the probed one); they are scaled to the decoded one."""
+    if crop is not None:
+        sx, sy = im.width / size[0], im.height / size[1]
+        im = im.crop((round(crop.x * sx), round(crop.y * sy), round((crop.x + crop.w) * sx),
+                      round((crop.y + crop.h) * sy)))
+        size = (crop.w, crop.h)
+    if not blur:
+        return im
+    im = im.copy()
+    sx, sy = im.width / size[0], im.height / size[1]
+    for region in blur:
+        box = (round(region.x * sx), round(region.y * sy), round((region.x + region.w) * sx),
+               round((region.y + region.h) * sy))
+        piece = im.crop(box)
+        radius = max(1, min(piece.width, piece.height) // BLUR_SHARE)
+        for _ in range(BLUR_PASSES):
+            piece = piece.filter(ImageFilter.BoxBlur(radius))
+        im.paste(piece, box[:2])
+    return im
+
+
 def stop_if_cancelled(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise RenderCancelled()
 
 
 def prepare_still(info: MediaInfo, *, size: tuple[int, int], fit: str, fill: RGB | None, blur_fill: bool,
-                  backdrop: RGB | None, out: Path, cancel: threading.Event | None = None) -> PreparedStill:
-    """Write the still, fitted into ``size`` (its box, or larger for motion), next to ``out``.
+                  backdrop: RGB | None, out: Path, cancel: threading.Event | None = None, crop: Rect | None = None,
+                  blur: tuple[Rect, ...] = ()) -> PreparedStill:
+    """Write the still, cropped and blurred as its segment says (:func:`crop_and_blur`), fitted into ``size``
+    (its box, or larger for motion), next to ``out``.
 
     ``backdrop``: flatten transparency onto this colour (the base track has nothing below it).
     Opaque pictures are written as PPM (no compression: 30 times faster to write and 4 times
@@ -109,6 +138,8 @@ def prepare_still(info: MediaInfo, *, size: tuple[int, int], fit: str, fill: RGB
     (RenderCancelled); nothing is left behind then.
     """
     upright = load_upright(info)
+    if crop is not None or blur:
+        upright = crop_and_blur(upright, crop, blur, (info.width or upright.width, info.height or upright.height))
     stop_if_cancelled(cancel)
     picture = fit_still(upright, size, fit, fill, blur_fill)
     del upright

@@ -16,8 +16,8 @@ What is counted (:class:`Cost`), and why it costs:
   with its own threads and buffers). ``texts``: text segments (an input and an overlay each).
   ``layers``: video segments over the first video track (an overlay each). ``tracks``.
 - ``graph_filters``: an upper bound on the filters of the graph (:mod:`engine.graph`), summed over
-  the segments from what each asks for, whatever its neighbours; a test compiles drafts and checks
-  that the graph never holds more.
+  the segments from what each asks for (crop, blurred regions and ``m.enhance`` included), whatever
+  its neighbours; a test compiles drafts and checks that the graph never holds more.
 
 Every count only grows when a segment is added or made longer (a property test checks it), so a
 draft under the caps stays under them while it is trimmed. Two things are outside that: the
@@ -54,6 +54,10 @@ TEXT_FILTERS: Final = 13
 CLIP_SOUND_FILTERS: Final = 12    # read, resampled, held, faded, trimmed, placed in its lane
 TRACK_SOUND_FILTERS: Final = 8
 FIXED_FILTERS: Final = 16         # the joins of the first video track, the mix, a GIF's palette
+CROP_FILTERS: Final = 2           # a clip's crop, at its exact size (a still is cropped beforehand)
+BLUR_FILTERS: Final = 3           # each blurred region of a clip: cut out, blurred, laid back (and one split)
+GRADE_FILTERS: Final = 2          # m.enhance's picture: the grade of every clip and still
+LOUDNESS_FILTERS: Final = 5       # m.enhance's loudness: loudnorm, resampled, trimmed again
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +171,9 @@ def graph_filters(draft: Draft, tl: Timeline, media: Mapping[str, MediaInfo]) ->
     base = next((i for i, track in enumerate(draft.t) if isinstance(track, VideoTrack)), None)
     sound = draft.m.out.audio is not False and tl.output.format in ("mp4", "webm")   # wherever the segments lie
     total = FIXED_FILTERS + GAP_FILTERS
+    enhance = draft.m.enhance
+    if enhance is not None and enhance.loudness is not None and sound:
+        total += LOUDNESS_FILTERS
     for i, track in enumerate(draft.t):
         for seg in track.sg:
             if isinstance(seg, TextSegment):
@@ -175,6 +182,7 @@ def graph_filters(draft: Draft, tl: Timeline, media: Mapping[str, MediaInfo]) ->
                 total += TRACK_SOUND_FILTERS + (seg.vol != 1) + (seg.fi > 0) + (seg.fo > 0)
             elif isinstance(seg, VideoSegment):
                 total += _video_filters(seg, media.get(seg.src), i == base, sound and not track.mute)
+                total += GRADE_FILTERS if enhance is not None and enhance.picture else 0
     return total
 
 
@@ -184,7 +192,8 @@ def _video_filters(seg: VideoSegment, info: MediaInfo | None, on_base: bool, sou
     if still:
         n = STILL_FILTERS + (MOTION_FILTERS if seg.mo is not None and seg.mo.type != "none" else 0)
     else:
-        n = CLIP_FILTERS + (REVERSE_FILTERS if seg.rev else 0)
+        n = CLIP_FILTERS + (REVERSE_FILTERS if seg.rev else 0) + (CROP_FILTERS if seg.crop is not None else 0)
+        n += (1 + BLUR_FILTERS * len(seg.blur)) if seg.blur else 0
     if on_base:
         n += GAP_FILTERS + TRANSITION_FILTERS * declared + (ON_CANVAS_FILTERS if seg.box is not None else 0)
         n += BLURRED_BARS if not still and seg.fit == "contain" and seg.fill == "blur" else 0

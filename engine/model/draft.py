@@ -18,6 +18,7 @@ from typing import Annotated, Any, Final, Literal
 
 from PIL import ImageColor
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,7 +26,6 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -38,6 +38,7 @@ MAX_DURATION_MS: Final = 3_600_000
 MAX_TEXT_CHARS: Final = 1000
 MAX_TRACKS: Final = 32
 MAX_SEGMENTS_PER_TRACK: Final = 300
+MAX_BLUR_REGIONS: Final = 8
 
 TRACK_VIDEO: Final = 0
 TRACK_AUDIO: Final = 1
@@ -98,6 +99,16 @@ Position = Annotated[Literal[POSITIONS + tuple(POSITION_ALIASES)], _canonical(PO
 # ---------------------------------------------------------------- metadata and output
 
 
+class Enhance(Model):
+    """``m.enhance``: corrections measured from the media themselves before the render."""
+
+    picture: bool = Field(True, description="each clip and still: levels, contrast and saturation stretched from "
+                                            "its own statistics, within limits; good footage is left as it is")
+    loudness: float | None = Field(-14.0, ge=-40, le=-5,
+                                   description="the whole mix normalised to this integrated loudness (LUFS, EBU "
+                                               "R128, measured in a first pass); null: the sound is left as mixed")
+
+
 class Output(Model):
     """What file to make. Lives in ``m.out`` so that chat edits can change it."""
 
@@ -111,21 +122,17 @@ class Output(Model):
                               description="output width in px; the height follows the canvas aspect")
     fps: float | None = Field(None, gt=0, le=60)
     loop: int = Field(0, ge=-1, le=65535, description="GIF/WebP: 0 loops forever, -1 plays once, N repeats N times")
-    max_mb: float | None = Field(None, gt=0, le=1000,
-                                 description="GIF only: search fps, width and colours to stay under")
+    max_mb: float | None = Field(
+        None, gt=0, le=1000,
+        description="size target in MB (10^6 bytes), any format: resolution, fps and bitrate (GIF: width, fps and "
+                    "colours) are chosen to stay under it, whatever quality says; quality only chooses among "
+                    "settings that fit")
     colors: int = Field(256, ge=2, le=256, description="GIF palette size")
     dither: Literal["bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "heckbert", "none"] = "bayer"
     bayer_scale: int = Field(5, ge=0, le=5)
     stats: Literal["full", "diff", "scene"] = Field(
         "diff", description="GIF palette statistics: whole clip, moving parts only, or a new palette for every "
                             "frame (per scene: for clips that cut between very different shots)")
-
-    @field_validator("max_mb")
-    @classmethod
-    def _gif_only(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value is not None and info.data.get("format", "mp4") != "gif":
-            raise PydanticCustomError("gif_only", "a size target is supported for gif output only")
-        return value
 
 
 class Meta(Model):
@@ -139,6 +146,7 @@ class Meta(Model):
     bg: Color = "#000000"
     safe: float = Field(0.05, ge=0, le=0.3, description="safe margin for text, a fraction of the canvas")
     out: Output = Field(default_factory=Output)
+    enhance: Enhance | None = Field(None, description="picture and loudness corrections; null: none")
 
     _bg = field_validator("bg")(_check_color)
 
@@ -183,12 +191,24 @@ class Motion(Model):
 
 
 class Box(Model):
-    """Where a layer sits, as fractions of the canvas; the source is fitted inside."""
+    """A rectangle as fractions: of the canvas where a layer sits (``box``, the source fitted inside), of the
+    source picture for ``crop`` and ``blur``."""
 
     x: Fraction01 = 0.0
     y: Fraction01 = 0.0
     w: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     h: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+
+
+def _inside(region: Box) -> Box:
+    """A region of a picture must lie within it (a thousandth over is forgiven: rounding in the client)."""
+    if region.x + region.w > 1.001 or region.y + region.h > 1.001:
+        raise PydanticCustomError("region_inside", "the region runs past the picture's edge: x + w and y + h "
+                                                   "may be at most 1")
+    return region
+
+
+Region = Annotated[Box, AfterValidator(_inside)]   # a Box over a source picture instead of the canvas
 
 
 class Stroke(Model):
@@ -266,6 +286,13 @@ class VideoSegment(Segment):
     mo: Annotated[Motion, _shorthand("type")] | None = Field(
         None, description="stills only: movement over the image (an object, or just its type)")
     tr: Transitions | None = None
+    crop: Region | None = Field(
+        None, description="the part of the source picture kept, as fractions of the source's width and height "
+                          "(before fit, box and motion); null: the whole picture")
+    blur: list[Region] = Field(
+        default_factory=list, max_length=MAX_BLUR_REGIONS,
+        description="regions blurred beyond recognition on every frame, as fractions of the picture after crop "
+                    "(of the whole source without crop)")
 
     @field_validator("fill")
     @classmethod

@@ -42,6 +42,7 @@ from engine.model.draft import (
     VideoSegment,
     VideoTrack,
 )
+from engine.model.looks import blur_rect, crop_rect, kept_size
 from engine.model.mediainfo import MediaInfo
 from engine.model.placement import STILL, Source, Span, place
 
@@ -83,6 +84,13 @@ class Visual:
     exit: Blend | None = None
     reverse: bool = False      # plays its source range backwards (clips only)
     cut: int = 0               # frames of the segment past the timeline's end, left out
+    crop: Rect | None = None   # the source pixels kept (engine/model/looks.py)
+    blur: tuple[Rect, ...] = ()   # pixels of the picture after the crop, blurred
+
+    @property
+    def picture_size(self) -> tuple[int, int]:
+        """The source picture's size after its crop (the box's size when the probe gave none)."""
+        return kept_size(self.media.width or self.box.w, self.media.height or self.box.h, self.crop)
 
     @property
     def is_still(self) -> bool:
@@ -142,6 +150,15 @@ class Layer:
 
 
 @dataclass(frozen=True, slots=True)
+class Enhancement:
+    """``m.enhance``: grade each picture from its own statistics; normalise the mix to ``loudness`` LUFS.
+    A timeline has one only where it asks for either."""
+
+    picture: bool
+    loudness: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
     canvas: Canvas
     output: OutputSpec
@@ -150,6 +167,7 @@ class Timeline:
     layers: tuple[Layer, ...]
     sounds: tuple[Sound, ...]
     warnings: tuple[str, ...] = field(default=())
+    enhance: Enhancement | None = None
 
     @property
     def duration_s(self) -> float:
@@ -340,7 +358,10 @@ def build_timeline(draft: Draft, media: Mapping[str, MediaInfo]) -> Timeline:
     if draft.m.out.audio and spec.format in ("gif", "webp"):
         warnings.append(f"m.out.audio: {spec.format} has no sound; the audio is left out")
     spec = replace(spec, audio=bool(wants_audio) and spec.format in ("mp4", "webm"))
-    return Timeline(canvas, spec, length, tuple(base), tuple(layers), tuple(sounds), tuple(warnings))
+    enhance = draft.m.enhance
+    asked = enhance is not None and (enhance.picture or enhance.loudness is not None)
+    return Timeline(canvas, spec, length, tuple(base), tuple(layers), tuple(sounds), tuple(warnings),
+                    Enhancement(enhance.picture, enhance.loudness) if enhance is not None and asked else None)
 
 
 def _box(seg: VideoSegment, canvas: Canvas) -> Rect:
@@ -381,11 +402,15 @@ def _visual(seg: VideoSegment, info: MediaInfo, p: _Placed, canvas: Canvas, leng
         _reversible(seg, p, issues)
     elif seg.rev:
         warnings.append(f"{p.where}.rev: reverse applies to clips only; ignored for this still")
+    box = _box(seg, canvas)
+    crop = crop_rect(seg.crop, info.width or box.w, info.height or box.h) if seg.crop is not None else None
+    kept = kept_size(info.width or box.w, info.height or box.h, crop)
     return Visual(
         where=p.where, label=seg.n or source_label(seg.src), media=info, start=start, length=max(1, end - start),
         source_in_ms=seg.ss, speed=seg.spd, volume=0.0 if (seg.mute or track_muted) else seg.vol, fit=seg.fit,
-        fill=fill, box=_box(seg, canvas), opacity=seg.op, motion=motion, reverse=reverse,
+        fill=fill, box=box, opacity=seg.op, motion=motion, reverse=reverse,
         cut=max(0, canvas.frame(p.end_ms) - max(end, start + 1)),
+        crop=crop, blur=tuple(blur_rect(region, *kept) for region in seg.blur),
     )
 
 

@@ -35,7 +35,8 @@ def _still(tl: Timeline, index: int, v: Visual, work: Path, cancel: threading.Ev
     plan = plan_motion(v.motion, v.extent, v.box.w, v.box.h) if v.motion else None
     size = (plan.width, plan.height) if plan else (v.box.w, v.box.h)
     still = prepare_still(v.media, size=size, fit=v.fit, fill=v.fill, blur_fill=on_base and v.fill is None,
-                          backdrop=tl.canvas.bg if on_base else None, out=work / f"still-{index}", cancel=cancel)
+                          backdrop=tl.canvas.bg if on_base else None, out=work / f"still-{index}", cancel=cancel,
+                          crop=v.crop, blur=v.blur)
     if plan is None:
         return still
     target = f"crop@motion{index}"

@@ -18,13 +18,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from engine.config import EngineConfig, ProbeLimits
 from engine.encode.encoders import CodecChoice, detect_capabilities
-from engine.encode.profiles import output_args
+from engine.encode.profiles import WEBP_QUALITY, BitrateCap, output_args
 from engine.errors import MediaError, RenderCancelled
 from engine.graph import compile as compiler
 from engine.graph.build import Sources, rate
@@ -36,7 +36,9 @@ from engine.model.cost import Caps, check_cost
 from engine.model.draft import Draft, parse_draft
 from engine.model.mediainfo import MediaInfo
 from engine.model.timeline import Timeline, build_timeline
+from engine.pipeline import size_target
 from engine.pipeline.assets import prepare_sources
+from engine.pipeline.enhance import measure_enhance
 from engine.pipeline.gif_ladder import settings_report
 from engine.pipeline.gif_size import search_gif_size
 from engine.pipeline.output import Expected, staged_output, verify
@@ -72,6 +74,9 @@ class RenderResult:
     passes: int             # FFmpeg runs it took
     warnings: tuple[str, ...] = ()
     gif: dict[str, Any] | None = None   # GIF settings used; with a size target, every try and the one chosen
+    target_bytes: int | None = None     # m.out.max_mb in bytes; size_bytes is at most this
+    encoding: dict[str, Any] | None = None   # with a size target: the settings chosen (size, fps, rates) and every try
+    enhance: dict[str, Any] | None = None   # m.enhance: what its first pass measured and what was done
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -124,15 +129,27 @@ def render(
     check_cost(model, tl, media, Caps.of(config))        # the API checked it too; a worker does not rely on that
     plan = plan_scratch(tl, config)
     check_free_space(plan, scratch_folder(config))
+    size_target.check_reachable(tl)                      # a target nothing could meet: refused before any encode
     choice = codecs or detect_capabilities(config).choice
     decodes_video = any(not v.is_still for v in tl.visuals())
     report = on_progress or (lambda _fraction: None)
     with tempfile.TemporaryDirectory(prefix="reelforge-", dir=config.work_dir) as scratch, \
             staged_output(output) as out:
         work = Path(scratch)
-        sources, warnings = prepare_sources(tl, work, fonts or FontCatalog.discover(config.font_dirs),
-                                            choice if decodes_video else None, cancel)
-        passes, gif_report, out.want = _encode(tl, sources, choice, config, out.temp, work, report, cancel, plan)
+        catalog = fonts or FontCatalog.discover(config.font_dirs)
+        encoding: dict[str, Any] | None = None
+        if tl.output.max_bytes is not None and tl.output.format != "gif":
+            tl, passes, encoding, enhance_report, out.want, warnings = _encode_to_target(
+                model, media, tl, catalog, choice, decodes_video, config, out.temp, work, report, cancel)
+            gif_report = None
+        else:
+            sources, warnings = prepare_sources(tl, work, catalog, choice if decodes_video else None, cancel)
+            enhanced = measure_enhance(tl, sources, work, config, cancel)
+            sources, warnings, enhance_report = enhanced.sources, [*warnings, *enhanced.warnings], enhanced.report
+            passes, gif_report, out.want = _encode(tl, sources, choice, config, out.temp, work, report, cancel, plan)
+            passes += enhanced.passes
+            if tl.output.max_bytes is not None:
+                encoding = gif_report
     assert out.info is not None and out.want is not None
     warnings += _scratch_warnings(tl, plan)
     info, want, out_path = out.info, out.want, out.path
@@ -147,6 +164,7 @@ def render(
         decoder=choice.decoder if decodes_video else "none",
         decoder_reason=choice.decoder_reason if decodes_video else "no video sources (stills and text only)",
         elapsed_s=time.monotonic() - started, passes=passes, warnings=(*tl.warnings, *warnings), gif=gif_report,
+        target_bytes=tl.output.max_bytes, encoding=encoding, enhance=enhance_report,
     )
 
 
@@ -164,9 +182,52 @@ def _scratch_warnings(tl: Timeline, plan: ScratchPlan) -> list[str]:
             f"size and rate, to keep its scratch files under this server's scratch_budget_mb"]
 
 
+def _encode_to_target(model: Draft, media: Mapping[str, MediaInfo], tl: Timeline, fonts: FontCatalog,
+                      choice: CodecChoice, decodes_video: bool, config: EngineConfig, temp: Path, work: Path,
+                      report: ProgressCallback, cancel: threading.Event | None,
+                      ) -> tuple[Timeline, int, dict[str, Any], dict[str, Any] | None, Expected, list[str]]:
+    """MP4, WebM or WebP under ``m.out.max_mb``: encode, weigh, and try again lower until it fits
+    (engine/pipeline/size_target.py chooses the settings). ``m.enhance`` is measured for each size tried.
+
+    Returns (the timeline used, FFmpeg runs, the settings report, the enhance report, what the file must hold,
+    warnings)."""
+    spec = tl.output
+    video = spec.format in size_target.VIDEO_FORMATS
+    search = size_target.plan_video(tl) if video else size_target.plan_webp(tl, WEBP_QUALITY[spec.quality])
+    attempt: size_target.Attempt | None = search.first
+    tried: list[size_target.Attempt] = []
+    runs, now = 0, tl
+    prepared: tuple[size_target.Rung, Timeline, Sources, list[str]] | None = None
+    enhance_report: dict[str, Any] | None = None
+    while attempt is not None:
+        if prepared is None or prepared[0] != attempt.rung:      # a retry at the same size reuses its pictures
+            now = size_target.timeline_at(model, media, tl, attempt.rung)
+            made = size_target.Rung(now.canvas.width, now.canvas.height, now.canvas.fps)
+            sources, warnings = prepare_sources(now, work, fonts, choice if decodes_video else None, cancel)
+            enhanced = measure_enhance(now, sources, work, config, cancel)
+            runs, enhance_report = runs + enhanced.passes, enhanced.report
+            prepared = (made, now, enhanced.sources, [*warnings, *enhanced.warnings])
+        made, now, sources, warnings = prepared
+        attempt = replace(attempt, rung=made)
+        temp.unlink(missing_ok=True)                          # FFmpeg runs without -y: the last try goes first
+        passes, _gif, want = _encode(now, sources, choice, config, temp, work, _share(report, len(tried)), cancel,
+                                     plan_scratch(now, config), attempt.cap if video else None, attempt.quality)
+        runs += passes
+        tried.append(replace(attempt, size_bytes=temp.stat().st_size))
+        attempt = (size_target.retry if video else size_target.retry_webp)(search, tried)
+    return now, runs, search.report(tried), enhance_report, want, warnings
+
+
+def _share(report: ProgressCallback, k: int) -> ProgressCallback:
+    """Try ``k``'s part of the progress: the first try most of it, each retry half of what is left."""
+    low, high = (0.0 if k == 0 else 1 - 0.2 / 2 ** (k - 1)), 1 - 0.2 / 2 ** k
+    return lambda fraction: report(low + (high - low) * fraction)
+
+
 def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineConfig, temp: Path, work: Path,
             report: ProgressCallback, cancel: threading.Event | None,
-            plan: ScratchPlan) -> tuple[int, dict[str, Any] | None, Expected]:
+            plan: ScratchPlan, cap: BitrateCap | None = None,
+            webp_quality: int | None = None) -> tuple[int, dict[str, Any] | None, Expected]:
     """Run the FFmpeg passes this output needs: (passes, GIF report, what the file must hold).
 
     Reversed windows too large to hold in the graph are turned round first (engine/pipeline/reverse.py)."""
@@ -186,7 +247,7 @@ def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineC
         sources = prepare_reversed(tl, sources, list(plan.reversed), work, config,
                                    lambda c, low, high: run_at(c, prepass * low, prepass * high), cancel)
     spec = tl.output
-    args = output_args(spec, rate(tl.canvas), choice, config.x264_preset)
+    args = output_args(spec, rate(tl.canvas), choice, config.x264_preset, cap, webp_quality)
     if spec.format == "gif" and spec.max_bytes is not None:
         _passes, chosen = search_gif_size(tl, sources, config, temp, work, run, plan.gif_start)
         frames = round(tl.duration_s * chosen.fps)

@@ -1,14 +1,13 @@
 """The rules planner: one chat sentence (English or Chinese) to the edit ops it asks for, with no model.
 
-:func:`understand` reads a sentence in three steps:
+:func:`understand` reads a sentence in four steps:
 
 1. **Prepare** (``sentence``, ``typos``). Quoted text (``'…'``, ``"…"``, ``“…”``, ``「…」``, ``『…』``,
    ``《…》``) and unquoted text (``title: Hi``, ``saying Hi``, ``标题是Hi``, ``标题写上Hi``,
    ``加一行红色大字：限时优惠``, and a capitalised text right after the noun: "add a caption Recorded live at Red
-   Rocks") is set aside behind
-   a placeholder, so that words inside a text never count as commands: an unquoted text runs to the end of its
-   clause or to a style said after it ("at the top", "in red", "for the first 3 seconds"). The rest is
-   NFKC-folded and lower-cased, and then:
+   Rocks") is set aside behind a placeholder, so that words inside a text never count as commands: an unquoted
+   text runs to the end of its clause or to a style said after it ("at the top", "in red", "for the first 3
+   seconds"). The rest is NFKC-folded and lower-cased, and then:
 
    - Chinese 把/将 word order is turned round: "把声音去掉" reads as "去掉声音", "将前两秒剪掉" as "剪掉前两秒".
    - Numbers in words become digits (``三`` → 3, ``十五`` → 15, ``forty-five`` → 45, "one hundred and twenty" →
@@ -19,7 +18,7 @@
    - A misspelt keyword becomes the keyword (``typos``): one edit away (a letter added, dropped, changed, or
      two neighbours swapped) for words of 4-6 letters, two for longer ones, and only a swap for 3 letters
      ("frist", "muet", "gfi", "slidshow", "veritcal"). Never a keyword, a word some pattern looks for, or a
-     common English word ("look" stays "look", not "loop"); never when two keywords are equally near.
+     common English word ("look" stays "look", not "loop"); never when two different keywords are equally near.
 2. **Find.** Handlers run in a fixed order (:data:`plan._HANDLERS`). Each looks for its own phrases, returns
    the ops it found with their positions, and blanks the words it used, so later handlers do not read
    them again (a title's "for the first 3 seconds" is not also a trim). A handler may also return a request
@@ -27,8 +26,18 @@
    :attr:`Understanding.unmet`): "upscale to 4K" (1080p is set and the reply says so), "blur the faces",
    "remove the person", "remove the background noise", "rotate it 90 degrees", "make it black and white",
    "put a title on" with no words for it.
-3. **Arrange.** Builders (``promo``, ``slideshow``, ``still_clip``) run first, then the edits in the order
-   the sentence says them, then the read-only ops (``show_tracks``, ``pointer``).
+3. **Arrange.** The ops run by phase, whatever order they are said in (within a phase, the order said):
+   ``undo``; ``start_over``; the builders (``promo``, ``slideshow``, ``still_clip``); transitions; the range
+   (``keep_range``, ``remove_range``, ``keep_end``, ``remove_end``); its timing (``repeat``, ``speed``,
+   ``reverse``, ``boomerang``); the picture (``set_aspect``, ``crop``, ``blur``, ``enhance``); text; sound;
+   ``set_output``; then the read-only ops (``show_tracks``, ``pointer``). So "a boomerang GIF of the first 2
+   seconds" cuts, then plays back and forth, then makes the GIF.
+4. **Account.** The message is split into its requests (commas, "and", "then", "also", ";", ，、；, 然后, 再,
+   sentences). Each one either gave an op (a handler found or used words in it), was declined by a handler
+   (``_Declined``: blur the faces, 4K), is filler (greetings, "please", "can you", "The user would like you
+   to", "用户希望", emoji), is covered by a planned op (a promo's "music and text overlays"), or becomes an
+   :class:`~api.agent.understand.model.Unmet`: the user's own words for it, that it was not understood, and
+   examples on its topic of what can be said instead. ``Understanding.unmet`` lists them in sentence order.
 
 Choices where the sentence says less than an op needs (the tools apply their own defaults to ``None``):
 
@@ -67,25 +76,28 @@ Choices where the sentence says less than an op needs (the tools apply their own
   the rest. A bare corner is :data:`BLUR_CORNER` (a third) when blurred and a quarter of the frame (half
   each way) when cropped to; a bare edge is :data:`BLUR_EDGE` (a quarter) when blurred, half when cropped to,
   :data:`CROP_EDGE` (a tenth) when cropped off; "the center" is the middle half each way.
-- ``enhance``: picture words ("look better", "fix the colours", "brighter", "调亮") set ``picture``, sound
-  words ("normalize the audio", "音量标准化") set ``sound``, "enhance"/"优化" alone both.
+- ``enhance``: picture words ("fix the colours", "brighter", "look sharper", "调亮") set ``picture``, sound
+  words ("normalize the audio", "it's too quiet", "音量标准化", "声音太小") set ``sound``; vague requests
+  ("make it look better", "enhance", "优化") and "fix the colours and the sound" both. "The music is too
+  quiet" is the music's volume (:data:`LOUDER`), not ``enhance``.
 - "start over", "reset", "go back to the original", "重新开始" are ``start_over``; "go back" alone is ``undo``.
 - Exports go up to 1080p: "4K", "8K", "2160p" set 1080p and are said back as not done.
 - Only the first :data:`MAX_CHARS` characters are read.
 
-Anything else yields no ops; the caller then replies with :func:`examples_text`.
+A message with no ops and no unmet requests (only filler) is ``not_understood``: the caller replies with
+:func:`examples_text`, which also follows the unmet lines of a message that is all unmet.
 
 Modules, in the order they depend on each other:
 
 - ``defaults``: the numbers chosen when the sentence says less (above); ``model``: :class:`MediaFacts`,
   :class:`Understanding`, :class:`Unmet` and the values handlers pass around.
 - ``typos`` and ``sentence``: step 1, preparing the sentence; ``clauses`` and ``times``: reading it (clauses,
-  blanked spans, times in milliseconds).
+  blanked spans, times in milliseconds; the requests of step 4 and the user's own words for each).
 - The handlers of step 2, one concern each: ``session`` (start over, undo, tracks, pointers), ``edits``
   (aspect, mute, reverse, boomerang, speed), ``picture`` (crop, blur, enhance; object detection declined),
   ``titles`` (text on the picture), ``music``, ``builders`` (promo, slideshow, still clip, transitions),
   ``ranges`` (keep, remove or repeat part of the timeline), ``output`` (the output file).
-- ``plan``: the handler order, :func:`understand` and step 3, and :func:`examples_text`.
+- ``plan``: the handler order, :func:`understand`, steps 3 and 4, and :func:`examples_text`.
 """
 
 from __future__ import annotations

@@ -95,7 +95,8 @@ _SPEED_NUMBERS: Final[tuple[tuple[re.Pattern[str], Callable[[float], float]], ..
         (r"(\d+(?:\.\d+)?)\s*times\s+slower\b", lambda n: 1 / n if n else 1),
         (r"(?<![\d.])(\d+(?:\.\d+)?)\s*x(?![a-z\d])|\bx\s*(\d+(?:\.\d+)?)\b(?!\s*\d)", lambda n: n),
         (r"(\d+(?:\.\d+)?)\s*倍速?", lambda n: n),
-        (r"\bspeed\s*(?:it\s+)?(?:up\s+)?(?:to|of|at)\s*(\d+(?:\.\d+)?)\b(?!\s*[%a-z])", lambda n: n),
+        (r"\bspeed\s*(?:it\s+)?(?:up\s+)?(?:to|of|at)\s*(\d+(?:\.\d+)?)(?![\d.])(?:\s*(?:times|x)\b|(?!\s*[%a-z]))",
+         lambda n: n),
     ))
 _SPEED_WORDS: Final[tuple[tuple[re.Pattern[str], float], ...]] = tuple((re.compile(p), f) for p, f in (
     (r"\btwice\s+as\s+fast\b|\b(?:double|twice)\s+(?:the\s+)?speed\b|\bdouble[\s-]time\b", 2.0),

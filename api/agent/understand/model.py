@@ -4,6 +4,7 @@ its handlers pass around: a handler reads the prepared sentence and a :class:`_C
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from api.agent.ops import Op
@@ -62,4 +63,4 @@ class _Declined:
     unmet: Unmet
 
 
-_Result = tuple[list[_Found | _Declined], list[Span]]
+_Result = tuple[Sequence[_Found | _Declined], list[Span]]   # a handler may return list[_Found] alone

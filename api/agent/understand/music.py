@@ -46,6 +46,9 @@ _QUIETER_WORDS: Final = re.compile(r"\b(?:quieter|softer|lower|turn\s+(?:it\s+|t
                                    r"|less\s+loud|quiet)\b|小声|调低|降低|调小|小1点|轻1点|轻1些|小1些")
 _LOUDER_WORDS: Final = re.compile(r"\b(?:louder|raise|increase|turn\s+(?:it\s+|the\s+\w+\s+)?up|boost)\b"
                                   r"|大声|调高|提高|调大|大1点|响1点")
+_TOO_QUIET: Final = re.compile(r"\btoo\s+(?:quiet|soft|low)\b|\b(?:can't|cannot|hard\s+to)\s+hear\b"
+                               r"|太小声?|太轻|听不清")
+_TOO_LOUD: Final = re.compile(r"\btoo\s+loud\b|太大声?|太吵|太响")
 _FADED: Final = r"(?:(?:it|them|the\s+(?:music|song|bgm|audio))\s+)?"
 _FADE_BOTH: Final = re.compile(
     rf"\bfade\s+(?:it\s+|the\s+(?:music|song|bgm)\s+)?in\s+and\s+(?:fade\s+)?out\b(?:\s+(?:over|for|of)?\s*{_time('t')})?"
@@ -86,7 +89,8 @@ def _music_settings(s: str) -> tuple[dict[str, Any], list[Span]]:
         args["volume"] = value if value <= 2 else value / 100
         used.append(m.span())
     else:
-        for pattern, level in ((_QUIETER_WORDS, QUIETER), (_LOUDER_WORDS, LOUDER)):
+        for pattern, level in ((_TOO_QUIET, LOUDER), (_TOO_LOUD, QUIETER), (_QUIETER_WORDS, QUIETER),
+                               (_LOUDER_WORDS, LOUDER)):
             m = pattern.search(s)
             if m and _MUSIC_CLAUSE.search(s, *_clause(s, m.start())):
                 args["volume"] = level

@@ -16,7 +16,7 @@ _SOURCE_FORMAT: Final = re.compile(r"(?:\b(?:from|of)\s+(?:the\s+|this\s+|my\s+|
 _OUTPUT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple((key, re.compile(p)) for key, p in (
     ("no_loop", r"\b(?:no|without|don't|do\s+not|not|never)\s+(?:loop|looping|repeat|repeating)\b"
                 r"|\bplays?\s+(?:only\s+)?once\b|\bonce\s+only\b|\b1[\s-]time\b|\bsingle\s+play\b"
-                r"|不循环|不要循环|只播放?1次|播放1次|播1次"),
+                r"|不循环|不要循环|只播放?\s*1\s*次|播放\s*1\s*次|播\s*1\s*次|只播\s*1\s*遍"),
     ("loop", r"\bloop(?:ing|s|ed)?\b|\brepeat(?:ing|s)?\b|\bendless(?:ly)?\b|循环"),
     ("fps", r"(?P<n>\d+(?:\.\d+)?)\s*(?:fps|frames?\s*(?:per|/|a)\s*(?:second|sec|s)\b|帧每秒|帧/秒|帧)"
             r"|\b(?:fps|frame\s*rate|framerate)\s*(?:of|to|at|=|:)?\s*(?P<m>\d+(?:\.\d+)?)"

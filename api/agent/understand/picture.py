@@ -180,7 +180,8 @@ def _find_regions(s: str) -> tuple[list[_Found], list[Span]]:
 
 _ENHANCE_PICTURE: Final = re.compile(
     r"\b(?:make|get)\s+(?:it|this|the\s+(?:video|clip|picture|image|footage))\s+look\s+(?:a\s+lot\s+|much\s+|way\s+)?"
-    r"(?:better|nicer|good|great|professional|pro|cleaner|sharper|prettier|brighter)\b|\blooks?\s+better\b"
+    r"(?:sharper|brighter|more\s+vivid|more\s+colou?rful)\b|\b(?:make|get)\s+the\s+(?:picture|image)\s+look\s+"
+    r"(?:\w+\s+)?better\b"
     r"|\bimprove\s+(?:the\s+)?(?:quality|picture|image|look|colou?rs?|lighting|video\s+quality)\b"
     r"|\b(?:fix|correct|enhance|boost)\s+(?:the\s+)?(?:colou?rs?|lighting|exposure|brightness|contrast|white\s+balance"
     r"|saturation)\b|\bcolou?r[\s-]*(?:correct(?:ion|ed)?|grade|grading)\b"
@@ -198,21 +199,36 @@ _ENHANCE_SOUND: Final = re.compile(
     r"|\b(?:make|get)\s+(?:it|the\s+(?:audio|sound))\s+sound\s+(?:\w+\s+)?better\b|\bsounds?\s+better\b"
     r"|\bimprove\s+(?:the\s+)?(?:audio|sound)(?:\s+quality)?\b|\bbalance\s+the\s+(?:audio|sound|levels)\b"
     r"|\b(?:even\s+out|level\s+out|level)\s+the\s+(?:audio|sound|volume)\b|\bconsistent\s+(?:volume|loudness)\b"
-    r"|\bloudness\b|\b(?:audio|sound|voice|speech)\s+louder\b|\b(?:boost|raise)\s+the\s+(?:audio|sound|voice)\b"
+    r"|\bloudness\b|(?:\b(?:it's|its|it\s+is|(?:the\s+)?(?:audio|sound|voice)\s+is)\s+)?(?:way\s+|far\s+|much\s+"
+    r"|a\s+bit\s+|really\s+)?too\s+quiet\b|\b(?:can't|cannot|hard\s+to)\s+hear\b"
+    r"|声音\s*(?:也|有点|太|很)*\s*(?:太小|太轻|小|听不清)|音量太小|听不清|\b(?:audio|sound|voice|speech)\s+louder\b|\b(?:boost|raise)\s+the\s+(?:audio|sound|voice)\b"
     r"|音量标准化|响度|声音优化|优化声音|音频优化|优化音频|统一音量|音量均衡|音量统一|声音更好听")
 _ENHANCE_BOTH: Final = re.compile(
     r"\benhance(?:d|ment)?\b|\bimprove\s+(?:it|this|the\s+video|the\s+clip|everything)\b"
+    r"|\b(?:make|get)\s+(?:it|this|the\s+(?:video|clip|footage))\s+look\s+(?:a\s+lot\s+|much\s+|way\s+)?"
+    r"(?:better|nicer|good|great|professional|pro|cleaner|prettier)\b|\blooks?\s+better\b"
     r"|\bmake\s+(?:it|this)\s+(?:a\s+lot\s+|much\s+)?better\b|\bpolish(?:\s+(?:it|this))?(?:\s+up)?\b"
     r"|\btouch\s+(?:it\s+)?up\b"
     r"|优化1下|美化|增强效果|1键优化|(?<![画音声])优化(?![画音声])")
+
+
+_ENHANCE_PAIR: Final = re.compile(
+    r"\b(?:fix|enhance|improve|boost|correct|clean\s+up)\s+(?:the\s+)?(?:colou?rs?|picture|image|video|lighting|look)"
+    r"\s+(?:and|&|plus)\s+(?:the\s+)?(?:sound|audio|volume)\b"
+    r"|\b(?:fix|enhance|improve|boost|clean\s+up)\s+(?:the\s+)?(?:sound|audio)\s+(?:and|&|plus)\s+(?:the\s+)?"
+    r"(?:colou?rs?|picture|image|video|lighting)\b")
+_MUSIC_WORDS: Final = re.compile(r"\b(?:music|songs?|bgm|soundtrack)\b|音乐|配乐|歌")
 
 
 def _find_enhance(s: str) -> tuple[list[_Found], list[Span]]:
     spans: list[Span] = []
     picture = sound = False
     first: int | None = None
-    for pattern, part in ((_ENHANCE_PICTURE, "picture"), (_ENHANCE_SOUND, "sound"), (_ENHANCE_BOTH, "both")):
+    for pattern, part in ((_ENHANCE_PAIR, "both"), (_ENHANCE_PICTURE, "picture"), (_ENHANCE_SOUND, "sound"),
+                          (_ENHANCE_BOTH, "both")):
         for m in pattern.finditer(_blank(s, spans)):
+            if part == "sound" and _MUSIC_WORDS.search(s, *_clause(s, m.start())):
+                continue                   # "the music is too quiet" is the music's volume
             picture = picture or part in ("picture", "both")
             sound = sound or part in ("sound", "both")
             first = m.start() if first is None else min(first, m.start())

@@ -177,9 +177,10 @@ def _find_repeat(s: str, ctx: _Context) -> _Result:
         if range_ms[1] is not None:
             args["end_ms"] = range_ms[1]
         found.append(_Found(verb.start(), make_op("repeat", **args)))
-        if not strong and verb.group() in ("loop", "循环") and _ANIMATED.search(s):
+        if not strong and verb.group() in ("loop", "循环") and (animated := _ANIMATED.search(s)):
             # "loop it 3 times as a gif": three plays in the file, then it stops
-            found.append(_Found(verb.start(), make_op("set_output", loop=False)))
+            fmt = "webp" if animated.group() == "webp" else "gif"
+            found.append(_Found(verb.start(), make_op("set_output", format=fmt, loop=False)))
         spans += [verb.span(), *([count.span()] if count else []), *([hit.span] if hit else [])]
         s = _blank(s, spans)
     return found, spans

@@ -46,6 +46,10 @@ _UNQUOTED_TEXT: Final = re.compile(
     r"|\s+(?:and\s+|then\s+)+(?:make|mute|add|put|cut|trim|speed|slow|turn|convert|export|remove|keep|set|use|throw"
     r"|reverse|crop|blur|zoom|change|loop|repeat|fade|play|give|delete|include|insert|also|then|make)\b"
     r"|\s+(?:and\s+)?(?:size|font)\s|放在|放到|位于|显示在)")
+# "put Recorded live at Red Rocks as the caption": a capitalised text named before its noun.
+_TEXT_BEFORE_NOUN: Final = re.compile(
+    r"(?i)\b(?P<v>put|use|write|add|have|set)\s+(?P<t>(?-i:[A-Z])[^,.;!?\n\"“”「」『』《》\ue000-\ue0ff]*?)"
+    rf"(?=\s+as\s+(?:the\s+|a\s+|an\s+|my\s+)?{_TEXT_NOUNS}s?\b)")
 _PUNCT: Final = str.maketrans({"。": ",", "、": ",", "’": "'", "‘": "'", "–": "-", "—": "-", "−": "-",
                                "·": " ", "…": " ", "／": "/"})
 _CJK_ASCII: Final = re.compile(r"(?<=[\u3400-\u9fff])(?=[a-z0-9#%\ue000-\ue0ff])"
@@ -128,6 +132,7 @@ def _prepare(text: str) -> tuple[tuple[str, ...], str]:
 
     s = _QUOTED.sub(set_aside, text[:MAX_CHARS].replace("＂", '"').replace("＇", "'"))
     s = _UNQUOTED_TEXT.sub(lambda m: m.group(0)[: m.start("t") - m.start()] + set_aside(m), s)
+    s = _TEXT_BEFORE_NOUN.sub(lambda m: f"{m['v']} {set_aside(m)}", s)
     s = unicodedata.normalize("NFKC", s).lower().translate(_PUNCT)
     s = _ZH_PERCENT.sub(lambda m: f"{_zh_value(m[1]) if m[1][0] in _ZH_DIGITS or m[1][0] in '十百' else m[1]}%", s)
     s = _ZH_TENTHS.sub(lambda m: f"{_zh_value(m[1]) * 10}%", s)
