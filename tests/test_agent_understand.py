@@ -405,6 +405,7 @@ WIDER: list[tuple[str, MediaFacts, Expected]] = [
      [("add_music", {"media_id": "s1", "volume": 0.3})]),
     ("音乐音量百分之四十", CLIP, [("set_music", {"volume": 0.4})]),
     ("音乐音量四成", CLIP, [("set_music", {"volume": 0.4})]),
+    ("音乐小声一点，大概百分之二十", CLIP, [("set_music", {"volume": 0.2})]),
     ("背景音乐一半音量", CLIP, [("set_music", {"volume": 0.5})]),
     ("three times as fast", CLIP, [("speed", {"factor": 3})]),
     ("speed it up to one and a half times", CLIP, [("speed", {"factor": 1.5})]),
@@ -472,6 +473,8 @@ WIDER: list[tuple[str, MediaFacts, Expected]] = [
     ("play it three times", CLIP, [("repeat", {"start_ms": 0, "end_ms": "<unset>", "times": 3})]),
     ("play the last 3 seconds 3 times", CLIP, [("repeat", {"start_ms": 17_000, "end_ms": "<unset>", "times": 3})]),
     ("前2秒重复3次", CLIP, [("repeat", {"start_ms": 0, "end_ms": 2000, "times": 3})]),
+    ("loop the first second 4 times then let the rest play", CLIP,
+     [("repeat", {"start_ms": 0, "end_ms": 1000, "times": 4})]),
     ("make it a gif that repeats", CLIP, [("set_output", {"format": "gif", "loop": True})]),
     ("repeat it 3x", CLIP, [("repeat", {"start_ms": 0, "times": 3})]),
     ("play it 2x", CLIP, [("speed", {"factor": 2})]),
@@ -612,6 +615,18 @@ def test_declined_requests_are_said_back(sentence: str, facts: MediaFacts, names
     assert [u.words for u in result.unmet] == unmet
     assert all(u.en and u.zh for u in result.unmet)
     assert result.not_understood is False
+
+
+@pytest.mark.parametrize("sentence", [
+    "loop the first second 4 times then let the rest play", "音乐小声一点，大概百分之二十",
+    "fix the colours and the sound",
+    "trim it 00:00:02 to 00:00:07 and mute it", "add a caption Recorded live at Red Rocks in white at the bottom",
+    "加一行红色大字：限时优惠", "repeat the first 2 seconds three times", "make a slideshow a minute and a half long",
+])
+def test_the_wider_wording_leaves_nothing_unmet(sentence: str) -> None:
+    facts = THREE_IMAGES if "slideshow" in sentence else CLIP
+    result = understand(sentence, facts)
+    assert result.ops and result.unmet == (), result.unmet
 
 
 def test_declines_say_what_can_be_done_instead() -> None:

@@ -38,8 +38,8 @@ _VOLUME_PERCENT: Final = re.compile(
     rf"(?:music|bgm|songs?|soundtrack|volume|音量|音乐|配乐)(?:{_NOT_ABOUT_MUSIC}[^,;.%\ue000-\ue0ff]){{0,25}}?"
     r"(?P<p>\d+(?:\.\d+)?)\s*%"
     r"|(?P<q>\d+(?:\.\d+)?)\s*%\s*(?:的\s*)?(?:volume|音量)"
-    rf"|(?:music|bgm|songs?|soundtrack|volume)(?:{_NOT_ABOUT_MUSIC}[^;.%\ue000-\ue0ff]){{0,40}}?"
-    r"(?:around|about|roughly|approximately|~|at|to)\s*(?P<r>\d+(?:\.\d+)?)\s*%")
+    rf"|(?:music|bgm|songs?|soundtrack|volume|音量|音乐|配乐)(?:{_NOT_ABOUT_MUSIC}[^;.%\ue000-\ue0ff]){{0,40}}?"
+    r"(?:around|about|roughly|approximately|~|at|to|大概|大约|差不多|约|调到|到)\s*(?P<r>\d+(?:\.\d+)?)\s*%")
 _VOLUME_NUMBER: Final = re.compile(r"\bvolume\s*(?:to|at|of|=|:)?\s*(?P<v>\d+(?:\.\d+)?)\b(?!\s*%)"
                                    r"|音量\s*(?:调到|调成|设为|设置为|改成|为|是|到)?\s*(?P<w>\d+(?:\.\d+)?)(?!\s*%)")
 _QUIETER_WORDS: Final = re.compile(r"\b(?:quieter|softer|lower|turn\s+(?:it\s+|the\s+\w+\s+)?down|reduce|decrease"

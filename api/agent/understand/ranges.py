@@ -140,6 +140,8 @@ _REPEAT_VERB: Final = re.compile(r"\b(?P<strong>repeat|replay)\b|\b(?:loop|play)
 _TIMES: Final = re.compile(r"(?<![\d.])(?P<n>\d+)\s*(?:times|x)\b(?!\s*(?:faster|slower|quicker|speed|as\s+(?:fast"
                            r"|quick|slow)))|\b(?P<w>twice|thrice)\b(?!\s+as\s+(?:fast|quick|slow))"
                            r"|(?P<z>\d+)\s*(?:次|遍)")
+_REST_PLAYS: Final = re.compile(r"\s*(?:,\s*)?(?:and\s+|then\s+)*(?:let|have)\s+the\s+rest\s+(?:play|continue|run)"
+                                r"(?:\s+(?:normally|as\s+(?:is|usual)))?\b|\s*(?:,\s*)?(?:然后|后面|剩下的?)\s*(?:正常|照常)播放")
 _ANIMATED: Final = re.compile(r"\b(?:gif+s?|webp)\b|动图")
 
 
@@ -182,5 +184,8 @@ def _find_repeat(s: str, ctx: _Context) -> _Result:
             fmt = "webp" if animated.group() == "webp" else "gif"
             found.append(_Found(verb.start(), make_op("set_output", format=fmt, loop=False)))
         spans += [verb.span(), *([count.span()] if count else []), *([hit.span] if hit else [])]
+        following = _clause(s, end + 1)[1] if end < len(s) else end      # this clause and the next
+        if rest := _REST_PLAYS.search(s, verb.end(), following):  # "then let the rest play": what a repeat does
+            spans.append(rest.span())
         s = _blank(s, spans)
     return found, spans
