@@ -164,8 +164,8 @@ __all__ = [
     "understand",
 ]
 
-# Every pattern the planner reads with, gathered from its modules: typo correction (_correct) must never change a
-# word that one of them looks for (tests/test_agent_understand.py reads both from this package).
+# Every pattern the planner reads with, gathered from its modules: typo correction (_correct) never changes a
+# word that one of them looks for (tests/test_agent_understand.py checks it).
 _PATTERNS: Final = tuple(
     value
     for module in (typos, sentence, clauses, times, session, edits, picture, titles, music, builders, ranges, output,
@@ -173,3 +173,4 @@ _PATTERNS: Final = tuple(
     for value in vars(module).values()
     if isinstance(value, re.Pattern | tuple)
 )
+typos._protect(_PATTERNS)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Final
 
 
@@ -42,7 +42,7 @@ def _correct(word: str) -> str:
 
 @lru_cache(maxsize=8192)
 def _corrected(word: str) -> str:
-    if word in _protected():
+    if word in _VOCAB or word in _COMMON or word in _PATTERN_WORDS:
         return word
     limit = 1 if len(word) <= 6 else 2
     best: list[str] = [word]
@@ -64,16 +64,18 @@ def _corrected(word: str) -> str:
     return word
 
 
-@cache
+def _protect(patterns: object) -> None:
+    """Never correct a word these patterns look for. The package passes every handler's patterns once, as it is
+    imported (its ``_PATTERNS``), before anything is read."""
+    for pattern in _flatten(patterns):
+        source = re.sub(r"\\[a-zA-Z]", " ", pattern.pattern)      # \b, \s, ... are not words
+        _PATTERN_WORDS.update(re.findall(r"(?<![a-z])[a-z]{3,}(?![a-z])", source))
+    _corrected.cache_clear()
+
+
 def _protected() -> frozenset[str]:
     """Words never corrected: the keywords, every word a handler's pattern looks for, and common English words."""
-    from api.agent.understand import _PATTERNS  # the package gathers its handlers' patterns once all are loaded
-
-    words: set[str] = set()
-    for pattern in _flatten(_PATTERNS):
-        source = re.sub(r"\\[a-zA-Z]", " ", pattern.pattern)      # \b, \s, ... are not words
-        words |= set(re.findall(r"(?<![a-z])[a-z]{3,}(?![a-z])", source))
-    return frozenset(words) | _VOCAB | _COMMON
+    return frozenset(_PATTERN_WORDS) | _VOCAB | _COMMON
 
 
 def _flatten(value: object) -> Iterable[re.Pattern[str]]:
@@ -83,6 +85,8 @@ def _flatten(value: object) -> Iterable[re.Pattern[str]]:
         for item in value:
             yield from _flatten(item)
 
+
+_PATTERN_WORDS: set[str] = set()         # filled by _protect
 
 # Keywords: the words a misspelling is corrected to.
 _VOCAB: Final = frozenset("""
