@@ -478,7 +478,10 @@ def add_text(draft: Draft, ws: Workspace, a: o.AddText) -> ToolResult:
                              "stroke": {"w": 3}, "anim": "fade"}
     name = {"title": "Title", "caption": "Caption", "closing": "Closing"}[a.role]
     track = _text_track(draft, name)
-    track["sg"] = [s for s in track.get("sg", []) if not (a.role != "caption" and s.get("txt"))]   # one title
+    # one title (or closing text) at a time: a new one replaces those it overlaps; one at another time stays
+    # ("'Step 1' for the first 2 seconds and 'Step 2' after that")
+    track["sg"] = [s for s in track.get("sg", []) if not (a.role != "caption" and s.get("txt")
+                                                          and s["st"] < end and start < s["st"] + s["d"])]
     track["sg"].append({"txt": a.text, "st": start, "d": end - start, "style": style})
     track["sg"].sort(key=lambda s: s["st"])
     where = style["pos"]
