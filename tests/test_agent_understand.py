@@ -832,6 +832,27 @@ RULES: list[tuple[str, MediaFacts, Expected]] = [
     ("推倒重来，回到最初", CLIP, [("start_over", {})]),
     ("时间线上现在都有哪些东西", CLIP, [("show_tracks", {})]),
     ("what do I have on the timeline", CLIP, [("show_tracks", {})]),
+    # several texts in one message; "after that" / "for the rest" runs from the previous text's end
+    ("add 'Hello' for the first 3 seconds, then 'Bye' for the rest", CLIP,
+     [("add_text", {"text": "Hello", "start_ms": 0, "end_ms": 3000}), ("add_text", {"text": "Bye", "start_ms": 3000})]),
+    # the words after "：" of "一行…的字", with its position and colour
+    ("底部加一行红色的小字：限时三天", CLIP,
+     [("add_text", {"text": "限时三天", "position": "bottom", "color": "red"})]),
+    # size targets in 兆 / MB with 不要超过, 别超过, 以内
+    ("导出MP4，大小别超过5兆字节", CLIP, [("set_output", {"format": "mp4", "max_mb": 5.0}), ("pointer", {})]),
+    ("压到3MB以内", CLIP, [("set_output", {"max_mb": 3.0})]),
+    # keep only half of the frame
+    ("只保留画面的左半边", CLIP, [("crop", {"x": 0.0, "y": 0.0, "w": 0.5, "h": 1.0})]),
+    ("only keep the top half of the frame", CLIP, [("crop", {"x": 0.0, "y": 0.0, "w": 1.0, "h": 0.5})]),
+    # a region named in a context clause, then "blur that spot" / "模糊一下"
+    ("the top left has my phone number on it, please pixelate that spot", CLIP,
+     [("blur", {"x": 0.0, "y": 0.0, "w": 0.3333, "h": 0.3333})]),
+    ("左下角有个水印，模糊一下", CLIP, [("blur", {"x": 0.0, "y": 0.6667, "w": 0.3333, "h": 0.3333})]),
+    ("there's a logo in the top left, blur the logo", CLIP, [("blur", {"x": 0.0, "y": 0.0})]),
+    # complaints about the picture and the sound, and "clean it up"
+    ("the colours are a bit flat and the sound is too soft, clean it up", CLIP,
+     [("enhance", {"picture": True, "sound": True})]),
+    ("画面有点暗，音量也小", CLIP, [("enhance", {"picture": True, "sound": True})]),
 ]
 
 
@@ -839,3 +860,8 @@ RULES: list[tuple[str, MediaFacts, Expected]] = [
 def test_rules_from_the_heldout_corpus(sentence: str, facts: MediaFacts, expected: Expected) -> None:
     test_sentence_to_ops(sentence, facts, expected)
     assert understand(sentence, facts).unmet == ()
+
+
+def test_a_blur_of_something_that_moves_is_still_declined_after_a_region() -> None:
+    result = understand("there's a man in the top left, blur his face", CLIP)
+    assert result.ops == [] and [u.words for u in result.unmet] == ["blur his face"]
