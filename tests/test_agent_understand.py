@@ -810,6 +810,8 @@ RULES: list[tuple[str, MediaFacts, Expected]] = [
     ("remove 0:02-0:04 but leave the rest of the video as is", CLIP,
      [("remove_range", {"start_ms": 2000, "end_ms": 4000})]),
     ("cut 0:02 to 0:04, and keep the rest", CLIP, [("remove_range", {"start_ms": 2000, "end_ms": 4000})]),
+    ("take out 0:02 to 0:05 and leave everything else alone", CLIP,
+     [("remove_range", {"start_ms": 2000, "end_ms": 5000})]),
     ("删掉第2秒到第4秒，其余的保留", CLIP, [("remove_range", {"start_ms": 2000, "end_ms": 4000})]),
     # the sound named first, then the verb; 快一倍 is twice as fast, 慢一倍 half
     ("音频去掉，播放速度慢一倍", CLIP, [("speed", {"factor": 0.5}), ("mute", {})]),

@@ -7,7 +7,7 @@ import re
 from typing import Any, Final
 
 from api.agent.ops import make_op
-from api.agent.understand.clauses import _blank, _clause
+from api.agent.understand.clauses import _blank, _clause, _next_clause
 from api.agent.understand.defaults import FADE_IN_MS, FADE_OUT_MS, LOUDER, QUIETER
 from api.agent.understand.model import Span, _Context, _Declined, _Found, _Result
 from api.agent.understand.times import _ms, _time
@@ -97,8 +97,7 @@ def _music_clauses(s: str, anchor: Span | None) -> list[Span]:
     if anchor is None:
         return []
     clauses = [_clause(s, anchor[0])]
-    while clauses[-1][1] < len(s):
-        following = _clause(s, clauses[-1][1] + 1)
+    while following := _next_clause(s, clauses[-1][1]):
         if s[slice(*following)].strip() and not _ABOUT_MUSIC.search(s, *following):
             break
         clauses.append(following)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from api.agent.ops import Op, make_op
-from api.agent.understand.clauses import _blank, _clause
+from api.agent.understand.clauses import _blank, _clause, _next_clause
 from api.agent.understand.defaults import DEFAULT_TRIM_MS, REPEAT_TIMES
 from api.agent.understand.model import MediaFacts, Span, _Context, _Declined, _Found, _Result
 from api.agent.understand.times import _has_unit, _ms, _time, _unit_ms_of
@@ -125,9 +125,9 @@ def _keep_rest(s: str, clause: Span, hits: list[_Range]) -> Span | None:
     names no range of its own ("cut 0:02 to 0:04, keep the rest")."""
     if m := _KEEP_REST.search(s, *clause):
         return m.span()
-    following = _clause(s, clause[1] + 1) if clause[1] < len(s) else None
-    while following and not s[slice(*following)].strip() and following[1] < len(s):
-        following = _clause(s, following[1] + 1)
+    following = _next_clause(s, clause[1])
+    while following and not s[slice(*following)].strip():
+        following = _next_clause(s, following[1])
     if following and not any(following[0] <= h.span[0] < following[1] for h in hits):
         if m := _KEEP_REST.search(s, *following):
             return m.span()
