@@ -820,6 +820,7 @@ RULES: list[tuple[str, MediaFacts, Expected]] = [
     ("put my mp3 under the video, keep it soft, around 15%", SONG,
      [("add_music", {"media_id": "s1", "volume": 0.15})]),
     ("lay my track under it, make it subtle", SONG, [("add_music", {"media_id": "s1", "volume": QUIETER})]),
+    ("play it backwards and add background music", CLIP, [("reverse", {}), ("add_music", {})]),
     # fades with the stretch they cover belong to the music, not to a range
     ("use my song, fade it in over the first 2 seconds and fade out over the last 3 seconds", SONG,
      [("add_music", {"media_id": "s1", "fade_in_ms": 2000, "fade_out_ms": 3000})]),
