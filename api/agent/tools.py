@@ -368,12 +368,14 @@ def speed(draft: Draft, ws: Workspace, a: o.Speed) -> ToolResult:
     total = timeline_ms(draft)
     for track in tracks_of(draft, TRACK_AUDIO):
         track["sg"] = [p for seg in track.get("sg", []) if (p := _cut(seg, TRACK_AUDIO, 0, total, ws)) is not None]
-    how = "faster" if factor > 1 else "slower"
-    return ToolResult(draft, {"status": "success", "factor": factor, "duration_ms": total},
-                      Said(f"Made it {factor:g}x {'speed' if factor > 1 else 'speed (slower)'}: {how}, now "
-                           f"{secs(total)} s long.",
-                           f"已调整为 {factor:g} 倍速（{'加快' if factor > 1 else '放慢'}），"
-                           f"现在时长 {secs(total)} 秒。"))
+    if factor == 1:
+        said = Said(f"The speed stays as it is (1x), {secs(total)} s long.",
+                    f"速度保持不变（1 倍速），时长 {secs(total)} 秒。")
+    else:
+        how, zh = ("faster", "加快") if factor > 1 else ("slower", "放慢")
+        said = Said(f"Made it {factor:g}x speed: {how}, now {secs(total)} s long.",
+                    f"已调整为 {factor:g} 倍速（{zh}），现在时长 {secs(total)} 秒。")
+    return ToolResult(draft, {"status": "success", "factor": factor, "duration_ms": total}, said)
 
 
 def mute(draft: Draft, ws: Workspace, a: o.Mute) -> ToolResult:
@@ -476,7 +478,10 @@ def add_text(draft: Draft, ws: Workspace, a: o.AddText) -> ToolResult:
                              "stroke": {"w": 3}, "anim": "fade"}
     name = {"title": "Title", "caption": "Caption", "closing": "Closing"}[a.role]
     track = _text_track(draft, name)
-    track["sg"] = [s for s in track.get("sg", []) if not (a.role != "caption" and s.get("txt"))]   # one title
+    # one title (or closing text) at a time: a new one replaces those it overlaps; one at another time stays
+    # ("'Step 1' for the first 2 seconds and 'Step 2' after that")
+    track["sg"] = [s for s in track.get("sg", []) if not (a.role != "caption" and s.get("txt")
+                                                          and s["st"] < end and start < s["st"] + s["d"])]
     track["sg"].append({"txt": a.text, "st": start, "d": end - start, "style": style})
     track["sg"].sort(key=lambda s: s["st"])
     where = style["pos"]

@@ -30,6 +30,7 @@ from engine.model.pieces import BaseTrack, Gap, Piece, Run, base_pieces
 from engine.model.timeline import Caption, Layer, Timeline, Visual
 
 BLUR_SHRINK: Final = 16
+BLUR_MIN: Final = 8              # the blurred fill's least side: gblur turns planes of a few pixels to zeros (green)
 ALPHA_FORMATS: Final = re.compile(r"^(yuva|gbrap|ya\d|pal8|ayuv|vuya)|rgba|bgra|argb|abgr")   # pix_fmts with alpha
 
 
@@ -65,7 +66,7 @@ def _fit_video(stream: Stream, size: tuple[int, int], box: Rect, fit: str, fill:
     x, y = (box.w - sw) // 2, (box.h - sh) // 2
     if fill is None and not layer:   # contain over a blurred, cropped copy of the same picture
         split = stream.filter_multi_output("split")
-        small_w, small_h = even(box.w / BLUR_SHRINK), even(box.h / BLUR_SHRINK)
+        small_w, small_h = (max(BLUR_MIN, even(side / BLUR_SHRINK)) for side in (box.w, box.h))
         cw, ch = _cover_size(dw, dh, small_w, small_h)
         backdrop = (split[0].filter("scale", cw, ch, flags="fast_bilinear")
                     .filter("crop", small_w, small_h, (cw - small_w) // 2, (ch - small_h) // 2)

@@ -80,7 +80,19 @@ Choices where the sentence says less than an op needs (the tools apply their own
   words ("normalize the audio", "it's too quiet", "音量标准化", "声音太小") set ``sound``; vague requests
   ("make it look better", "enhance", "优化") and "fix the colours and the sound" both. "The music is too
   quiet" is the music's volume (:data:`LOUDER`), not ``enhance``.
-- "start over", "reset", "go back to the original", "重新开始" are ``start_over``; "go back" alone is ``undo``.
+- "start over", "reset", "go back to the original", "重新开始", "全部重来" are ``start_over``; "go back" alone,
+  "scratch that", "revert the last change", "take that back" are ``undo``; "undo both", "undo the last 3 changes",
+  "undo twice", "撤销两步" are that many ``undo`` ops (at most 10).
+- "drop 0:05 to 0:12 but keep everything else" / "其余保留" removes the range; "cut it down so it's just 0:03
+  through 0:09" keeps it.
+- "快一倍" is 2x, "慢一倍" 0.5x; "声音关掉" (the sound named first) is ``mute``.
+- Volume and fades said in the clauses right after the music ("add my track underneath, keep it quiet, like
+  10%, and fade it in") are the music's; "my track"/"my mp3" is the uploaded audio; "开头两秒渐入", "fade out over
+  the last 3 seconds" are fades with their length, not ranges.
+- A text listed after another ("overlay 'Step 1' for the first two seconds and 'Step 2' after that") is text too,
+  and "after that" / "for the rest" starts it where the one before ends.
+- A blur with no part of the frame in its own clause ("blur that area", "blur the logo", "打个码") blurs the last
+  part named before it ("there's a watermark in the bottom right corner, …"); a face or person still is declined.
 - Exports go up to 1080p: "4K", "8K", "2160p" set 1080p and are said back as not done.
 - Only the first :data:`MAX_CHARS` characters are read.
 

@@ -42,6 +42,12 @@ def _clause(s: str, pos: int) -> Span:
     return start, end
 
 
+def _next_clause(s: str, end: int) -> Span | None:
+    """The clause after the one that ends at ``end`` (None when it is the last)."""
+    b = _BOUNDARY.search(s, end)
+    return _clause(s, b.end()) if b else None
+
+
 def _search(pattern: re.Pattern[str], s: str, regions: Iterable[Span]) -> re.Match[str] | None:
     """The first match in the first region that has one."""
     for start, end in regions:

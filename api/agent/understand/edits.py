@@ -60,7 +60,8 @@ _MUTE: Final = re.compile(
     r"\bmute[ds]?\b|\bno\s+(?:sound|audio)\b|\bwithout\s+(?:the\s+|any\s+)?(?:sound|audio)\b|\bsilent(?:ly)?\b"
     r"|\bsilence\b|\b(?:remove|delete|drop|strip|kill|cut|turn\s+off|take\s+out|get\s+rid\s+of|lose)\s+(?:the\s+"
     r"|all\s+(?:the\s+)?|its\s+|any\s+)?(?:original\s+)?(?:sound|audio|voice|noise)\b|\b(?:sound|audio)\s+off\b"
-    r"|静音|消音|无声|(?:去掉|去除|删除|删掉|不要|没有|关掉|关闭)\s*(?:视频|影片|片子|原视频)?\s*(?:的\s*)?(?:声音|音频|原声)")
+    r"|静音|消音|无声|(?:去掉|去除|删除|删掉|不要|没有|关掉|关闭)\s*(?:视频|影片|片子|原视频)?\s*(?:的\s*)?(?:声音|音频|原声)"
+    r"|(?<![乐歌])(?:声音|音频|原声)\s*(?:都|也|全部?)?\s*(?:去掉|去除|删除|删掉|不要了?|关掉|关闭|关了|拿掉|静音)")
 _KEEP_MUSIC: Final = re.compile(r"\boriginal\s+(?:sound|audio)\b|\bvoice\b|\bkeep\s+the\s+music\b|原声")
 _BOOMERANG: Final = re.compile(r"\bboomerang(?:\s+(?:loop|effect|style))?\b|\bping[\s-]?pong\b|\bback\s+and\s+forth\b"
                                r"|\bforwards?\s+(?:and|then)\s+(?:back|backwards?)\b|来回播放|来回|往返播放|回旋镖|乒乓")
@@ -94,6 +95,8 @@ _SPEED_NUMBERS: Final[tuple[tuple[re.Pattern[str], Callable[[float], float]], ..
         (r"(\d+(?:\.\d+)?)\s*times\s+(?:as\s+|the\s+)?(?:faster|quicker|fast|speed)\b", lambda n: n),
         (r"(\d+(?:\.\d+)?)\s*times\s+slower\b", lambda n: 1 / n if n else 1),
         (r"(?<![\d.])(\d+(?:\.\d+)?)\s*x(?![a-z\d])|\bx\s*(\d+(?:\.\d+)?)\b(?!\s*\d)", lambda n: n),
+        (r"(?:快|加快|提速|提高)\s*(?:了\s*)?1\s*倍(?!速)", lambda n: 2.0),      # 快一倍: twice as fast
+        (r"(?:慢|放慢|降低|减慢)\s*(?:了\s*)?1\s*倍(?!速)", lambda n: 0.5),      # 慢一倍: half the speed
         (r"(\d+(?:\.\d+)?)\s*倍速?", lambda n: n),
         (r"\bspeed\s*(?:it\s+)?(?:up\s+)?(?:to|of|at)\s*(\d+(?:\.\d+)?)(?![\d.])(?:\s*(?:times|x)\b|(?!\s*[%a-z]))",
          lambda n: n),
@@ -122,7 +125,7 @@ def _find_speed(s: str, ctx: _Context) -> _Result:
             if "x" in m.group() and _COUNTED.search(s, _clause(s, m.start())[0], m.start()):
                 continue
             spans.append(m.span())
-            number = next(g for g in m.groups() if g is not None)
+            number = next((g for g in m.groups() if g is not None), "1")
             choice = choice or (m.start(), scale(float(number)))
     for word_pattern, value in _SPEED_WORDS:
         for m in word_pattern.finditer(s):

@@ -7,7 +7,7 @@ import re
 from typing import Any, Final
 
 from api.agent.ops import make_op
-from api.agent.understand.clauses import _blank, _clause
+from api.agent.understand.clauses import _blank, _clause, _next_clause
 from api.agent.understand.defaults import FADE_IN_MS, FADE_OUT_MS, LOUDER, QUIETER
 from api.agent.understand.model import Span, _Context, _Declined, _Found, _Result
 from api.agent.understand.times import _ms, _time
@@ -18,7 +18,8 @@ _REMOVE_MUSIC: Final = re.compile(
     r"|(?:去掉|删除|删掉|去除|移除|不要|关掉|关闭|取消)\s*(?:背景)?\s*(?:音乐|bgm|配乐|歌曲?)")
 _ADD_MUSIC: Final = re.compile(
     r"\b(?:add|put|use|with|include|insert|play|want|need|set|give\s+it|throw|stick|slap|pop|lay|toss|bring)\b"
-    r"(?:\s+[^\s,;.!?]+){0,6}?\s+(?:music|bgm|songs?|soundtrack|tunes?)\b"
+    r"(?:\s+(?!(?:and|then|also|plus)\b)[^\s,;.!?]+){0,6}?\s+(?:music|bgm|songs?|soundtrack|tunes?"
+    r"|(?:my|our|the\s+uploaded|uploaded)\s+(?:own\s+)?(?:tracks?|mp3s?|wavs?|audio\s+files?|recordings?))\b"
     r"|(?:加|添加|加上|加个|配上|放|用|使用|插入|配|换成|替换成)\s*(?:我的|自己的|这首|那首|(?:我|刚才?)?\s*上传\s*的(?:那首|这首)?)?"
     r"\s*(?:1\s*首|1\s*段|点|个|些|上)?"
     r"\s*(?:背景)?\s*(?:音乐|bgm|歌曲?|配乐)")
@@ -43,24 +44,29 @@ _VOLUME_PERCENT: Final = re.compile(
 _VOLUME_NUMBER: Final = re.compile(r"\bvolume\s*(?:to|at|of|=|:)?\s*(?P<v>\d+(?:\.\d+)?)\b(?!\s*%)"
                                    r"|音量\s*(?:调到|调成|设为|设置为|改成|为|是|到)?\s*(?P<w>\d+(?:\.\d+)?)(?!\s*%)")
 _QUIETER_WORDS: Final = re.compile(r"\b(?:quieter|softer|lower|turn\s+(?:it\s+|the\s+\w+\s+)?down|reduce|decrease"
-                                   r"|less\s+loud|quiet)\b|小声|调低|降低|调小|小1点|轻1点|轻1些|小1些")
+                                   r"|less\s+loud|quiet|soft|low|subtle|faint|low[\s-]key)\b"
+                                   r"|小声|调低|降低|调小|小1点|轻1点|轻1些|小1些|轻轻|轻柔|小小声")
 _LOUDER_WORDS: Final = re.compile(r"\b(?:louder|raise|increase|turn\s+(?:it\s+|the\s+\w+\s+)?up|boost)\b"
                                   r"|大声|调高|提高|调大|大1点|响1点")
 _TOO_QUIET: Final = re.compile(r"\btoo\s+(?:quiet|soft|low)\b|\b(?:can't|cannot|hard\s+to)\s+hear\b"
                                r"|太小声?|太轻|听不清")
 _TOO_LOUD: Final = re.compile(r"\btoo\s+loud\b|太大声?|太吵|太响")
 _FADED: Final = r"(?:(?:it|them|the\s+(?:music|song|bgm|audio))\s+)?"
+# A fade's length may be said as the part of the timeline it covers: "fade in over the first 2 seconds",
+# "开头两秒渐入", "最后三秒渐出" (the music's fade, not a range to keep).
+_OVER: Final = r"(?:over|for|of|in|across|lasting|during)?\s*(?:the\s+)?(?:first|opening|last|final|closing)?\s*"
+_ZH_WHERE: Final = r"(?:(?:开头|开始|片头|前|最后|结尾|末尾|片尾|后)\s*(?:的\s*)?)?"
 _FADE_BOTH: Final = re.compile(
-    rf"\bfade\s+(?:it\s+|the\s+(?:music|song|bgm)\s+)?in\s+and\s+(?:fade\s+)?out\b(?:\s+(?:over|for|of)?\s*{_time('t')})?"
-    rf"|淡入淡出(?!\s*转场)(?:\s*{_time('z')})?")
+    rf"\bfade\s+(?:it\s+|the\s+(?:music|song|bgm)\s+)?in\s+and\s+(?:fade\s+)?out\b(?:\s+{_OVER}{_time('t')})?"
+    rf"|[淡渐]入[淡渐]出(?!\s*转场)(?:\s*{_time('z')})?")
 _FADE_IN: Final = re.compile(
     rf"(?:{_time('t1')}\s*(?:long\s+)?)?\bfade[\s-]*{_FADED}ins?\b(?:\s+(?:the\s+|of\s+the\s+)?(?:music|bgm|songs?|audio))?"
-    rf"(?:\s+(?:over|for|of|in|across|lasting)?\s*{_time('t2')})?"
-    rf"|(?:{_time('z1')}\s*(?:的\s*)?)?淡入(?!淡出)(?:\s*{_time('z2')})?")
+    rf"(?:\s+{_OVER}{_time('t2')})?"
+    rf"|(?:{_ZH_WHERE}{_time('z1')}\s*(?:的\s*)?)?(?:淡入|渐入|渐强|渐起)(?![淡渐]出)(?:\s*{_time('z2')})?")
 _FADE_OUT: Final = re.compile(
     rf"(?:{_time('t1')}\s*(?:long\s+)?)?\bfade[\s-]*{_FADED}outs?\b(?:\s+(?:the\s+|of\s+the\s+)?(?:music|bgm|songs?|audio))?"
-    rf"(?:\s+(?:over|for|of|in|across|lasting)?\s*{_time('t2')})?"
-    rf"|(?:{_time('z1')}\s*(?:的\s*)?)?淡出(?!\s*转场)(?:\s*{_time('z2')})?")
+    rf"(?:\s+{_OVER}{_time('t2')})?"
+    rf"|(?:{_ZH_WHERE}{_time('z1')}\s*(?:的\s*)?)?(?:淡出|渐出|渐弱|渐隐)(?!\s*转场)(?:\s*{_time('z2')})?")
 
 
 def _named_audio(ctx: _Context) -> str | None:
@@ -77,10 +83,33 @@ def _fade_ms(m: re.Match[str], default: int, *groups: str) -> int:
     return _ms(said) if said else default
 
 
-def _music_settings(s: str) -> tuple[dict[str, Any], list[Span]]:
-    """Volume and fades said about the music, with the spans they used."""
+# A percentage on its own ("like 10%"), read as the music's volume only in a clause that goes on about the music.
+_BARE_PERCENT: Final = re.compile(r"(?<![\d.])(?P<p>\d+(?:\.\d+)?)\s*%(?!\s*(?:speed|faster|slower|quicker|速|倍))")
+_OTHER_PERCENT: Final = re.compile(r"\b(?:speed|faster|slower|quicker|fps|quality|size|zoom|crop|blur|opacity|width"
+                                   r"|height|wide|tall)\b|速|倍|宽|高|裁|模糊")
+_ABOUT_MUSIC: Final = re.compile(_MUSIC_CLAUSE.pattern + "|" + _QUIETER_WORDS.pattern + "|" + _LOUDER_WORDS.pattern
+                                 + r"|\bfade|淡入|淡出|渐入|渐出|%")
+
+
+def _music_clauses(s: str, anchor: Span | None) -> list[Span]:
+    """The clause that adds the music and the clauses right after it that go on about it ("add my track, keep it
+    quiet, like 10%, and fade it in"): later clauses about volume or fades belong to the same music."""
+    if anchor is None:
+        return []
+    clauses = [_clause(s, anchor[0])]
+    while following := _next_clause(s, clauses[-1][1]):
+        if s[slice(*following)].strip() and not _ABOUT_MUSIC.search(s, *following):
+            break
+        clauses.append(following)
+    return clauses
+
+
+def _music_settings(s: str, anchor: Span | None = None) -> tuple[dict[str, Any], list[Span]]:
+    """Volume and fades said about the music, with the spans they used; ``anchor``: where music is added, whose
+    following clauses may say its volume without naming it."""
     args: dict[str, Any] = {}
     used: list[Span] = []
+    about = _music_clauses(s, anchor)
     if m := _VOLUME_PERCENT.search(s):
         args["volume"] = float(m["p"] or m["q"] or m["r"]) / 100
         used.append(m.span())
@@ -88,14 +117,17 @@ def _music_settings(s: str) -> tuple[dict[str, Any], list[Span]]:
         value = float(m["v"] or m["w"])
         args["volume"] = value if value <= 2 else value / 100
         used.append(m.span())
-    else:
-        for pattern, level in ((_TOO_QUIET, LOUDER), (_TOO_LOUD, QUIETER), (_QUIETER_WORDS, QUIETER),
-                               (_LOUDER_WORDS, LOUDER)):
-            m = pattern.search(s)
-            if m and _MUSIC_CLAUSE.search(s, *_clause(s, m.start())):
-                args["volume"] = level
-                used.append(m.span())
-                break
+    elif m := next((m for a, b in about if (m := _BARE_PERCENT.search(s, a, b)) and not _OTHER_PERCENT.search(s, a, b)),
+                   None):
+        args["volume"] = float(m["p"]) / 100
+        used.append(m.span())
+    for pattern, level in ((_TOO_QUIET, LOUDER), (_TOO_LOUD, QUIETER), (_QUIETER_WORDS, QUIETER),
+                           (_LOUDER_WORDS, LOUDER)):
+        m = pattern.search(s)
+        if m and (_MUSIC_CLAUSE.search(s, *_clause(s, m.start())) or any(a <= m.start() < b for a, b in about)):
+            args.setdefault("volume", level)       # "keep it quiet, like 10%": the number said wins
+            used.append(m.span())
+            break
     if "volume" in args:
         args["volume"] = round(min(2.0, args["volume"]), 3)
     if m := _FADE_BOTH.search(s):
@@ -125,7 +157,7 @@ def _find_music(s: str, ctx: _Context) -> _Result:
     named = _named_audio(ctx)
     add = _ADD_MUSIC.search(s) or (_USE_VERB.search(s) if named else None) or replace
     bare = _MUSIC_BARE.search(s)
-    settings, used = _music_settings(s)
+    settings, used = _music_settings(s, (add or bare).span() if add or bare else None)
     spans += used + [m.span() for m in (add, bare) if m]
     first = min([m.start() for m in (add, bare) if m] + [a for a, _ in used], default=0)
     if (add or (bare and not settings)) and not ctx.promo:

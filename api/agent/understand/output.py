@@ -30,9 +30,9 @@ _OUTPUT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple((key, re.compile
     ("full_hd", r"\b(?:full\s*hd|fhd|up[\s-]?scaled?|upres)\b|全高清|超清|蓝光|提高分辨率"),
     ("hd", r"\bhd\b|高清"),
     ("max_mb", r"(?:\b(?:under|less\s+than|below|smaller\s+than|at\s+most|max(?:imum)?"
-               r"|no\s+(?:more|bigger|larger)\s+than|not\s+(?:over|more\s+than|exceed(?:ing)?)|within|up\s+to)|<=?|小于|不超过|不大于|低于|控制在|压缩到|最多)"
-               r"\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<u>mb|megabytes?|megs?|m|kb|kilobytes?|兆|mib)(?![a-z])"
-               r"|(?P<m>\d+(?:\.\d+)?)\s*(?P<v>mb|megabytes?|m|kb|兆)\s*(?:以内|以下|之内|内|max\b|or\s+less\b|limit\b)"),
+               r"|no\s+(?:more|bigger|larger)\s+than|not\s+(?:over|more\s+than|exceed(?:ing)?)|within|up\s+to)|<=?|小于|(?:不要|别|不能|不可以?|不得|不)\s*(?:超过|超出|大于|多于)|低于|控制在|压缩到|压到|最多|最大)"
+               r"\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<u>mb|megabytes?|megs?|m|kb|kilobytes?|兆字节|兆b?|mib)(?![a-z])"
+               r"|(?P<m>\d+(?:\.\d+)?)\s*(?P<v>mb|megabytes?|m|kb|兆字节|兆b?)\s*(?:以内|以下|之内|内|max\b|or\s+less\b|limit\b)"),
     ("small", r"\bsmall(?:er|est)?\b(?=(?:\s+[a-z]+){0,2}?\s+(?:gifs?|files?|size|videos?|clips?|mp4|webm|webp"
               r"|version|output|one)\b)|\bsmaller\b|\bcompress(?:ed|ion)?\b|\bas\s+small\s+as\s+possible\b"
               r"|\b(?:make|keep|get)\s+(?:it|this|the\s+\w+)\s+(?:small|tiny)\b|\blightweight\b|\bshrink\b"

@@ -96,11 +96,21 @@ _PARTS: Final = {"half": 1 / 2, "third": 1 / 3, "quarter": 1 / 4}
 
 _OF_REGION: Final = re.compile(r"\s*的\s*(?!(?:1\s*)?部分|画面|区域)[^\s,;!?，；！？]")
 _BLUR_VERB: Final = re.compile(r"\b(?:blur(?:red)?|pixelate|pixeli[sz]e|censor|obscure|mask)(?:\s+out)?\b"
-                               r"|模糊(?:掉)?|打上?码|打马赛克|马赛克")
+                               r"|模糊(?:掉)?|打\s*(?:上|个|1\s*个|1\s*下)?\s*码|打马赛克|马赛克")
+# A blur whose object points back to a part of the frame named before ("there's a watermark in the bottom right
+# corner, can you blur that area", "右上角有个二维码，帮我打个码").
+_BACK_REFERENCE: Final = re.compile(
+    r"\s+(?:(?:that|this|the)\s+(?:(?:whole|entire)\s+)?(?:area|spot|part|region|bit|section|corner|patch|zone)"
+    r"|(?:that|this|the|it)\s+(?:[a-z]+\s+)?" + _THINGS + r"|it|that|there|them|this|those)\b"
+    r"(?:\s+(?:out|up|over|for\s+me|please))*\s*$"
+    r"|\s*(?:掉|一下|1下|它|这个|那个|那里|那块|这块|那儿|这里|吧|了|一下吧)*\s*$")
 _KEEP_VERB: Final = re.compile(
     r"\bcrop\s+(?:it\s+|this\s+|the\s+(?:video|frame|picture|image|clip|shot)\s+)?(?:in\s+|down\s+)?(?:to|into)\b"
     r"|\bzoom(?:ed)?\s+(?:in\s+)?(?:into|in\s+on|on|to)\b|\bfocus\s+on\b"
-    r"|裁剪(?:成|到|出)?|裁成|裁出|只保留画面|放大(?=\s*(?:画面)?(?:正?中间|中心|中央|[左右][上下]|[上下][左右]))")
+    r"|裁剪(?:成|到|出)?|裁成|裁出|只保留画面|放大(?=\s*(?:画面)?(?:正?中间|中心|中央|[左右][上下]|[上下][左右]))"
+    r"|\b(?:only\s+)?(?:keep|show|leave)\s+(?:only\s+|just\s+)?(?=(?:the\s+)?(?:top|upper|bottom|lower|left|right)"
+    r"(?:[\s-]*hand)?\s+(?:half|third|quarter)\b)"
+    r"|(?:只|仅)?\s*(?:保留|留下?|要|显示)(?=\s*(?:画面)?\s*的?\s*[上下左右]\s*半)")
 _REMOVE_VERB: Final = re.compile(
     r"\bcrop\s+(?:out|off|away)\b|\bcrop\b|\b(?:cut|trim|chop|shave|remove|take)\s+(?:off|out|away)\b"
     r"|(?:裁掉|裁去|切掉|剪掉|去掉|裁剪掉|剪裁掉|切去)(?!\s*的?\s*(?:文字|标题|字幕|字|水印|logo|音乐|声音))")
@@ -157,6 +167,19 @@ def _rounded(box: Box) -> dict[str, float]:
     return dict(zip(("x", "y", "w", "h"), (round(v, 4) for v in box), strict=True))
 
 
+def _region_before(s: str, pos: int) -> re.Match[str] | None:
+    """The last part of the frame named before ``pos``, in the clauses before it."""
+    return next(reversed(list(_REGION.finditer(s, 0, pos))), None)
+
+
+def _points_back(s: str, pos: int) -> bool:
+    """Whether the blur at ``pos`` is of a part of the frame named in an earlier clause ("there's a logo in the top
+    left, blur the logo")."""
+    start, end = _clause(s, pos)
+    verb = _BLUR_VERB.match(s, pos)
+    return bool(verb and _BACK_REFERENCE.match(s, verb.end(), end) and _REGION.search(s, 0, start))
+
+
 def _find_regions(s: str) -> tuple[list[_Found], list[Span]]:
     found: list[_Found] = []
     spans: list[Span] = []
@@ -167,7 +190,11 @@ def _find_regions(s: str) -> tuple[list[_Found], list[Span]]:
             after = _REGION.search(_blank(s, spans), verb.end(), end)
             before = None if after else _REGION.search(_blank(s, spans), start, verb.start())
             region = after or before
-            if region is None or (before and not re.search(r"[\u4e00-\u9fff]", verb.group())):
+            if region is None and mode == "blur" and _BACK_REFERENCE.match(s, verb.end(), end):
+                region = _region_before(_blank(s, spans), start)
+            elif region is None or (before and not re.search(r"[\u4e00-\u9fff]", verb.group())):
+                continue
+            if region is None:
                 continue
             if mode == "remove" and _OF_REGION.match(s, region.end()):
                 continue                   # "去掉上面的文字": the text up there, not the top of the frame
@@ -189,6 +216,10 @@ _ENHANCE_PICTURE: Final = re.compile(
     r"|more\s+contrast|punchier|more\s+saturat(?:ed|ion))\b|\bauto[\s-]?(?:enhance|correct|levels?|colou?r)\b"
     r"|\btoo\s+dark\b|\bwashed[\s-]+out\b"
     r"|\blooks?\s+(?:a\s+bit\s+|kind\s+of\s+|kinda\s+|really\s+)?(?:dark|dull|muddy|flat)\b"
+    r"|\b(?:footage|picture|image|video|clip|colou?rs?|lighting|shot|it)\s+(?:is|are|was|looks?|seems?|feels?|'s)\s+"
+    r"(?:a\s+(?:bit|little)\s+|kind\s+of\s+|kinda\s+|sort\s+of\s+|really\s+|very\s+|so\s+|too\s+|pretty\s+"
+    r"|quite\s+|rather\s+)?(?:dark|dull|muddy|flat|dim|drab|lifeless|bland|washed[\s-]+out|gr[ae]y|murky|faded)\b"
+    r"|(?:画面|颜色|色彩|视频)\s*(?:有点|太|很|比较)?\s*(?:暗|灰|发灰|暗淡|平淡|没有?层次)"
     r"|\blighten\s+(?:it|this|the\s+\w+)(?:\s+up)?\b|\bcolou?rs?\s+(?:pop|brighter|richer|stronger|more\s+vivid)\b"
     r"|调亮|提亮|变亮|亮1点|亮1些|画质优化|优化画质|画质增强|增强画质|调色|更鲜艳|鲜艳1点|色彩更|颜色更|对比度|饱和度"
     r"|好看1点|更好看|画面优化|优化画面|太暗")
@@ -201,14 +232,18 @@ _ENHANCE_SOUND: Final = re.compile(
     r"|\b(?:even\s+out|level\s+out|level)\s+the\s+(?:audio|sound|volume)\b|\bconsistent\s+(?:volume|loudness)\b"
     r"|\bloudness\b|(?:\b(?:it's|its|it\s+is|(?:the\s+)?(?:audio|sound|voice)\s+is)\s+)?(?:way\s+|far\s+|much\s+"
     r"|a\s+bit\s+|really\s+)?too\s+quiet\b|\b(?:can't|cannot|hard\s+to)\s+hear\b"
-    r"|声音\s*(?:也|有点|太|很)*\s*(?:太小|太轻|小|听不清)|音量太小|听不清|\b(?:audio|sound|voice|speech)\s+louder\b|\b(?:boost|raise)\s+the\s+(?:audio|sound|voice)\b"
+    r"|\b(?:the\s+)?(?:volume|audio|sound|voice|speech|dialogue)\s+(?:is|was|seems|sounds|'s)\s+(?:a\s+(?:bit|little)\s+"
+    r"|kind\s+of\s+|kinda\s+|really\s+|very\s+|so\s+|too\s+|pretty\s+|quite\s+|rather\s+)?(?:low|quiet|soft|weak"
+    r"|faint|uneven|all\s+over\s+the\s+place)\b"
+    r"|声音\s*(?:也|有点|太|很)*\s*(?:太小|太轻|小|听不清)|音量\s*(?:也|有点|太|很|比较)*\s*(?:小|低)|听不清|\b(?:audio|sound|voice|speech)\s+louder\b|\b(?:boost|raise)\s+the\s+(?:audio|sound|voice)\b"
     r"|音量标准化|响度|声音优化|优化声音|音频优化|优化音频|统一音量|音量均衡|音量统一|声音更好听")
 _ENHANCE_BOTH: Final = re.compile(
     r"\benhance(?:d|ment)?\b|\bimprove\s+(?:it|this|the\s+video|the\s+clip|everything)\b"
     r"|\b(?:make|get)\s+(?:it|this|the\s+(?:video|clip|footage))\s+look\s+(?:a\s+lot\s+|much\s+|way\s+)?"
     r"(?:better|nicer|good|great|professional|pro|cleaner|prettier)\b|\blooks?\s+better\b"
     r"|\bmake\s+(?:it|this)\s+(?:a\s+lot\s+|much\s+)?better\b|\bpolish(?:\s+(?:it|this))?(?:\s+up)?\b"
-    r"|\btouch\s+(?:it\s+)?up\b"
+    r"|\btouch\s+(?:it\s+)?up\b|\b(?:fix|clean|tidy|spruce|punch)\s+(?:it|this|that|them|everything)\s+up\b"
+    r"|弄好看"
     r"|优化1下|美化|增强效果|1键优化|(?<![画音声])优化(?![画音声])")
 
 
@@ -243,7 +278,8 @@ def _find_picture(s: str, ctx: _Context) -> _Result:
     spans: list[Span] = []
     for pattern, unmet in _CANNOT:
         for m in pattern.finditer(_blank(s, spans)):
-            if unmet is _NO_DETECTION and _REGION.search(s, m.end(), _clause(s, m.start())[1]):
+            if unmet is _NO_DETECTION and (_REGION.search(s, m.end(), _clause(s, m.start())[1])
+                                           or _points_back(s, m.start())):
                 continue                   # "blur the logo in the top right corner": a fixed region, said
             hits.append(_Declined(m.start(), Unmet(_as_said(m.group()), unmet.en, unmet.zh)))
             spans.append(m.span())

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from api.agent.ops import Op, make_op
-from api.agent.understand.clauses import _blank, _clause
+from api.agent.understand.clauses import _blank, _clause, _next_clause
 from api.agent.understand.defaults import DEFAULT_TRIM_MS, REPEAT_TIMES
 from api.agent.understand.model import MediaFacts, Span, _Context, _Declined, _Found, _Result
 from api.agent.understand.times import _has_unit, _ms, _time, _unit_ms_of
@@ -45,7 +45,15 @@ _DESCRIBED: Final = re.compile(
     r"(?:[a-z]+\s+){0,2}?(?:clips?|videos?|recordings?|footage|highlights?|gifs?|mp4|webm|movie|reels?)\b")
 _KEEP_VERB: Final = re.compile(
     r"\b(?:keep|only|preserve|extract|use|isolate)\b|\b(?:trim|cut|shorten|crop|clip)\s+(?:(?:it|this|that|the|video"
-    r"|clip|gif|down)\s+){0,3}to\b|保留|只要|只留|留下|截取|截出|截成|剪出|提取|只保存")
+    r"|clip|gif|down)\s+){0,3}to\b|保留|只要|只留|留下|截取|截出|截成|剪出|提取|只保存"
+    r"|\b(?:cut|trim|pare|whittle|chop|slim)\s+(?:it|this|that|the\s+\w+)\s+down\b"
+    r"|\b(?:so\s+(?:that\s+)?)?(?:it's|it\s+is|it\s+becomes|it\s+ends\s+up|all\s+that's\s+left\s+is)\s+(?:just|only)\b")
+# "but keep everything else", "其余保留": what is said is cut and the rest stays (a remove, whatever "keep" says).
+_KEEP_REST: Final = re.compile(
+    r"\b(?:keep|leave|preserve)\s+(?:everything|all|anything)\s+else\b(?:\s+(?:as\s+is|intact|alone))?"
+    r"|\b(?:keep|leave|preserve)\s+(?:the\s+)?rest(?:\s+of\s+(?:it|the\s+(?:video|clip|footage|recording)))?\b(?!\s+of\b)(?:\s+(?:as\s+is|intact|alone))?"
+    r"|\bleave\s+(?:everything|all)\s+(?:else\s+)?(?:as\s+is|alone|intact)\b"
+    r"|(?:其[余他]|别的|剩下的?)(?:的|部分)?\s*(?:都|全部)?\s*(?:保留|留着|不变|不动)|保留其[余他](?:部分)?")
 _REMOVE_VERB: Final = re.compile(
     r"\b(?:cut|remove|delete|drop|trim|chop|skip|erase|strip|snip|shave|lose|ditch)\b|\btake\s+(?:out|off)\b"
     r"|\bget\s+rid\s+of\b|去掉|去除|剪掉|删除|删掉|砍掉|裁掉|切掉|不要|跳过|减掉|剪去|删去")
@@ -112,6 +120,20 @@ def _range_op(hit: _Range, verb: str, facts: MediaFacts) -> Op | None:
     return make_op(name, start_ms=hit.start_ms, end_ms=hit.end_ms)
 
 
+def _keep_rest(s: str, clause: Span, hits: list[_Range]) -> Span | None:
+    """Where "keep the rest" / "其余保留" is said about a range: in its clause, or in the next clause when that one
+    names no range of its own ("cut 0:02 to 0:04, keep the rest")."""
+    if m := _KEEP_REST.search(s, *clause):
+        return m.span()
+    following = _next_clause(s, clause[1])
+    while following and not s[slice(*following)].strip():
+        following = _next_clause(s, following[1])
+    if following and not any(following[0] <= h.span[0] < following[1] for h in hits):
+        if m := _KEEP_REST.search(s, *following):
+            return m.span()
+    return None
+
+
 def _find_ranges(s: str, ctx: _Context) -> _Result:
     found: list[_Found | _Declined] = []
     spans: list[Span] = []
@@ -120,7 +142,10 @@ def _find_ranges(s: str, ctx: _Context) -> _Result:
     for hit in hits:
         start, end = _clause(s, hit.span[0])
         clause = _blank(s, [hit.span])[start:end]
-        if _KEEP_VERB.search(clause) or (hit.kind == "span" and _TRIM_WORD.search(clause)):
+        if rest := _keep_rest(s, (start, end), hits):
+            spans.append(rest)
+            verb = "remove"
+        elif _KEEP_VERB.search(clause) or (hit.kind == "span" and _TRIM_WORD.search(clause)):
             verb = "keep"
         elif _REMOVE_VERB.search(clause):
             verb = "remove"

@@ -29,8 +29,17 @@ _CONTINUES: Final = re.compile(
     rf"|{_COLOUR_NAME}\s*(?:$|[,;.])|(?:top|bottom|centered|center|centre|middle)\s*(?:$|[,;.]))")
 
 _TEXT_NOUN: Final = re.compile(r"\b(?:titles?|captions?|subtitles?|texts?|headings?|headlines?|labels?|words|overlays?"
-                               r"|banners?|lower\s+third)\b|标题|字幕|文字|文本|文案|标语|大字|(?:1\s*)?行\s*字|(?:1\s*)?句话|内容")
+                               r"|banners?|lower\s+third)\b|标题|字幕|文字|文本|文案|标语|大字|(?:1\s*)?行\s*字|(?:1\s*)?句话|内容"
+                               r"|(?:1\s*行|行)[^,，;；\ue000-\ue0ff]{0,8}?的?\s*字(?=\s*(?:[:：]|[\ue000-\ue0ff]|$))")
+# A text timed from where the one before it ends: "'Step 2' after that", "then 'Bye' for the rest", "之后显示「再见」".
+_AFTER_PREVIOUS: Final = re.compile(r"\b(?:after\s+(?:that|it|this|the\s+first(?:\s+one)?)|afterwards?|from\s+then\s+on"
+                                    r"|for\s+the\s+rest(?:\s+of\s+(?:it|the\s+(?:video|clip)))?|after\s+which)\b"
+                                    r"|之后|随后|此后|后面(?:的时间)?|剩下的时间")
+# Between two texts of one list ("overlay 'A' for 2 seconds and 'B' after that"): only a connective.
+_LIST_JOIN: Final = re.compile(r"[\s,;，；、]*(?:(?:and|then|and\s+then|plus|followed\s+by)\b|然后|再|接着|和)?"
+                               r"[\s,;，；、]*")
 _TEXT_VERB: Final = re.compile(r"\b(?:write|type|put|display|show|overlay|saying|says|reads|titled)\b"
+                               r"|\badd\s+(?:the\s+(?:words?|line)\s*)?(?=[\ue000-\ue0ff]|$)"
                                r"|写上|写|打上|显示")
 _ROLE_CAPTION: Final = re.compile(r"\b(?:captions?|subtitles?|lower\s+third)\b|字幕")
 _POSITIONS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple((re.compile(p), name) for p, name in (
@@ -129,25 +138,33 @@ def _find_text(s: str, ctx: _Context) -> _Result:
     found: list[_Found | _Declined] = []
     spans: list[Span] = []
     marks = list(_PLACEHOLDER.finditer(s))
+    previous: tuple[int, dict[str, Any]] | None = None       # where the last text taken ends, and its args
     for k, mark in enumerate(marks):
         text = _quote(ctx, mark.group())
         start = _clause(s, mark.start())[0]
         if start > 0 and not s[start:mark.start()].strip(" :"):      # "add a title, 'Hi'": the clause before says it
             start = _clause(s, start - 1)[0]
-        start = max(marks[k - 1].end() if k else 0, start)
+        start = max(marks[k - 1].end() if k else 0, previous[0] if previous else 0, start)
         end = min(marks[k + 1].start() if k + 1 < len(marks) else len(s), _region_end(s, mark.end()))
         before, after = (start, mark.start()), (mark.end(), end)
+        # "overlay 'A' for 2 seconds and 'B' after that": a text listed after another one takes its verb
+        listed = previous is not None and bool(_LIST_JOIN.fullmatch(_blank(s, spans), previous[0], mark.start()))
         if _is_audio_name(text, ctx.facts) or not (
-                _search(_TEXT_NOUN, s, (before, after)) or _search(_TEXT_VERB, s, (before,))
+                listed or _search(_TEXT_NOUN, s, (before, after)) or _search(_TEXT_VERB, s, (before,))
                 or any(_search(p, s, (after,)) for p, _ in _POSITIONS)):
             continue
         args, used = _text_details(s, (after, before), ctx.facts)
+        if previous and previous[1].get("end_ms") and "start_ms" not in args and (
+                then := _search(_AFTER_PREVIOUS, s, (after, before))):
+            args["start_ms"] = previous[1]["end_ms"]
+            used.append(then.span())
         where = min([mark.start(), *(a for a, _ in used)])
         if (change := _search(_CHANGE, s, (before,))) and _search(_TEXT_NOUN, s, (before,)):
             found.append(_Found(where, make_op("remove_text")))     # "change the title to 'New'": old text out first
             used.append(change.span())
         found.append(_Found(where, make_op("add_text", text=text[:1000], **args)))
         spans += [mark.span(), *used]
+        previous = (max(b for _, b in [mark.span(), *used]), args)
     return [*found, *_texts_without_words(s, _blank(s, spans), ctx)], spans
 
 
