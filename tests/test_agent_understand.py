@@ -558,6 +558,12 @@ WIDER: list[tuple[str, MediaFacts, Expected]] = [
 
 # Requests recognised and not done: the ops that are done, and the words said back as not done.
 DECLINED: list[tuple[str, MediaFacts, list[str], list[str]]] = [
+    # speed is for the whole timeline: a part named with it is said back, never a trim nor the whole clip sped up
+    ("speed up the first 3 seconds", CLIP, [], ["speed up the first 3 seconds"]),
+    ("slow motion from 0:02 to 0:04, and make it square", CLIP, ["set_aspect"], ["slow motion from 0:02 to 0:04"]),
+    ("make the middle part faster", CLIP, [], ["make the middle part faster"]),
+    ("前3秒加速", CLIP, [], ["前3秒加速"]),
+    ("keep 2 to 5 and 2x speed", CLIP, ["speed"], ["keep 2 to 5"]),        # a factor after "and" ends a request
     ("upscale to 4K", CLIP, ["set_output"], ["upscale to 4k"]),
     ("export it in 8k", CLIP, ["set_output", "pointer"], ["8k"]),
     ("make it 2160p", CLIP, ["set_output"], ["2160p"]),
@@ -623,6 +629,7 @@ def test_declined_requests_are_said_back(sentence: str, facts: MediaFacts, names
     "fix the colours and the sound",
     "trim it 00:00:02 to 00:00:07 and mute it", "add a caption Recorded live at Red Rocks in white at the bottom",
     "加一行红色大字：限时优惠", "repeat the first 2 seconds three times", "make a slideshow a minute and a half long",
+    "speed it up a bit", "first 3 seconds, then speed it up 2x",
 ])
 def test_the_wider_wording_leaves_nothing_unmet(sentence: str) -> None:
     facts = THREE_IMAGES if "slideshow" in sentence else CLIP

@@ -43,7 +43,9 @@ Choices where the sentence says less than an op needs (the tools apply their own
 
 - "cut the start" / "trim the end" with no number: :data:`DEFAULT_TRIM_MS` (1 s).
 - "speed up" / "faster": x :data:`FASTER` (1.5); "slow down" / "slower": x :data:`SLOWER` (0.75);
-  "slow motion" / "慢动作": x :data:`SLOW_MOTION` (0.5). Factors outside 0.25 … 4 are clamped.
+  "slow motion" / "慢动作": x :data:`SLOW_MOTION` (0.5). Factors outside 0.25 … 4 are clamped. Speed is for the
+  whole timeline: a speed whose own clause names a part of it ("speed up the first 3 seconds", 中间部分加速) is
+  declined and said back, never read as a trim nor applied to everything.
 - Music fades: none unless asked; "fade in" / "fade out" with no length: :data:`FADE_IN_MS` (1 s) and
   :data:`FADE_OUT_MS` (2 s). Volume only when asked: "30%" → 0.3; "quieter" → :data:`QUIETER` (0.2),
   "louder" → :data:`LOUDER` (0.6). A fade or volume with "add"/"use"/"with music" is ``add_music``, without

@@ -16,10 +16,10 @@ from api.agent.understand.model import Span
 _BOUNDARY: Final = re.compile(r"[,;!?]|(?<!\d)\.|\.(?!\d)|\s(?:and\s+then|then|and|also|plus)\s(?!\s*\d)"
                               r"|然后|并且|接着|同时|再|还要|另外")
 # Where one request ends and the next begins (clause accounting): _BOUNDARY, and also "then 2x", "dragon and 2x"
-# (only a number on both sides of "and" is one range: "between 1 and 4").
+# (only a number on both sides of "and" is one range: "between 1 and 4"; not "5 and 2x", a factor is no range end).
 _REQUEST_END: Final = re.compile(
     r"[,;!?\n]|(?<!\d)\.|\.(?!\d)|\s(?:and\s+then|then|also|plus|as\s+well\s+as)\s"
-    r"|(?<![\d%])\sand\s(?!a\s+half\b)|\sand\s(?!\s*\d|a\s+half\b)|然后|并且|接着|同时|(?<![一两\d])再|还要|另外|以及|还有|之后再")
+    r"|(?<![\d%])\sand\s(?!a\s+half\b)|\sand\s(?!\s*\d|a\s+half\b)|\sand\s(?=\d+(?:\.\d+)?\s*(?:x|×|倍|%)(?!\w))|然后|并且|接着|同时|(?<![一两\d])再|还要|另外|以及|还有|之后再")
 
 
 def _blank(s: str, spans: Iterable[Span]) -> str:

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Final
 
 from api.agent.ops import make_op
-from api.agent.understand.clauses import _blank, _clause
+from api.agent.understand.clauses import _blank, _clause, _requests
 from api.agent.understand.defaults import FASTER, SLOW_MOTION, SLOWER
-from api.agent.understand.model import Span, _Context, _Declined, _Found, _Result
+from api.agent.understand.model import Span, Unmet, _Context, _Declined, _Found, _Result
+from api.agent.understand.sentence import _as_said
 
 _NOT_A_SHAPE: Final = r"(?!\s+(?:images?|photos?|pictures?|pics?|shots?|paintings?|photographs?|of|scenes?|views?)\b)"
 _SHAPE_NOUN: Final = r"(?=\s+(?:video|mode|format|orientation|version|clip|gif|ratio|size|frame|layout))"
@@ -117,6 +118,22 @@ _SPEED_WORDS: Final[tuple[tuple[re.Pattern[str], float], ...]] = tuple((re.compi
 _COUNTED: Final = re.compile(r"\b(?:repeat|replay|loop)\b|重复|循环")     # "repeat it 3x": a count, not a speed
 
 
+# A part of the timeline named in a speed request's own clause ("speed up the first 3 seconds", "slow motion from
+# 0:02 to 0:04", "make the middle faster", 中间部分加速): speed applies to the whole timeline only, so such a request
+# is said back rather than done to everything, or read as a trim.
+_PART: Final = re.compile(
+    r"\b(?:middle|part|section|portion|segment|stretch)s?\b"
+    r"|\b(?:first|last|final|opening|closing)\s+(?:\d+(?:\.\d+)?\s*)?(?:s|secs?|seconds?|minutes?|mins?|half|third)\b"
+    r"|\bfrom\s+(?:\d|the\s+\d)|\bbetween\s+\d|\d\s*(?:s|secs?|seconds?)?\s*(?:-|to|until|through)\s*\d"
+    r"|中间|部分|一段|这段|那段|前\s*\d+(?:\.\d+)?\s*秒|后\s*\d+(?:\.\d+)?\s*秒|最后\s*\d|开头|结尾|第\s*\d+(?:\.\d+)?\s*秒")
+_JOINED: Final = re.compile(r"\s(?:and|then|also|plus)\s|然后|并且|再")
+_PART_SPEED: Final = (
+    "I can only change the speed of the whole video, not of one part of it, so I left the speed as it was. Say "
+    "\"speed it up\" for the whole video, or keep just that part first (\"keep 0:02 to 0:04\") and then change "
+    "its speed.",
+    "我只能调整整个视频的速度，不能只调其中一段，所以速度没有改。可以说“整体加速”，或者先只保留那一段（“保留第2秒到第4秒”）再调速度。")
+
+
 def _find_speed(s: str, ctx: _Context) -> _Result:
     spans: list[Span] = []
     choice: tuple[int, float] | None = None
@@ -133,5 +150,11 @@ def _find_speed(s: str, ctx: _Context) -> _Result:
             choice = choice or (m.start(), value)
     if choice is None:
         return [], []
+    # speed is for the whole timeline: a part named with it is said back (see _PART), never a trim nor everything
+    start, end = next(((a, b) for a, b in _requests(s) if a <= choice[0] < b), _clause(s, choice[0]))
+    joined = [m.end() for m in _JOINED.finditer(s, start, choice[0])]      # "keep 2 to 5 and 2x speed": two asks
+    start = joined[-1] if joined else start
+    if _PART.search(s, start, end):
+        return [_Declined(choice[0], Unmet(_as_said(s[start:end]), *_PART_SPEED))], [(start, end)]
     factor = round(min(4.0, max(0.25, choice[1])), 3)
     return [_Found(choice[0], make_op("speed", factor=factor))], spans
