@@ -23,11 +23,11 @@ from api.agent.tools_base import (
     base_track,
     subject,
 )
-from engine.model.canvas import MAX_LONG_SIDE, MAX_SHORT_SIDE, even
+from engine.model.canvas import even, fit_within_limits
+from engine.model.draft import MAX_BLUR_REGIONS as MAX_BLURS
+from engine.model.draft import STREAMING_LOUDNESS_LUFS as LOUDNESS_LUFS
+from engine.model.looks import MIN_CROP_PX
 
-MIN_CROP_PX: Final = 16          # the smallest picture a crop may leave (the smallest canvas)
-MAX_BLURS: Final = 8             # blurred regions per piece
-LOUDNESS_LUFS: Final = -14.0     # integrated loudness the streaming services play at
 Box = dict[str, float]
 PICTURE_WORDS: Final = Said("levels, contrast and saturation balanced from each clip's own statistics",
                             "根据每段素材自身的统计数据平衡色阶、对比度和饱和度")
@@ -152,9 +152,8 @@ def _cropped_size(ref: MediaRef | None, box: Any) -> tuple[int, int] | None:
     1080 on the short, even; None without a crop or when the picture's size is not known."""
     if not isinstance(box, dict) or ref is None or not ref.width or not ref.height:
         return None
-    w, h = ref.width * float(box.get("w", 1)), ref.height * float(box.get("h", 1))
-    shrink = min(1.0, MAX_LONG_SIDE / max(w, h), MAX_SHORT_SIDE / min(w, h))
-    return max(MIN_CROP_PX, even(w * shrink)), max(MIN_CROP_PX, even(h * shrink))
+    w, h = fit_within_limits(ref.width * float(box.get("w", 1)), ref.height * float(box.get("h", 1)))
+    return max(MIN_CROP_PX, even(w)), max(MIN_CROP_PX, even(h))
 
 
 def _where(box: Box) -> tuple[str, str]:

@@ -92,7 +92,8 @@ def rate_text(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
-def _fit_within_limits(width: float, height: float) -> tuple[float, float]:
+def fit_within_limits(width: float, height: float) -> tuple[float, float]:
+    """``width`` x ``height`` shrunk (never grown) to at most 1920 on the long side and 1080 on the short."""
     long_side, short_side = max(width, height), min(width, height)
     shrink = min(1.0, MAX_LONG_SIDE / long_side, MAX_SHORT_SIDE / short_side)
     return width * shrink, height * shrink
@@ -118,7 +119,7 @@ def design_size(draft: Draft, first_visual: MediaInfo | None) -> tuple[int, int]
         w, h = float(first_visual.width), float(first_visual.height)
     else:
         w, h = 1080.0, 1920.0
-    w, h = _fit_within_limits(w, h)
+    w, h = fit_within_limits(w, h)
     return even(w), even(h)
 
 
@@ -134,7 +135,7 @@ def resolve_canvas(draft: Draft, first_visual: MediaInfo | None) -> tuple[Canvas
         scale = ANIMATED_DEFAULT_WIDTH / dw
     else:
         scale = 1.0
-    ow, oh = _fit_within_limits(dw * scale, dh * scale)
+    ow, oh = fit_within_limits(dw * scale, dh * scale)
     ow, oh = even(max(16, ow)), even(max(16, oh))
     fps = frame_rate(out.fps or (min(m.fps, ANIMATED_DEFAULT_FPS) if animated else m.fps))
     canvas = Canvas(ow, oh, fps, rgb(m.bg), m.safe, ow / dw)

@@ -99,12 +99,15 @@ Position = Annotated[Literal[POSITIONS + tuple(POSITION_ALIASES)], _canonical(PO
 # ---------------------------------------------------------------- metadata and output
 
 
+STREAMING_LOUDNESS_LUFS: Final = -14.0   # the integrated loudness streaming services play at
+
+
 class Enhance(Model):
     """``m.enhance``: corrections measured from the media themselves before the render."""
 
     picture: bool = Field(True, description="each clip and still: levels, contrast and saturation stretched from "
                                             "its own statistics, within limits; good footage is left as it is")
-    loudness: float | None = Field(-14.0, ge=-40, le=-5,
+    loudness: float | None = Field(STREAMING_LOUDNESS_LUFS, ge=-40, le=-5,
                                    description="the whole mix normalised to this integrated loudness (LUFS, EBU "
                                                "R128, measured in a first pass); null: the sound is left as mixed")
 
