@@ -167,6 +167,21 @@ def test_an_encode_over_the_target_is_retried_lower_and_never_kept(do_render, ca
     assert not [p for p in tmp_path.iterdir() if "over" in p.name]
 
 
+def test_an_enhanced_draft_under_a_target_is_measured_once_and_graded_in_every_try(do_render, camera,
+                                                                                   monkeypatch) -> None:
+    """m.enhance with a size target: its first pass runs once (one clip sampled, one loudness scan), whatever
+    the tries, and the file that fits carries its corrections."""
+    monkeypatch.setattr(size_target, "CONTAINER_SHARE", -0.4)
+    draft = sized(camera, "mp4", 0.5)
+    draft["t"][0]["sg"][0]["d"] = 4000
+    draft["m"]["enhance"] = {"picture": True, "loudness": -14}
+    result = do_render(draft, "enhanced.mp4")
+    assert result.encoding is not None and len(result.encoding["attempts"]) == 2
+    assert result.passes == 2 + 2 and result.size_bytes <= 500_000
+    assert result.enhance is not None and result.enhance["loudness_out_target"] == -14
+    assert len(result.enhance["segments"]) == 1 and "LUFS" in result.enhance["summary"]
+
+
 def test_an_impossible_target_is_refused_before_anything_is_written(do_render, media, tmp_path) -> None:
     long = {"m": {"out": {"format": "mp4", "quality": "high", "max_mb": 0.01}},
             "t": [{"tt": 0, "sg": [{"src": str(media.green_png), "d": 300_000}]}]}

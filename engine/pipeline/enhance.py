@@ -100,12 +100,13 @@ def _clip_stats(tl: Timeline, v: Visual, raw: Path, run: Any) -> PictureStats:
     width, height = v.picture_size
     sw = even(min(SAMPLE_WIDTH, width))
     sh = even(max(2.0, sw * height / width))
+    times = sample_times(tl, v)
     try:
-        run(compiler.compile_picture_samples(v, sample_times(tl, v), sw, sh, raw))
+        run(compiler.compile_picture_samples(v, times, sw, sh, raw))
         data = raw.read_bytes()
     finally:
         raw.unlink(missing_ok=True)
-    return yuv444_stats(data, sw * len(sample_times(tl, v)), sh)
+    return yuv444_stats(data, sw * len(times), sh)
 
 
 def _still_stats(v: Visual) -> PictureStats:

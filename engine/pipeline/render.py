@@ -38,7 +38,7 @@ from engine.model.mediainfo import MediaInfo
 from engine.model.timeline import Timeline, build_timeline
 from engine.pipeline import size_target
 from engine.pipeline.assets import prepare_sources
-from engine.pipeline.enhance import measure_enhance
+from engine.pipeline.enhance import Enhanced, measure_enhance
 from engine.pipeline.gif_ladder import settings_report
 from engine.pipeline.gif_size import search_gif_size
 from engine.pipeline.output import Expected, staged_output, verify
@@ -187,7 +187,8 @@ def _encode_to_target(model: Draft, media: Mapping[str, MediaInfo], tl: Timeline
                       report: ProgressCallback, cancel: threading.Event | None,
                       ) -> tuple[Timeline, int, dict[str, Any], dict[str, Any] | None, Expected, list[str]]:
     """MP4, WebM or WebP under ``m.out.max_mb``: encode, weigh, and try again lower until it fits
-    (engine/pipeline/size_target.py chooses the settings). ``m.enhance`` is measured for each size tried.
+    (engine/pipeline/size_target.py chooses the settings). ``m.enhance`` is measured once, at the first size: what
+    it measures (the sources' pictures, the mix) is the same at every size.
 
     Returns (the timeline used, FFmpeg runs, the settings report, the enhance report, what the file must hold,
     warnings)."""
@@ -198,15 +199,17 @@ def _encode_to_target(model: Draft, media: Mapping[str, MediaInfo], tl: Timeline
     tried: list[size_target.Attempt] = []
     runs, now = 0, tl
     prepared: tuple[size_target.Rung, Timeline, Sources, list[str]] | None = None
-    enhance_report: dict[str, Any] | None = None
+    enhanced: Enhanced | None = None
     while attempt is not None:
         if prepared is None or prepared[0] != attempt.rung:      # a retry at the same size reuses its pictures
             now = size_target.timeline_at(model, media, tl, attempt.rung)
             made = size_target.Rung(now.canvas.width, now.canvas.height, now.canvas.fps)
             sources, warnings = prepare_sources(now, work, fonts, choice if decodes_video else None, cancel)
-            enhanced = measure_enhance(now, sources, work, config, cancel)
-            runs, enhance_report = runs + enhanced.passes, enhanced.report
-            prepared = (made, now, enhanced.sources, [*warnings, *enhanced.warnings])
+            if enhanced is None:
+                enhanced = measure_enhance(now, sources, work, config, cancel)
+                runs += enhanced.passes
+            sources = replace(sources, grades=enhanced.sources.grades, loudness=enhanced.sources.loudness)
+            prepared = (made, now, sources, [*warnings, *enhanced.warnings])
         made, now, sources, warnings = prepared
         attempt = replace(attempt, rung=made)
         temp.unlink(missing_ok=True)                          # FFmpeg runs without -y: the last try goes first
@@ -215,7 +218,7 @@ def _encode_to_target(model: Draft, media: Mapping[str, MediaInfo], tl: Timeline
         runs += passes
         tried.append(replace(attempt, size_bytes=temp.stat().st_size))
         attempt = (size_target.retry if video else size_target.retry_webp)(search, tried)
-    return now, runs, search.report(tried), enhance_report, want, warnings
+    return now, runs, search.report(tried), enhanced.report if enhanced else None, want, warnings
 
 
 def _share(report: ProgressCallback, k: int) -> ProgressCallback:
