@@ -774,11 +774,6 @@ def _refit(tracks: list[dict[str, Any]], old: int, length: int,
     return out, dropped
 
 
-def _by_kind(ws: Workspace, seg: dict[str, Any]) -> str | None:
-    ref = ws.by_src(str(seg.get("src", "")))
-    return ref.kind if ref else None
-
-
 def set_transition(draft: Draft, ws: Workspace, a: o.SetTransition) -> ToolResult:
     draft = subject(draft, ws)
     segments = base_track(draft).get("sg", [])
