@@ -629,7 +629,7 @@ def test_declined_requests_are_said_back(sentence: str, facts: MediaFacts, names
     "fix the colours and the sound",
     "trim it 00:00:02 to 00:00:07 and mute it", "add a caption Recorded live at Red Rocks in white at the bottom",
     "加一行红色大字：限时优惠", "repeat the first 2 seconds three times", "make a slideshow a minute and a half long",
-    "speed it up a bit", "first 3 seconds, then speed it up 2x",
+    "speed it up a bit", "first 3 seconds, then speed it up 2x", "play it backwards然后add background music",
 ])
 def test_the_wider_wording_leaves_nothing_unmet(sentence: str) -> None:
     facts = THREE_IMAGES if "slideshow" in sentence else CLIP

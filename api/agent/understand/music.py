@@ -18,7 +18,8 @@ _REMOVE_MUSIC: Final = re.compile(
     r"|(?:去掉|删除|删掉|去除|移除|不要|关掉|关闭|取消)\s*(?:背景)?\s*(?:音乐|bgm|配乐|歌曲?)")
 _ADD_MUSIC: Final = re.compile(
     r"\b(?:add|put|use|with|include|insert|play|want|need|set|give\s+it|throw|stick|slap|pop|lay|toss|bring)\b"
-    r"(?:\s+(?!(?:and|then|also|plus)\b)[^\s,;.!?]+){0,6}?\s+(?:music|bgm|songs?|soundtrack|tunes?"
+    r"(?:\s+(?!(?:and|then|also|plus)\b|然后|并且|接着|同时|还要|另外|以及)[^\s,;.!?]+){0,6}?\s+"
+    r"(?:music|bgm|songs?|soundtrack|tunes?"
     r"|(?:my|our|the\s+uploaded|uploaded)\s+(?:own\s+)?(?:tracks?|mp3s?|wavs?|audio\s+files?|recordings?))\b"
     r"|(?:加|添加|加上|加个|配上|放|用|使用|插入|配|换成|替换成)\s*(?:我的|自己的|这首|那首|(?:我|刚才?)?\s*上传\s*的(?:那首|这首)?)?"
     r"\s*(?:1\s*首|1\s*段|点|个|些|上)?"
