@@ -4,7 +4,7 @@ One pass (split → palettegen → paletteuse) decodes and composes the timeline
 second branch of the split must hold every frame until palettegen has seen the last one, so it
 is used only when that buffer fits ``EngineConfig.gif_buffer_mb``; longer or larger GIFs make
 the palette in a first pass and use it in a second, and memory stays flat. Per-scene palettes
-(``stats: scene``) never buffer: palettegen emits one palette per frame.
+(``palette: frame``) never buffer: palettegen emits one palette per frame.
 
 Defaults come from the benchmark (benchmarks/README.md): diff statistics, which spend the
 palette on what moves, bayer dithering, which is stable from frame to frame and so
@@ -20,7 +20,7 @@ import ffmpeg
 from engine.model.canvas import OutputSpec
 
 Stream = Any
-STATS_MODES: Final = {"full": "full", "diff": "diff", "scene": "single"}
+STATS_MODES: Final = {"full": "full", "diff": "diff"}
 BYTES_PER_BUFFERED_PIXEL: Final = 4    # frames wait in the split as packed RGB with alpha
 
 
@@ -29,11 +29,12 @@ def buffered_bytes(width: int, height: int, frames: int) -> int:
 
 
 def one_pass_fits(spec: OutputSpec, width: int, height: int, frames: int, budget_mb: int) -> bool:
-    return spec.stats == "scene" or buffered_bytes(width, height, frames) <= budget_mb * 1024 * 1024
+    return spec.palette == "frame" or buffered_bytes(width, height, frames) <= budget_mb * 1024 * 1024
 
 
 def palette(stream: Stream, spec: OutputSpec) -> Stream:
-    return stream.filter("palettegen", max_colors=spec.colors, stats_mode=STATS_MODES[spec.stats],
+    mode = "single" if spec.palette == "frame" else STATS_MODES[spec.stats]
+    return stream.filter("palettegen", max_colors=spec.colors, stats_mode=mode,
                          reserve_transparent=1)
 
 
@@ -41,7 +42,7 @@ def apply_palette(stream: Stream, pal: Stream, spec: OutputSpec) -> Stream:
     opts: dict[str, object] = {"dither": spec.dither, "diff_mode": "rectangle"}
     if spec.dither == "bayer":
         opts["bayer_scale"] = spec.bayer_scale
-    if spec.stats == "scene":
+    if spec.palette == "frame":
         opts["new"] = 1
     return ffmpeg.filter([stream, pal], "paletteuse", **opts)
 

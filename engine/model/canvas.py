@@ -56,7 +56,10 @@ class OutputSpec:
     colors: int
     dither: str
     bayer_scale: int
-    stats: str
+    stats: str                 # palettegen statistics: "full" or "diff"
+    palette: str = "scenes"    # "scenes", "clip" or "frame": how many palettes a GIF gets
+    loop_seam: str = "none"    # "none", "auto" or "crossfade"
+    loop_seam_ms: int = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,8 @@ def resolve_canvas(draft: Draft, first_visual: MediaInfo | None) -> tuple[Canvas
     spec = OutputSpec(
         format=out.format, quality=out.quality, audio=bool(out.audio) if out.format in ("mp4", "webm") else False,
         loop=out.loop, max_bytes=int(out.max_mb * 1_000_000) if out.max_mb else None, colors=out.colors,
-        dither=out.dither, bayer_scale=out.bayer_scale, stats=out.stats,
+        dither=out.dither, bayer_scale=out.bayer_scale, stats="diff" if out.stats == "scene" else out.stats,
+        palette="frame" if out.stats == "scene" else out.palette, loop_seam=out.loop_seam,
+        loop_seam_ms=out.loop_seam_ms,
     )
     return canvas, spec

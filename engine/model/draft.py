@@ -134,8 +134,23 @@ class Output(Model):
     dither: Literal["bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "heckbert", "none"] = "bayer"
     bayer_scale: int = Field(5, ge=0, le=5)
     stats: Literal["full", "diff", "scene"] = Field(
-        "diff", description="GIF palette statistics: whole clip, moving parts only, or a new palette for every "
-                            "frame (per scene: for clips that cut between very different shots)")
+        "diff", description="GIF palette statistics: every pixel, or only what moves; \"scene\" (older name) "
+                            "means palette \"frame\"")
+    palette: Literal["scenes", "clip", "frame"] = Field(
+        "scenes", description="GIF palettes: one for each scene (the draft's cuts and transitions, and the cuts "
+                              "seen in the pictures of a long clip), one for the whole clip, or one for every frame")
+    loop_seam: Literal["none", "auto", "crossfade"] = Field(
+        "none", description="GIF only: where the loop joins its end to its start. auto: end at the frame, in the "
+                            "last 15 %, that best matches the first; crossfade: blend the last loop_seam_ms into "
+                            "the start; none: the timeline as it is")
+    loop_seam_ms: int = Field(400, ge=40, le=3000, description="loop_seam crossfade: how long the blend lasts")
+
+    @model_validator(mode="after")
+    def _seam_needs_gif(self) -> Output:
+        if self.loop_seam != "none" and self.format != "gif":
+            raise PydanticCustomError("loop_seam_format", "loop_seam {seam} is for GIF output, not {fmt}",
+                                      {"seam": self.loop_seam, "fmt": self.format})
+        return self
 
 
 class Meta(Model):
