@@ -116,7 +116,8 @@ def cmd_gif(args: argparse.Namespace) -> int:
     out: dict[str, Any] = {"format": _format_for(args.output, args.format or "gif"), "loop": args.loop}
     for key, value in (("fps", args.fps), ("width", args.width), ("max_mb", args.max_size), ("colors", args.colors),
                        ("dither", args.dither), ("stats", args.stats), ("palette", args.palette),
-                       ("loop_seam", args.loop_seam), ("loop_seam_ms", args.loop_seam_ms)):
+                       ("loop_seam", args.loop_seam), ("loop_seam_ms", args.loop_seam_ms),
+                       ("stabilize", args.stabilize)):
         if value is not None:
             out[key] = value
     draft = {"t": [{"tt": 0, "sg": [segment]}], "m": {"out": out, "fps": 60}}
@@ -190,12 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--colors", type=int)
     p.add_argument("--dither", choices=("bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "heckbert", "none"))
     p.add_argument("--stats", choices=("full", "diff", "scene"),
-                   help="palette statistics: every pixel, or what moves (default); scene: older name of --palette frame")
+                   help="palette statistics: every pixel, or what moves (default); scene: older --palette frame")
     p.add_argument("--palette", choices=("scenes", "clip", "frame"),
                    help="a palette for each scene (default), one for the whole clip, or one for every frame")
     p.add_argument("--loop-seam", choices=("none", "auto", "crossfade"),
                    help="auto: end where the clip best matches its start; crossfade: blend the end into the start")
     p.add_argument("--loop-seam-ms", type=int, metavar="MS", help="crossfade length (default 400)")
+    p.add_argument("--stabilize", type=int, metavar="LEVELS",
+                   help="hold pixels that changed at most this much (of 255) since the last frame (default 2; 0 off)")
     p.add_argument("--loop", type=int, default=0, help="0 forever (default), -1 once, N repeats")
     p.add_argument("--start", type=float, default=0.0, help="seconds into the input")
     p.add_argument("--duration", type=float, help="seconds to take (default: to the end)")

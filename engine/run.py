@@ -40,11 +40,12 @@ class FFmpegCommand:
     filter_graph: str | None = None     # the -filter_complex text, written to a file at run time
     duration_s: float | None = None     # length of the output, for progress
 
-    def argv(self, ffmpeg: str, graph_file: Path | None = None) -> list[str]:
+    def argv(self, ffmpeg: str, graph_file: Path | None = None, progress: bool = True) -> list[str]:
         graph: list[str] = []
         if self.filter_graph is not None:
             graph = ["-/filter_complex", str(graph_file)] if graph_file else ["-filter_complex", self.filter_graph]
-        return [ffmpeg, *GLOBAL_ARGS, *self.input_args, *graph, *self.output_args]
+        options = GLOBAL_ARGS if progress else GLOBAL_ARGS[:-2]
+        return [ffmpeg, *options, *self.input_args, *graph, *self.output_args]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,95 @@ def run_ffmpeg(
         proc.stderr.close()
         if graph_file is not None:
             graph_file.unlink(missing_ok=True)
+
+
+class PipedFFmpeg:
+    """FFmpeg reading raw frames from us (``stdin``) or writing them to us (``stdout``), or both; used as a
+    context manager, which leaves the whole process group gone however the block ends.
+
+    Reads and writes block, so a watchdog thread enforces the time limit and the cancel flag: it kills
+    the process, the pipe ends, and :meth:`finish` (or the next read) raises RenderTimeout or
+    RenderCancelled rather than a broken pipe."""
+
+    def __init__(self, command: FFmpegCommand, *, ffmpeg: str, work_dir: Path, reads: bool, writes: bool,
+                 timeout_s: float | None = None, cancel: threading.Event | None = None) -> None:
+        self._graph_file = None
+        if command.filter_graph is not None:
+            self._graph_file = work_dir / f"graph-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}.txt"
+            self._graph_file.write_text(command.filter_graph, encoding="utf-8")
+        self.argv = command.argv(ffmpeg, self._graph_file, progress=False)
+        self._started = time.monotonic()
+        self._timeout_s, self._cancel = timeout_s, cancel
+        self._stopped: Exception | None = None
+        try:
+            self._proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE if reads else subprocess.DEVNULL,
+                                          stdout=subprocess.PIPE if writes else subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_ffmpeg_child)
+        except OSError as exc:
+            self._drop_graph()
+            raise FFmpegFailed(self.argv, -1, f"could not start ffmpeg: {exc}") from exc
+        assert self._proc.stderr is not None
+        self.stdin, self.stdout = self._proc.stdin, self._proc.stdout
+        self._stderr = _Tail(self._proc.stderr, STDERR_TAIL_BYTES)
+        self._watchdog = threading.Thread(target=self._watch, daemon=True)
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        while self._proc.poll() is None:
+            if self._cancel is not None and self._cancel.wait(0.1):
+                self._stopped = RenderCancelled()
+            elif self._cancel is None:
+                time.sleep(0.1)
+            if self._stopped is None and self._timeout_s is not None and \
+                    time.monotonic() - self._started > self._timeout_s:
+                self._stopped = RenderTimeout(self._timeout_s)
+            if self._stopped is not None:
+                _kill_group(self._proc)
+                return
+
+    def check(self) -> None:
+        """Raise what stopped it, if the watchdog did."""
+        if self._stopped is not None:
+            raise self._stopped
+
+    def finish(self) -> RunResult:
+        """Close our end of its input, wait for it to exit, and raise if it failed or was stopped."""
+        if self.stdin is not None and not self.stdin.closed:
+            try:
+                self.stdin.close()
+            except BrokenPipeError:
+                pass
+        self._proc.wait()
+        self._watchdog.join(1.0)
+        self.check()
+        tail = self._stderr.text()
+        if self._proc.returncode != 0:
+            raise FFmpegFailed(self.argv, self._proc.returncode, tail)
+        return RunResult(time.monotonic() - self._started, tail)
+
+    def failure(self) -> Exception:
+        """Why a write or read on its pipe failed: what stopped it, or FFmpeg's own error."""
+        if self._stopped is not None:
+            return self._stopped
+        self._proc.wait()
+        return FFmpegFailed(self.argv, self._proc.returncode, self._stderr.text())
+
+    def _drop_graph(self) -> None:
+        if self._graph_file is not None:
+            self._graph_file.unlink(missing_ok=True)
+
+    def __enter__(self) -> PipedFFmpeg:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        _kill_group(self._proc)
+        for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                try:
+                    stream.close()
+                except BrokenPipeError:
+                    pass
+        self._drop_graph()
 
 
 def run_ffmpeg_args(args: Sequence[str], *, ffmpeg: str, work_dir: Path, timeout_s: float | None = 60) -> RunResult:

@@ -208,3 +208,44 @@ def compile_gif_palette(source: Path, width: int, height: int, fps: str, spec: O
                         duration_s: float) -> FFmpegCommand:
     """The palette of one size-search setting, for a two-pass attempt."""
     return _command([gif.palette(_resampled(source, width, height, fps), spec)], _ONE_PICTURE, output, duration_s)
+
+
+RAW_OUT = ("-an", "-f", "rawvideo", "-pix_fmt", gif.RAW_PIXELS, "pipe:1")
+SPOOL = ("-c:v", "ffv1", "-level", "3", "-slices", "4", "-an", "-f", "matroska")   # lossless RGB, for a long scene
+
+
+def compile_raw_frames(tl: Timeline, sources: Sources) -> FFmpegCommand:
+    """The composed picture, every frame, as packed RGB on standard output: what the GIF scene router reads."""
+    video = picture(Build(tl.canvas, sources), tl).filter("format", gif.RAW_PIXELS)
+    return _command([video], RAW_OUT[:-1], Path(RAW_OUT[-1]), tl.duration_s)
+
+
+def compile_raw_resampled(source: Path, width: int, height: int, fps: str, duration_s: float) -> FFmpegCommand:
+    """A lossless intermediate (the size search's, a chunked GIF's joined parts) resampled, as packed RGB."""
+    video = _resampled(source, width, height, fps).filter("format", gif.RAW_PIXELS)
+    return _command([video], RAW_OUT[:-1], Path(RAW_OUT[-1]), duration_s)
+
+
+def compile_scene_gif(width: int, height: int, fps: str, spec: OutputSpec, out_args: Sequence[str],
+                      output: Path) -> FFmpegCommand:
+    """One scene's GIF from raw frames on standard input, its palette made from them in the same pass."""
+    return _command([gif.one_pass(gif.raw_frames(width, height, fps), spec)], out_args, output, 0.0)
+
+
+def compile_scene_palette_and_spool(width: int, height: int, fps: str, spec: OutputSpec, palette_png: Path,
+                                    spool: Path) -> FFmpegCommand:
+    """A scene too long to buffer: its palette, and its frames kept losslessly for :func:`compile_spooled_gif`."""
+    options = ":".join(f"{k}={v}" for k, v in gif.palette_options(spec).items())
+    raw = ("-f", "rawvideo", "-pix_fmt", gif.RAW_PIXELS, "-s", f"{width}x{height}", "-r", fps, "-i", "pipe:0")
+    return FFmpegCommand(
+        input_args=raw,
+        output_args=("-map", "[p]", *_ONE_PICTURE, str(palette_png), "-map", "[s]", *SPOOL, str(spool)),
+        filter_graph=f"[0:v]split[a][s];[a]palettegen={options}[p]",
+    )
+
+
+def compile_spooled_gif(spool: Path, palette_png: Path, spec: OutputSpec, out_args: Sequence[str],
+                        output: Path) -> FFmpegCommand:
+    """A long scene's GIF: its spooled frames through the palette made from them."""
+    video = ffmpeg.input(str(spool), f="matroska", protocol_whitelist="file").video
+    return _command([gif.apply_palette(video, _palette_file(palette_png), spec)], out_args, output, 0.0)

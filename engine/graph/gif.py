@@ -32,10 +32,13 @@ def one_pass_fits(spec: OutputSpec, width: int, height: int, frames: int, budget
     return spec.palette == "frame" or buffered_bytes(width, height, frames) <= budget_mb * 1024 * 1024
 
 
-def palette(stream: Stream, spec: OutputSpec) -> Stream:
+def palette_options(spec: OutputSpec) -> dict[str, object]:
     mode = "single" if spec.palette == "frame" else STATS_MODES[spec.stats]
-    return stream.filter("palettegen", max_colors=spec.colors, stats_mode=mode,
-                         reserve_transparent=1)
+    return {"max_colors": spec.colors, "stats_mode": mode, "reserve_transparent": 1}
+
+
+def palette(stream: Stream, spec: OutputSpec) -> Stream:
+    return stream.filter("palettegen", **palette_options(spec))
 
 
 def apply_palette(stream: Stream, pal: Stream, spec: OutputSpec) -> Stream:
@@ -50,3 +53,12 @@ def apply_palette(stream: Stream, pal: Stream, spec: OutputSpec) -> Stream:
 def one_pass(stream: Stream, spec: OutputSpec) -> Stream:
     split = stream.filter_multi_output("split")
     return apply_palette(split[0], palette(split[1], spec), spec)
+
+
+def raw_frames(width: int, height: int, fps: str) -> Stream:
+    """The frames a scene encoder reads from its standard input: packed RGB, as the scene router writes them."""
+    return ffmpeg.input("pipe:0", f="rawvideo", pix_fmt=RAW_PIXELS, s=f"{width}x{height}", r=fps).video
+
+
+RAW_PIXELS: Final = "rgb24"
+RAW_BYTES_PER_PIXEL: Final = 3

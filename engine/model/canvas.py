@@ -60,6 +60,7 @@ class OutputSpec:
     palette: str = "scenes"    # "scenes", "clip" or "frame": how many palettes a GIF gets
     loop_seam: str = "none"    # "none", "auto" or "crossfade"
     loop_seam_ms: int = 400
+    stabilize: int = 0         # levels a pixel may change and still be held (GIF scene router)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,6 @@ def resolve_canvas(draft: Draft, first_visual: MediaInfo | None) -> tuple[Canvas
         loop=out.loop, max_bytes=int(out.max_mb * 1_000_000) if out.max_mb else None, colors=out.colors,
         dither=out.dither, bayer_scale=out.bayer_scale, stats="diff" if out.stats == "scene" else out.stats,
         palette="frame" if out.stats == "scene" else out.palette, loop_seam=out.loop_seam,
-        loop_seam_ms=out.loop_seam_ms,
+        loop_seam_ms=out.loop_seam_ms, stabilize=out.stabilize,
     )
     return canvas, spec

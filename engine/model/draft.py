@@ -144,6 +144,9 @@ class Output(Model):
                             "last 15 %, that best matches the first; crossfade: blend the last loop_seam_ms into "
                             "the start; none: the timeline as it is")
     loop_seam_ms: int = Field(400, ge=40, le=3000, description="loop_seam crossfade: how long the blend lasts")
+    stabilize: int = Field(2, ge=0, le=16, description="GIF with palettes per scene: a pixel that changed by at most "
+                                                        "this many levels (of 255) since the last frame keeps its "
+                                                        "last value, so the file stores it as unchanged; 0: off")
 
     @model_validator(mode="after")
     def _seam_needs_gif(self) -> Output:

@@ -36,7 +36,7 @@ from engine.model.cost import Caps, check_cost
 from engine.model.draft import Draft, parse_draft
 from engine.model.mediainfo import MediaInfo
 from engine.model.timeline import Timeline, build_timeline
-from engine.pipeline import size_target
+from engine.pipeline import gif_scenes, size_target
 from engine.pipeline.assets import prepare_sources
 from engine.pipeline.enhance import Enhanced, measure_enhance
 from engine.pipeline.gif_ladder import settings_report
@@ -256,6 +256,13 @@ def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineC
         frames = round(tl.duration_s * chosen.fps)
         want = Expected(chosen.width, chosen.height, frames, chosen.fps, False, timed=False)
         return runs, chosen.report(spec), want
+    if spec.format == "gif" and gif_scenes.by_scene(spec):
+        source = gif_scenes.FrameSource(compiler.compile_raw_frames(tl, sources), tl.canvas.width, tl.canvas.height,
+                                        tl.canvas.fps, tl.length)
+        made = gif_scenes.encode_by_scene(source, gif_scenes.planned_scenes(tl), spec, config, work, temp,
+                                          lambda f: report(prepass + (1 - prepass) * f), cancel)
+        want = replace(_expected(tl), frames=made.frames)
+        return runs + made.passes, settings_report(tl, temp.stat().st_size) | made.report(), want
     if spec.format == "gif" and not one_pass_fits(spec, tl.canvas.width, tl.canvas.height, tl.length,
                                                       config.gif_buffer_mb):
         palette_png = work / "palette.png"
