@@ -220,9 +220,12 @@ def compile_raw_frames(tl: Timeline, sources: Sources) -> FFmpegCommand:
     return _command([video], RAW_OUT[:-1], Path(RAW_OUT[-1]), tl.duration_s)
 
 
-def compile_raw_resampled(source: Path, width: int, height: int, fps: str, duration_s: float) -> FFmpegCommand:
-    """A lossless intermediate (the size search's, a chunked GIF's joined parts) resampled, as packed RGB."""
-    video = _resampled(source, width, height, fps).filter("format", gif.RAW_PIXELS)
+def compile_raw_resampled(source: Path, width: int, height: int, fps: str, duration_s: float,
+                          frames: int) -> FFmpegCommand:
+    """A lossless intermediate (the size search's, a chunked GIF's joined parts) resampled, as packed RGB:
+    exactly ``frames`` of them (the rate filter may make one more at the end)."""
+    video = (_resampled(source, width, height, fps).filter("trim", end_frame=frames)
+             .filter("format", gif.RAW_PIXELS))
     return _command([video], RAW_OUT[:-1], Path(RAW_OUT[-1]), duration_s)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -32,9 +32,11 @@ from engine.graph.gif import one_pass_fits
 from engine.media.fonts import FontCatalog
 from engine.media.probe import DEFAULT_LIMITS, probe
 from engine.media.resolve import LocalResolver, Resolver
+from engine.model.canvas import OutputSpec
 from engine.model.cost import Caps, check_cost
 from engine.model.draft import Draft, parse_draft
 from engine.model.mediainfo import MediaInfo
+from engine.model.scenes import Scene
 from engine.model.timeline import Timeline, build_timeline
 from engine.pipeline import gif_scenes, size_target
 from engine.pipeline.assets import prepare_sources
@@ -251,18 +253,25 @@ def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineC
                                    lambda c, low, high: run_at(c, prepass * low, prepass * high), cancel)
     spec = tl.output
     args = output_args(spec, rate(tl.canvas), choice, config.x264_preset, cap, webp_quality)
+    def by_scene(source: gif_scenes.FrameSource, scenes: Sequence[Scene], spec: OutputSpec, output: Path,
+                 low: float, high: float) -> gif_scenes.SceneGif:
+        nonlocal runs
+        made = gif_scenes.encode_by_scene(source, scenes, spec, config, work, output,
+                                          lambda f: report(prepass + (1 - prepass) * (low + (high - low) * f)), cancel)
+        runs += made.passes
+        return made
+
     if spec.format == "gif" and spec.max_bytes is not None:
-        _passes, chosen = search_gif_size(tl, sources, config, temp, work, run, plan.gif_start)
-        frames = round(tl.duration_s * chosen.fps)
-        want = Expected(chosen.width, chosen.height, frames, chosen.fps, False, timed=False)
-        return runs, chosen.report(spec), want
+        _passes, chosen, scenes = search_gif_size(tl, sources, config, temp, work, run, by_scene, plan.gif_start)
+        frames = scenes.pop("frames", round(tl.duration_s * chosen.fps))
+        want = Expected(chosen.width, chosen.height, frames, chosen.fps, False, timed=False, exact=bool(scenes))
+        return runs, chosen.report(spec) | scenes, want
     if spec.format == "gif" and gif_scenes.by_scene(spec):
         source = gif_scenes.FrameSource(compiler.compile_raw_frames(tl, sources), tl.canvas.width, tl.canvas.height,
                                         tl.canvas.fps, tl.length)
-        made = gif_scenes.encode_by_scene(source, gif_scenes.planned_scenes(tl), spec, config, work, temp,
-                                          lambda f: report(prepass + (1 - prepass) * f), cancel)
+        made = by_scene(source, gif_scenes.planned_scenes(tl), spec, temp, 0.0, 1.0)
         want = replace(_expected(tl), frames=made.frames)
-        return runs + made.passes, settings_report(tl, temp.stat().st_size) | made.report(), want
+        return runs, settings_report(tl, temp.stat().st_size) | made.report(), want
     if spec.format == "gif" and not one_pass_fits(spec, tl.canvas.width, tl.canvas.height, tl.length,
                                                       config.gif_buffer_mb):
         palette_png = work / "palette.png"
