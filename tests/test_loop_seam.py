@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.errors import DraftError
+from engine.model.draft import parse_draft
 from engine.pipeline.loop_seam import (
     SEARCH_SHARE,
     LoopSeam,
@@ -213,3 +215,15 @@ def test_auto_finds_any_period_in_the_window(length: int, data: st.DataObject) -
     out, _ = run(seam, noise_loop(length, period, seed=length * 7 + period))
     report = seam.report()
     assert report["end"] == period and len(out) == period
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "webm", "webp"])
+def test_a_seam_on_another_format_is_refused_at_its_field(fmt: str) -> None:
+    draft = {"v": 1, "m": {"out": {"format": fmt, "loop_seam": "auto"}},
+             "t": [{"tt": 0, "sg": [{"src": "a.mp4", "st": 0, "d": 1000}]}]}
+    with pytest.raises(DraftError) as caught:
+        parse_draft(draft)
+    [issue] = caught.value.issues
+    assert (issue.path, issue.rule) == ("m.out.loop_seam", "loop_seam_format") and fmt in issue.message
+    gif = {**draft, "m": {"out": {"format": "gif", "loop_seam": "crossfade", "loop_seam_ms": 600}}}
+    assert parse_draft(gif).m.out.loop_seam == "crossfade"

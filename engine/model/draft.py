@@ -26,6 +26,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -145,12 +146,15 @@ class Output(Model):
                             "the start; none: the timeline as it is")
     loop_seam_ms: int = Field(400, ge=40, le=3000, description="loop_seam crossfade: how long the blend lasts")
 
-    @model_validator(mode="after")
-    def _seam_needs_gif(self) -> Output:
-        if self.loop_seam != "none" and self.format != "gif":
+    @field_validator("loop_seam")
+    @classmethod
+    def _seam_needs_gif(cls, seam: str, info: ValidationInfo) -> str:
+        """A field validator, so that the issue's path is m.out.loop_seam (format is checked before it)."""
+        fmt = info.data.get("format")
+        if seam != "none" and fmt is not None and fmt != "gif":
             raise PydanticCustomError("loop_seam_format", "loop_seam {seam} is for GIF output, not {fmt}",
-                                      {"seam": self.loop_seam, "fmt": self.format})
-        return self
+                                      {"seam": seam, "fmt": fmt})
+        return seam
 
 
 class Meta(Model):
