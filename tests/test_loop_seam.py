@@ -83,6 +83,16 @@ def test_auto_keeps_a_clip_that_already_loops() -> None:
     assert report["seam_before"] == report["seam_after"] == pytest.approx(report["typical_step"], abs=1.0)
 
 
+def test_auto_does_not_cut_a_still_shot_short_for_its_grain() -> None:
+    """A still picture with grain: every end matches about as well, so every frame is kept."""
+    rng = np.random.default_rng(5)
+    picture = rng.integers(40, 200, (HEIGHT, WIDTH, 3)).astype(np.int16)
+    frames = [np.clip(picture + rng.integers(-6, 7, picture.shape), 0, 255).astype(np.uint8) for _ in range(60)]
+    seam = LoopSeam("auto", 60, 10, 400)
+    out, _ = run(seam, frames)
+    assert seam.report()["end"] == 60 and len(out) == 60
+
+
 def test_auto_ties_go_to_the_later_end() -> None:
     """Frames 34, 36 and 38 all equal frame 0 (a flicker of period 2): the longest loop wins."""
     frames = [np.full((HEIGHT, WIDTH, 3), 10 * (t % 2), np.uint8) for t in range(40)]

@@ -8,7 +8,9 @@ before it cuts scenes and encodes. Pure numpy: no FFmpeg, no files.
   whose next frame, ``frame[e]``, is most like ``frame[0]``: then ``frame[e-1] -> frame[0]`` looks
   like an ordinary step. A clip that repeats with period P ends at ``e = P``, so no frame shows twice.
   All frames are kept unless such an end beats the seam as it is: frame 0 against the frame that
-  would follow the last, guessed by carrying the last step on. Later ends win ties.
+  would follow the last, guessed by carrying the motion of the last frames on. Matches within half a typical
+  step of the best are ties, and the longest loop among them wins: a clip that does not loop is
+  not cut short for a difference nobody would see.
 - ``crossfade``: the first n frames are blended into the last n, so the loop flows from the blended
   end into ``frame[n]``; the output is n frames shorter.
 
@@ -31,8 +33,10 @@ import numpy as np
 
 SEARCH_SHARE: Final = 0.15          # auto looks for its end in the last 15 % of the frames
 THUMB_WIDTH: Final = 64             # thumbnails for distances are about this wide
+SLOPE_FRAMES: Final = 4            # auto: the motion carried past the last frame is the mean over this many
 TYPICAL_PAIRS: Final = 16           # typical_step: the median step over this many pairs at the end
-MATCH_TOLERANCE: Final = 0.5        # auto: an earlier end must match better by more than this (0-255)
+MATCH_TOLERANCE: Final = 0.5        # auto: matches this close (0-255) are equally good ...
+NOTICEABLE_STEPS: Final = 0.5       # ... as are matches within half a typical step: the longer loop wins
 MODES: Final = ("none", "auto", "crossfade")
 
 
@@ -169,9 +173,13 @@ class LoopSeam:
             assert self._first is not None and self._out_first is not None and self._out_last is not None
             out["seam_before"] = round(distance(self._recent[-1], self._first), 2)
             out["seam_after"] = round(distance(self._out_last, self._out_first), 2)
-            steps = [distance(a, b) for a, b in zip(self._recent, list(self._recent)[1:], strict=False)]
-            out["typical_step"] = round(float(np.median(steps)), 2) if steps else 0.0
+            out["typical_step"] = round(self._typical_step(), 2)
         return out
+
+    def _typical_step(self) -> float:
+        """The median difference of neighbouring frames at the end of the input (0 for a single frame)."""
+        steps = [distance(a, b) for a, b in zip(self._recent, list(self._recent)[1:], strict=False)]
+        return float(np.median(steps)) if steps else 0.0
 
     def _emit(self, frames: list[np.ndarray], last_thumb: np.ndarray, first_thumb: np.ndarray | None = None) -> \
             list[np.ndarray]:
@@ -197,12 +205,11 @@ class LoopSeam:
         if count == 0 or first is None:
             self._end = 0
             return []
-        best_end, best = count, self._keep_all_cost(first)
         costs = {end: distance(self._window_thumbs[end - self.window_start], first)
                  for end in range(max(2, self.window_start), count)}
-        for end in sorted(costs, reverse=True):                             # later ends win ties
-            if costs[end] < best - MATCH_TOLERANCE:
-                best_end, best = end, costs[end]
+        costs[count] = self._keep_all_cost(first)
+        good_enough = min(costs.values()) + max(MATCH_TOLERANCE, NOTICEABLE_STEPS * self._typical_step())
+        best_end = max(end for end, cost in costs.items() if cost <= good_enough)   # the longest loop of the best
         self._end = best_end
         kept = [frame for frame in self._held[: max(0, best_end - self.window_start)] if frame is not None]
         last_thumb = self._window_thumbs[best_end - 1 - self.window_start] if kept else first
@@ -210,17 +217,21 @@ class LoopSeam:
         return self._emit(kept, last_thumb, first)
 
     def _keep_all_cost(self, first: np.ndarray) -> float:
-        """How far frame 0 is from the frame that would follow the last one, guessed by carrying on its step.
+        """How far frame 0 is from the frame that would follow the last, guessed by carrying on its motion.
 
         Ending at e is judged by d(frame[e], frame[0]); keeping every frame needs the same measure of a
         frame that does not exist. Comparing d(frame[-1], frame[0]) instead would tie with ending at
         length - 1, and would keep a clip whose last frame repeats the first (shown twice at the loop).
+        The motion is the mean step over the last SLOPE_FRAMES frames, so that grain is not doubled.
+        The guess is never taken below |d(frame[-1], frame[0]) - typical step|, which the true next
+        frame cannot beat if it is one ordinary step on (a jump of 0 where a step was due is a stall).
         """
         if len(self._recent) < 2:
             return 0.0
-        last, before = self._recent[-1], self._recent[-2]
-        guessed = np.clip(2 * last - before, 0, 255)
-        return distance(guessed, first)
+        span = min(SLOPE_FRAMES, len(self._recent) - 1)
+        last, earlier = self._recent[-1], self._recent[-1 - span]
+        guessed = distance(np.clip(last + (last - earlier) / span, 0, 255), first)
+        return max(guessed, abs(distance(last, first) - self._typical_step()))
 
     def _push_crossfade(self, index: int, frame: np.ndarray, thumb: np.ndarray) -> list[np.ndarray]:
         n = self.blend
