@@ -8,9 +8,9 @@ before it cuts scenes and encodes. Pure numpy: no FFmpeg, no files.
   whose next frame, ``frame[e]``, is most like ``frame[0]``: then ``frame[e-1] -> frame[0]`` looks
   like an ordinary step. A clip that repeats with period P ends at ``e = P``, so no frame shows twice.
   All frames are kept unless such an end beats the seam as it is: frame 0 against the frame that
-  would follow the last, guessed by carrying the motion of the last frames on. Matches within half a typical
-  step of the best are ties, and the longest loop among them wins: a clip that does not loop is
-  not cut short for a difference nobody would see.
+  would follow the last, guessed by carrying the motion of the last frames on. Matches within
+  half a typical step of the best are ties, and the longest loop among them wins: a clip that
+  does not loop is not cut short for a difference nobody would see.
 - ``crossfade``: the first n frames are blended into the last n, so the loop flows from the blended
   end into ``frame[n]``; the output is n frames shorter.
 
@@ -33,7 +33,7 @@ import numpy as np
 
 SEARCH_SHARE: Final = 0.15          # auto looks for its end in the last 15 % of the frames
 THUMB_WIDTH: Final = 64             # thumbnails for distances are about this wide
-SLOPE_FRAMES: Final = 4            # auto: the motion carried past the last frame is the mean over this many
+SLOPE_FRAMES: Final = 4             # auto: the motion carried past the last frame is the mean over this many
 TYPICAL_PAIRS: Final = 16           # typical_step: the median step over this many pairs at the end
 MATCH_TOLERANCE: Final = 0.5        # auto: matches this close (0-255) are equally good ...
 NOTICEABLE_STEPS: Final = 0.5       # ... as are matches within half a typical step: the longer loop wins
