@@ -46,6 +46,9 @@ def with_output(draft: Any, output: Any, skill: str | None, skill_resolutions: d
     for key in OUTPUT_KEYS:
         if output and output.get(key) is not None:
             out[key] = output[key]
+    if output and output.get("format") not in (None, "gif"):    # a loop seam is a GIF's: another format drops it
+        out.pop("loop_seam", None)
+        out.pop("loop_seam_ms", None)
     asked = output.get("max_mb") if output else None
     if asked is not None:
         out["max_mb"] = _tighter(out.get("max_mb"), asked)

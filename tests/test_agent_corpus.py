@@ -26,6 +26,7 @@ from PIL import Image, ImageColor
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 from engine.media.probe import inspect_output
+from engine.pipeline.loop_seam import SEARCH_SHARE
 from tests.agent_harness import Library, Session
 from tests.conftest import audio_samples, ffmpeg, rms, video_frames
 
@@ -42,12 +43,14 @@ CORPUS: list[tuple[list[str], list[str], str, dict[str, Any]]] = [
     # ---- the seeds' own "Try saying" lines
     (CLIP, [], "convert a 10-second highlight clip from a gameplay recording into a 720p MP4",
      {"format": "mp4", "duration": 6, "audio": True, "out": {"resolution": "720p"}}),
-    (CLIP, [], "convert this clip into a looping GIF with no sound", {"format": "gif", "duration": 6, "loop": 0}),
+    (CLIP, [], "convert this clip into a looping GIF with no sound",
+     {"format": "gif", "duration": 6, "loop": 0, "out": {"loop_seam": "auto"}}),
     (CLIP, [], "converting short video clips into shareable GIFs for social media creators",
      {"format": "gif", "duration": 6}),
     (CLIP, [], "convert a 10-second screen recording or short clip into a 720p MP4",
      {"format": "mp4", "out": {"resolution": "720p"}}),
-    (CLIP, [], "compress this video into a small looping GIF", {"format": "gif", "loop": 0, "out": {"width": 360}}),
+    (CLIP, [], "compress this video into a small looping GIF",
+     {"format": "gif", "loop": 0, "out": {"width": 360, "loop_seam": "auto"}}),
     (CLIP, [], "converting short video clips into compressed GIFs for sharing for marketers, developers, social "
                "media creators", {"format": "gif"}),
     (SHOP, [], "create five product photos and a logo file into a 1080p MP4",
@@ -63,17 +66,27 @@ CORPUS: list[tuple[list[str], list[str], str, dict[str, Any]]] = [
     (PHOTO, [], "converting static images into downloadable video files at no cost for social media creators",
      {"format": "mp4", "duration": 5}),
     # ---- GIF
-    (CLIP, [], "make it a gif", {"format": "gif", "duration": 6}),
+    (CLIP, [], "make it a gif", {"format": "gif", "duration": 6, "out": {"loop_seam": None}}),
     (CLIP, [], "turn this into a GIF at 10 fps, 320px wide", {"format": "gif", "out": {"fps": 10, "width": 320}}),
-    (CLIP, [], "gif pls, looping, no audio", {"format": "gif", "loop": 0}),
-    (CLIP, [], "convert to a gif that plays once", {"format": "gif", "loop": -1}),
+    (CLIP, [], "gif pls, looping, no audio", {"format": "gif", "loop": 0, "out": {"loop_seam": "auto"}}),
+    (CLIP, [], "convert to a gif that plays once", {"format": "gif", "loop": -1, "out": {"loop_seam": None}}),
     (CLIP, [], "make a gif under 2MB", {"format": "gif", "out": {"max_mb": 2}}),
     (CLIP, [], "i need a compressed gif, less than 1.5 mb", {"format": "gif", "out": {"max_mb": 1.5}}),
     (CLIP, [], "first 3 seconds as a gif", {"format": "gif", "duration": 3}),
     (CLIP, [], "make a gif of seconds 2 to 5", {"format": "gif", "duration": 3}),
-    (CLIP, [], "convert to giff, loopin", {"format": "gif", "loop": 0}),
+    (CLIP, [], "convert to giff, loopin", {"format": "gif", "loop": 0, "out": {"loop_seam": "auto"}}),
     (CLIP, [], "转成GIF，去掉声音，15帧", {"format": "gif", "out": {"fps": 15}}),
-    (CLIP, [], "做成循环的GIF动图", {"format": "gif", "loop": 0}),
+    (CLIP, [], "做成循环的GIF动图", {"format": "gif", "loop": 0, "out": {"loop_seam": "auto"}}),
+    # ---- loops without a seam: a loop asked for ends where the picture best matches the start
+    (CLIP, [], "make it a seamless looping gif", {"format": "gif", "loop": 0, "out": {"loop_seam": "auto"}}),
+    (CLIP, ["make it a gif"], "make it loop", {"format": "gif", "loop": 0, "out": {"loop_seam": "auto"}}),
+    (CLIP, ["convert this clip into a looping GIF"], "actually make it an mp4",
+     {"format": "mp4", "duration": 6, "out": {"loop_seam": None}}),
+    (CLIP, ["convert this clip into a looping GIF"], "make it play once",
+     {"format": "gif", "duration": 6, "loop": -1, "out": {"loop_seam": None}}),
+    (CLIP, [], "把这个视频转成无缝循环的GIF", {"format": "gif", "loop": 0, "out": {"loop_seam": "auto"}}),
+    (CLIP, [], "做成GIF，要无缝循环，10帧", {"format": "gif", "loop": 0, "out": {"loop_seam": "auto", "fps": 10}}),
+    (CLIP, [], "转成GIF动图", {"format": "gif", "duration": 6, "out": {"loop_seam": None}}),
     (CLIP, [], "把前3秒做成gif", {"format": "gif", "duration": 3}),
     (CLIP, [], "压缩成小于5MB的GIF", {"format": "gif", "out": {"max_mb": 5}}),
     (CLIP, [], "export as webm please", {"format": "webm", "audio": True}),
@@ -228,11 +241,12 @@ FRESH: list[tuple[list[str], list[str], str, dict[str, Any]]] = [
                "video. Please also remove the audio.", {"duration": 6, "audio": False}),
     # ---- GIF, boomerang, loop
     (CLIP, [], "Boomerang GIF out of the first 2 seconds", {"format": "gif", "duration": 4, "boomerang": True}),
-    (CLIP, [], "make a gif from the first three seconds that loops forever", {"format": "gif", "duration": 3,
-                                                                               "loop": 0}),
+    (CLIP, [], "make a gif from the first three seconds that loops forever",
+     {"format": "gif", "duration": 3, "loop": 0, "out": {"loop_seam": "auto"}}),
     (CLIP, [], "turn secs 1-4 into a looping gif with no sound, 12 fps",
-     {"format": "gif", "duration": 3, "loop": 0, "out": {"fps": 12}}),
-    (LONG, [], "gif of 0:10 to 0:13 pls, loop it", {"format": "gif", "duration": 3, "loop": 0}),
+     {"format": "gif", "duration": 3, "loop": 0, "out": {"fps": 12, "loop_seam": "auto"}}),
+    (LONG, [], "gif of 0:10 to 0:13 pls, loop it", {"format": "gif", "duration": 3, "loop": 0,
+                                                     "out": {"loop_seam": "auto"}}),
     (CLIP, [], "boomrang it", {"duration": 12, "boomerang": True}),
     (CLIP, [], "把前两秒做成来回播放的GIF", {"format": "gif", "duration": 4, "boomerang": True}),
     (CLIP, [], "做一个只播放一次的GIF", {"format": "gif", "loop": -1}),
@@ -433,7 +447,7 @@ def test_request(uploads: list[str], before: list[str], text: str, expect: dict[
     assert session.draft != draft_before, f"{text!r} changed nothing: {final.text}"
     check_draft(session, expect)
     result = session.render(tmp_path / "out", config=config, codecs=cpu_only)
-    check_file(result.path, expect)
+    check_file(result.path, expect, session.draft)
 
 
 def check_draft(session: Session, expect: dict[str, Any]) -> None:
@@ -483,12 +497,16 @@ def check_draft(session: Session, expect: dict[str, Any]) -> None:
             assert enhance.get("loudness") is not None, draft.get("m")
 
 
-def check_file(path: Path, expect: dict[str, Any]) -> None:
+def check_file(path: Path, expect: dict[str, Any], draft: dict[str, Any] | None = None) -> None:
+    """The rendered file's format, length, sound and shape. A GIF whose loop seam is auto may end up to
+    SEARCH_SHARE of its length early (where its picture best matches the start)."""
     info = inspect_output(path)
     if "format" in expect:
         assert path.suffix == f".{expect['format']}"
     if "duration" in expect:
-        assert abs(info.duration_s - expect["duration"]) <= 0.2, info
+        seam = ((draft or {}).get("m") or {}).get("out", {}).get("loop_seam")
+        early = expect["duration"] * SEARCH_SHARE if seam == "auto" else 0.0
+        assert -0.2 - early <= info.duration_s - expect["duration"] <= 0.2, info
     if "audio" in expect and path.suffix in (".mp4", ".webm"):
         assert info.has_audio == expect["audio"], info
     if "aspect" in expect:
@@ -563,11 +581,11 @@ def check_request(uploads: list[str], before: list[str], text: str, expect: dict
         size = result.path.stat().st_size
         assert size <= target_mb * 1_000_000, f"{size / 1e6:.2f} MB over the {target_mb} MB asked for ({fmt})"
         assert size >= target_mb * 1_000_000 * 0.2, f"{size / 1e6:.2f} MB: far smaller than needed"
-        check_file(result.path, expect)
+        check_file(result.path, expect, session.draft)
         check_claims(reply, session, result.path)
         return
     result = session.render(tmp_path / "out", config=config, codecs=cpu_only)
-    check_file(result.path, expect)
+    check_file(result.path, expect, session.draft)
     check_sound(result.path, expect)
     check_pixels(session, result.path, expect, tmp_path, config, cpu_only)
     check_claims(reply, session, result.path)

@@ -25,6 +25,7 @@ from api.agent.tools import (
     subject,
     timeline_ms,
 )
+from api.exports import with_output
 from engine.errors import DraftError
 from engine.model.draft import parse_draft
 from engine.model.mediainfo import AudioStream, MediaInfo, VideoStream
@@ -426,6 +427,64 @@ def test_small_without_a_number_still_lowers_the_quality() -> None:
     draft = {"v": 1, "m": {}, "t": [track(seg(CLIP, 0, 10_000))]}
     out = run("set_output", draft, ws(), small=True).draft["m"]["out"]
     assert out == {"quality": "medium", "resolution": "720p"}
+
+
+def test_a_gif_asked_to_loop_gets_a_seamless_loop() -> None:
+    draft = {"v": 1, "m": {}, "t": [track(seg(CLIP, 0, 10_000))]}
+    result = run("set_output", draft, ws(), format="gif", loop=True)
+    assert result.draft["m"]["out"] == {"format": "gif", "loop": 0, "loop_seam": "auto"}
+    assert "looping without a jump" in result.said.en and "无缝循环" in result.said.zh
+    engine_timeline(result.draft)                             # the engine takes it as it is
+    zh = run("set_output", draft, ws(), format="gif", loop=True).said.zh
+    assert "无缝循环播放" in zh and zh.count("循环") == 1
+
+
+def test_a_plain_gif_keeps_every_frame() -> None:
+    """A GIF loops forever anyway (loop 0); the seam only when a loop is asked for."""
+    draft = {"v": 1, "m": {}, "t": [track(seg(CLIP, 0, 10_000))]}
+    out = run("set_output", draft, ws(), format="gif").draft["m"]["out"]
+    assert out == {"format": "gif", "loop": 0}
+
+
+@pytest.mark.parametrize(("args", "left"), [
+    ({"format": "mp4"}, {"format": "mp4", "loop": 0}),                  # the seam is a GIF's
+    ({"loop": False}, {"format": "gif", "loop": -1}),                   # playing once: no loop to join
+    ({"loop_seam": "none"}, {"format": "gif", "loop": 0}),
+    ({"format": "webp", "loop": True}, {"format": "webp", "loop": 0}),  # WebP loops, without a seam
+    ({"fps": 12}, {"format": "gif", "loop": 0, "loop_seam": "auto", "fps": 12}),
+])
+def test_the_seam_goes_with_the_gif_and_its_loop(args: dict[str, Any], left: dict[str, Any]) -> None:
+    draft = {"v": 1, "m": {"out": {"format": "gif", "loop": 0, "loop_seam": "auto"}},
+             "t": [track(seg(CLIP, 0, 10_000))]}
+    result = run("set_output", draft, ws(), **args)
+    assert result.draft["m"]["out"] == left
+    engine_timeline(result.draft)
+
+
+def test_a_crossfade_seam_can_be_asked_for_by_name() -> None:
+    draft = {"v": 1, "m": {"out": {"format": "gif"}}, "t": [track(seg(CLIP, 0, 10_000))]}
+    result = run("set_output", draft, ws(), loop_seam="crossfade")
+    assert result.draft["m"]["out"]["loop_seam"] == "crossfade"
+    assert "the last 400 ms fade into the start" in result.said.en
+
+
+def test_a_looping_gif_the_chat_made_exports_in_another_format() -> None:
+    """The export's format lies over the draft's: a seam (GIF only) would have the draft refused, so it goes."""
+    draft = run("set_output", {"v": 1, "m": {}, "t": [track(seg(CLIP, 0, 10_000))]}, ws(), format="gif",
+                loop=True).draft
+    as_mp4 = with_output(draft, {"format": "mp4"}, None, {})
+    assert "loop_seam" not in as_mp4["m"]["out"] and draft["m"]["out"]["loop_seam"] == "auto"
+    engine_timeline(as_mp4)
+    assert with_output(draft, {"format": "gif"}, None, {})["m"]["out"]["loop_seam"] == "auto"
+    with pytest.raises(DraftError, match="loop_seam"):        # a draft that says both is still refused
+        parse_draft({**draft, "m": {"out": {"format": "webm", "loop_seam": "auto"}}})
+
+
+def test_a_promo_after_a_looping_gif_is_an_mp4_without_the_seam() -> None:
+    draft = {"v": 1, "m": {"out": {"format": "gif", "loop": 0, "loop_seam": "auto"}},
+             "t": [track(seg(CLIP, 0, 10_000))]}
+    out = run("promo", draft, ws(CLIP, PHOTO, SONG), seconds=10).draft["m"]["out"]
+    assert out["format"] == "mp4" and "loop_seam" not in out
 
 
 # ---------------------------------------------------------------- the subject and the starting draft

@@ -32,6 +32,8 @@ class SetOutput(_Args):
     width: int | None = Field(None, ge=16, le=1920)
     resolution: str | None = Field(None, pattern="^(360p|480p|540p|720p|1080p)$")
     loop: bool | None = None                   # GIF/WebP: loop forever (True) or play once (False)
+    loop_seam: str | None = Field(None, pattern="^(none|auto|crossfade)$")  # GIF: how the end joins the start;
+    #                                            None: "auto" when a loop is asked for (loop=True), else unchanged
     audio: bool | None = None                  # False: no sound track in the file
     max_mb: float | None = Field(None, gt=0, le=1000)  # the file stays under it, whatever the format and quality
     quality: str | None = Field(None, pattern="^(high|medium|low)$")

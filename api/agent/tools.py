@@ -112,10 +112,37 @@ def set_output(draft: Draft, ws: Workspace, a: o.SetOutput) -> ToolResult:
         zh.append(f"文件大小上限（导出的文件将小于 {a.max_mb:g} MB）")
     if fmt == "gif" and "loop" not in out:
         out["loop"] = 0
+    _set_seam(out, a, fmt, en, zh)
     if not en:
         en, zh = ["kept the output settings"], ["输出设置未变"]
     return ToolResult(draft, {"status": "success", "output": dict(out)},
                       Said("Set the output: " + ", ".join(en) + ".", "已设置：" + "，".join(zh) + "。"))
+
+
+def _set_seam(out: dict[str, Any], a: o.SetOutput, fmt: str, en: list[str], zh: list[str]) -> None:
+    """A GIF asked to loop ends where its picture best matches its start (loop_seam auto), so the loop does
+    not jump; a plain GIF keeps its frames. The seam is a GIF's only: another format, or playing once, drops it."""
+    seam = a.loop_seam or ("auto" if a.loop else None)
+    if fmt != "gif" or a.loop is False or seam == "none":
+        out.pop("loop_seam", None)
+        out.pop("loop_seam_ms", None)
+        return
+    if seam is None or out.get("loop_seam") == seam:
+        return
+    out["loop_seam"] = seam
+    if seam == "auto":
+        said = ("looping without a jump (it ends at the frame near the end that best matches the start)",
+                "无缝循环播放（在结尾附近与开头最接近的一帧处结束）")
+    else:
+        ms = out.get("loop_seam_ms", 400)
+        said = (f"looping without a jump (the last {ms} ms fade into the start)",
+                f"无缝循环播放（最后 {ms} 毫秒渐变到开头）")
+    for words, text in ((en, said[0]), (zh, said[1])):
+        plain = "looping" if words is en else "循环播放"
+        if plain in words:
+            words[words.index(plain)] = text
+        else:
+            words.append(text)
 
 
 # ---------------------------------------------------------------- cutting the timeline
@@ -810,7 +837,8 @@ def promo(draft: Draft, ws: Workspace, a: o.Promo) -> ToolResult:
     _transitions(segments, "fade", PROMO_TRANSITION_MS)
     meta = {k: v for k, v in (draft or {}).get("m", {}).items() if k not in ("width", "height")}
     meta.setdefault("aspect", _orientation(refs))
-    meta["out"] = {**meta.get("out", {}), "format": "mp4", "resolution": "1080p"}
+    kept = {k: v for k, v in meta.get("out", {}).items() if k not in ("loop_seam", "loop_seam_ms")}   # GIF only
+    meta["out"] = {**kept, "format": "mp4", "resolution": "1080p"}
     new: Draft = {"v": 1, "m": meta, "t": [{"tt": TRACK_VIDEO, "n": "Video", "sg": segments}]}
     zh = ws.language == "zh"
     title = a.title or ("精彩推荐" if zh else "Check this out")

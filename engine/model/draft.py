@@ -26,6 +26,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -148,12 +149,15 @@ class Output(Model):
                                                         "this many levels (of 255) since the last frame keeps its "
                                                         "last value, so the file stores it as unchanged; 0: off")
 
-    @model_validator(mode="after")
-    def _seam_needs_gif(self) -> Output:
-        if self.loop_seam != "none" and self.format != "gif":
+    @field_validator("loop_seam")
+    @classmethod
+    def _seam_needs_gif(cls, seam: str, info: ValidationInfo) -> str:
+        """A field validator, so that the issue's path is m.out.loop_seam (format is checked before it)."""
+        fmt = info.data.get("format")
+        if seam != "none" and fmt is not None and fmt != "gif":
             raise PydanticCustomError("loop_seam_format", "loop_seam {seam} is for GIF output, not {fmt}",
-                                      {"seam": self.loop_seam, "fmt": self.format})
-        return self
+                                      {"seam": seam, "fmt": fmt})
+        return seam
 
 
 class Meta(Model):
