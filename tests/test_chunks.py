@@ -621,22 +621,29 @@ def gif_color_tables(path: Path) -> tuple[bytes, int]:
     return table, local
 
 
-def test_chunked_gif_has_one_palette_and_the_single_renders_frames(run_kw, tmp_path: Path) -> None:
-    draft = {"m": {"width": W, "height": H, "out": {"format": "gif", "fps": 10, "width": 160}}, "t": [
-        {"tt": 0, "sg": [{"src": "pattern.mp4", "d": 3000}, {"src": "moving.mp4", "ss": 2000, "d": 4000},
-                         {"src": "photo.png", "d": 2000, "tr": {"in": "fade"}}]},
-        {"tt": 7, "sg": [{"txt": "GIF", "st": 1000, "d": 4000}]}]}
+@pytest.mark.parametrize("palette", ["clip", "scenes"])
+def test_chunked_gif_has_the_single_renders_palettes_and_frames(run_kw, tmp_path: Path, palette: str) -> None:
+    draft = {"m": {"width": W, "height": H, "out": {"format": "gif", "fps": 10, "width": 160, "palette": palette}},
+             "t": [{"tt": 0, "sg": [{"src": "pattern.mp4", "d": 3000}, {"src": "moving.mp4", "ss": 2000, "d": 4000},
+                                    {"src": "photo.png", "d": 2000, "tr": {"in": "fade"}}]},
+                   {"tt": 7, "sg": [{"txt": "GIF", "st": 1000, "d": 4000}]}]}
     single = render(draft, tmp_path / "single.gif", **run_kw)
     chunked = render_chunked(draft, tmp_path / "chunked.gif", chunk_s=3.0, **run_kw)
     assert "3 parts joined" in chunked.encoder_reason
     assert (chunked.frames, chunked.width, chunked.height) == (single.frames, 160, 90) == (90, 160, 90)
     assert chunked.gif is not None and chunked.gif["fps"] == 10 and chunked.gif["colors"] == 256
-    palette, local = gif_color_tables(chunked.path)
-    assert len(palette) == 3 * 256 and local == 0                        # one palette, the join's
-    assert gif_color_tables(single.path) == (palette, 0)                  # the same as a single render makes
+    palette_table, local = gif_color_tables(chunked.path)
+    assert len(palette_table) == 3 * 256
+    if palette == "clip":
+        assert local == 0                                                  # one palette, the join's
+    else:                                                                  # the draft's scenes, carried by the parts
+        assert single.gif is not None and chunked.gif["scenes"] == single.gif["scenes"]
+        assert [s["kind"] for s in chunked.gif["scenes"]][-2:] == ["blend", "shot"]   # the fade into the photo
+        assert local > 0
+    assert gif_color_tables(single.path) == (palette_table, local)        # the same as a single render makes
     small_buffer = dict(run_kw, config=replace(run_kw["config"], gif_buffer_mb=1))   # the palette in its own pass
     two_pass = render_chunked(draft, tmp_path / "two-pass.gif", chunk_s=3.0, **small_buffer)
-    assert two_pass.passes == chunked.passes + 1
+    assert two_pass.passes > chunked.passes
     for other in (chunked, two_pass):
         with Image.open(single.path) as a, Image.open(other.path) as b:
             assert a.n_frames == b.n_frames == 90

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,13 @@ from engine.config import EngineConfig
 from engine.encode.profiles import output_args
 from engine.errors import OutputMismatch, RenderError
 from engine.graph import compile as compiler
-from engine.graph.build import rate, secs
+from engine.graph.build import secs
 from engine.graph.gif import one_pass_fits
 from engine.media.probe import OutputInfo, inspect_output
-from engine.model.canvas import OutputSpec, resolve_canvas
+from engine.model.canvas import OutputSpec, rate_text, resolve_canvas
 from engine.model.draft import parse_draft
+from engine.model.scenes import Scene
+from engine.pipeline.gif_scenes import FrameSource, by_scene, encode_by_scene
 from engine.pipeline.output import Expected, staged_output
 from engine.pipeline.render import NATIVE_ENCODERS, RenderResult
 from engine.run import FFmpegCommand
@@ -119,6 +122,7 @@ def join_parts(draft: Mapping[str, Any], parts: Sequence[str | Path], sound: str
         listing.write_text("ffconcat version 1.0\n" + "".join(
             f"file {_quoted(p)}\nduration {secs(float(Fraction(t['to'] - t['from']) / canvas.fps))}\n"
             for p, t in zip(paths, tags, strict=True)), encoding="utf-8")
+        scene_report: dict[str, Any] = {}
         concat = ("-f", "concat", "-safe", "0", "-protocol_whitelist", "file", "-i", str(listing))
         if fmt == "mp4":
             sound_in = ("-f", "mov", "-protocol_whitelist", "file", "-i", str(sound)) if sound else ()
@@ -127,8 +131,10 @@ def join_parts(draft: Mapping[str, Any], parts: Sequence[str | Path], sound: str
             run_step(FFmpegCommand((*concat, *sound_in), args, None, duration_s), config, work, cancel, report, 0, 0.99)
             passes = 1
         else:
-            passes = _join_gif(concat, work, out.temp, first, spec, rate(canvas), total, duration_s, config, cancel,
-                               report)
+            scenes = [Scene.from_record(r) for r in tags[0].get("scenes") or ()] or [Scene(0, total, watch=True)]
+            passes, scene_report = _join_gif(concat, work, out.temp, first, spec, canvas.fps, total, duration_s,
+                                             scenes, config, cancel, report)
+            out.want = replace(want, frames=scene_report.pop("frames", total))
     assert out.info is not None
     info, out_path = out.info, out.path
     report(1.0)
@@ -146,25 +152,33 @@ def join_parts(draft: Mapping[str, Any], parts: Sequence[str | Path], sound: str
         gif=None if fmt != "gif" else {
             "fps": fps, "width": info.width, "height": info.height, "colors": spec.colors,
             "size_bytes": out_path.stat().st_size, "target_bytes": None, "loop": spec.loop, "dither": spec.dither,
-            "stats": spec.stats, "attempts": []},
+            "stats": spec.stats, "attempts": [], **scene_report},
     )
 
 
-def _join_gif(concat: Sequence[str], work: Path, temp: Path, first: OutputInfo, spec: OutputSpec, fps: str, total: int,
-              duration_s: float, config: EngineConfig, cancel: threading.Event | None, report: ProgressCallback) -> int:
-    """The lossless parts as one file, then one palette for all of it (in the same pass when it fits)."""
+def _join_gif(concat: Sequence[str], work: Path, temp: Path, first: OutputInfo, spec: OutputSpec, fps: Fraction,
+              total: int, duration_s: float, scenes: Sequence[Scene], config: EngineConfig,
+              cancel: threading.Event | None, report: ProgressCallback) -> tuple[int, dict[str, Any]]:
+    """The lossless parts as one file, then the palettes: a palette for each scene (the draft's, which the parts
+    carry, and those seen in the pictures), as render() makes them, or one for all of it.
+    Returns (FFmpeg runs, the scenes report with the ``frames`` written)."""
     joined = work / "joined.mkv"
     copy_args = ("-map", "0:v:0", "-c", "copy", "-map_metadata", "-1", "-f", "matroska", str(joined))
     run_step(FFmpegCommand(tuple(concat), copy_args, None, duration_s), config, work, cancel, report, 0.0, 0.2)
-    args = output_args(spec, fps, None, config.x264_preset)
-    width, height = first.width, first.height
+    width, height, text = first.width, first.height, rate_text(fps)
+    if by_scene(spec):
+        source = FrameSource(compiler.compile_raw_resampled(joined, width, height, text, duration_s, total),
+                             width, height, fps, total)
+        made = encode_by_scene(source, scenes, spec, config, work, temp, lambda f: report(0.2 + 0.79 * f), cancel)
+        return 1 + made.passes, made.report() | {"frames": made.frames}
+    args = output_args(spec, text, None, config.x264_preset)
     if one_pass_fits(spec, width, height, total, config.gif_buffer_mb):
-        run_step(compiler.compile_gif_attempt(joined, width, height, fps, spec, args, temp, duration_s),
+        run_step(compiler.compile_gif_attempt(joined, width, height, text, spec, args, temp, duration_s),
                  config, work, cancel, report, 0.2, 0.99)
-        return 2
+        return 2, {}
     palette_png = work / "palette.png"
-    run_step(compiler.compile_gif_palette(joined, width, height, fps, spec, palette_png, duration_s),
+    run_step(compiler.compile_gif_palette(joined, width, height, text, spec, palette_png, duration_s),
              config, work, cancel, report, 0.2, 0.5)
-    run_step(compiler.compile_gif_attempt(joined, width, height, fps, spec, args, temp, duration_s, palette_png),
+    run_step(compiler.compile_gif_attempt(joined, width, height, text, spec, args, temp, duration_s, palette_png),
              config, work, cancel, report, 0.5, 0.99)
-    return 3
+    return 3, {}

@@ -74,7 +74,8 @@ def render_part(part: Part, output: str | Path, *, config: EngineConfig, resolve
     decodes_video = any(not v.is_still for v in tl.visuals())
     tag = {"part": part.index, "from": part.start_frame, "to": part.end_frame, "encoder": codecs.encoder,
            "encoder_reason": codecs.encoder_reason, "decoder": codecs.decoder if decodes_video else "none",
-           "decoder_reason": codecs.decoder_reason if decodes_video else "no video sources (stills and text only)"}
+           "decoder_reason": codecs.decoder_reason if decodes_video else "no video sources (stills and text only)",
+           "scenes": [list(s) for s in part.scenes]}
     want = Expected(tl.canvas.width, tl.canvas.height, part.frames, float(tl.canvas.fps), audio=False, timed=True,
                     exact=True, video_codec=PART_CODEC[fmt])
     plan = plan_scratch(tl, config)

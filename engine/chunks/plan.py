@@ -56,6 +56,7 @@ from engine.model.canvas import Canvas, design_size
 from engine.model.draft import AudioTrack, Draft, VideoTrack, parse_draft
 from engine.model.mediainfo import MediaInfo
 from engine.model.pieces import Gap, base_pieces, source_seconds, speed_of
+from engine.model.scenes import planned_scenes
 from engine.model.timeline import Caption, Timeline, Visual, build_timeline
 
 CHUNKABLE: Final = ("mp4", "gif")                      # formats whose parts join without re-encoding
@@ -71,6 +72,7 @@ class Part:
     start_frame: int          # on the whole timeline, inclusive
     end_frame: int            # exclusive
     draft: dict[str, Any]
+    scenes: tuple[tuple[Any, ...], ...] = ()   # a GIF's: the whole timeline's scenes (Scene.to_record), for the join
 
     @property
     def frames(self) -> int:
@@ -78,12 +80,13 @@ class Part:
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "start_frame": self.start_frame, "end_frame": self.end_frame,
-                "draft": copy.deepcopy(self.draft)}
+                "draft": copy.deepcopy(self.draft), "scenes": [list(s) for s in self.scenes]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Part:
         draft = copy.deepcopy(dict(data["draft"]))
-        return cls(int(data["index"]), int(data["start_frame"]), int(data["end_frame"]), draft)
+        scenes = tuple(tuple(s) for s in data.get("scenes", ()))
+        return cls(int(data["index"]), int(data["start_frame"]), int(data["end_frame"]), draft, scenes)
 
 
 class _Unsplittable(Exception):
@@ -104,7 +107,11 @@ def plan_parts(draft: Mapping[str, Any], media: Mapping[str, MediaInfo], chunk_s
     if tl.output.format not in CHUNKABLE or tl.output.max_bytes is not None or tl.length <= chunk:
         return whole
     cuts = choose_cuts(cut_costs(tl), math.ceil(tl.length / chunk))
-    return (_split(draft, model, tl, media, cuts) if cuts else None) or whole
+    parts = (_split(draft, model, tl, media, cuts) if cuts else None) or whole
+    if tl.output.format == "gif":     # the join gives each scene its palette, and needs the draft's scenes for it
+        scenes = tuple(tuple(s.to_record()) for s in planned_scenes(tl))
+        parts = [replace(p, scenes=scenes) for p in parts]
+    return parts
 
 
 def split_at(draft: Mapping[str, Any], media: Mapping[str, MediaInfo], cuts: Sequence[int]) -> list[Part] | None:

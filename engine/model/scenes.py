@@ -42,6 +42,15 @@ class Scene:
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "kind": self.kind, "from": self.origin}
 
+    def to_record(self) -> list[Any]:
+        """Compact, for a chunked render's parts to carry to the join."""
+        return [self.start, self.end, self.kind, self.origin, self.watch]
+
+    @classmethod
+    def from_record(cls, record: Sequence[Any]) -> Scene:
+        start, end, kind, origin, watch = record
+        return cls(int(start), int(end), kind, origin, bool(watch))
+
 
 def min_scene_frames(fps: float) -> int:
     return max(2, round(MIN_SCENE_S * fps))
@@ -113,5 +122,6 @@ def split_at(scenes: Sequence[Scene], cuts: Iterable[tuple[int, Origin]]) -> lis
     return out
 
 
-def single(length: int) -> list[Scene]:
-    return [Scene(0, length, "shot", "draft", watch=True)]
+def planned_scenes(tl: Timeline) -> list[Scene]:
+    """The scenes the draft knows, for palettes per scene; one scene for the other palette modes."""
+    return draft_scenes(tl) if tl.output.palette == "scenes" else [Scene(0, tl.length)]

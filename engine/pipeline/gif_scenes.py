@@ -42,8 +42,7 @@ from engine.graph import compile as compiler
 from engine.graph.gif import RAW_BYTES_PER_PIXEL, buffered_bytes
 from engine.media.scene_cuts import SceneWatch, Start
 from engine.model.canvas import OutputSpec, rate_text
-from engine.model.scenes import Scene, draft_scenes
-from engine.model.timeline import Timeline
+from engine.model.scenes import Scene
 from engine.pipeline.loop_seam import LoopSeam, seam_frames
 from engine.run import FFmpegCommand, PipedFFmpeg, run_ffmpeg
 
@@ -296,11 +295,6 @@ def encode_by_scene(source: FrameSource, scenes: Sequence[Scene], spec: OutputSp
 def by_scene(spec: OutputSpec) -> bool:
     """Whether this GIF goes through the scene router: palettes per scene, or any loop seam."""
     return spec.palette == "scenes" or spec.loop_seam != "none"
-
-
-def planned_scenes(tl: Timeline) -> list[Scene]:
-    """The scenes the draft knows, for palettes per scene; one scene for the other palette modes."""
-    return draft_scenes(tl) if tl.output.palette == "scenes" else [Scene(0, tl.length)]
 
 
 def _shifted(scenes: Sequence[Scene], head: int) -> list[Scene]:

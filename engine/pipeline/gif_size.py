@@ -24,7 +24,7 @@ from engine.graph import compile as compiler
 from engine.graph.build import Sources
 from engine.graph.gif import one_pass_fits
 from engine.model.canvas import OutputSpec, even, frame_rate, rate_text
-from engine.model.scenes import Scene, rescaled
+from engine.model.scenes import Scene, planned_scenes, rescaled
 from engine.model.timeline import Timeline
 from engine.pipeline import gif_ladder, gif_scenes
 from engine.run import FFmpegCommand
@@ -52,7 +52,7 @@ def _try(point: gif_ladder.GifPoint, tl: Timeline, mezz: Path, out: Path, config
         source = gif_scenes.FrameSource(
             compiler.compile_raw_resampled(mezz, point.width, height, fps, tl.duration_s, frames),
             point.width, height, rate, frames)
-        scenes = rescaled(gif_scenes.planned_scenes(tl), float(rate / tl.canvas.fps), frames)
+        scenes = rescaled(planned_scenes(tl), float(rate / tl.canvas.fps), frames)
         made = by_scene(source, scenes, spec, out, low, high)
         return made.passes, made.report() | {"frames": made.frames}
     args = output_args(spec, fps, None, config.x264_preset)

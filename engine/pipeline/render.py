@@ -36,7 +36,7 @@ from engine.model.canvas import OutputSpec
 from engine.model.cost import Caps, check_cost
 from engine.model.draft import Draft, parse_draft
 from engine.model.mediainfo import MediaInfo
-from engine.model.scenes import Scene
+from engine.model.scenes import Scene, planned_scenes
 from engine.model.timeline import Timeline, build_timeline
 from engine.pipeline import gif_scenes, size_target
 from engine.pipeline.assets import prepare_sources
@@ -269,7 +269,7 @@ def _encode(tl: Timeline, sources: Sources, choice: CodecChoice, config: EngineC
     if spec.format == "gif" and gif_scenes.by_scene(spec):
         source = gif_scenes.FrameSource(compiler.compile_raw_frames(tl, sources), tl.canvas.width, tl.canvas.height,
                                         tl.canvas.fps, tl.length)
-        made = by_scene(source, gif_scenes.planned_scenes(tl), spec, temp, 0.0, 1.0)
+        made = by_scene(source, planned_scenes(tl), spec, temp, 0.0, 1.0)
         want = replace(_expected(tl), frames=made.frames)
         return runs, settings_report(tl, temp.stat().st_size) | made.report(), want
     if spec.format == "gif" and not one_pass_fits(spec, tl.canvas.width, tl.canvas.height, tl.length,
