@@ -101,6 +101,14 @@ def size_target(result: dict[str, Any]) -> dict[str, Any]:
             "encoding": {**chosen, "tries": len(tries) if isinstance(tries, list) else None}}
 
 
+def gif_palettes(result: dict[str, Any]) -> dict[str, Any]:
+    """``output.gif`` of a GIF made with palettes per scene or a loop seam: its scenes, how many palettes, and
+    the seam (where it ended, how far the last frame was from the first before and after); nothing otherwise."""
+    gif = result.get("gif") or {}
+    kept = {key: gif[key] for key in ("palettes", "scenes", "loop_seam") if gif.get(key) is not None}
+    return {"gif": kept} if kept else {}
+
+
 def job_body(base: str, signer: Signer, job: JobRow) -> dict[str, Any]:
     result = job.result or {}
     done = job.status == "completed"
@@ -108,7 +116,7 @@ def job_body(base: str, signer: Signer, job: JobRow) -> dict[str, Any]:
     error = job.error if job.status == "failed" else None
     output = {"url": url, "duration": result.get("duration_s"), "size": result.get("size_bytes"), "format": job.format,
               "width": result.get("width"), "height": result.get("height"), **size_target(result),
-              **({"enhance": result["enhance"]} if result.get("enhance") else {})}
+              **({"enhance": result["enhance"]} if result.get("enhance") else {}), **gif_palettes(result)}
     codecs = {key: result.get(key) for key in ("encoder", "encoder_reason", "decoder", "decoder_reason")}
     data = {"id": job.render_id, "render_id": job.render_id, "status": job.status, "progress": job.progress,
             "outputUrl": url, "output": {"url": url}, "createdAt": job.created_ms, "completedAt": job.completed_ms,
