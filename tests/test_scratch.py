@@ -215,7 +215,8 @@ def test_a_gif_size_search_starts_smaller_to_stay_under_the_budget(job, tmp_path
     tl = build_timeline(parse_draft(draft), probe_sources(parse_draft(draft), LocalResolver(media.dir)))
     full = plan_scratch(tl, EngineConfig(ffmpeg=FFMPEG))
     assert full.gif_start is not None and (full.gif_start.width, full.gif_start.fps) == (320, 30.0)
-    budget = (gif_search_bytes(tl, full.gif_start) - 1) / MB          # one byte short of the full size's search
+    # one byte short of the full size's search
+    budget = (gif_search_bytes(tl, full.gif_start, EngineConfig(ffmpeg=FFMPEG)) - 1) / MB
     plan = plan_scratch(tl, EngineConfig(ffmpeg=FFMPEG, scratch_budget_mb=budget))
     assert plan.gif_start is not None and plan.gif_start.width * plan.gif_start.fps < 320 * 30
     with Watched(tmp_path / "work") as watched:
@@ -239,3 +240,18 @@ def test_a_gif_size_search_of_a_still_keeps_a_small_intermediate(job, tmp_path: 
     ffv1 = 121 * 480 * 270 * 1.36                                    # 121 frames of noise at 1.36 bytes a pixel
     assert 0 < watched.peak < 0.1 * ffv1
 
+
+
+def test_a_gif_scene_too_long_for_memory_is_kept_on_disk_within_its_plan(job, tmp_path: Path, media: Media) -> None:
+    draft = {"m": {"out": {"format": "gif", "width": 320}},
+             "t": [{"tt": 0, "sg": [{"src": "pattern.mp4", "d": 6000, "loop": True}]}]}
+    model = parse_draft(draft)
+    tl = build_timeline(model, probe_sources(model, LocalResolver(media.dir)))
+    plan = plan_scratch(tl, EngineConfig(ffmpeg=FFMPEG, gif_buffer_mb=16))
+    assert [what for what, _size in plan.items] == ["m.out (the GIF's scenes)"]
+    (tmp_path / "work").mkdir()
+    with Watched(tmp_path / "work") as watched:
+        result = job(draft, "spooled.gif", config={"gif_buffer_mb": 16})
+    assert result.passes == 3                                      # compose, palette and spool, then the mapping
+    assert 0 < watched.peak <= plan.total_bytes
+    assert list((tmp_path / "work").iterdir()) == []

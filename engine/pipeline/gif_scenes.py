@@ -35,7 +35,7 @@ from typing import IO, Any, Final
 import numpy as np
 
 from engine.config import EngineConfig
-from engine.encode.gif_splice import delays_cs, splice_files
+from engine.encode.gif_splice import GifJoiner
 from engine.encode.profiles import output_args
 from engine.errors import OutputMismatch
 from engine.graph import compile as compiler
@@ -152,7 +152,8 @@ class _Router:
     """Frames in output order to the encoder of their scene, opening and closing encoders at the cuts."""
 
     def __init__(self, planned: Sequence[Scene], source: FrameSource, spec: OutputSpec, config: EngineConfig,
-                 work: Path, cancel: threading.Event | None, stack: contextlib.ExitStack) -> None:
+                 work: Path, cancel: threading.Event | None, stack: contextlib.ExitStack, joiner: GifJoiner) -> None:
+        self._joiner = joiner
         self._planned = {s.start: s for s in planned}
         self._ends = sorted(s.end for s in planned)
         self._source, self._spec, self._config, self._work, self._cancel = source, spec, config, work, cancel
@@ -162,7 +163,7 @@ class _Router:
         self._hold = Stabiliser(spec.stabilize)
         self._open: _SceneEncoder | None = None
         self._pending: deque[_SceneEncoder] = deque()
-        self.done: list[_SceneEncoder] = []
+        self.made: list[Scene] = []
         self.passes = 0
         self.pushed = 0      # frames given to the router
         self.written = 0     # frames given to encoders (the watch may hold a few back)
@@ -174,7 +175,7 @@ class _Router:
         if self._open is not None:
             self._close_open()
             while len(self._pending) > 1:          # one finishing while the next is fed: memory stays in budget
-                self.passes += self._pending.popleft().finish()
+                self._join(self._pending.popleft())
         self._hold.reset()
         self._open = _SceneEncoder(scene, max(1, self._planned_end(scene.start) - scene.start), self._source,
                                    self._spec, self._config, self._work, self._cancel, self._stack)
@@ -183,8 +184,15 @@ class _Router:
         assert self._open is not None
         self._open.close()
         self._pending.append(self._open)
-        self.done.append(self._open)
         self._open = None
+
+    def _join(self, encoder: _SceneEncoder) -> None:
+        """A finished scene's GIF into the output, and gone from the scratch folder."""
+        self.passes += encoder.finish()
+        if self._joiner.append(encoder.gif.read_bytes()) != encoder.frames:
+            raise OutputMismatch(f"a scene's GIF does not hold its {encoder.frames} frames")
+        encoder.gif.unlink()
+        self.made.append(replace(encoder.scene, end=encoder.scene.start + encoder.frames))
 
     def _write(self, frame: np.ndarray, starts: Start | None) -> None:
         if starts is not None and self._open is not None and self._open.frames:
@@ -214,7 +222,7 @@ class _Router:
         if self._open is not None:
             self._close_open()
         while self._pending:
-            self.passes += self._pending.popleft().finish()
+            self._join(self._pending.popleft())
 
 
 class Stabiliser:
@@ -262,7 +270,8 @@ def encode_by_scene(source: FrameSource, scenes: Sequence[Scene], spec: OutputSp
     planned = _shifted(scenes, head)
     frame_size = source.width * source.height * RAW_BYTES_PER_PIXEL
     with contextlib.ExitStack() as stack:
-        router = _Router(planned, source, spec, config, work, cancel, stack)
+        joiner = GifJoiner(stack.enter_context(output.open("wb")), source.fps, spec.loop)
+        router = _Router(planned, source, spec, config, work, cancel, stack, joiner)
         composer = stack.enter_context(PipedFFmpeg(source.command, ffmpeg=config.ffmpeg, work_dir=work, reads=False,
                                                    writes=True, timeout_s=config.timeout_s, cancel=cancel))
         assert composer.stdout is not None
@@ -282,14 +291,10 @@ def encode_by_scene(source: FrameSource, scenes: Sequence[Scene], spec: OutputSp
         for out in seam.finish():
             router.push(out)
         router.finish()
-        parts = [p for p in router.done if p.frames]
-        longest = max(range(len(parts)), key=lambda k: parts[k].frames)
-        splice_files([p.gif for p in parts], output, delays_cs(router.written, source.fps), spec.loop, longest)
-        for p in parts:
-            p.gif.unlink()
-    made = tuple(replace(p.scene, end=p.scene.start + p.frames) for p in parts)
+        joiner.close()
     report(1.0)
-    return SceneGif(router.written, made, seam.report() if spec.loop_seam != "none" else None, router.passes + 1)
+    return SceneGif(joiner.frames, tuple(router.made), seam.report() if spec.loop_seam != "none" else None,
+                    router.passes + 1)
 
 
 def by_scene(spec: OutputSpec) -> bool:

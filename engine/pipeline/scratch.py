@@ -8,7 +8,9 @@ the most a lossless or GIF coder may take per pixel of noise):
 - reversed windows turned round beforehand (engine/pipeline/reverse.py): their frames, losslessly,
   and their sound twice (forwards, then turned round);
 - a GIF size search: its lossless intermediate and the two tries it keeps at a time;
-- a chunked GIF: its lossless parts, kept until the join (:func:`plan_chunked`).
+- a chunked GIF: its lossless parts, kept until the join (:func:`plan_chunked`);
+- a GIF made scene by scene (engine/pipeline/gif_scenes.py): two scenes' GIFs at a time (one being
+  joined, one being made) and, for a scene too long to hold in memory, its frames losslessly.
 
 :func:`plan_scratch` keeps the total under ``EngineConfig.scratch_budget_mb``: a GIF size search
 starts at the best-looking setting whose intermediate fits (it never needs more than that setting
@@ -27,16 +29,21 @@ from typing import Final
 
 from engine.config import EngineConfig
 from engine.errors import InsufficientDisk, LimitExceeded
+from engine.graph.gif import buffered_bytes
 from engine.media.motion import plan_motion
 from engine.model.canvas import even
+from engine.model.scenes import planned_scenes
 from engine.model.timeline import Timeline
 from engine.pipeline.gif_ladder import GifPoint, ladder, quality
+from engine.pipeline.gif_scenes import by_scene
 from engine.pipeline.reverse import SAMPLE_BYTES, Window, has_sound, windows_to_prepare
 
 LOSSLESS_BYTES_PER_PIXEL: Final = 2.0     # H.264 at qp 0 writes 1.85 per pixel of 4:2:0 noise; FFV1 1.4
 LAYER_BYTES_PER_PIXEL: Final = 3.0        # FFV1 with alpha (4:2:0 and a full-size alpha plane)
 GIF_BYTES_PER_PIXEL: Final = 1.5          # LZW at its worst: a 12-bit code for every 8-bit pixel
 GIF_TRIES_KEPT: Final = 2                 # the best fitting try so far and the one being made
+SPOOL_BYTES_PER_PIXEL: Final = 3.2        # FFV1 of packed RGB noise: a long GIF scene kept on disk
+GIF_SCENES_AT_ONCE: Final = 2             # the scene being fed and the one finishing
 STILL_BYTES_PER_PIXEL: Final = 4          # RGBA (PNG at its worst; opaque stills are 3-byte PPM)
 MOTION_SCRIPT_BYTES_PER_FRAME: Final = 96
 MARGIN_BYTES: Final = 64 * 2**20          # graph files, palettes, what FFmpeg writes beside its outputs
@@ -91,10 +98,23 @@ def gif_frames(tl: Timeline, fps: float) -> int:
     return int(tl.duration_s * fps) + 1
 
 
-def gif_search_bytes(tl: Timeline, p: GifPoint) -> int:
-    """A GIF size search started at ``p``: its intermediate and the tries it keeps."""
-    pixels = gif_frames(tl, p.fps) * p.width * even(p.width * tl.canvas.height / tl.canvas.width)
-    return int(pixels * (LOSSLESS_BYTES_PER_PIXEL + GIF_TRIES_KEPT * GIF_BYTES_PER_PIXEL))
+def gif_search_bytes(tl: Timeline, p: GifPoint, config: EngineConfig) -> int:
+    """A GIF size search started at ``p``: its intermediate and the tries it keeps (and, made scene by
+    scene, what a try's scenes write)."""
+    height = even(p.width * tl.canvas.height / tl.canvas.width)
+    pixels = gif_frames(tl, p.fps) * p.width * height
+    scenes = gif_scene_bytes(tl, p.width, height, config) * p.fps / float(tl.canvas.fps) if by_scene(tl.output) else 0
+    return int(pixels * (LOSSLESS_BYTES_PER_PIXEL + GIF_TRIES_KEPT * GIF_BYTES_PER_PIXEL) + scenes)
+
+
+def gif_scene_bytes(tl: Timeline, width: int, height: int, config: EngineConfig) -> int:
+    """A GIF made scene by scene at ``width`` x ``height``: the GIFs of two scenes at a time, and their
+    frames where a scene may outgrow half the memory buffer and be kept on disk (engine/pipeline/gif_scenes.py)."""
+    longest = max(s.frames for s in planned_scenes(tl))
+    pixels = longest * width * height
+    spooled = buffered_bytes(width, height, longest) > config.gif_buffer_mb * MB // 2
+    per_pixel = GIF_BYTES_PER_PIXEL + (SPOOL_BYTES_PER_PIXEL if spooled else 0.0)
+    return int(GIF_SCENES_AT_ONCE * pixels * per_pixel)
 
 
 def _over(need: int, budget: int, items: list[tuple[str, int]]) -> LimitExceeded:
@@ -115,17 +135,22 @@ def plan_scratch(tl: Timeline, config: EngineConfig, *, picture: bool = True) ->
     if fixed > budget:
         raise _over(fixed, budget, items)
     spec = tl.output
+    if picture and spec.format == "gif" and by_scene(spec) and spec.max_bytes is None:
+        items.append(("m.out (the GIF's scenes)", gif_scene_bytes(tl, tl.canvas.width, tl.canvas.height, config)))
+        fixed = sum(size for _what, size in items)
+        if fixed > budget:
+            raise _over(fixed, budget, items)
     if not picture or spec.format != "gif" or spec.max_bytes is None:
         return ScratchPlan(tuple(items), tuple(windows))
     start = GifPoint(float(tl.canvas.fps), tl.canvas.width, spec.colors)
     points = [p for p in ladder(start) if p.colors == start.colors]
-    fitting = [p for p in points if fixed + gif_search_bytes(tl, p) <= budget]
+    fitting = [p for p in points if fixed + gif_search_bytes(tl, p, config) <= budget]
     if not fitting:
-        smallest = min(points, key=lambda p: gif_search_bytes(tl, p))
-        need = fixed + gif_search_bytes(tl, smallest)
-        raise _over(need, budget, [*items, ("m.out (the GIF size search)", gif_search_bytes(tl, smallest))])
+        smallest = min(points, key=lambda p: gif_search_bytes(tl, p, config))
+        need = fixed + gif_search_bytes(tl, smallest, config)
+        raise _over(need, budget, [*items, ("m.out (the GIF size search)", gif_search_bytes(tl, smallest, config))])
     best = max(fitting, key=lambda p: quality(p, start))
-    search = ("m.out (the GIF size search)", gif_search_bytes(tl, best))
+    search = ("m.out (the GIF size search)", gif_search_bytes(tl, best, config))
     return ScratchPlan((*items, search), tuple(windows), best)
 
 
