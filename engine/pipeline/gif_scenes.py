@@ -248,10 +248,11 @@ class Stabiliser:
             self._last = frame
             return frame
         moved = np.maximum(frame, last)
-        moved -= np.minimum(frame, last)
+        np.subtract(moved, np.minimum(frame, last), out=moved)
         channels = moved.reshape(-1, 3)          # the largest change of the three channels, without a reduction
-        most = np.maximum(np.maximum(channels[:, 0], channels[:, 1]), channels[:, 2]).reshape(frame.shape[:2])
-        held = np.where((most <= self._levels)[..., None], last, frame)
+        most = np.maximum(channels[:, 0], channels[:, 1])
+        np.maximum(most, channels[:, 2], out=most)
+        held = np.where((most <= self._levels).reshape(*frame.shape[:2], 1), last, frame)
         self._last = held
         return held
 
@@ -264,7 +265,8 @@ def encode_by_scene(source: FrameSource, scenes: Sequence[Scene], spec: OutputSp
     ``scenes`` (in the source's frames, tiling ``[0, source.length)``) are where the draft cuts;
     those marked ``watch`` may be cut again where the pictures change. The loop seam is applied
     first; scene bounds move with it."""
-    seam = LoopSeam(spec.loop_seam, source.length, float(source.fps), spec.loop_seam_ms)
+    seam = LoopSeam(spec.loop_seam, source.length, float(source.fps), spec.loop_seam_ms) \
+        if spec.loop_seam != "none" else None
     head = seam_frames(spec.loop_seam, source.length, float(source.fps), spec.loop_seam_ms) \
         if spec.loop_seam == "crossfade" else 0
     planned = _shifted(scenes, head)
@@ -280,7 +282,7 @@ def encode_by_scene(source: FrameSource, scenes: Sequence[Scene], spec: OutputSp
             if read >= source.length:
                 raise OutputMismatch(f"the composed picture has more than the {source.length} frames expected")
             frame = np.frombuffer(raw, np.uint8).reshape(source.height, source.width, 3)
-            for out in seam.push(frame):
+            for out in seam.push(frame) if seam is not None else (frame,):
                 router.push(out)
             read += 1
             report(0.95 * read / source.length)
@@ -288,12 +290,12 @@ def encode_by_scene(source: FrameSource, scenes: Sequence[Scene], spec: OutputSp
         composer.finish()
         if read != source.length:
             raise OutputMismatch(f"the composed picture has {read} frames, expected {source.length}")
-        for out in seam.finish():
+        for out in seam.finish() if seam is not None else ():
             router.push(out)
         router.finish()
         joiner.close()
     report(1.0)
-    return SceneGif(joiner.frames, tuple(router.made), seam.report() if spec.loop_seam != "none" else None,
+    return SceneGif(joiner.frames, tuple(router.made), seam.report() if seam is not None else None,
                     router.passes + 1)
 
 
