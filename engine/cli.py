@@ -90,6 +90,13 @@ def _render(draft: dict[str, Any], output: str, base: Path, args: argparse.Names
         print(f"{result.path}: {result.format}, {result.width}x{result.height}, {result.duration_s:.2f} s, "
               f"{result.size_bytes / 1e6:.2f} MB, {'with' if result.has_audio else 'no'} audio, "
               f"encoder {result.encoder} ({result.encoder_reason}), {result.elapsed_s:.1f} s")
+        if result.gif and result.gif.get("scenes"):
+            found = sum(s["from"] == "pictures" for s in result.gif["scenes"])
+            seam = result.gif.get("loop_seam")
+            print(f"{result.gif['palettes']} palette(s) for {len(result.gif['scenes'])} scene(s), "
+                  f"{found} found in the pictures"
+                  + (f"; loop seam {seam['mode']}: {seam['seam_before']:g} -> {seam['seam_after']:g} "
+                     f"(a usual step is {seam['typical_step']:g})" if seam else ""))
         if result.gif and result.gif.get("target_bytes"):
             print(f"size target {result.gif['target_bytes'] / 1e6:g} MB: chose {result.gif['chosen']} "
                   f"after {len(result.gif['attempts'])} tries")
