@@ -26,6 +26,7 @@ from engine.errors import FFmpegFailed, RenderCancelled, RenderTimeout
 STDERR_TAIL_BYTES: Final = 64 * 1024
 PR_SET_PDEATHSIG: Final = 1
 GLOBAL_ARGS: Final = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-progress", "pipe:1")
+WATCH_S: Final = 0.05                    # how often a piped FFmpeg's watchdog looks at the cancel flag and the clock
 FFMPEG_THREAD_STACK: Final = 1 << 20     # bytes; glibc gives each new thread RLIMIT_STACK (8 MiB by default)
 
 ProgressCallback = Callable[[float], None]
@@ -236,13 +237,15 @@ class PipedFFmpeg:
         self._watchdog.start()
 
     def _watch(self) -> None:
-        while self._proc.poll() is None:
-            if self._cancel is not None and self._cancel.wait(0.1):
+        while True:
+            try:
+                self._proc.wait(WATCH_S)         # returns as soon as it exits: nobody waits on the watchdog
+                return
+            except subprocess.TimeoutExpired:
+                pass
+            if self._cancel is not None and self._cancel.is_set():
                 self._stopped = RenderCancelled()
-            elif self._cancel is None:
-                time.sleep(0.1)
-            if self._stopped is None and self._timeout_s is not None and \
-                    time.monotonic() - self._started > self._timeout_s:
+            elif self._timeout_s is not None and time.monotonic() - self._started > self._timeout_s:
                 self._stopped = RenderTimeout(self._timeout_s)
             if self._stopped is not None:
                 _kill_group(self._proc)

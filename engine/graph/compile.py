@@ -211,18 +211,18 @@ def compile_gif_palette(source: Path, width: int, height: int, fps: str, spec: O
 
 
 RAW_OUT = ("-an", "-f", "rawvideo", "-pix_fmt", gif.RAW_PIXELS, "pipe:1")
-SPOOL = ("-c:v", "ffv1", "-level", "3", "-slices", "4", "-an", "-f", "matroska")   # lossless RGB, for a long scene
+SPOOL = ("-c:v", "ffv1", "-level", "3", "-slices", "4", "-an", "-f", "matroska")   # lossless BGRA, for a long scene
 
 
 def compile_raw_frames(tl: Timeline, sources: Sources) -> FFmpegCommand:
-    """The composed picture, every frame, as packed RGB on standard output: what the GIF scene router reads."""
+    """The composed picture, every frame, as raw BGRA on standard output: what the GIF scene router reads."""
     video = picture(Build(tl.canvas, sources), tl).filter("format", gif.RAW_PIXELS)
     return _command([video], RAW_OUT[:-1], Path(RAW_OUT[-1]), tl.duration_s)
 
 
 def compile_raw_resampled(source: Path, width: int, height: int, fps: str, duration_s: float,
                           frames: int) -> FFmpegCommand:
-    """A lossless intermediate (the size search's, a chunked GIF's joined parts) resampled, as packed RGB:
+    """A lossless intermediate (the size search's, a chunked GIF's joined parts) resampled, as raw BGRA:
     exactly ``frames`` of them (the rate filter may make one more at the end)."""
     video = (_resampled(source, width, height, fps).filter("trim", end_frame=frames)
              .filter("format", gif.RAW_PIXELS))

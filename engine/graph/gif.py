@@ -56,9 +56,10 @@ def one_pass(stream: Stream, spec: OutputSpec) -> Stream:
 
 
 def raw_frames(width: int, height: int, fps: str) -> Stream:
-    """The frames a scene encoder reads from its standard input: packed RGB, as the scene router writes them."""
+    """The frames a scene encoder reads from its standard input, as the scene router writes them: BGRA, the
+    format palettegen and paletteuse work in, so the encoders convert nothing."""
     return ffmpeg.input("pipe:0", f="rawvideo", pix_fmt=RAW_PIXELS, s=f"{width}x{height}", r=fps).video
 
 
-RAW_PIXELS: Final = "rgb24"
-RAW_BYTES_PER_PIXEL: Final = 3
+RAW_PIXELS: Final = "bgra"
+RAW_BYTES_PER_PIXEL: Final = 4

@@ -1,7 +1,7 @@
 """Scene cuts seen in the pictures, while the frames pass, for palettes per scene.
 
 What matters for a palette is which colours a scene holds, so the measures are of colours: each
-frame's colour histogram (RGB in 16 x 16 x 16 bins, from a sample of about 20 000 pixels),
+frame's colour histogram (RGB in 16 x 16 x 16 bins, from a sample of about 8 000 pixels),
 compared with the frame before (its *step*) and with the mean of the scene so far (its
 *drift*), as the share of pixels in colours the other does not hold (one minus the histograms'
 intersection). Within a shot, a step is 0.01-0.06, camera footage with grain and motion
@@ -23,7 +23,7 @@ import numpy as np
 MOVING: Final = 0.12        # a step above this is a transition under way (a shot's own frames stay below 0.06)
 STILL_MOVING: Final = 0.08  # ... and one above this keeps it under way (a crossfade's steps dip mid-way)
 CUT_NOVELTY: Final = 0.35   # colours this new to the scene (share of pixels) start a new one
-SAMPLE_PIXELS: Final = 20000
+SAMPLE_PIXELS: Final = 8000
 BITS: Final = 4             # per channel: 16 x 16 x 16 bins
 MAX_RUN_S: Final = 1.0      # a transition longer than this is judged as it goes (frames are held back meanwhile)
 MIN_DRIFT_SCENE_S: Final = 0.5   # drift may end a shot only after this long
@@ -33,8 +33,9 @@ Start = Literal["shot", "blend"]
 
 
 def colour_histogram(frame: np.ndarray, step: int = 1) -> np.ndarray:
-    """A frame's (H x W x 3, uint8 RGB) colour histogram, sampled every ``step`` pixels each way, summing to 1."""
-    sample = frame[::step, ::step].reshape(-1, 3) >> (8 - BITS)
+    """A frame's (H x W x 3 or 4, uint8, colour channels first) colour histogram, sampled every ``step`` pixels
+    each way, summing to 1."""
+    sample = frame[::step, ::step, :3].reshape(-1, 3) >> (8 - BITS)
     index = (sample[:, 0].astype(np.int32) << (2 * BITS)) | (sample[:, 1].astype(np.int32) << BITS) | sample[:, 2]
     counts = np.bincount(index, minlength=1 << (3 * BITS)).astype(np.float64)
     return counts / max(1.0, counts.sum())

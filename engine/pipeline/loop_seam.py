@@ -69,7 +69,9 @@ def search_window(length: int) -> int:
 
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
-    """The frame box-averaged to about THUMB_WIDTH px wide, float32 on the 0-255 scale."""
+    """The frame's colour channels (the first three: RGB, or BGR of BGRA) box-averaged to about THUMB_WIDTH px
+    wide, float32 on the 0-255 scale."""
+    frame = frame[..., :3]
     height, width = frame.shape[:2]
     box = max(1, width // THUMB_WIDTH)
     rows, cols = max(1, height // box), max(1, width // box)
