@@ -289,6 +289,13 @@ def landscapes(name: str, count: int, width: int, height: int, seed: int) -> lis
     return save_landscapes(MEDIA / name, count, width, height, seed)
 
 
+def photo_scenes(name: str, width: int, height: int, seed: int) -> list[Path]:
+    """Four photo-like stills of different hues with small saturated details (benchmarks.scenes)."""
+    from benchmarks.scenes import save_photo_scenes
+
+    return save_photo_scenes(MEDIA / name, width, height, seed)
+
+
 def music(seconds: float) -> Path:
     from benchmarks.scenes import music as make_music
 
