@@ -312,6 +312,7 @@ def overhead(cli: Recipe, repeats: int) -> dict[str, Any]:
             "wall_s": round(captured.wall_s, 3),
             "before_ffmpeg_s": round(captured.before_s, 3),
             "ffmpeg_s": round(captured.ffmpeg_s, 3),
+            "ffmpeg_span_s": round(captured.ffmpeg_span_s, 3),
             "after_ffmpeg_s": round(captured.after_s, 3),
         },
     }
@@ -600,8 +601,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         common.say(
             f"One logged run: {cap['before_ffmpeg_s']:.2f} s before FFmpeg starts (start-up, imports, probe, "
-            f"timeline), {cap['ffmpeg_s']:.2f} s in FFmpeg (summed over calls), {cap['after_ffmpeg_s']:.2f} s after "
-            f"the last (reading the GIF back to verify it)."
+            f"timeline), {cap['ffmpeg_span_s']:.2f} s from the first FFmpeg's start to the last one's end "
+            f"({cap['ffmpeg_s']:.2f} s summed over {len(b['ffmpeg_calls'])} calls, which may overlap), "
+            f"{cap['after_ffmpeg_s']:.2f} s after it (reading the GIF back to verify it)."
         )
         for call in b["ffmpeg_calls"]:
             common.say("  ffmpeg " + " ".join(call["argv"][1:]))
