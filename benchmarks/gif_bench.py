@@ -329,6 +329,23 @@ def gif_result(clip: Clip) -> dict[str, Any] | None:
         return {"error": str(exc)[-300:]}
 
 
+def reelforge_engine() -> dict[str, Any]:
+    """Which engine/ the ``reelforge`` console script imports, and its commit.
+
+    It need not be this tree's: an editable install elsewhere wins unless PYTHONPATH names this one.
+    """
+    proc = subprocess.run([sys.executable, "-c", "import engine; print(engine.__file__)"], capture_output=True,
+                          text=True, cwd="/", check=False)
+    path = Path(proc.stdout.strip()).parent.parent if proc.returncode == 0 else None
+    if path is None:
+        return {"tree": None, "commit": None}
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=path,
+                         check=False)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "engine"], capture_output=True, text=True, cwd=path,
+                           check=False)
+    return {"tree": str(path), "commit": git.stdout.strip() or None, "engine_changed": bool(dirty.stdout.strip())}
+
+
 # ---------------------------------------------------------------- run and measure
 
 
@@ -552,7 +569,10 @@ def main(argv: list[str] | None = None) -> int:
         Clip("scenes", "four scenes of different hues with small saturated details, cuts and a crossfade",
              scenes_clip()),
     ]
-    common.say(f"{machine['nproc']} cores, {machine['cpu']}, ffmpeg {machine['ffmpeg']}; {repeats} run(s) per recipe")
+    engine = reelforge_engine()
+    common.say(f"{machine['nproc']} cores, {machine['cpu']}, ffmpeg {machine['ffmpeg']}; {repeats} run(s) per recipe; "
+               f"reelforge runs the engine in {engine['tree']} at {engine['commit']}"
+               + (" (engine/ edited)" if engine.get("engine_changed") else ""))
     results = [run_clip(clip, args.quick, repeats, machine) for clip in clips]
 
     breakdown = None
@@ -614,6 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "benchmark": NAME,
         "machine": machine,
+        "reelforge_engine": engine,
         "quick": args.quick,
         "repeats": repeats,
         "sources": {
