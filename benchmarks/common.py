@@ -289,6 +289,13 @@ def landscapes(name: str, count: int, width: int, height: int, seed: int) -> lis
     return save_landscapes(MEDIA / name, count, width, height, seed)
 
 
+def photo_scenes(name: str, width: int, height: int, seed: int) -> list[Path]:
+    """Four photo-like stills of different hues with small saturated details (benchmarks.scenes)."""
+    from benchmarks.scenes import save_photo_scenes
+
+    return save_photo_scenes(MEDIA / name, width, height, seed)
+
+
 def music(seconds: float) -> Path:
     from benchmarks.scenes import music as make_music
 
@@ -375,13 +382,20 @@ class Captured:
 
     @property
     def before_s(self) -> float:
-        """From starting reelforge to starting its first FFmpeg: Python start-up, imports, probe, stills."""
-        return float(self.calls[0]["start"] - self.started) if self.calls else self.wall_s
+        """From starting reelforge to starting its first FFmpeg: Python start-up, imports, probe, stills.
+        (The log is in the order calls end, so the first to start is looked for.)"""
+        return float(min(c["start"] for c in self.calls) - self.started) if self.calls else self.wall_s
 
     @property
     def after_s(self) -> float:
         """From the last FFmpeg's end to reelforge's exit: reading the output back, moving it into place."""
-        return float(self.ended - self.calls[-1]["end"]) if self.calls else 0.0
+        return float(self.ended - max(c["end"] for c in self.calls)) if self.calls else 0.0
+
+    @property
+    def ffmpeg_span_s(self) -> float:
+        """From the first FFmpeg's start to the last one's end. Calls logged in the order they end, and
+        calls that run at once (a decoder feeding encoders through Python) are counted once here."""
+        return float(max(c["end"] for c in self.calls) - min(c["start"] for c in self.calls)) if self.calls else 0.0
 
 
 def capture_ffmpeg(argv: Sequence[str], folder: Path) -> Captured:
