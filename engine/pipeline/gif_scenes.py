@@ -48,6 +48,8 @@ from engine.run import FFmpegCommand, PipedFFmpeg, run_ffmpeg
 
 ProgressCallback = Callable[[float], None]
 MB: Final = 2**20
+MIN_BLEND_COLOURS: Final = 16
+BLUE_SLACK: Final = 1     # the eye sees blue least (0.11 of luma against 0.59 for green): one more level held
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +87,10 @@ class _SceneEncoder:
                  work: Path, cancel: threading.Event | None, stack: contextlib.ExitStack) -> None:
         self.scene, self.frames = scene, 0
         if scene.kind == "blend":
-            # every pixel of a crossfade changes every frame, so nothing is saved by sharing a palette:
-            # a palette for each frame, fitted to that frame's mix
-            spec = replace(spec, palette="frame")
+            # every pixel of a crossfade changes every frame, so nothing is saved by sharing a palette: a
+            # palette for each frame, fitted to that frame's mix; with half the colours, since each frame is
+            # written whole and shows for a moment (a shared palette of all of them looks worse, at any size)
+            spec = replace(spec, palette="frame", colors=max(MIN_BLEND_COLOURS, spec.colors // 2))
         self.gif = work / f"scene-{scene.start:07d}.gif"
         self._spec, self._config, self._work, self._cancel = spec, config, work, cancel
         fps = rate_text(source.fps)
@@ -226,12 +229,13 @@ class _Router:
 
 
 class Stabiliser:
-    """Hold a pixel at its last value while it changes by at most ``levels`` (of 255) in every colour channel.
+    """Hold a pixel at its last value while it changes by at most ``levels`` (of 255) in red and green and
+    ``levels`` + :data:`BLUE_SLACK` in blue.
 
     A GIF encoder writes a pixel whose palette index is the same as in the last frame as unchanged
     (transparent, or outside the changed rectangle), which LZW then codes almost for free; noise and
     slow drift of a level or two would otherwise change the dithered index of most pixels of every
-    frame. The error is at most ``levels`` per channel; a scene's first frame is never held.
+    frame. The error is at most that per channel; a scene's first frame is never held.
 
     Frames are BGRA, so a pixel is one 32-bit word and the test runs on four bytes at once (SWAR): per
     byte, the change is at most ``levels`` when neither its top bit nor the carry out of its low seven
@@ -240,7 +244,8 @@ class Stabiliser:
     def __init__(self, levels: int) -> None:
         self._levels = min(levels, 127)
         self._last: np.ndarray | None = None
-        self._bias = np.uint32((0x7F - self._levels) * 0x00010101)
+        blue = min(self._levels + BLUE_SLACK, 127)                 # BGRA: blue is the low byte
+        self._bias = np.uint32((0x7F - self._levels) * 0x00010100 + (0x7F - blue))
 
     def reset(self) -> None:
         self._last = None
