@@ -229,3 +229,20 @@ def test_an_auto_loop_seam_ends_where_the_clip_comes_round(do_render, tmp_path) 
     fade = do_render({"m": {"out": dict(out, loop_seam="crossfade", loop_seam_ms=400)},
                       "t": [{"tt": 0, "sg": [{"src": str(src)}]}]}, "fade.gif")
     assert fade.frames == 45 - 6 and fade.gif["loop_seam"]["crossfade_frames"] == 6
+
+
+def test_a_strobe_does_not_make_a_scene_of_every_frame(do_render, tmp_path) -> None:
+    """Orange and blue swapping every other frame: every swap looks like a cut, but a scene from the pictures
+    lasts at least 250 ms, so the GIF gets a few palettes, not one per frame."""
+    graph = ("color=c=0xE07020:s=160x90:r=15:d=4[a];color=c=0x2050D0:s=160x90:r=15:d=4[b];"
+             "[a][b]blend=all_expr='if(eq(mod(floor(N/2),2),0),A,B)'")
+    src = tmp_path / "strobe.mp4"
+    subprocess.run([bundled_ffmpeg(), "-v", "error", "-y", "-filter_complex", graph, "-c:v", "libx264", "-qp", "0",
+                    "-pix_fmt", "yuv444p", str(src)], check=True)
+    result = do_render({"m": {"out": {"format": "gif", "fps": 15}}, "t": [{"tt": 0, "sg": [{"src": str(src)}]}]},
+                       "strobe.gif")
+    assert result.frames == 60 and result.gif is not None
+    scenes = result.gif["scenes"]
+    assert 1 <= len(scenes) <= 60 // 4 and all(s["end"] - s["start"] >= 4 for s in scenes[:-1])
+    frames = gif_rgb_frames(result.path)
+    assert frames[0].reshape(-1, 3).mean(axis=0)[0] > 150 and frames[2].reshape(-1, 3).mean(axis=0)[2] > 150

@@ -146,8 +146,9 @@ class Output(Model):
                             "the start; none: the timeline as it is")
     loop_seam_ms: int = Field(400, ge=40, le=3000, description="loop_seam crossfade: how long the blend lasts")
     stabilize: int = Field(2, ge=0, le=16, description="GIF with palettes per scene: a pixel that changed by at most "
-                                                        "this many levels (of 255) since the last frame keeps its "
-                                                        "last value, so the file stores it as unchanged; 0: off")
+                                                        "this many levels (of 255; blue one more) since the last "
+                                                        "frame keeps its last value, so the file stores it as "
+                                                        "unchanged; 0: off")
 
     @field_validator("loop_seam")
     @classmethod

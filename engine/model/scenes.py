@@ -19,7 +19,8 @@ from engine.model.timeline import Timeline
 
 MIN_SCENE_S: Final = 0.25       # a shot shorter than this joins its neighbour
 MIN_BLEND_FRAMES: Final = 3     # a transition shorter than this joins the shot it leads into
-MAX_SCENES: Final = 48          # each scene is an FFmpeg run; past this the shortest are folded together
+MAX_SCENES: Final = 48          # each scene is an FFmpeg run: a draft's shortest are folded together past this,
+                                # and the pictures start no more
 
 Kind = Literal["shot", "blend"]
 Origin = Literal["draft", "pictures", "buffer"]

@@ -42,7 +42,7 @@ from engine.graph import compile as compiler
 from engine.graph.gif import RAW_BYTES_PER_PIXEL, buffered_bytes
 from engine.media.scene_cuts import SceneWatch, Start
 from engine.model.canvas import OutputSpec, rate_text
-from engine.model.scenes import Scene
+from engine.model.scenes import MAX_SCENES, Scene, min_scene_frames
 from engine.pipeline.loop_seam import LoopSeam, seam_frames
 from engine.run import FFmpegCommand, PipedFFmpeg, run_ffmpeg
 
@@ -163,6 +163,7 @@ class _Router:
         self._stack = stack
         self._watch = SceneWatch(source.width, source.height, float(source.fps))
         self._watching = False
+        self._min_frames = min_scene_frames(float(source.fps))    # a strobe must not make a scene of every frame
         self._hold = Stabiliser(spec.stabilize)
         self._open: _SceneEncoder | None = None
         self._pending: deque[_SceneEncoder] = deque()
@@ -198,7 +199,8 @@ class _Router:
         self.made.append(replace(encoder.scene, end=encoder.scene.start + encoder.frames))
 
     def _write(self, frame: np.ndarray, starts: Start | None) -> None:
-        if starts is not None and self._open is not None and self._open.frames:
+        if starts is not None and self._open is not None and self._open.frames >= self._min_frames and \
+                len(self.made) + len(self._pending) + 1 < MAX_SCENES:
             self._start(Scene(self.written, self.written + 1, starts, "pictures", watch=True))
         assert self._open is not None
         self._open.write(self._hold(frame))
