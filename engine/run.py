@@ -233,8 +233,10 @@ class PipedFFmpeg:
         assert self._proc.stderr is not None
         self.stdin, self.stdout = self._proc.stdin, self._proc.stdout
         self._stderr = _Tail(self._proc.stderr, STDERR_TAIL_BYTES)
-        self._watchdog = threading.Thread(target=self._watch, daemon=True)
-        self._watchdog.start()
+        self._watchdog: threading.Thread | None = None
+        if cancel is not None or timeout_s is not None:         # nothing to watch for otherwise
+            self._watchdog = threading.Thread(target=self._watch, daemon=True)
+            self._watchdog.start()
 
     def _watch(self) -> None:
         while True:
@@ -264,7 +266,8 @@ class PipedFFmpeg:
             except BrokenPipeError:
                 pass
         self._proc.wait()
-        self._watchdog.join(1.0)
+        if self._watchdog is not None:
+            self._watchdog.join(1.0)
         self.check()
         tail = self._stderr.text()
         if self._proc.returncode != 0:
