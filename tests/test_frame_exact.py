@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import assume, example, given
+from PIL import Image
 
 from engine import render
 from engine.config import EngineConfig
@@ -222,6 +223,40 @@ def test_render_to_mp4_has_every_frame_and_sound_as_long_as_the_picture(draft: d
         if info.has_audio:
             assert info.audio_duration_s is not None
             assert abs(info.audio_duration_s - info.duration_s) <= 1 / float(tl.canvas.fps) + 1e-3
+        pictures = read_pictures(out)
+        wrong = [f"frame {f}: must show {a}, shows {read_code_lossy(pic)}"
+                 for f, (pic, (a, b, _bf)) in enumerate(zip(pictures, want.base, strict=True))
+                 if b is None and a is not None and a.kind != "background" and read_code_lossy(pic) != str(a)]
+        assert not wrong, "\n".join(wrong[:25])
+    finally:
+        shutil.rmtree(out.parent, ignore_errors=True)
+
+
+@property_settings(8)
+@given(draft=drafts(max_segments=4, max_frames=20))
+def test_a_gif_made_scene_by_scene_has_every_frame_at_its_time(draft: dict[str, Any], lab: Lab) -> None:
+    """Palettes per scene (the GIF default): the scene GIFs spliced into one hold every frame of the timeline,
+    in order, at exact delays, each showing the frame the model says; the scenes reported tile the GIF."""
+    draft = {**draft, "m": {**draft["m"], "out": {"format": "gif", "loop": 0}}}
+    try:
+        tl = resolve(draft, lab.numbered)
+    except DraftError:
+        assume(False)
+    want = expected_pictures(draft, model_reading(tl), lab.numbered)
+    out = Path(tempfile.mkdtemp(dir=lab.scratch)) / "out.gif"
+    try:
+        result = render(draft, out, config=lab.config, resolve=LocalResolver(lab.numbered.dir), codecs=lab.codecs,
+                        fonts=lab.fonts)
+        assert result.frames == inspect_output(out).frames == tl.length
+        scenes = result.gif["scenes"]
+        assert scenes[0]["start"] == 0 and scenes[-1]["end"] == tl.length
+        assert all(a["end"] == b["start"] for a, b in zip(scenes, scenes[1:], strict=False))
+        with Image.open(out) as im:
+            delays = []
+            for index in range(im.n_frames):
+                im.seek(index)
+                delays.append(im.info["duration"])
+        assert sum(delays) == 10 * round(100 * tl.length / tl.canvas.fps)
         pictures = read_pictures(out)
         wrong = [f"frame {f}: must show {a}, shows {read_code_lossy(pic)}"
                  for f, (pic, (a, b, _bf)) in enumerate(zip(pictures, want.base, strict=True))

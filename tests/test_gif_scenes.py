@@ -246,3 +246,17 @@ def test_a_strobe_does_not_make_a_scene_of_every_frame(do_render, tmp_path) -> N
     assert 1 <= len(scenes) <= 60 // 4 and all(s["end"] - s["start"] >= 4 for s in scenes[:-1])
     frames = gif_rgb_frames(result.path)
     assert frames[0].reshape(-1, 3).mean(axis=0)[0] > 150 and frames[2].reshape(-1, 3).mean(axis=0)[2] > 150
+
+
+@pytest.mark.parametrize("palette", ["scenes", "clip"])
+def test_a_still_after_a_black_frame_keeps_its_colours(do_render, stills, palette) -> None:
+    """palettegen's diff statistics count the colour a pixel changes from, so a still that follows a black
+    frame and never changes was never counted: the GIF stayed black. The sentinel frame counts it."""
+    draft = {"m": {"width": 320, "height": 180, "out": {"format": "gif", "fps": 10, "palette": palette}},
+             "t": [{"tt": 0, "sg": [{"src": str(stills / "big.png"), "st": 100, "d": 900, "fit": "cover"}]}]}
+    result = do_render(draft, f"after-black-{palette}.gif")
+    frames = gif_rgb_frames(result.path)
+    assert frames[0].mean() < 5                                           # the gap: background black
+    source = np.asarray(Image.open(stills / "big.png").convert("RGB"), float)
+    for frame in frames[1:]:
+        assert abs(frame.mean() - source.mean()) < 6                      # the still, not black

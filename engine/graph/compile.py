@@ -239,11 +239,13 @@ def compile_scene_palette_and_spool(width: int, height: int, fps: str, spec: Out
                                     spool: Path) -> FFmpegCommand:
     """A scene too long to buffer: its palette, and its frames kept losslessly for :func:`compile_spooled_gif`."""
     options = ":".join(f"{k}={v}" for k, v in gif.palette_options(spec).items())
+    sentinel = f"tpad=stop=1:stop_mode=add:color={gif.SENTINEL}," if gif.palette_options(spec)["stats_mode"] == "diff" \
+        else ""
     raw = ("-f", "rawvideo", "-pix_fmt", gif.RAW_PIXELS, "-s", f"{width}x{height}", "-r", fps, "-i", "pipe:0")
     return FFmpegCommand(
         input_args=raw,
         output_args=("-map", "[p]", *_ONE_PICTURE, str(palette_png), "-map", "[s]", *SPOOL, str(spool)),
-        filter_graph=f"[0:v]split[a][s];[a]palettegen={options}[p]",
+        filter_graph=f"[0:v]split[a][s];[a]{sentinel}palettegen={options}[p]",
     )
 
 

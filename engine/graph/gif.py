@@ -32,13 +32,27 @@ def one_pass_fits(spec: OutputSpec, width: int, height: int, frames: int, budget
     return spec.palette == "frame" or buffered_bytes(width, height, frames) <= budget_mb * 1024 * 1024
 
 
+# palettegen's "diff" statistics count, at each pixel that changes, the colour it changes FROM (FFmpeg's
+# update_histogram_diff reads the previous frame there). So colours that appear after the first frame and stay
+# to the end are never counted: a black frame and then a still made a palette of black alone, and a GIF of a
+# black frame. One frame of an unlikely colour after the last makes every last colour change, and count.
+SENTINEL: Final = "0x010203"
+
+
 def palette_options(spec: OutputSpec) -> dict[str, object]:
     mode = "single" if spec.palette == "frame" else STATS_MODES[spec.stats]
     return {"max_colors": spec.colors, "stats_mode": mode, "reserve_transparent": 1}
 
 
+def counted(stream: Stream, spec: OutputSpec) -> Stream:
+    """What palettegen must see: the frames, and after them the sentinel frame where "diff" needs it."""
+    if palette_options(spec)["stats_mode"] != "diff":
+        return stream
+    return stream.filter("tpad", stop=1, stop_mode="add", color=SENTINEL)
+
+
 def palette(stream: Stream, spec: OutputSpec) -> Stream:
-    return stream.filter("palettegen", **palette_options(spec))
+    return counted(stream, spec).filter("palettegen", **palette_options(spec))
 
 
 def apply_palette(stream: Stream, pal: Stream, spec: OutputSpec) -> Stream:
