@@ -18,6 +18,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -205,31 +206,43 @@ def test_every_frame_shows_the_source_frame_the_model_says(draft: dict[str, Any]
     assert_renders_as_the_model_says(draft, lab)
 
 
-@property_settings(12)
-@given(draft=drafts(max_segments=3, max_frames=20))
-def test_render_to_mp4_has_every_frame_and_sound_as_long_as_the_picture(draft: dict[str, Any], lab: Lab) -> None:
+@contextmanager
+def public_render(draft: dict[str, Any], lab: Lab, suffix: str) -> Iterator[tuple[Timeline, Any, Path, Expected]]:
+    """``draft`` through the public ``engine.render`` (drafts that do not resolve are rejected): the timeline,
+    the result, the file and what the model says it must show; the file is gone afterwards."""
     try:
         tl = resolve(draft, lab.numbered)
     except DraftError:
         assume(False)
     want = expected_pictures(draft, model_reading(tl), lab.numbered)
-    out = Path(tempfile.mkdtemp(dir=lab.scratch)) / "out.mp4"
+    out = Path(tempfile.mkdtemp(dir=lab.scratch)) / f"out{suffix}"
     try:
         result = render(draft, out, config=lab.config, resolve=LocalResolver(lab.numbered.dir), codecs=lab.codecs,
                         fonts=lab.fonts)
+        yield tl, result, out, want
+    finally:
+        shutil.rmtree(out.parent, ignore_errors=True)
+
+
+def misread_plain_frames(path: Path, want: Expected) -> list[str]:
+    """The plain frames (no blend) whose code, read through a lossy coder, is not the one they must show."""
+    return [f"frame {f}: must show {a}, shows {read_code_lossy(pic)}"
+            for f, (pic, (a, b, _bf)) in enumerate(zip(read_pictures(path), want.base, strict=True))
+            if b is None and a is not None and a.kind != "background" and read_code_lossy(pic) != str(a)]
+
+
+@property_settings(12)
+@given(draft=drafts(max_segments=3, max_frames=20))
+def test_render_to_mp4_has_every_frame_and_sound_as_long_as_the_picture(draft: dict[str, Any], lab: Lab) -> None:
+    with public_render(draft, lab, ".mp4") as (tl, result, out, want):
         info = inspect_output(out)
         assert result.frames == info.frames == tl.length
         assert info.has_audio == tl.output.audio
         if info.has_audio:
             assert info.audio_duration_s is not None
             assert abs(info.audio_duration_s - info.duration_s) <= 1 / float(tl.canvas.fps) + 1e-3
-        pictures = read_pictures(out)
-        wrong = [f"frame {f}: must show {a}, shows {read_code_lossy(pic)}"
-                 for f, (pic, (a, b, _bf)) in enumerate(zip(pictures, want.base, strict=True))
-                 if b is None and a is not None and a.kind != "background" and read_code_lossy(pic) != str(a)]
+        wrong = misread_plain_frames(out, want)
         assert not wrong, "\n".join(wrong[:25])
-    finally:
-        shutil.rmtree(out.parent, ignore_errors=True)
 
 
 @property_settings(8)
@@ -238,15 +251,7 @@ def test_a_gif_made_scene_by_scene_has_every_frame_at_its_time(draft: dict[str, 
     """Palettes per scene (the GIF default): the scene GIFs spliced into one hold every frame of the timeline,
     in order, at exact delays, each showing the frame the model says; the scenes reported tile the GIF."""
     draft = {**draft, "m": {**draft["m"], "out": {"format": "gif", "loop": 0}}}
-    try:
-        tl = resolve(draft, lab.numbered)
-    except DraftError:
-        assume(False)
-    want = expected_pictures(draft, model_reading(tl), lab.numbered)
-    out = Path(tempfile.mkdtemp(dir=lab.scratch)) / "out.gif"
-    try:
-        result = render(draft, out, config=lab.config, resolve=LocalResolver(lab.numbered.dir), codecs=lab.codecs,
-                        fonts=lab.fonts)
+    with public_render(draft, lab, ".gif") as (tl, result, out, want):
         assert result.frames == inspect_output(out).frames == tl.length
         scenes = result.gif["scenes"]
         assert scenes[0]["start"] == 0 and scenes[-1]["end"] == tl.length
@@ -257,13 +262,8 @@ def test_a_gif_made_scene_by_scene_has_every_frame_at_its_time(draft: dict[str, 
                 im.seek(index)
                 delays.append(im.info["duration"])
         assert sum(delays) == 10 * round(100 * tl.length / tl.canvas.fps)
-        pictures = read_pictures(out)
-        wrong = [f"frame {f}: must show {a}, shows {read_code_lossy(pic)}"
-                 for f, (pic, (a, b, _bf)) in enumerate(zip(pictures, want.base, strict=True))
-                 if b is None and a is not None and a.kind != "background" and read_code_lossy(pic) != str(a)]
+        wrong = misread_plain_frames(out, want)
         assert not wrong, "\n".join(wrong[:25])
-    finally:
-        shutil.rmtree(out.parent, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- issue 9, case by case
