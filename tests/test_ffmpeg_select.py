@@ -110,7 +110,7 @@ def select(forced: str | None, wheel: str, driver: str | None, discovery: GpuDis
 # --- the choice ----------------------------------------------------------------------------------
 
 def test_without_a_driver_the_wheel_runs(wheel: str, tmp_path: Path) -> None:
-    system = fake_ffmpeg(tmp_path / "usr/bin/ffmpeg", "6.1.1-3ubuntu5", min_driver="530.41.03")
+    system = fake_ffmpeg(tmp_path / "usr/bin/ffmpeg", "7.1.1-1ubuntu1", min_driver="530.41.03")
     chosen = select(None, wheel, driver=None, discovery=GpuDiscovery((), "NVML unavailable"), system=(str(system),))
     assert chosen.path == wheel
     assert chosen.choice.reason.startswith("no NVIDIA driver (NVML unavailable: NVML Shared Library Not Found)")
@@ -130,10 +130,10 @@ def test_an_old_driver_with_only_the_wheel_keeps_the_wheel_and_says_why(wheel: s
 
 
 def test_an_old_driver_takes_a_system_ffmpeg_built_for_api_12_1(wheel: str, tmp_path: Path) -> None:
-    system = fake_ffmpeg(tmp_path / "usr/bin/ffmpeg", "6.1.1-3ubuntu5", min_driver="530.41.03")
+    system = fake_ffmpeg(tmp_path / "usr/bin/ffmpeg", "7.1.1-1ubuntu1", min_driver="530.41.03")
     chosen = select(None, wheel, driver="550.54.14", system=(str(system),))
     assert chosen.path == str(system)
-    assert chosen.choice.reason == (f"FFmpeg at {system} 6.1.1 can NVENC on driver 550.54.14 "
+    assert chosen.choice.reason == (f"FFmpeg at {system} 7.1.1 can NVENC on driver 550.54.14 "
                                     "(needs 530.41.03, NVENC API 12.1)")
     info = chosen.candidates[0]
     assert (info.nvenc, info.cuda_hwaccel, info.scale_cuda, info.sources) == (True, True, True, (str(system),))
@@ -142,7 +142,7 @@ def test_an_old_driver_takes_a_system_ffmpeg_built_for_api_12_1(wheel: str, tmp_
 def test_the_first_candidate_that_fits_wins_and_those_that_cannot_are_named(wheel: str, tmp_path: Path) -> None:
     no_nvenc = fake_ffmpeg(tmp_path / "on-path/ffmpeg", "7.1", nvenc=False, cuda=False, scale_cuda=False)
     too_new = fake_ffmpeg(tmp_path / "usr/local/bin/ffmpeg", "8.1", min_driver="570.0")
-    fits = fake_ffmpeg(tmp_path / "opt/ffmpeg/bin/ffmpeg", "5.1.9", min_driver="470.57.02")
+    fits = fake_ffmpeg(tmp_path / "opt/ffmpeg/bin/ffmpeg", "7.0.2", min_driver="470.57.02")
     chosen = select(None, wheel, driver="535.247.01", which=str(no_nvenc), system=(str(too_new), str(fits)))
     assert chosen.path == str(fits)
     assert [c.sources for c in chosen.candidates] == [("PATH",), (str(too_new),), (str(fits),), ("wheel",)]
@@ -154,8 +154,22 @@ def test_the_first_candidate_that_fits_wins_and_those_that_cannot_are_named(whee
             in chosen.choice.reason)
 
 
+def test_a_release_older_than_7_is_never_chosen(wheel: str, tmp_path: Path) -> None:
+    """engine/run.py passes long graphs as -/filter_complex FILE, which FFmpeg 6 does not know."""
+    old = fake_ffmpeg(tmp_path / "usr/bin/ffmpeg", "6.1.1-3ubuntu5", min_driver="530.41.03")
+    snapshot = fake_ffmpeg(tmp_path / "opt/ffmpeg/bin/ffmpeg", "N-118000-gabcdef", min_driver="530.41.03")
+    chosen = select(None, wheel, driver="550.54.14", system=(str(old), str(snapshot)))
+    assert chosen.candidates[0].too_old and not chosen.candidates[1].too_old
+    assert chosen.path == str(snapshot)
+    chosen = select(None, wheel, driver="550.54.14", system=(str(old),))
+    assert chosen.path == wheel
+    assert f"{old}: no (FFmpeg 6.1.1 is older than 7.0, which reelforge needs)" in chosen.choice.reason
+    with pytest.raises(EncoderUnavailable, match="is FFmpeg 6.1.1; reelforge needs 7.0 or newer"):
+        select(str(old), wheel, driver="550.54.14")
+
+
 def test_a_gpu_without_nvenc_keeps_the_wheel(wheel: str, tmp_path: Path) -> None:
-    system = fake_ffmpeg(tmp_path / "usr/bin/ffmpeg", "6.1.1", min_driver="530.41.03")
+    system = fake_ffmpeg(tmp_path / "usr/bin/ffmpeg", "7.1", min_driver="530.41.03")
     chosen = select(None, wheel, driver="550.54.14", discovery=gpus(nvenc=False), system=(str(system),))
     assert chosen.path == wheel and chosen.choice.reason.startswith("no GPU with NVENC (1 NVIDIA GPU) on driver")
 
@@ -168,7 +182,7 @@ def test_a_candidate_whose_minimum_is_unknown_beats_a_wheel_that_cannot(wheel: s
 
 
 def test_one_binary_reached_two_ways_is_one_candidate(wheel: str, tmp_path: Path) -> None:
-    real = fake_ffmpeg(tmp_path / "usr/bin/ffmpeg", "6.1.1", min_driver="530.41.03")
+    real = fake_ffmpeg(tmp_path / "usr/bin/ffmpeg", "7.1", min_driver="530.41.03")
     link = tmp_path / "bin" / "ffmpeg"
     link.parent.mkdir()
     link.symlink_to(real)
@@ -197,6 +211,7 @@ def test_driver_versions_compare_as_numbers() -> None:
 # --- REELFORGE_FFMPEG_PATH -----------------------------------------------------------------------
 
 def test_a_forced_path_that_does_not_exist_fails_at_start(wheel: str, tmp_path: Path) -> None:
+    assert select("", wheel, driver=None).path == wheel          # REELFORGE_FFMPEG_PATH= (empty) is unset
     with pytest.raises(EncoderUnavailable, match=r"REELFORGE_FFMPEG_PATH=/nowhere/ffmpeg: no such file"):
         select("/nowhere/ffmpeg", wheel, driver=None)
     broken = tmp_path / "broken"
@@ -217,7 +232,7 @@ def test_a_forced_path_that_does_not_exist_fails_at_start(wheel: str, tmp_path: 
 
 def test_a_forced_path_is_used_even_where_it_cannot_nvenc(wheel: str, tmp_path: Path) -> None:
     mine = fake_ffmpeg(tmp_path / "mine/ffmpeg", "8.1", min_driver="570.0")
-    better = fake_ffmpeg(tmp_path / "usr/bin/ffmpeg", "6.1.1", min_driver="530.41.03")
+    better = fake_ffmpeg(tmp_path / "usr/bin/ffmpeg", "7.1", min_driver="530.41.03")
     chosen = select(str(mine), wheel, driver="550.54.14", system=(str(better),))
     assert chosen.path == str(mine)
     assert chosen.choice.reason == ("forced by REELFORGE_FFMPEG_PATH; NVENC on this driver: no (needs 570.0, this "

@@ -43,6 +43,7 @@ from engine.run import run_child
 SYSTEM_PATHS: Final = ("/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg", "/opt/ffmpeg/bin/ffmpeg")
 READ_TIMEOUT_S: Final = 10.0             # one ``-version`` / ``-encoders`` run; a healthy one takes milliseconds
 FORCED: Final = "REELFORGE_FFMPEG_PATH"
+MIN_RELEASE: Final = (7, 0)              # engine/run.py hands long graphs over as ``-/filter_complex FILE`` (FFmpeg 7+)
 WHEEL: Final = "wheel"
 
 NVENC_MESSAGE: Final = b"The minimum required Nvidia driver for nvenc is %s or newer"
@@ -106,6 +107,12 @@ class FFmpegInfo:
             return self.version
         match = re.match(r"n?(\d+(?:\.\d+)*)", words[2])
         return match.group(1) if match else words[2]
+
+    @property
+    def too_old(self) -> bool:
+        """A release older than :data:`MIN_RELEASE` (git snapshots, whose number says nothing, pass)."""
+        match = re.fullmatch(r"(\d+)\.(\d+)(?:\.\d+)*", self.short_version)
+        return bool(self.runs and match and (int(match.group(1)), int(match.group(2))) < MIN_RELEASE)
 
     @property
     def label(self) -> str:
@@ -277,6 +284,8 @@ def nvenc_verdict(info: FFmpegInfo, driver: str | None) -> str:
     """Whether a candidate can NVENC on this driver, in words."""
     if not info.runs:
         return "no (it does not run)"
+    if info.too_old:
+        return f"no (FFmpeg {info.short_version} is older than {_release(MIN_RELEASE)}, which reelforge needs)"
     if not info.nvenc:
         return "no (no h264_nvenc)"
     if driver is None:
@@ -314,7 +323,7 @@ def choose_ffmpeg(candidates: Sequence[FFmpegInfo], host: HostDriver, discovery:
     if not any(g.nvenc for g in discovery.gpus):
         why = "no GPU" if not discovery.gpus else "no GPU with NVENC"
         return FFmpegChoice(wheel.path, f"{why} ({discovery.note}) on driver {host.driver}: {wheel.label}")
-    usable = [c for c in candidates if c.runs]
+    usable = [c for c in candidates if c.runs and not c.too_old]
     fit = next((c for c in usable if nvenc_fits(c, host.driver)), None)
     if fit is not None:
         return FFmpegChoice(fit.path, f"{fit.label} can NVENC on driver {host.driver} "
@@ -388,6 +397,7 @@ def select_ffmpeg(forced: str | None, *, discovery: GpuDiscovery | None = None, 
                   system_paths: Sequence[str] = SYSTEM_PATHS) -> FFmpegSelection:
     """Read the driver and every candidate, and choose. A forced path that is missing or does not run
     raises :class:`EncoderUnavailable`."""
+    forced = forced or None     # an empty REELFORGE_FFMPEG_PATH= (as compose files pass it) is unset
     if forced is not None:
         check_forced(forced)
     host = read_host_driver(nvml)
@@ -399,6 +409,10 @@ def select_ffmpeg(forced: str | None, *, discovery: GpuDiscovery | None = None, 
         mine = next(i for i in infos if FORCED in i.sources)
         if not mine.runs:
             raise EncoderUnavailable("ffmpeg", f"{FORCED}={forced} does not run as FFmpeg: {mine.version}")
+        if mine.too_old:
+            raise EncoderUnavailable("ffmpeg", f"{FORCED}={forced} is FFmpeg {mine.short_version}; reelforge needs "
+                                               f"{_release(MIN_RELEASE)} or newer (it reads long filter graphs from "
+                                               "a file with -/filter_complex)")
     return FFmpegSelection(host, infos, choose_ffmpeg(infos, host, discovery, forced))
 
 
@@ -408,6 +422,10 @@ def with_chosen_ffmpeg(config: EngineConfig, forced: str | None, *, nvml: Any | 
     Call before :func:`engine.encode.encoders.detect_capabilities`, so the trials run that binary."""
     selection = select_ffmpeg(forced, nvml=nvml)
     return replace(config, ffmpeg=selection.path), selection
+
+
+def _release(numbers: tuple[int, ...]) -> str:
+    return ".".join(map(str, numbers))
 
 
 def _text(value: object) -> str:
