@@ -258,6 +258,19 @@ def test_a_shared_build_is_read_through_the_libavcodec_it_loads(tmp_path: Path) 
     assert read_ffmpeg(str(binary)).min_driver == "470.57.02"
 
 
+def test_the_literal_nearest_the_message_counts_wherever_it_is(tmp_path: Path) -> None:
+    far = tmp_path / "far"
+    far.write_bytes(b"\x00445.87\x00" + b"\x01" * (9 << 20) + b"\x00" + NVENC_MESSAGE + b"\x00")
+    assert scan_nvenc_requirement(str(far)).min_driver == "445.87"        # past the first, nearby look
+    two = tmp_path / "two"
+    two.write_bytes(b"\x00570.0\x00" + b"\x01" * 4096 + b"\x00" + NVENC_MESSAGE + b"\x00\x00530.41.03\x00")
+    scan = scan_nvenc_requirement(str(two))
+    assert scan.min_driver == "530.41.03" and "also saw 570.0" in scan.note
+    inside = tmp_path / "inside"      # a literal inside a longer string is not one
+    inside.write_bytes(b"\x00" + NVENC_MESSAGE + b"\x00v1610.00\x00")
+    assert scan_nvenc_requirement(str(inside)).min_driver is None
+
+
 def test_a_rebuilt_binary_is_read_again(tmp_path: Path) -> None:
     path = fake_ffmpeg(tmp_path / "ffmpeg", "7.1", min_driver="550.54.14")
     assert scan_nvenc_requirement(str(path)).min_driver == "550.54.14"
