@@ -21,6 +21,7 @@ from api.routes import account, adk, chat, media, render, sessions
 from api.services import Services
 from api.settings import ApiSettings
 from engine.encode.encoders import CodecChoice, detect_capabilities
+from engine.encode.ffmpeg_select import select_ffmpeg
 
 
 def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> FastAPI:
@@ -28,8 +29,11 @@ def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> Fast
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        chosen = codecs or detect_capabilities(settings.engine_config()).choice
-        services = Services.build(settings, chosen)
+        run_settings = settings
+        if codecs is None:    # the FFmpeg that can NVENC on this driver runs the trials and every render
+            run_settings = settings.model_copy(update={"ffmpeg_path": select_ffmpeg(settings.ffmpeg_path).path})
+        chosen = codecs or detect_capabilities(run_settings.engine_config()).choice
+        services = Services.build(run_settings, chosen)
         app.state.services = services
         services.runner.start()
         services.cleaner.start()

@@ -5,7 +5,7 @@
     reelforge probe FILE                         what a media file is, as JSON
     reelforge summary DRAFT.json                 the one-line timeline summary
     reelforge schema                             the draft's JSON Schema
-    reelforge encoders                           which encoder and decoder this machine would use, and why
+    reelforge encoders [--json]                  the driver, each FFmpeg, the one chosen, the encoder and decoder
     reelforge serve                              the API server (added by the api package)
 
 Exit codes: 0 done, 2 bad input (draft, media, arguments), 3 the render failed.
@@ -159,10 +159,48 @@ def cmd_schema(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_encoders(_args: argparse.Namespace) -> int:
+def cmd_encoders(args: argparse.Namespace) -> int:
+    """The driver, every FFmpeg candidate and what it can do, the FFmpeg chosen, then the codecs it proves."""
     from engine.encode.encoders import detect_capabilities
+    from engine.encode.ffmpeg_select import nvenc_verdict, with_chosen_ffmpeg
+    from engine.errors import EncoderUnavailable
 
-    print(json.dumps(detect_capabilities(get_settings().engine_config()).to_dict(), indent=2))
+    settings = get_settings()
+    try:
+        config, ffmpeg = with_chosen_ffmpeg(settings.engine_config(), settings.ffmpeg_path)
+    except EncoderUnavailable as exc:
+        print(f"reelforge: {exc}", file=sys.stderr)
+        return 2
+    capabilities = detect_capabilities(config)
+    if args.json:   # "discovery" and "choice" stay where they were, for whatever reads them
+        print(json.dumps({"host": ffmpeg.host.to_dict(), "ffmpeg": ffmpeg.to_dict(), **capabilities.to_dict()},
+                         indent=2))
+        return 0
+    host, discovery, choice = ffmpeg.host, capabilities.discovery, capabilities.choice
+    print(f"NVIDIA driver: {host.driver}, CUDA {host.cuda or 'unknown'}" if host.driver
+          else f"NVIDIA driver: none ({host.note})")
+    print(f"GPUs: {discovery.note}" if discovery.gpus else f"GPUs: none ({discovery.note})")
+    for gpu in discovery.gpus:
+        print(f"  GPU {gpu.index}: {gpu.name}, {gpu.memory_total_mb} MiB, NVENC {'yes' if gpu.nvenc else 'no'} "
+              f"({gpu.nvenc_note}), {gpu.nvenc_sessions} encode sessions, {gpu.uuid}")
+    print("FFmpeg candidates:")
+    for info in ffmpeg.candidates:
+        print(f"  {info.path}  [{', '.join(info.sources)}]")
+        if not info.runs:
+            print(f"    does not run: {info.version}")
+            continue
+        minimum = (f"needs driver {info.min_driver} (NVENC API {info.nvenc_api})" if info.min_driver
+                   else info.scan_note if info.nvenc else "")
+        print(f"    {info.version}")
+        print(f"    h264_nvenc {'yes' if info.nvenc else 'no'}{', ' + minimum if minimum else ''}; "
+              f"cuda hwaccel {'yes' if info.cuda_hwaccel else 'no'}; scale_cuda {'yes' if info.scale_cuda else 'no'}")
+        print(f"    NVENC on this driver: {nvenc_verdict(info, host.driver)}")
+    print(f"FFmpeg chosen: {ffmpeg.path}")
+    print(f"  why: {ffmpeg.choice.reason}")
+    print(f"Encoder: {choice.encoder} ({choice.encoder_reason})")
+    print(f"Decoder: {choice.decoder} ({choice.decoder_reason})")
+    if choice.gpu_index is not None:
+        print(f"GPU used: {choice.gpu_index}")
     return 0
 
 
@@ -219,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("summary", cmd_summary, "print a draft's timeline summary")
     p.add_argument("draft")
     add("schema", cmd_schema, "print the draft JSON Schema")
-    add("encoders", cmd_encoders, "show the GPUs found and the encoder/decoder a render would use")
+    p = add("encoders", cmd_encoders, "show the driver, the GPUs, each FFmpeg found and what it can do, the FFmpeg "
+            "chosen, and the encoder/decoder a render would use")
+    p.add_argument("--json", action="store_true", help="print it all as one JSON object")
     for plugin in entry_points(group="reelforge.commands"):   # serve (api), worker (workers), ...
         plugin.load()(sub)
     return parser

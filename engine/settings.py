@@ -33,7 +33,11 @@ def _default(name: str) -> Any:
 class EngineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REELFORGE_", env_file=None, extra="ignore")
 
-    ffmpeg_path: str | None = Field(None, description="FFmpeg binary; default: the one in the imageio-ffmpeg wheel")
+    ffmpeg_path: str | None = Field(None, description=(
+        "FFmpeg binary, forced: a path that is missing, does not run or is older than FFmpeg 7.0 stops the worker or "
+        "API at start. Unset (or empty): the worker, the API and `reelforge encoders` choose at start, a system "
+        "FFmpeg that can NVENC on this host's driver, else the one in the imageio-ffmpeg wheel "
+        "(engine/encode/ffmpeg_select.py); `reelforge render` uses the wheel's"))
     work_dir: Path | None = Field(None, description="scratch directory for renders; default: system temp")
     x264_preset: str = "veryfast"
     encoder: EncoderPreference = "auto"

@@ -44,7 +44,7 @@ def test_probe_summary_schema_and_encoders(media, tmp_path: Path) -> None:
         'Timeline (2 tracks): 1. Video: red (0-2s) 2. Title: "Hi" (0-1.5s)'
     schema = json.loads(reelforge("schema").stdout)
     assert schema["title"] == "reelforge draft"
-    caps = json.loads(reelforge("encoders").stdout)
+    caps = json.loads(reelforge("encoders", "--json").stdout)
     assert caps["choice"]["encoder"] in ("libx264", "h264_nvenc") and caps["choice"]["encoder_reason"]
 
 

@@ -33,8 +33,9 @@ from celery import Celery
 
 from engine.config import EngineConfig
 from engine.encode.encoders import Capabilities, CodecChoice, detect_capabilities
+from engine.encode.ffmpeg_select import with_chosen_ffmpeg
 from engine.encode.gpu import GpuDiscovery, discover_gpus
-from engine.errors import EngineError
+from engine.errors import EncoderUnavailable, EngineError
 from engine.job import RenderJob
 from engine.run import limited_child
 from workers.board import RUN, Board, Registry
@@ -250,6 +251,10 @@ def run_worker(settings: WorkerSettings) -> int:
         raise SystemExit(f"reelforge worker: cannot reach Redis at {settings.redis_url}: {exc}") from None
     config = settings.engine_config()
     config = replace(config, timeout_s=config.timeout_s or settings.job_time_limit_s)
+    try:    # the FFmpeg that can NVENC on this driver, before the trials that prove it
+        config, ffmpeg = with_chosen_ffmpeg(config, settings.ffmpeg_path)
+    except EncoderUnavailable as exc:
+        raise SystemExit(f"reelforge worker: {exc}") from None
     capabilities = detect_capabilities(config)
     queues = ([q.strip() for q in settings.worker_queues.split(",") if q.strip()] if settings.worker_queues
               else queues_for(capabilities.choice))
@@ -265,7 +270,8 @@ def run_worker(settings: WorkerSettings) -> int:
     worker.registry.announce(name, worker.info())
     threading.Thread(target=worker.announce_forever, name="reelforge-announce", daemon=True).start()
     print(f"reelforge worker {name}: queues {','.join(queues)}; encoder {capabilities.choice.encoder} "
-          f"({capabilities.choice.encoder_reason}); decoder {capabilities.choice.decoder}", flush=True)
+          f"({capabilities.choice.encoder_reason}); decoder {capabilities.choice.decoder}; "
+          f"ffmpeg {ffmpeg.path} ({ffmpeg.choice.reason})", flush=True)
     try:
         app.Worker(queues=queues, pool="solo", concurrency=1, hostname=f"{name}@%h", loglevel="WARNING",
                    without_gossip=True, without_mingle=True).start()
