@@ -8,6 +8,7 @@ variables the same way. Only entrypoints call :func:`get_settings`; the engine i
 
 from __future__ import annotations
 
+import os
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
@@ -126,6 +127,7 @@ class EngineSettings(BaseSettings):
             max_layers=self.max_layers,
             max_texts=self.max_texts,
             max_graph_filters=self.max_graph_filters,
+            cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         )
 
 
