@@ -321,3 +321,27 @@ def test_ffmpeg_children_get_cuda_device_order_pci_bus_id(tmp_path: Path, monkey
     result = run_ffmpeg_args(["-version"], ffmpeg=str(fake), work_dir=tmp_path, timeout_s=10)
     assert "order=PCI_BUS_ID visible=2" in result.stderr_tail
     assert os.environ["CUDA_DEVICE_ORDER"] == "FASTEST_FIRST"           # the parent's stays as it was
+
+
+# --- what a worker reports: the start-up line and its Redis heartbeat record -------------------------------
+
+def test_the_worker_reports_both_numbers_of_its_gpu() -> None:
+    from workers.farm import FarmWorker, encoder_for_job, gpu_summary
+
+    config = EngineConfig(ffmpeg="x", cuda_visible_devices="2", gpu=None)
+    caps = detect_capabilities(config, nvml=four_l4s(gpu2=1), trial=RecordingTrial())
+    assert gpu_summary(caps.discovery) == f"GPU 2 NVIDIA L4 #2 {UUIDS[2]} pci {BUS[2]} cuda 0"
+    assert gpu_summary(discover_gpus(four_l4s(), visible_devices="")) == (
+        "no GPU (0 NVIDIA GPUs; CUDA_VISIBLE_DEVICES is empty: CUDA sees no GPU)")
+    worker = FarmWorker(None, "w1", None, None, config, caps, ["gpu"])  # type: ignore[arg-type]
+    record = worker.info()
+    (gpu,) = record["gpus"]["gpus"]
+    assert {k: gpu[k] for k in ("name", "uuid", "pci_bus_id", "nvml_index", "cuda_index")} == {
+        "name": "NVIDIA L4 #2", "uuid": UUIDS[2], "pci_bus_id": BUS[2], "nvml_index": 2, "cuda_index": 0}
+    assert record["choice"]["gpu_index"] == 0
+    # per job, the session count is read again, from GPU 2's handle, which FFmpeg calls 0
+    busy = discover_gpus(four_l4s(gpu0=5, gpu2=3), visible_devices="2")
+    fallback = encoder_for_job(caps.choice, busy, session_limit=3)
+    assert fallback.encoder == "libx264"
+    assert fallback.encoder_reason == "GPU 2 (CUDA device 0) runs 3 NVENC sessions (limit 3)"
+    assert encoder_for_job(caps.choice, discover_gpus(four_l4s(gpu0=5), visible_devices="2"), 3) == caps.choice
