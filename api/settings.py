@@ -3,6 +3,10 @@ chat, the LLM planner and how it runs renders (``REELFORGE_*`` variables; docs/a
 
 The settings a farm's API and workers both read take their defaults from :mod:`workers.protocol`,
 so the two sides cannot disagree on them.
+
+At start, ``reelforge`` checks every ``REELFORGE_*`` variable against the fields of the settings
+classes in engine/, api/ and workers/settings.py (:func:`engine.settings.settings_models` finds each
+command package's ``settings`` module) and refuses to start on one that none of them has.
 """
 
 from __future__ import annotations

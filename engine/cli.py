@@ -8,7 +8,8 @@
     reelforge encoders [--json]                  the driver, each FFmpeg, the one chosen, the encoder and decoder
     reelforge serve                              the API server (added by the api package)
 
-Exit codes: 0 done, 2 bad input (draft, media, arguments), 3 the render failed.
+Exit codes: 0 done, 2 bad input (draft, media, arguments, a REELFORGE_* setting that does not
+exist), 3 the render failed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, TextIO
 from engine.errors import DraftError, EngineError, MediaError
 from engine.model.draft import dump_draft, json_schema, parse_draft
 from engine.model.summary import summarize
-from engine.settings import get_settings
+from engine.settings import get_settings, unknown_settings_here
 
 FORMATS = ("mp4", "gif", "webm", "webp")
 
@@ -260,13 +261,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("encoders", cmd_encoders, "show the driver, the GPUs, each FFmpeg found and what it can do, the FFmpeg "
             "chosen, and the encoder/decoder a render would use")
     p.add_argument("--json", action="store_true", help="print it all as one JSON object")
-    for plugin in entry_points(group="reelforge.commands"):   # serve (api), worker (workers), ...
+    for plugin in _plugins():   # serve (api), worker (workers), ...
         plugin.load()(sub)
     return parser
 
 
+def _plugins() -> list[Any]:
+    return list(entry_points(group="reelforge.commands"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Every command, the server and the worker included, starts here: a REELFORGE_* variable that
+    # no settings class (the engine's, or a command package's) knows stops it before anything runs.
+    unknown = unknown_settings_here({plugin.module.split(".")[0] for plugin in _plugins()})
+    if unknown:
+        for line in unknown:
+            print(f"reelforge: {line}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
     except DraftError as exc:

@@ -68,6 +68,10 @@ class EngineConfig:
     max_layers: int = 200
     max_texts: int = 600
     max_graph_filters: int = 12_000
+    # GPUs (engine/encode/gpu.py): the process's CUDA_VISIBLE_DEVICES (None: unset), which decides how
+    # FFmpeg numbers them, and a pin to one GPU by NVML index or UUID (a worker's REELFORGE_GPU)
+    cuda_visible_devices: str | None = None
+    gpu: str | None = None
 
     @classmethod
     def default(cls) -> EngineConfig:

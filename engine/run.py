@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO, Final
 
 from engine.errors import FFmpegFailed, RenderCancelled, RenderTimeout
@@ -28,6 +29,7 @@ PR_SET_PDEATHSIG: Final = 1
 GLOBAL_ARGS: Final = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-progress", "pipe:1")
 WATCH_S: Final = 0.05                    # how often a piped FFmpeg's watchdog looks at the cancel flag and the clock
 FFMPEG_THREAD_STACK: Final = 1 << 20     # bytes; glibc gives each new thread RLIMIT_STACK (8 MiB by default)
+FFMPEG_ENV: Final = MappingProxyType({"CUDA_DEVICE_ORDER": "PCI_BUS_ID"})   # set in every FFmpeg child (_ffmpeg_child)
 
 ProgressCallback = Callable[[float], None]
 
@@ -109,11 +111,19 @@ def die_with_parent() -> None:
 
 
 def _ffmpeg_child() -> None:
-    """In an FFmpeg child before exec: die with the parent, and give its threads 1 MiB stacks. FFmpeg
-    starts two to five threads per input, so a render of a few hundred segments starts thousands, and
-    under an address-space cap (RLIMIT_AS) their 8 MiB stacks alone would fill it (600 caption inputs:
-    21 GB mapped; with 1 MiB stacks, 3.8 GB)."""
+    """In an FFmpeg child before exec: die with the parent, number CUDA devices in PCI bus order, and
+    give its threads 1 MiB stacks.
+
+    CUDA_DEVICE_ORDER=PCI_BUS_ID makes FFmpeg's ``-gpu`` / ``-hwaccel_device`` count GPUs as NVML
+    does (CUDA's default is fastest first), so the CUDA index :mod:`engine.encode.gpu` works out
+    names the GPU whose NVML readings we took. It is set in the child only (``putenv`` after fork).
+
+    FFmpeg starts two to five threads per input, so a render of a few hundred segments starts
+    thousands, and under an address-space cap (RLIMIT_AS) their 8 MiB stacks alone would fill it (600
+    caption inputs: 21 GB mapped; with 1 MiB stacks, 3.8 GB)."""
     die_with_parent()
+    for name, value in FFMPEG_ENV.items():
+        os.putenv(name, value)
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_STACK)

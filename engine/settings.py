@@ -4,14 +4,22 @@ Only what a render needs lives here; the API and the workers subclass :class:`En
 their own (``api/settings.py``, ``workers/settings.py``), so every process reads the engine's
 variables the same way. Only entrypoints call :func:`get_settings`; the engine itself receives an
 :class:`EngineConfig`.
+
+A ``REELFORGE_*`` variable that no settings class knows is a typo or a setting that does not exist,
+never something to ignore: :func:`unknown_settings` names each one (with the nearest known name), and
+the ``reelforge`` command refuses to start while there are any.
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib
+import os
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -130,9 +138,76 @@ class EngineSettings(BaseSettings):
             max_layers=self.max_layers,
             max_texts=self.max_texts,
             max_graph_filters=self.max_graph_filters,
+            cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         )
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> EngineSettings:
     return EngineSettings()
+
+
+# --- settings that do not exist ----------------------------------------------------------------------
+
+PREFIX: Final = "REELFORGE_"
+
+# REELFORGE_* variables read outside the settings classes: the tests' count of examples per
+# frame-exact property (tests/draft_strategies.py, set by benchmarks/frame_exact.py).
+OTHER_SETTINGS: Final = frozenset({"REELFORGE_FRAME_EXACT_EXAMPLES"})
+
+
+def settings_models(packages: Iterable[str] = ()) -> list[type[BaseSettings]]:
+    """EngineSettings and the settings classes of ``packages`` (each one's ``settings`` module, if it
+    has one): the packages that add ``reelforge`` commands (api, workers) bring their own."""
+    models: list[type[BaseSettings]] = [EngineSettings]
+    for package in packages:
+        try:
+            module = importlib.import_module(f"{package}.settings")
+        except ModuleNotFoundError as exc:
+            if exc.name not in (package, f"{package}.settings"):
+                raise
+            continue
+        models += [v for v in vars(module).values()
+                   if isinstance(v, type) and issubclass(v, BaseSettings) and v not in models]
+    return models
+
+
+def setting_names(models: Iterable[type[BaseSettings]]) -> frozenset[str]:
+    """Every environment variable the models read (prefix and field name, upper case), plus OTHER_SETTINGS."""
+    names = set(OTHER_SETTINGS)
+    for model in models:
+        prefix = str(model.model_config.get("env_prefix", ""))
+        for name, info in model.model_fields.items():
+            alias = info.validation_alias
+            names.add((alias if isinstance(alias, str) else prefix + name).upper())
+    return frozenset(names)
+
+
+def unknown_settings(environ: Mapping[str, str], known: Collection[str]) -> list[str]:
+    """One line for each ``REELFORGE_*`` variable in ``environ`` that is not in ``known``, naming the
+    closest known one: "unknown setting REELFORGE_GPU_INDX (did you mean REELFORGE_GPU?)".
+    Names are compared in upper case, as the settings read them."""
+    lines = []
+    for name in sorted(environ):
+        if not name.upper().startswith(PREFIX) or name.upper() in known:
+            continue
+        close = _nearest(name.upper(), known)
+        lines.append(f"unknown setting {name}" + (f" (did you mean {close}?)" if close else ""))
+    return lines
+
+
+def _nearest(name: str, known: Collection[str]) -> str | None:
+    """The known name most like ``name``, compared without the prefix they share (which would make
+    every name look alike); None when none is close, unless one is ``name`` cut short at a ``_``."""
+    tail = name.removeprefix(PREFIX)
+    tails = {k.removeprefix(PREFIX): k for k in known}
+    close = difflib.get_close_matches(tail, sorted(tails), n=1, cutoff=0.6)
+    if close:
+        return tails[close[0]]
+    stems = [t for t in tails if tail.startswith(f"{t}_")]
+    return tails[max(stems, key=len)] if stems else None
+
+
+def unknown_settings_here(packages: Iterable[str] = ()) -> list[str]:
+    """:func:`unknown_settings` for this process's environment, against EngineSettings and ``packages``' settings."""
+    return unknown_settings(os.environ, setting_names(settings_models(packages)))

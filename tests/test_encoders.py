@@ -90,6 +90,9 @@ class FakeNvml:
     def nvmlDeviceGetUUID(self, card: FakeCard) -> str:
         return f"GPU-{self.cards.index(card):04d}"
 
+    def nvmlDeviceGetPciInfo(self, card: FakeCard) -> SimpleNamespace:
+        return SimpleNamespace(busId=f"00000000:{self.cards.index(card) + 1:02X}:00.0")
+
     def nvmlDeviceGetMemoryInfo(self, card: FakeCard) -> SimpleNamespace:
         return SimpleNamespace(total=card.total_mb * MIB, used=card.used_mb * MIB, free=0)
 
@@ -155,7 +158,7 @@ def test_discovery_shuts_nvml_down_and_counts() -> None:
 
 def test_discovery_reads_fields_and_decodes_bytes_names() -> None:
     (gpu,) = discover(FakeCard(L4.encode(), capacity=100, sessions=2, total_mb=23_034, used_mb=1)).gpus
-    assert gpu == GpuInfo(0, L4, "GPU-0000", 23_034, 1, True, 2, "encoder capacity 100%")
+    assert gpu == GpuInfo(0, L4, "GPU-0000", 23_034, 1, True, 2, "encoder capacity 100%", "00000000:01:00.0", 0)
     assert gpu.to_dict()["name"] == L4
 
 
@@ -168,7 +171,7 @@ def test_discovery_never_raises_on_a_broken_gpu() -> None:
 
     nvml = Lost([FakeCard(L4), FakeCard(L4)])
     discovery = discover_gpus(nvml)
-    assert [g.index for g in discovery.gpus] == [0]
+    assert [g.nvml_index for g in discovery.gpus] == [0]
     assert discovery.note == "1 NVIDIA GPU; GPU 1 skipped: GPU is lost"
     assert nvml.calls == ["init", "shutdown"]
 

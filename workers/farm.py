@@ -5,7 +5,7 @@ At start it reads the GPUs (pynvml) and proves the codecs with trial runs, then 
 overrides). It runs Celery's solo pool, one job at a time; each render runs in a child process
 (``python -m workers.job``, as on the embedded default) under the render memory cap and a time
 limit scaled by the timeline's length, and dies with the worker (the kernel's parent-death signal),
-FFmpeg with it. Run one per GPU, pinned with ``CUDA_VISIBLE_DEVICES``.
+FFmpeg with it. Run one per GPU, pinned with ``CUDA_VISIBLE_DEVICES`` or ``REELFORGE_GPU``.
 
 Crash safety comes from the job board (:mod:`workers.board`), not from the broker alone: the task
 is acknowledged late (a message whose worker vanished is delivered again), every run first
@@ -71,11 +71,19 @@ def encoder_for_job(choice: CodecChoice, discovery: GpuDiscovery, session_limit:
     encode sessions already (consumer cards refuse more)."""
     if choice.encoder != "h264_nvenc" or choice.gpu_index is None:
         return choice
-    gpu = next((g for g in discovery.gpus if g.index == choice.gpu_index), None)
+    gpu = next((g for g in discovery.gpus if g.cuda_index == choice.gpu_index), None)   # gpu_index is FFmpeg's
     if gpu is None or gpu.nvenc_sessions < session_limit:
         return choice
-    return replace(choice, encoder="libx264",
-                   encoder_reason=f"GPU {gpu.index} runs {gpu.nvenc_sessions} NVENC sessions (limit {session_limit})")
+    return replace(choice, encoder="libx264", encoder_reason=(
+        f"{gpu.label()} runs {gpu.nvenc_sessions} NVENC sessions (limit {session_limit})"))
+
+
+def gpu_summary(discovery: GpuDiscovery) -> str:
+    """The start-up line's GPUs: each one's NVML index, name, UUID, PCI bus id and CUDA index (FFmpeg's)."""
+    if not discovery.gpus:
+        return f"no GPU ({discovery.note})"
+    return "; ".join(f"GPU {g.nvml_index} {g.name} {g.uuid} pci {g.pci_bus_id or '?'} cuda {g.cuda_index}"
+                     for g in discovery.gpus)
 
 
 def make_app(settings: WorkerSettings) -> Celery:
@@ -198,7 +206,8 @@ class FarmWorker:
             remove_scratch(work_dir, self.settings.data_dir / "scratch")
 
     def _render(self, job_id: str, job: RenderJob) -> dict[str, Any]:
-        codecs = encoder_for_job(self.capabilities.choice, discover_gpus(), self.settings.nvenc_session_limit)
+        gpus = discover_gpus(visible_devices=self.config.cuda_visible_devices)   # sessions now, numbered as at start
+        codecs = encoder_for_job(self.capabilities.choice, gpus, self.settings.nvenc_session_limit)
         local = self.child_job(job, codecs)
         limit = render_time_limit_s(job.duration_s, self.settings.render_time_floor_s,
                                     self.settings.render_time_per_s, self.settings.job_time_limit_s)
@@ -253,16 +262,18 @@ def run_worker(settings: WorkerSettings) -> int:
     config = replace(config, timeout_s=config.timeout_s or settings.job_time_limit_s)
     try:    # the FFmpeg that can NVENC on this driver, before the trials that prove it
         config, ffmpeg = with_chosen_ffmpeg(config, settings.ffmpeg_path)
-    except EncoderUnavailable as exc:
+        capabilities = detect_capabilities(config)
+    except EncoderUnavailable as exc:       # a forced FFmpeg, encoder or decoder, or REELFORGE_GPU, that cannot be met
         raise SystemExit(f"reelforge worker: {exc}") from None
-    capabilities = detect_capabilities(config)
     queues = ([q.strip() for q in settings.worker_queues.split(",") if q.strip()] if settings.worker_queues
               else queues_for(capabilities.choice))
     name = settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
     board = Board(client)
     app = make_app(settings)
     chunked = Chunked(app, settings, board, config,
-                      lambda: encoder_for_job(capabilities.choice, discover_gpus(), settings.nvenc_session_limit),
+                      lambda: encoder_for_job(capabilities.choice,
+                                              discover_gpus(visible_devices=config.cuda_visible_devices),
+                                              settings.nvenc_session_limit),
                       worker_name=name)
     worker = FarmWorker(settings, name, board, Registry(client), config, capabilities, queues, chunked)
     app.task(name=RENDER_TASK, acks_late=True, reject_on_worker_lost=True)(worker.render)
@@ -271,7 +282,7 @@ def run_worker(settings: WorkerSettings) -> int:
     threading.Thread(target=worker.announce_forever, name="reelforge-announce", daemon=True).start()
     print(f"reelforge worker {name}: queues {','.join(queues)}; encoder {capabilities.choice.encoder} "
           f"({capabilities.choice.encoder_reason}); decoder {capabilities.choice.decoder}; "
-          f"ffmpeg {ffmpeg.path} ({ffmpeg.choice.reason})", flush=True)
+          f"{gpu_summary(capabilities.discovery)}; ffmpeg {ffmpeg.path} ({ffmpeg.choice.reason})", flush=True)
     try:
         app.Worker(queues=queues, pool="solo", concurrency=1, hostname=f"{name}@%h", loglevel="WARNING",
                    without_gossip=True, without_mingle=True).start()

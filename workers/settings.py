@@ -3,15 +3,21 @@ farm's (``REELFORGE_*`` variables; docs/farm.md lists them).
 
 The settings the API reads too take their defaults from :mod:`workers.protocol`, so the two sides
 cannot disagree on them.
+
+At start, ``reelforge`` checks every ``REELFORGE_*`` variable against the fields of the settings
+classes in engine/, api/ and workers/settings.py (:func:`engine.settings.settings_models` finds each
+command package's ``settings`` module) and refuses to start on one that none of them has.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 
+from engine.config import EngineConfig
 from engine.settings import EngineSettings
 from workers.protocol import (
     DEFAULT_CHUNK_OVER_S,
@@ -48,6 +54,13 @@ class WorkerSettings(EngineSettings):
     chunk_over_s: float = Field(DEFAULT_CHUNK_OVER_S, gt=0, description="timelines longer than this render in parts")
     chunk_s: float = Field(DEFAULT_CHUNK_S, gt=1, description="the length of each part")
     nvenc_session_limit: int = Field(3, ge=1, description="NVENC sessions a GPU may run before a job uses libx264")
+    gpu: str | None = Field(None, description="pin this worker to one GPU: its nvidia-smi (NVML) index, or its UUID "
+                            "(GPU-..., or a prefix that names one GPU); it must be one CUDA_VISIBLE_DEVICES leaves "
+                            "visible, and a worker pinned to a GPU it cannot see does not start. Default: the GPUs "
+                            "CUDA_VISIBLE_DEVICES leaves visible (all when unset)")
+
+    def engine_config(self) -> EngineConfig:
+        return replace(super().engine_config(), gpu=self.gpu)
 
 
 @lru_cache(maxsize=1)

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from engine.config import DecoderPreference, EncoderPreference, EngineConfig
-from engine.encode.gpu import GpuDiscovery, GpuInfo, discover_gpus
+from engine.encode.gpu import GpuDiscovery, GpuInfo, discover_gpus, pin_gpu
 from engine.errors import EncoderUnavailable, FFmpegFailed, RenderTimeout, ffmpeg_cause
 from engine.run import run_ffmpeg_args
 
@@ -40,14 +40,14 @@ class TrialResult:
 
 
 Trial = Callable[[str, int | None], TrialResult]
-"""Try an encoder name ("h264_nvenc") or ``CUDA_DECODE`` for real on a GPU index."""
+"""Try an encoder name ("h264_nvenc") or ``CUDA_DECODE`` for real on a GPU's CUDA index (FFmpeg's)."""
 
 
 @dataclass(frozen=True, slots=True)
 class CodecChoice:
     encoder: str                # "libx264" | "h264_nvenc"
     decoder: str                # "cpu" | "cuda"
-    gpu_index: int | None       # the GPU both use; None when neither does
+    gpu_index: int | None       # the GPU both use, as FFmpeg numbers it (its CUDA index); None when neither does
     encoder_reason: str
     decoder_reason: str
 
@@ -133,7 +133,7 @@ def choose_codecs(
     encoder, encoder_gpu, encoder_reason = _choose_encoder(encoder_pref, discovery, trial)
     decoder, decoder_gpu, decoder_reason = _choose_decoder(decoder_pref, discovery, trial, encoder_gpu)
     gpu = encoder_gpu if encoder_gpu is not None else decoder_gpu
-    return CodecChoice(encoder, decoder, gpu.index if gpu else None, encoder_reason, decoder_reason)
+    return CodecChoice(encoder, decoder, gpu.cuda_index if gpu else None, encoder_reason, decoder_reason)
 
 
 def _choose_encoder(pref: str, discovery: GpuDiscovery, trial: Trial) -> tuple[str, GpuInfo | None, str]:
@@ -142,7 +142,7 @@ def _choose_encoder(pref: str, discovery: GpuDiscovery, trial: Trial) -> tuple[s
     if pref not in ("auto", "h264_nvenc"):
         raise EncoderUnavailable(pref, "unknown encoder setting; expected auto, libx264 or h264_nvenc")
     # Least busy first: NVENC sessions share one engine, so a second GPU's idle engine is faster.
-    candidates = sorted((g for g in discovery.gpus if g.nvenc), key=lambda g: (g.nvenc_sessions, g.index))
+    candidates = sorted((g for g in _usable(discovery) if g.nvenc), key=lambda g: (g.nvenc_sessions, g.cuda_index))
     if not candidates:
         why = _why_no_nvenc(discovery)
         if pref == "h264_nvenc":
@@ -150,7 +150,7 @@ def _choose_encoder(pref: str, discovery: GpuDiscovery, trial: Trial) -> tuple[s
         return "libx264", None, why
     gpu, failures = _first_that_works(candidates, trial, "h264_nvenc", "h264_nvenc trial encode")
     if gpu is not None:
-        reason = f"NVENC on GPU {gpu.index} ({gpu.name}), trial encode ok"
+        reason = f"NVENC on {gpu.label()} ({gpu.name}), trial encode ok"
         if failures:
             reason += f" (after {'; '.join(failures)})"
         if pref == "h264_nvenc":
@@ -166,17 +166,22 @@ def _first_that_works(candidates: Sequence[GpuInfo], trial: Trial, what: str,
     """The first GPU on which ``trial(what)`` passes, and why each one before it failed."""
     failures: list[str] = []
     for gpu in candidates:
-        result = trial(what, gpu.index)
+        result = trial(what, gpu.cuda_index)
         if result.ok:
             return gpu, failures
-        failures.append(f"{label} failed on GPU {gpu.index}: {result.message}")
+        failures.append(f"{label} failed on {gpu.label()}: {result.message}")
     return None, failures
 
 
 def _why_no_nvenc(discovery: GpuDiscovery) -> str:
     if not discovery.gpus:
         return f"no NVIDIA GPU ({discovery.note})"
-    return "; ".join(f"{g.name} (GPU {g.index}) has no NVENC engine: {g.nvenc_note}" for g in discovery.gpus)
+    return "; ".join(f"{g.name} ({g.label()}) has no NVENC engine: {g.nvenc_note}" for g in discovery.gpus)
+
+
+def _usable(discovery: GpuDiscovery) -> tuple[GpuInfo, ...]:
+    """The GPUs FFmpeg can be pointed at: those with a CUDA index (discovery lists no other)."""
+    return tuple(g for g in discovery.gpus if g.cuda_index is not None)
 
 
 def _choose_decoder(
@@ -186,7 +191,7 @@ def _choose_decoder(
         return "cpu", None, "forced by setting (decoder=cpu)"
     if pref not in ("auto", "cuda"):
         raise EncoderUnavailable(pref, "unknown decoder setting; expected auto, cpu or cuda")
-    if not discovery.gpus:
+    if not _usable(discovery):
         why = f"no NVIDIA GPU ({discovery.note})"
         if pref == "cuda":
             raise EncoderUnavailable("cuda", why)
@@ -196,12 +201,12 @@ def _choose_decoder(
     if encoder_gpu is not None:
         candidates: tuple[GpuInfo, ...] = (encoder_gpu,)
     elif pref == "auto":
-        candidates = discovery.gpus[:1]
+        candidates = _usable(discovery)[:1]
     else:
-        candidates = discovery.gpus
+        candidates = _usable(discovery)
     gpu, failures = _first_that_works(candidates, trial, CUDA_DECODE, "CUDA decode trial")
     if gpu is not None:
-        reason = f"CUDA decode on GPU {gpu.index} ({gpu.name}), trial decode ok"
+        reason = f"CUDA decode on {gpu.label()} ({gpu.name}), trial decode ok"
         if pref == "cuda":
             reason = f"forced by setting (decoder=cuda); {reason}"
         return "cuda", gpu, reason
@@ -217,10 +222,14 @@ def detect_capabilities(
 ) -> Capabilities:
     """Discover GPUs and choose codecs for this process. Call once per worker start, pass the result down.
 
-    Trials run in a private temporary directory under ``config.work_dir`` (or the system temp),
-    removed afterwards, so concurrent workers sharing a work_dir do not collide.
+    The GPUs are those CUDA shows this process (``config.cuda_visible_devices``), numbered as FFmpeg
+    numbers them; ``config.gpu`` pins one of them by NVML index or UUID (none matching raises
+    EncoderUnavailable). Trials run in a private temporary directory under ``config.work_dir`` (or the
+    system temp), removed afterwards, so concurrent workers sharing a work_dir do not collide.
     """
-    discovery = discover_gpus(nvml)
+    discovery = discover_gpus(nvml, visible_devices=config.cuda_visible_devices)
+    if config.gpu is not None:
+        discovery = pin_gpu(discovery, config.gpu)
     if trial is not None:
         return Capabilities(discovery, choose_codecs(config.encoder, config.decoder, discovery, trial))
     with tempfile.TemporaryDirectory(prefix="reelforge-trial-", dir=config.work_dir) as scratch:
