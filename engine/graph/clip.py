@@ -55,7 +55,7 @@ CUDA_PIX_FMTS: Final = frozenset({"yuv420p"})   # 8-bit 4:2:0, limited range: NV
 CUDA_OUT_FORMAT: Final = "yuv420p"     # what scale_cuda writes and hwdownload hands on: the CPU path's format
 # scale_cuda's algorithm for each of the CPU path's swscale flags (None: swscale's default, bicubic).
 # swscale's bicubic is B=0, C=0.6; scale_cuda's is Keys' cubic with a = -param (B=0, C=param) in its
-# fixed kernel and swscale's own filter generator with C = param in its generic one (FFmpeg 8+), so
+# fixed kernel and swscale's own filter generator with C = param in its generic one (use_filters), so
 # param=0.6 is the same curve either way (without it, scale_cuda uses C=0: softer than the CPU path).
 CUDA_INTERP: Final[Mapping[str | None, Mapping[str, str]]] = MappingProxyType({
     None: MappingProxyType({"interp_algo": "bicubic", "param": "0.6"}),
