@@ -51,7 +51,7 @@ MEDIA = {m.path.rsplit("/", 1)[1]: m for m in (
     _video("wide.mp4", 1920, 1080), _video("wide2.mp4", 1280, 720), _video("hd.mp4", 1280, 720),
     _video("turned.mp4", 1080, 1920, rotation=90), _video("pro.mov", 1920, 1080, codec="prores", pix_fmt="yuv422p10le"),
     _video("h422.mp4", 1920, 1080, pix_fmt="yuv422p"), _video("av1.mp4", 1920, 1080, codec="av1"),
-    _video("tiny.mp4", 128, 72, codec="hevc"),
+    _video("tiny.mp4", 128, 72, codec="hevc"), _video("uhd.mp4", 3840, 2160, codec="hevc"),
     MediaInfo("/media/photo.jpg", "image", "jpeg", None, 200_000, None,
               VideoStream("mjpeg", 1920, 1280, None, 1, None, 0), None),
 )}
@@ -251,6 +251,19 @@ def test_rotation_codec_pixel_format_size_and_no_scale_keep_the_cpu_path_with_th
     for name in names[:-1]:
         _assert_cpu_chain(command, _input_of(command, f"/media/{name}"), cuda_decoder=True)
     _assert_gpu_chain(command, _input_of(command, "/media/wide.mp4"))
+
+
+def test_a_downscale_past_scale_cudas_widest_filter_keeps_the_cpu_path() -> None:
+    """scale_cuda's generic filters are swscale's, widened by the ratio, and stop at 256 taps: a 4K clip in a
+    portrait GIF-sized canvas makes blurred bars from a few pixels (bilinear, 216x: 432 taps)."""
+    draft = {"m": {"width": 90, "height": 160}, "t": [{"tt": 0, "sg": [{"src": "uhd.mp4", "d": 500}]}]}
+    report = cuda_path(_timeline(draft), 0)
+    assert report["inputs_on_gpu"] == []
+    assert report["inputs_on_cpu"][0]["reason"] == ("a 216x downscale (3840x2160 to 18x10): more than scale_cuda's "
+                                                   "256-tap filter")
+    _assert_cpu_chain(_command(_timeline(draft), CUDA), 0, cuda_decoder=True)
+    draft["t"][0]["sg"][0]["fill"] = "#000000"                  # no bars to blur: 43x downscale, bicubic: 171 taps
+    assert cuda_path(_timeline(draft), 0)["inputs_on_gpu"] == ["t[0].sg[0]"]
 
 
 def test_layers_use_the_gpu_path_too() -> None:

@@ -22,7 +22,16 @@ from typing import Any, Final
 import ffmpeg
 
 from engine.graph.build import Build, ReversedWindow, Stream, hex_color, normalise, rate, secs
-from engine.graph.clip import CUDA_OUT_FORMAT, Scaler, clip_input, clip_read, cuda_refusal, cuda_scaler, frames_on_slots
+from engine.graph.clip import (
+    CUDA_INTERP,
+    CUDA_OUT_FORMAT,
+    Scaler,
+    clip_input,
+    clip_read,
+    cuda_refusal,
+    cuda_scaler,
+    frames_on_slots,
+)
 from engine.graph.looks import graded, source_look
 from engine.media.stills import PreparedStill
 from engine.model.canvas import RGB, Canvas, Rect, even
@@ -31,6 +40,8 @@ from engine.model.timeline import Caption, Layer, Timeline, Visual
 
 BLUR_SHRINK: Final = 16
 BLUR_MIN: Final = 8              # the blurred fill's least side: gblur turns planes of a few pixels to zeros (green)
+CUDA_TAPS: Final = 256          # scale_cuda's widest filter (swscale's SWS_FILTER_SIZE_MAX)
+CUDA_RADIUS: Final = {"bicubic": 2, "bilinear": 1, "lanczos": 3}   # each algorithm's reach, in source pixels
 ALPHA_FORMATS: Final = re.compile(r"^(yuva|gbrap|ya\d|pal8|ayuv|vuya)|rgba|bgra|argb|abgr")   # pix_fmts with alpha
 
 
@@ -88,22 +99,45 @@ def _fit_video(stream: Stream, size: tuple[int, int], box: Rect, fit: str, fill:
     return square(scale(stream, sw, sh, None)).filter("pad", box.w, box.h, x, y, color=color)
 
 
-def cuda_refusal_here(v: Visual) -> str | None:
-    """Why clip ``v`` stays off the CUDA path (:func:`engine.graph.clip.cuda_refusal`), or that its fit
-    scales nothing (its picture is its box's size: NVDEC's frames are used as they are); None: it goes on."""
+def _source_scales(v: Visual, layer: bool) -> list[tuple[int, int, str | None]]:
+    """The scales of the source picture that :func:`_fit_video` makes for clip ``v``: (width, height, flags)."""
+    asked: list[tuple[int, int, str | None]] = []
+
+    def record(stream: Stream, width: int, height: int, flags: str | None) -> Stream:
+        asked.append((width, height, flags))
+        return stream
+
+    _fit_video(ffmpeg.input("-").video, v.picture_size, v.box, v.fit, v.fill, layer, record)
+    return asked
+
+
+def cuda_refusal_here(v: Visual, layer: bool) -> str | None:
+    """Why clip ``v`` stays off the CUDA path: :func:`engine.graph.clip.cuda_refusal`, a fit that scales
+    nothing (NVDEC's frames are used as they are), or a downscale so steep that scale_cuda's filter would
+    pass its 256 taps (its generic filters are swscale's, widened by the ratio: a 4K source into a GIF's
+    blurred bars of a few pixels). None: it goes on."""
     refusal = cuda_refusal(v)
-    if refusal is None and v.picture_size == (v.box.w, v.box.h):
+    if refusal is not None:
+        return refusal
+    dw, dh = v.picture_size
+    scales = [(w, h, flags) for w, h, flags in _source_scales(v, layer) if (w, h) != (dw, dh)]
+    if not scales:
         return "already its box's size: nothing to scale"
-    return refusal
+    for w, h, flags in scales:
+        ratio = max(dw / w, dh / h)
+        if 2 * CUDA_RADIUS[CUDA_INTERP[flags]["interp_algo"]] * ratio > CUDA_TAPS:
+            return f"a {ratio:.0f}x downscale ({dw}x{dh} to {w}x{h}): more than scale_cuda's {CUDA_TAPS}-tap filter"
+    return None
 
 
 def cuda_path(tl: Timeline, gpu_index: int | None) -> dict[str, Any]:
     """What the CUDA path does for ``tl``'s clips, as a render reports it: decoded on NVDEC and scaled by
     ``scale_cuda`` (``inputs_on_gpu``), or decoded as before and scaled on the CPU, with the reason
     (``inputs_on_cpu``). Stills and text are prepared pictures and compose on the CPU either way."""
-    on_gpu = [v.where for v in tl.visuals() if not v.is_still and cuda_refusal_here(v) is None]
-    on_cpu = [{"input": v.where, "reason": reason} for v in tl.visuals()
-              if not v.is_still and (reason := cuda_refusal_here(v)) is not None]
+    clips = [(v, v not in tl.base) for v in tl.visuals() if not v.is_still]
+    on_gpu = [v.where for v, layer in clips if cuda_refusal_here(v, layer) is None]
+    on_cpu = [{"input": v.where, "reason": reason} for v, layer in clips
+              if (reason := cuda_refusal_here(v, layer)) is not None]
     return {
         "decode": "nvdec" + ("" if gpu_index is None else f" (GPU {gpu_index})"),
         "scale": "scale_cuda" if on_gpu else "cpu",
@@ -177,7 +211,7 @@ def clip_stream(b: Build, v: Visual, run: Run, layer: bool) -> Stream:
     if window is not None and window.video is not None:
         return _prepared_frames(b, v, window, run, pix)
     read = clip_read(v, run, b.canvas)
-    if b.cuda and cuda_refusal_here(v) is None:   # no look to draw: the picture goes from NVDEC to scale_cuda
+    if b.cuda and cuda_refusal_here(v, layer) is None:   # no look to draw: the picture goes from NVDEC to scale_cuda
         stream = _fit_video(clip_input(b, read, gpu_frames=True).video, v.picture_size, v.box, v.fit, v.fill,
                             layer, cuda_scaler(read, b.canvas))
     else:
