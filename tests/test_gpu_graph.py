@@ -357,3 +357,45 @@ def test_the_cuda_path_report_is_plain_json() -> None:
     report = cuda_path(tl, 0)
     assert json.loads(json.dumps(report)) == report
     assert [r["input"] for r in report["inputs_on_cpu"]] == ["t[0].sg[1]"]
+
+
+def _on_the_cpu(graph: str) -> str:
+    """The CUDA graph with each CUDA filter replaced by its CPU twin: scale_cuda by swscale with the flags
+    the CPU path uses for that algorithm, hwdownload by nothing."""
+    flags = {"interp_algo=bicubic:param=0.6": "bicubic", "interp_algo=bilinear": "fast_bilinear"}
+
+    def twin(m: re.Match[str]) -> str:
+        return f"scale={m[1]}:{m[2]}:flags={flags[m[3]]}"
+
+    graph = re.sub(r"scale_cuda=(\d+):(\d+):format=yuv420p:(interp_algo=[a-z]+(?::param=[0-9.]+)?)", twin, graph)
+    return graph.replace("]hwdownload[", "]null[")
+
+
+def _frame_hashes(command: FFmpegCommand, graph: str) -> list[str]:
+    inputs = [a for a in command.input_args if a not in ("-hwaccel", "cuda", "-hwaccel_device", "0",
+                                                         "-hwaccel_output_format")]
+    out = list(command.output_args)
+    maps = [a for i, flag in enumerate(out[:-1]) if flag == "-map" for a in (flag, out[i + 1])]
+    done = subprocess.run([bundled_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", *inputs,
+                           "-filter_complex", graph, *maps, "-f", "framemd5", "-"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    return [line for line in done.stdout.splitlines() if not line.startswith("#")]
+
+
+def test_the_cuda_graphs_shape_picks_the_cpu_paths_frames(media: Media) -> None:
+    """Scaling before the frames are numbered (on the GPU) instead of after (on the CPU), and the bars'
+    backdrop split before its timing filters: with the CUDA filters swapped for their CPU twins, every
+    frame is the CPU path's, bit for bit. (What this cannot show is scale_cuda's own pixels: the GPU check.)"""
+    real = {"pattern.mp4": probe(media.pattern)}
+    tl = _timeline({"m": {"width": 180, "height": 320, "fps": 24}, "t": [{"tt": 0, "sg": [
+        {"src": "pattern.mp4", "d": 700, "spd": 1.5},
+        {"src": "pattern.mp4", "ss": 500, "d": 600, "fit": "cover", "rev": True, "tr": {"in": "fade"}},
+        {"src": "pattern.mp4", "ss": 1200, "d": 500, "fill": "#203040"}]}]}, real)
+    cuda = _command(tl, CUDA, Sources({}, {}, {}))
+    cpu = _command(tl, CPU, Sources({}, {}, {}))
+    assert len(_scale_cuda_args(cuda.filter_graph or "")) == 4
+    twin = _on_the_cpu(cuda.filter_graph or "")
+    assert "cuda" not in twin and "hwdownload" not in twin
+    hashes = _frame_hashes(cpu, cpu.filter_graph or "")
+    assert len(hashes) > 40
+    assert _frame_hashes(cuda, twin) == hashes
