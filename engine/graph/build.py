@@ -80,6 +80,7 @@ class Sources:
     stills: Mapping[str, PreparedStill]           # by Visual.where
     captions: Mapping[str, PreparedCaption]       # by Caption.where
     decoder_args: Mapping[str, str]               # extra input options for decoded video (e.g. hwaccel)
+                                                  # ``hwaccel=cuda``: NVDEC, and the CUDA path where a clip allows it
     reversed: Mapping[str, ReversedWindow] = field(default_factory=dict)   # by Visual.where; others reverse in-graph
     grades: Mapping[str, Grade] = field(default_factory=dict)   # m.enhance's picture corrections, by Visual.where
     loudness: Loudness | None = None                            # m.enhance's measured mix and its target
@@ -100,6 +101,14 @@ class Build:
         self._by_owner: dict[str, Any] = {}
         self._signatures: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
 
+    @property
+    def cuda(self) -> bool:
+        """Whether video is decoded on NVDEC (``decoder_args`` say ``-hwaccel cuda``, which the render's
+        CodecChoice gives only after a trial decode on that GPU). A clip that allows it then keeps its
+        frames on the GPU until ``scale_cuda`` has sized them (:mod:`engine.graph.clip`); any other clip's
+        frames come to system memory straight from the decoder, as they always did."""
+        return self.sources.decoder_args.get("hwaccel") == "cuda"
+
     def input(self, owner: str, path: str, opts: dict[str, str]) -> Any:
         if owner in self._by_owner:
             return self._by_owner[owner]
@@ -118,8 +127,11 @@ class Build:
         return node
 
     def media(self, owner: str, info: MediaInfo, *, start_s: float, duration_s: float, loop: bool = False,
-              decode: bool = False) -> Any:
-        """A probed file as an input: its demuxer forced (as probed) and only the file protocol allowed."""
+              decode: bool = False, gpu_frames: bool = False) -> Any:
+        """A probed file as an input: its demuxer forced (as probed) and only the file protocol allowed.
+
+        ``decode``: with the decoder's options; ``gpu_frames``: and its frames left on the GPU as CUDA
+        frames (``-hwaccel_output_format cuda``), for a graph that scales them there and downloads them."""
         opts: dict[str, str] = {"protocol_whitelist": "file"}
         if info.demuxer:
             opts["f"] = info.demuxer
@@ -130,6 +142,10 @@ class Build:
         opts["t"] = secs(duration_s)
         if decode:
             opts.update(self.sources.decoder_args)
+        if gpu_frames:
+            if not (decode and self.cuda):
+                raise ValueError(f"{owner}: CUDA frames need the cuda decoder")
+            opts["hwaccel_output_format"] = "cuda"
         return self.input(owner, info.path, opts)
 
     def picture(self, owner: str, still: PreparedStill) -> Any:

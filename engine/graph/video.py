@@ -17,12 +17,21 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Final
+from typing import Any, Final
 
 import ffmpeg
 
 from engine.graph.build import Build, ReversedWindow, Stream, hex_color, normalise, rate, secs
-from engine.graph.clip import clip_input, clip_read, frames_on_slots
+from engine.graph.clip import (
+    CUDA_INTERP,
+    CUDA_OUT_FORMAT,
+    Scaler,
+    clip_input,
+    clip_read,
+    cuda_refusal,
+    cuda_scaler,
+    frames_on_slots,
+)
 from engine.graph.looks import graded, source_look
 from engine.media.stills import PreparedStill
 from engine.model.canvas import RGB, Canvas, Rect, even
@@ -31,6 +40,8 @@ from engine.model.timeline import Caption, Layer, Timeline, Visual
 
 BLUR_SHRINK: Final = 16
 BLUR_MIN: Final = 8              # the blurred fill's least side: gblur turns planes of a few pixels to zeros (green)
+CUDA_TAPS: Final = 256          # scale_cuda's widest filter (swscale's SWS_FILTER_SIZE_MAX)
+CUDA_RADIUS: Final = {"bicubic": 2, "bilinear": 1, "lanczos": 3}   # each algorithm's reach, in source pixels
 ALPHA_FORMATS: Final = re.compile(r"^(yuva|gbrap|ya\d|pal8|ayuv|vuya)|rgba|bgra|argb|abgr")   # pix_fmts with alpha
 
 
@@ -40,9 +51,19 @@ def _cover_size(dw: int, dh: int, w: int, h: int) -> tuple[int, int]:
     return max(w, even(math.ceil(dw * s))), max(h, even(math.ceil(dh * s)))
 
 
-def _fit_video(stream: Stream, size: tuple[int, int], box: Rect, fit: str, fill: RGB | None, layer: bool) -> Stream:
+def _cpu_scale(stream: Stream, width: int, height: int, flags: str | None) -> Stream:
+    return stream.filter("scale", width, height, flags=flags) if flags else stream.filter("scale", width, height)
+
+
+def _fit_video(stream: Stream, size: tuple[int, int], box: Rect, fit: str, fill: RGB | None, layer: bool,
+               scale: Scaler = _cpu_scale) -> Stream:
     """The clip fitted into its box; ``size`` is its picture's, from the probe (rotation and pixel aspect
-    applied) and its crop."""
+    applied) and its crop.
+
+    ``scale`` makes every scale of the source picture: swscale's ``scale`` on the CPU path; on the CUDA
+    path (:func:`engine.graph.clip.cuda_scaler`) ``stream`` is CUDA frames, and ``scale`` sizes them on the
+    GPU and downloads them, so that everything after it (crop, pad, the blurred backdrop) runs on the
+    CPU as before."""
     dw, dh = size
     pix = "yuva420p" if layer else "yuv420p"
 
@@ -52,30 +73,78 @@ def _fit_video(stream: Stream, size: tuple[int, int], box: Rect, fit: str, fill:
     if (dw, dh) == (box.w, box.h):
         return square(stream)
     if fit == "stretch":
-        return square(stream.filter("scale", box.w, box.h))
+        return square(scale(stream, box.w, box.h, None))
     if fit == "cover":
         sw, sh = _cover_size(dw, dh, box.w, box.h)
-        scaled = stream.filter("scale", sw, sh)
+        scaled = scale(stream, sw, sh, None)
         if (sw, sh) != (box.w, box.h):
             scaled = scaled.filter("crop", box.w, box.h, (sw - box.w) // 2, (sh - box.h) // 2)
         return square(scaled)
     s = min(box.w / dw, box.h / dh)
     sw, sh = min(box.w, even(round(dw * s))), min(box.h, even(round(dh * s)))
     if (sw, sh) == (box.w, box.h):   # same shape: nothing to fill
-        return square(stream.filter("scale", box.w, box.h))
+        return square(scale(stream, box.w, box.h, None))
     x, y = (box.w - sw) // 2, (box.h - sh) // 2
     if fill is None and not layer:   # contain over a blurred, cropped copy of the same picture
         split = stream.filter_multi_output("split")
         small_w, small_h = (max(BLUR_MIN, even(side / BLUR_SHRINK)) for side in (box.w, box.h))
         cw, ch = _cover_size(dw, dh, small_w, small_h)
-        backdrop = (split[0].filter("scale", cw, ch, flags="fast_bilinear")
+        backdrop = (scale(split[0], cw, ch, "fast_bilinear")
                     .filter("crop", small_w, small_h, (cw - small_w) // 2, (ch - small_h) // 2)
                     .filter("gblur", sigma=f"{max(1.0, min(small_w, small_h) / 10):g}")
                     .filter("scale", box.w, box.h, flags="bilinear").filter("setsar", "1"))
-        front = split[1].filter("scale", sw, sh).filter("setsar", "1")
+        front = scale(split[1], sw, sh, None).filter("setsar", "1")
         return ffmpeg.overlay(backdrop, front, x=x, y=y).filter("format", pix)
     color = hex_color(fill or (0, 0, 0), None if not layer or fill else 0)
-    return square(stream.filter("scale", sw, sh)).filter("pad", box.w, box.h, x, y, color=color)
+    return square(scale(stream, sw, sh, None)).filter("pad", box.w, box.h, x, y, color=color)
+
+
+def _source_scales(v: Visual, layer: bool) -> list[tuple[int, int, str | None]]:
+    """The scales of the source picture that :func:`_fit_video` makes for clip ``v``: (width, height, flags)."""
+    asked: list[tuple[int, int, str | None]] = []
+
+    def record(stream: Stream, width: int, height: int, flags: str | None) -> Stream:
+        asked.append((width, height, flags))
+        return stream
+
+    _fit_video(ffmpeg.input("-").video, v.picture_size, v.box, v.fit, v.fill, layer, record)
+    return asked
+
+
+def cuda_refusal_here(v: Visual, layer: bool) -> str | None:
+    """Why clip ``v`` stays off the CUDA path: :func:`engine.graph.clip.cuda_refusal`, a fit that scales
+    nothing (NVDEC's frames are used as they are), or a downscale so steep that scale_cuda's filter would
+    pass its 256 taps (its generic filters are swscale's, widened by the ratio: a 4K source into a GIF's
+    blurred bars of a few pixels). None: it goes on."""
+    refusal = cuda_refusal(v)
+    if refusal is not None:
+        return refusal
+    dw, dh = v.picture_size
+    scales = [(w, h, flags) for w, h, flags in _source_scales(v, layer) if (w, h) != (dw, dh)]
+    if not scales:
+        return "already its box's size: nothing to scale"
+    for w, h, flags in scales:
+        ratio = max(dw / w, dh / h)
+        if 2 * CUDA_RADIUS[CUDA_INTERP[flags]["interp_algo"]] * ratio > CUDA_TAPS:
+            return f"a {ratio:.0f}x downscale ({dw}x{dh} to {w}x{h}): more than scale_cuda's {CUDA_TAPS}-tap filter"
+    return None
+
+
+def cuda_path(tl: Timeline, gpu_index: int | None) -> dict[str, Any]:
+    """What the CUDA path does for ``tl``'s clips, as a render reports it: decoded on NVDEC and scaled by
+    ``scale_cuda`` (``inputs_on_gpu``), or decoded as before and scaled on the CPU, with the reason
+    (``inputs_on_cpu``). Stills and text are prepared pictures and compose on the CPU either way."""
+    clips = [(v, v not in tl.base) for v in tl.visuals() if not v.is_still]
+    on_gpu = [v.where for v, layer in clips if cuda_refusal_here(v, layer) is None]
+    on_cpu = [{"input": v.where, "reason": reason} for v, layer in clips
+              if (reason := cuda_refusal_here(v, layer)) is not None]
+    return {
+        "decode": "nvdec" + ("" if gpu_index is None else f" (GPU {gpu_index})"),
+        "scale": "scale_cuda" if on_gpu else "cpu",
+        "download": f"hwdownload to {CUDA_OUT_FORMAT} at the fitted size" if on_gpu else "by the decoder, whole",
+        "inputs_on_gpu": on_gpu,
+        "inputs_on_cpu": on_cpu,
+    }
 
 
 def may_be_transparent(v: Visual, layer: bool) -> bool:
@@ -142,8 +211,12 @@ def clip_stream(b: Build, v: Visual, run: Run, layer: bool) -> Stream:
     if window is not None and window.video is not None:
         return _prepared_frames(b, v, window, run, pix)
     read = clip_read(v, run, b.canvas)
-    stream = source_look(frames_on_slots(clip_input(b, read).video, read, b.canvas), v)
-    stream = _fit_video(stream, v.picture_size, v.box, v.fit, v.fill, layer)
+    if b.cuda and cuda_refusal_here(v, layer) is None:   # no look to draw: the picture goes from NVDEC to scale_cuda
+        stream = _fit_video(clip_input(b, read, gpu_frames=True).video, v.picture_size, v.box, v.fit, v.fill,
+                            layer, cuda_scaler(read, b.canvas))
+    else:
+        stream = source_look(frames_on_slots(clip_input(b, read).video, read, b.canvas), v)
+        stream = _fit_video(stream, v.picture_size, v.box, v.fit, v.fill, layer)
     stream = normalise(stream.filter("trim", end_frame=run.frames), b.canvas, pix)
     return normalise(stream.filter("reverse"), b.canvas, pix) if v.reverse else stream
 

@@ -29,6 +29,7 @@ from engine.errors import MediaError, RenderCancelled
 from engine.graph import compile as compiler
 from engine.graph.build import Sources, rate
 from engine.graph.gif import one_pass_fits
+from engine.graph.video import cuda_path
 from engine.media.fonts import FontCatalog
 from engine.media.probe import DEFAULT_LIMITS, probe
 from engine.media.resolve import LocalResolver, Resolver
@@ -79,6 +80,7 @@ class RenderResult:
     target_bytes: int | None = None     # m.out.max_mb in bytes; size_bytes is at most this
     encoding: dict[str, Any] | None = None   # with a size target: the settings chosen (size, fps, rates) and every try
     enhance: dict[str, Any] | None = None   # m.enhance: what its first pass measured and what was done
+    gpu_path: dict[str, Any] | None = None  # decoder "cuda": which clips NVDEC + scale_cuda took, which not and why
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -167,6 +169,7 @@ def render(
         decoder_reason=choice.decoder_reason if decodes_video else "no video sources (stills and text only)",
         elapsed_s=time.monotonic() - started, passes=passes, warnings=(*tl.warnings, *warnings), gif=gif_report,
         target_bytes=tl.output.max_bytes, encoding=encoding, enhance=enhance_report,
+        gpu_path=cuda_path(tl, choice.gpu_index) if decodes_video and choice.decoder == "cuda" else None,
     )
 
 
