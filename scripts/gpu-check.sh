@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The GPU check: on a GPU host, print nvidia-smi and `reelforge encoders --json`, then render the
+# timeline benchmark's real-footage draft (MP4) and a 10 s 1080p clip (GIF) on the CPU path and on
+# every GPU path the host allows, with wall time, core-seconds, SSIM against the CPU path and each
+# render's encoder/decoder provenance. One JSON file: $OUT/gpu-check.json (default ./gpu-check-out).
+# What it runs and what the JSON holds: docs/farm.md, "The GPU check"; the Python: benchmarks/gpu_check.py.
+#
+#   scripts/gpu-check.sh [--tiny] [--budget-s 420] [--draft-seconds 30] [--draft-size 1920x1080]
+#                        [--clip-seconds 10] [--skip draft|gif] [--work DIR]
+#   scripts/gpu-check.sh --prepare      (on a machine with pip and internet: put what a bare host lacks in .whl/)
+#
+# Python: $PYTHON, else .venv/bin/python, else python3. Where the engine's packages are missing (a bare GPU
+# host with no registry), they are installed from .whl/ (made by --prepare) into a folder under /tmp;
+# .whl/ffmpeg.xz, when present, is the FFmpeg to use unless REELFORGE_FFMPEG_PATH is already set.
+# Exit status: 0 with the JSON written, also when a GPU path fails (the failure is in the JSON); non-zero
+# only when the check itself breaks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-}"
+if [[ -z "$PYTHON" ]]; then
+  if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
+WHEELS=.whl
+
+if [[ "${1:-}" == "--prepare" ]]; then
+  # Wheels for a CPython 3.12 x86-64 host (the device image's python3), only those its image lacks, and the
+  # FFmpeg binary from the imageio-ffmpeg wheel compressed with xz (the wheel itself is too big to carry).
+  mkdir -p "$WHEELS"
+  plat=(--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64)
+  "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    "${plat[@]}" -d "$WHEELS" "av==$("$PYTHON" -c 'import av; print(av.__version__)')" \
+    pydantic pydantic-core pydantic-settings python-dotenv annotated-types typing-inspection ffmpeg-python future
+  # the pure-Python imageio-ffmpeg (no binary): it finds the carried FFmpeg through IMAGEIO_FFMPEG_EXE
+  "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --platform any -d "$WHEELS" imageio-ffmpeg || true
+  rm -f "$WHEELS"/imageio_ffmpeg-*manylinux*.whl
+  xz -T0 -9 -c "$("$PYTHON" -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')" >"$WHEELS/ffmpeg.xz"
+  du -sh "$WHEELS"
+  exit 0
+fi
+
+if ! "$PYTHON" -c "import av, pydantic_settings, ffmpeg, imageio_ffmpeg, PIL, numpy" 2>/dev/null; then
+  if compgen -G "$WHEELS/*.whl" >/dev/null; then
+    site=/tmp/gpu-check-site
+    echo "gpu-check: installing the engine's missing packages from $WHEELS into $site"
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" \
+      "$WHEELS"/*.whl
+    export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+  else
+    echo "gpu-check: $PYTHON lacks the engine's packages and there is no $WHEELS/ (scripts/gpu-check.sh --prepare)" >&2
+  fi
+fi
+if [[ -f "$WHEELS/ffmpeg.xz" && -z "${REELFORGE_FFMPEG_PATH:-}" ]]; then
+  mkdir -p /tmp/gpu-check-ffmpeg
+  xz -dc "$WHEELS/ffmpeg.xz" >/tmp/gpu-check-ffmpeg/ffmpeg
+  chmod +x /tmp/gpu-check-ffmpeg/ffmpeg
+  export REELFORGE_FFMPEG_PATH=/tmp/gpu-check-ffmpeg/ffmpeg
+fi
+if [[ -n "${REELFORGE_FFMPEG_PATH:-}" ]]; then
+  export IMAGEIO_FFMPEG_EXE="${IMAGEIO_FFMPEG_EXE:-$REELFORGE_FFMPEG_PATH}"   # the benchmark helpers' FFmpeg too
+fi
+
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+exec "$PYTHON" -m benchmarks.gpu_check --out "${OUT:-./gpu-check-out}" "$@"
