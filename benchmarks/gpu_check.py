@@ -45,9 +45,11 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +58,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 RESULT_FILE = "gpu-check.json"
 SSIM_BAR = 0.98
-DEFAULT_BUDGET_S = 420.0
+DEFAULT_BUDGET_S = 360.0
+GRACE_S = 45.0  # a render started inside the budget may run this much past it
 STDERR_TAIL = 30  # lines of a failed command's stderr kept in the JSON
 
 # (name, encoder, decoder): the draft to MP4 on each path, the CPU path first (the reference)
@@ -89,17 +92,20 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout_s: float | None = None) -> Ran:
+def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout_s: float | None = None,
+        cwd: Path | None = None) -> Ran:
+    """Run to the end; past ``timeout_s`` the whole process group (the render and its FFmpeg) is killed."""
     cpu0, t0 = _children_cpu(), time.perf_counter()
+    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            text=True, env=None if env is None else {**os.environ, **env}, start_new_session=True,
+                            cwd=cwd)
     try:
-        proc = subprocess.run(list(argv), capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
-                              env=None if env is None else {**os.environ, **env}, timeout=timeout_s)
-        code, out, err = proc.returncode, proc.stdout, proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        code = -9
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        err = (exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")) + \
-            f"\n(killed after {timeout_s:g} s)"
+        out, err = proc.communicate(timeout=timeout_s)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        code, err = -signal.SIGKILL, err + f"\n(killed after {timeout_s:g} s)"
     return Ran(code, out, err, time.perf_counter() - t0, _children_cpu() - cpu0)
 
 
@@ -139,6 +145,10 @@ class Budget:
 
     def left(self) -> bool:
         return self.spent_s < self.seconds
+
+    def timeout_s(self, most: float) -> float:
+        """A render's limit: at most ``most``, and ending GRACE_S after the budget."""
+        return max(10.0, min(most, self.seconds - self.spent_s + GRACE_S))
 
     def skipped(self) -> str:
         return f"skipped: the time budget ({self.seconds:g} s) was spent"
@@ -312,16 +322,15 @@ def render(cli_args: Sequence[str], output: Path, encoder: str, decoder: str, ti
 _ALL = re.compile(r"All:([0-9.]+|inf)")
 
 
-def ssim(test: Path, ref: Path, work: Path) -> dict[str, Any]:
+def ssim(test: Path, ref: Path, work: Path, timeout_s: float = 300.0) -> dict[str, Any]:
     """SSIM of ``test`` against ``ref``, frames paired by index, both through bgra then yuv420p (mean, worst)."""
     stats = work / f"ssim-{test.stem}.log"
     convert = "settb=1/1000,setpts=N,format=bgra,format=yuv420p"
     graph = f"[0:v]{convert}[t];[1:v]{convert}[r];[t][r]ssim=stats_file={stats.name}:shortest=1"
-    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(test), "-i", str(ref),
-                           "-lavfi", graph, "-f", "null", "-"], capture_output=True, text=True, cwd=work,
-                          stdin=subprocess.DEVNULL, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ssim: ffmpeg exited with {proc.returncode}: {tail(proc.stderr, 5)}")
+    ran = run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(test), "-i", str(ref), "-lavfi", graph,
+               "-f", "null", "-"], cwd=work, timeout_s=timeout_s)
+    if ran.returncode != 0:
+        raise RuntimeError(f"ssim: ffmpeg exited with {ran.returncode}: {tail(ran.stderr, 5)}")
     values = [float(v) if v != "inf" else 1.0 for v in _ALL.findall(stats.read_text())]
     if not values:
         raise RuntimeError("ssim: no per-frame values")
@@ -344,7 +353,8 @@ def run_job(name: str, cli_args: Sequence[str], ext: str, paths: Sequence[tuple[
             results[path] = {"status": budget.skipped()}
         else:
             say(f"  {name} / {path}: encoder {encoder}, decoder {decoder} ...")
-            results[path] = render(cli_args, work / f"{name}-{path}.{ext}", encoder, decoder, timeout_s)
+            results[path] = render(cli_args, work / f"{name}-{path}.{ext}", encoder, decoder,
+                                   budget.timeout_s(timeout_s))
             if path == "cpu" and results[path]["status"] == "ok":
                 reference = work / f"{name}-{path}.{ext}"
         entry = results[path]
@@ -355,7 +365,7 @@ def run_job(name: str, cli_args: Sequence[str], ext: str, paths: Sequence[tuple[
                 entry["ssim_vs_cpu"] = {"error": budget.skipped()}
             else:
                 try:
-                    entry["ssim_vs_cpu"] = ssim(Path(entry["output"]), reference, work)
+                    entry["ssim_vs_cpu"] = ssim(Path(entry["output"]), reference, work, budget.timeout_s(timeout_s))
                 except (RuntimeError, OSError) as exc:
                     entry["ssim_vs_cpu"] = {"error": str(exc)}
     return results
@@ -410,6 +420,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         "gif_width": s.gif_width},
                               "ssim_bar": SSIM_BAR}
 
+    try:
+        jobs = check(args, s, work, budget, report)
+    except Exception:          # the check itself broke: say where, in the JSON too, and exit non-zero
+        report["error"] = traceback.format_exc()
+        report["total_s"] = round(budget.spent_s, 2)
+        (out / RESULT_FILE).write_text(json.dumps(report, indent=2))
+        raise
+    report["total_s"] = round(budget.spent_s, 2)
+    result = out / RESULT_FILE
+    result.write_text(json.dumps(report, indent=2))
+    say("== results")
+    say(table(jobs))
+    say(f"\n{result} ({report['total_s']:.0f} s)")
+    return 0
+
+
+def check(args: argparse.Namespace, s: Sizes, work: Path, budget: Budget, report: dict[str, Any]) -> dict[str, Any]:
     say("== nvidia-smi")
     report["nvidia_smi"] = smi = nvidia_smi()
     say(smi.get("text") or smi.get("reason", ""))
@@ -445,14 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gif_args = ["gif", str(clip), "--width", str(s.gif_width)]
         jobs["clip_gif"] = run_job("clip", gif_args, "gif", GIF_PATHS, available, budget, work, args.render_timeout_s)
     report["jobs"] = jobs
-    report["total_s"] = round(budget.spent_s, 2)
-
-    result = out / RESULT_FILE
-    result.write_text(json.dumps(report, indent=2))
-    say("== results")
-    say(table(jobs))
-    say(f"\n{result} ({report['total_s']:.0f} s)")
-    return 0
+    return jobs
 
 
 if __name__ == "__main__":
