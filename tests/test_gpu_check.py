@@ -93,3 +93,10 @@ def test_a_failed_render_keeps_ffmpegs_message(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"t": [{"tt": 0, "sg": [{"src": str(tmp_path / "missing.mp4"), "d": 1000}]}]}))
     entry = gpu_check.render(["render", str(bad)], tmp_path / "x.mp4", "libx264", "cpu", 60)
     assert entry["status"] == "failed" and entry["returncode"] == 2 and "missing.mp4" in entry["error"]
+
+
+def test_a_command_past_its_limit_is_killed_with_its_children() -> None:
+    ran = gpu_check.run(["sh", "-c", "sleep 30 & sleep 30; wait"], timeout_s=1)
+    assert ran.returncode < 0 and "killed after 1 s" in ran.stderr and ran.wall_s < 10
+    budget = gpu_check.Budget(100)
+    assert budget.timeout_s(240) <= 100 + gpu_check.GRACE_S and budget.timeout_s(30) == 30
