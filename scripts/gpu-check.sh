@@ -32,12 +32,20 @@ if [[ "${1:-}" == "--prepare" ]]; then
   ffmpeg_exe="${2:-$("$PYTHON" -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')}"
   rm -rf "$WHEELS" && mkdir -p "$WHEELS"
   plat=(--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64)
+  # the versions this environment has (the ones the tests ran with)
+  mapfile -t pins < <("$PYTHON" - <<'PY'
+from importlib.metadata import version
+for name in ("av", "pydantic", "pydantic-core", "pydantic-settings", "python-dotenv", "annotated-types",
+             "typing-inspection", "typing-extensions", "ffmpeg-python", "future"):
+    print(f"{name}=={version(name)}")
+PY
+  )
   "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    "${plat[@]}" -d "$WHEELS" "av==$("$PYTHON" -c 'import av; print(av.__version__)')" \
-    pydantic pydantic-core pydantic-settings python-dotenv annotated-types typing-inspection ffmpeg-python future
-  # imageio-ffmpeg without its binary (the py3-none-any wheel): it finds the carried FFmpeg by IMAGEIO_FFMPEG_EXE
-  "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --platform any -d "$WHEELS" imageio-ffmpeg
-  rm -f "$WHEELS"/imageio_ffmpeg-*manylinux*.whl
+    "${plat[@]}" -d "$WHEELS" "${pins[@]}"
+  # imageio-ffmpeg without its binary (a wheel built from its source release): it finds the carried FFmpeg
+  # through IMAGEIO_FFMPEG_EXE
+  "$PYTHON" -m pip wheel -q --no-deps --no-binary :all: -w "$WHEELS" \
+    "imageio-ffmpeg==$("$PYTHON" -c 'from importlib.metadata import version; print(version("imageio-ffmpeg"))')"
   pack=$(mktemp -d) && mkdir -p "$pack/ffmpeg/bin" "$pack/ffmpeg/lib"
   cp "$ffmpeg_exe" "$pack/ffmpeg/bin/ffmpeg"
   ldd "$ffmpeg_exe" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' |
