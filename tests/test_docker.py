@@ -16,7 +16,7 @@ import re
 import shlex
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -125,8 +125,11 @@ def parse_dockerfile(path: Path) -> list[Instruction]:
 
 @dataclass(frozen=True)
 class Image:
+    """One stage of a Dockerfile: the ARGs declared before the first FROM, then that stage's instructions."""
+
     path: Path
     instructions: list[Instruction]
+    stages: dict[str, Image] = field(default_factory=dict)   # on the final stage: every stage by name
 
     def all(self, keyword: str) -> list[Instruction]:
         return [i for i in self.instructions if i.keyword == keyword]
@@ -136,8 +139,17 @@ class Image:
         assert found, f"{self.path.name}: no {keyword} matching {pattern!r}"
         return found[0]
 
+    def args(self) -> dict[str, str]:
+        """ARG defaults, the global ones and this stage's."""
+        out: dict[str, str] = {}
+        for i in self.all("ARG"):
+            if "=" in i.args:
+                name, value = i.args.split("=", 1)
+                out[name] = value.strip("\"'")
+        return out
+
     def base(self) -> str:
-        """The FROM image with the ARG defaults declared before it substituted."""
+        """The stage's FROM image with the ARG defaults declared before it substituted."""
         args: dict[str, str] = {}
         for i in self.instructions:
             if i.keyword == "ARG" and "=" in i.args:
@@ -165,12 +177,41 @@ class Image:
         return "\n".join(i.args for i in self.all("RUN"))
 
     def copied(self) -> list[str]:
-        return [src for i in self.all("COPY") for src in i.args.split()[:-1] if not src.startswith("--")]
+        """What the stage copies from the build context (not `COPY --from=<stage>`)."""
+        return [src for i in self.all("COPY") if not re.search(r"--from=", i.args)
+                for src in i.args.split()[:-1] if not src.startswith("--")]
+
+    def copies_from(self, stage: str) -> list[tuple[str, str]]:
+        """(source, destination) of each `COPY --from=<stage> source destination`."""
+        out = []
+        for i in self.all("COPY"):
+            words = i.args.split()
+            if f"--from={stage}" in words:
+                paths = [w for w in words if not w.startswith("--")]
+                out += [(src, paths[-1]) for src in paths[:-1]]
+        return out
+
+
+def load_image(path: Path) -> Image:
+    """The final stage of a Dockerfile (what runs), with every stage by name (`FROM x AS name`, else its number)."""
+    every = parse_dockerfile(path)
+    starts = [n for n, i in enumerate(every) if i.keyword == "FROM"]
+    assert starts, f"{path.name}: no FROM"
+    head = every[:starts[0]]
+    assert all(i.keyword == "ARG" for i in head), f"{path.name}: only ARG may come before the first FROM"
+    stages: dict[str, Image] = {}
+    for number, start in enumerate(starts):
+        end = starts[number + 1] if number + 1 < len(starts) else len(every)
+        words = every[start].args.split()
+        name = words[2] if len(words) == 3 and words[1].upper() == "AS" else str(number)
+        stages[name] = Image(path, head + every[start:end])
+    final = list(stages.values())[-1]
+    return Image(path, final.instructions, stages)
 
 
 @pytest.fixture(scope="module")
 def images() -> dict[str, Image]:
-    return {name: Image(DOCKER / name, parse_dockerfile(DOCKER / name)) for name in ("Dockerfile", "Dockerfile.gpu")}
+    return {name: load_image(DOCKER / name) for name in ("Dockerfile", "Dockerfile.gpu")}
 
 
 # --- the reelforge command -----------------------------------------------------------------------------------
@@ -390,7 +431,7 @@ def test_images_install_the_app_with_pip_and_the_cjk_fonts(file: str, images: di
 @pytest.mark.parametrize("file", ["Dockerfile", "Dockerfile.gpu"])
 def test_dependencies_install_before_the_sources_are_copied(file: str, images: dict[str, Image]) -> None:
     image = images[file]
-    first_copy = image.index("COPY")
+    first_copy = image.index("COPY", r"^(?!.*--from=)")       # from the build context, not another stage
     assert image.instructions[first_copy].args.split()[:-1] == ["pyproject.toml"], "the deps layer: pyproject.toml only"
     deps = image.index("RUN", r"pip install -r")
     sources = image.index("COPY", r"\bengine\b")
@@ -421,6 +462,89 @@ def test_both_images_run_as_the_same_non_root_user_who_owns_the_data_dir(images:
         users[file] = user
     assert len(set(users.values())) == 1, f"both images write the shared volume: {users}"
     assert images["Dockerfile"].copied() == images["Dockerfile.gpu"].copied(), "the same app in both images"
+
+
+# The Linux driver NVENC needs, by the nv-codec-headers release (its major.minor) FFmpeg is built against:
+# their README's "minimum required driver". Add a row when moving to another release, and say it in deploy.md.
+NVENC_MIN_DRIVER = {"12.1": "530.41.03"}
+CONFIGURE_FLAGS = {"--enable-gpl", "--enable-ffnvcodec", "--enable-nvenc", "--enable-nvdec", "--enable-cuvid",
+                   "--enable-cuda-llvm", "--enable-libx264", "--enable-libdav1d", "--disable-autodetect"}
+# the engine's encoders that are FFmpeg wrappers of outside libraries, and the library each needs
+LIBRARY_OF_ENCODER = {"libx264": "libx264", "libvpx-vp9": "libvpx", "libvpx": "libvpx", "libopus": "libopus",
+                      "libwebp_anim": "libwebp", "libwebp": "libwebp", "libmp3lame": "libmp3lame"}
+# Ubuntu 24.04's runtime package for each library (the CUDA image's release)
+RUNTIME_PACKAGE = {"libx264": "libx264-164", "libvpx": "libvpx9", "libopus": "libopus0", "libwebp": "libwebp7",
+                   "libmp3lame": "libmp3lame0", "libdav1d": "libdav1d7"}
+
+
+def configure_flags(stage: Image) -> set[str]:
+    run = next(i.args for i in stage.all("RUN") if i.args.startswith("./configure"))
+    return set(run.split("&&")[0].split()[1:])
+
+
+def test_the_gpu_image_builds_an_ffmpeg_for_drivers_from_530_with_nvenc_nvdec_and_cuda_filters(
+        images: dict[str, Image]) -> None:
+    image = images["Dockerfile.gpu"]
+    assert "ffmpeg" in image.stages, "a build stage `FROM ... AS ffmpeg`"
+    build = image.stages["ffmpeg"]
+    # the same Ubuntu release as the CUDA image, so the shared libraries it links exist in the final stage
+    release = re.search(r"ubuntu(\d\d\.\d\d)$", image.base())
+    assert release and build.base() == f"ubuntu:{release.group(1)}", (build.base(), image.base())
+    args = build.args()
+    assert re.fullmatch(r"\d+\.\d+(\.\d+)?", args["FFMPEG_VERSION"]), "a release, pinned"
+    assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+", args["NV_CODEC_HEADERS_VERSION"])
+    for name in ("FFMPEG_SHA256", "NV_CODEC_HEADERS_SHA256"):
+        assert re.fullmatch(r"[0-9a-f]{64}", args[name]), f"{name}: a SHA-256, not a placeholder"
+    runs = build.runs()
+    # release tarballs, each checked against its pinned SHA-256 before it is unpacked
+    assert "https://ffmpeg.org/releases/ffmpeg-${FFMPEG_VERSION}.tar.xz" in runs
+    assert "nv-codec-headers/releases/download/n${NV_CODEC_HEADERS_VERSION}/" in runs
+    for tarball, sha in (("ffmpeg.tar.xz", "FFMPEG_SHA256"), ("nv-codec-headers.tar.gz", "NV_CODEC_HEADERS_SHA256")):
+        check = re.search(rf'echo "\$\{{{sha}\}} +{re.escape(tarball)}" \| sha256sum -c -', runs)  # (spaces collapsed)
+        unpack = re.search(rf"tar -x\w*f {re.escape(tarball)}", runs)
+        assert check and unpack and check.start() < unpack.start(), tarball
+    assert "clang" in next(i.args for i in build.all("RUN") if "apt-get install" in i.args), "--enable-cuda-llvm"
+    flags = configure_flags(build)
+    assert CONFIGURE_FLAGS <= flags, sorted(CONFIGURE_FLAGS - flags)
+    assert "--prefix=/opt/ffmpeg" in flags
+    assert not {"--enable-nonfree", "--enable-cuda-nvcc", "--enable-libnpp"} & flags, "a redistributable GPL build"
+    # the build fails unless what the GPU paths use came out of it
+    for needed in ("h264_nvenc", "scale_cuda", "hwaccels"):
+        assert needed in runs, needed
+    major_minor = ".".join(args["NV_CODEC_HEADERS_VERSION"].split(".")[:2])
+    assert major_minor in NVENC_MIN_DRIVER, f"nv-codec-headers {major_minor}: add its minimum driver above"
+    assert int(NVENC_MIN_DRIVER[major_minor].split(".")[0]) <= 535, "NVENC on the R535 branch and newer"
+
+
+def test_the_built_ffmpeg_has_every_library_the_engine_encodes_with(images: dict[str, Image]) -> None:
+    profiles = (ROOT / "engine" / "encode" / "profiles.py").read_text()
+    used = {name for name in re.findall(r'"(lib[\w-]+)"', profiles) if name in LIBRARY_OF_ENCODER}
+    assert {"libx264", "libvpx-vp9", "libopus", "libwebp_anim"} <= used, used
+    image = images["Dockerfile.gpu"]
+    flags = configure_flags(image.stages["ffmpeg"])
+    runtime = next(i.args for i in image.all("RUN") if "apt-get install" in i.args)
+    # libdav1d decodes AV1 sources: FFmpeg's own av1 decoder only drives hardware decoders
+    for library in {LIBRARY_OF_ENCODER[encoder] for encoder in used} | {"libdav1d"}:
+        assert f"--enable-{library}" in flags, library
+        assert f"{library}-dev" in image.stages["ffmpeg"].runs(), f"{library}: its headers in the build stage"
+        assert RUNTIME_PACKAGE[library] in runtime.split(), f"{library}: its shared library in the final stage"
+
+
+def test_the_gpu_image_points_the_engine_at_the_built_ffmpeg(images: dict[str, Image]) -> None:
+    image = images["Dockerfile.gpu"]
+    assert ("/opt/ffmpeg", "/opt/ffmpeg") in image.copies_from("ffmpeg")
+    assert image.env()["REELFORGE_FFMPEG_PATH"] == "/opt/ffmpeg/bin/ffmpeg"
+    copy = image.index("COPY", r"--from=ffmpeg")
+    smoke = image.index("RUN", r"^/opt/ffmpeg/bin/ffmpeg -hide_banner -version$")
+    assert copy < smoke, "the final stage runs the binary once, so a missing shared library fails the build"
+    assert images["Dockerfile"].env().get("REELFORGE_FFMPEG_PATH") is None, "the CPU image keeps the wheel's"
+
+
+def test_the_deploy_doc_states_the_driver_each_image_needs(images: dict[str, Image]) -> None:
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    version = images["Dockerfile.gpu"].stages["ffmpeg"].args()["NV_CODEC_HEADERS_VERSION"]
+    assert NVENC_MIN_DRIVER[".".join(version.split(".")[:2])] in doc
+    assert version in doc and "610.00" in doc and "REELFORGE_FFMPEG_PATH" in doc
 
 
 def dockerignored(path: str, patterns: list[str]) -> bool:
