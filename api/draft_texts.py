@@ -1,7 +1,8 @@
-"""Draft texts, stored once: the one way a draft becomes text, its hash, how a job's spec points at
-its draft's text instead of holding a copy, and bringing an older data directory up to date.
+"""Draft texts, stored once: the one way a draft becomes text, its hash, and how a job's spec points
+at its draft's text instead of holding a copy.
 
-The tables are in :mod:`api.store`; these functions run inside its transactions.
+The tables are made by :mod:`api.migrations` (which also moves drafts of an older data directory
+here); these functions run inside :mod:`api.store`'s transactions.
 """
 
 from __future__ import annotations
@@ -66,57 +67,3 @@ def spec_draft_hash(spec: str) -> str | None:
 def join_spec(spec: str, text: str) -> str:
     """The whole spec again, from the stored one and its draft's text."""
     return '{"draft":' + text + spec[len(SPEC_DRAFT) + 66:]
-
-
-def _columns(db: sqlite3.Connection, table: str) -> set[str]:
-    return {str(r["name"]) for r in db.execute(f"PRAGMA table_info({table})")}
-
-
-def migrate_drafts(db: sqlite3.Connection) -> None:
-    """Bring a data directory written before drafts were stored once up to date (inside a transaction):
-    each session's current draft (sessions.draft) and every saved version move into draft_texts, and
-    job specs keep only their draft's hash. Does nothing on a current one."""
-    if "draft" in _columns(db, "drafts"):
-        db.execute("ALTER TABLE drafts RENAME TO drafts_old")
-        db.execute("CREATE TABLE drafts (session_id TEXT NOT NULL, version INTEGER NOT NULL, parent INTEGER, "
-                   "hash TEXT NOT NULL, note TEXT NOT NULL, created REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}', "
-                   "PRIMARY KEY (session_id, version))")
-        for row in db.execute("SELECT * FROM drafts_old").fetchall():
-            _migrate_version(db, row["session_id"], row["version"], row["parent"], row["draft"], row["note"],
-                             row["created"])
-        db.execute("DROP TABLE drafts_old")
-    if "draft" in _columns(db, "sessions"):
-        for row in db.execute("SELECT id, version, draft, created FROM sessions").fetchall():
-            kept = db.execute("SELECT 1 FROM drafts WHERE session_id = ? AND version = ?",
-                              (row["id"], row["version"])).fetchone()
-            if kept is None and (row["version"] > 0 or row["draft"] not in ("", EMPTY_DRAFT)):
-                version = max(1, int(row["version"]))
-                _migrate_version(db, row["id"], version, None, row["draft"], "kept from the session", row["created"])
-                db.execute("UPDATE sessions SET version = ? WHERE id = ?", (version, row["id"]))
-        db.execute("ALTER TABLE sessions RENAME TO sessions_old")
-        db.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, task_id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, "
-                   "task_name TEXT NOT NULL, language TEXT NOT NULL, created REAL NOT NULL, "
-                   "version INTEGER NOT NULL DEFAULT 0)")
-        db.execute("INSERT INTO sessions SELECT id, task_id, user_id, task_name, language, created, version "
-                   "FROM sessions_old")
-        db.execute("DROP TABLE sessions_old")
-    if "draft_hash" not in _columns(db, "jobs"):
-        db.execute("ALTER TABLE jobs ADD COLUMN draft_hash TEXT")
-        for row in db.execute("SELECT id, spec FROM jobs").fetchall():
-            spec, digest, text = split_spec(row["spec"])
-            if digest is not None and text is not None:
-                put_text(db, digest, text)
-                db.execute("UPDATE jobs SET spec = ?, draft_hash = ? WHERE id = ?", (spec, digest, row["id"]))
-    db.execute("CREATE INDEX IF NOT EXISTS drafts_by_hash ON drafts (hash)")
-    db.execute("CREATE INDEX IF NOT EXISTS jobs_by_draft ON jobs (draft_hash)")
-
-
-def _migrate_version(db: sqlite3.Connection, session_id: str, version: int, parent: int | None, text: str, note: str,
-                     created: float) -> None:
-    draft = json.loads(text or EMPTY_DRAFT)
-    text = compact_json(draft)
-    digest = text_hash(text)
-    meta = canvas_meta(draft) if isinstance(draft, dict) else {}
-    put_text(db, digest, text)
-    db.execute("INSERT OR REPLACE INTO drafts (session_id, version, parent, hash, note, created, meta) "
-               "VALUES (?,?,?,?,?,?,?)", (session_id, version, parent, digest, note, created, compact_json(meta)))

@@ -9,6 +9,9 @@ Each thread keeps one connection of its own (opening one per call cost some 130 
 state poll); WAL mode lets readers run beside a writer. Anything that must not race (issuing a
 token, spending credits, claiming a job) runs in one ``BEGIN IMMEDIATE`` transaction, so two
 requests can never both spend the last credit or both start the same job.
+
+The schema has a version (``PRAGMA user_version``): opening a Store runs the numbered steps of
+:mod:`api.migrations` that the file lacks, and refuses a file written by a newer reelforge.
 """
 
 from __future__ import annotations
@@ -30,53 +33,14 @@ from api.draft_texts import (
     compact_json,
     forget_texts,
     join_spec,
-    migrate_drafts,
     put_text,
     spec_draft_hash,
     split_spec,
     text_hash,
 )
+from api.migrations import BASELINE_SCHEMA, migrate
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-  id TEXT PRIMARY KEY, client_id TEXT UNIQUE, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (
-  token TEXT PRIMARY KEY, user_id TEXT NOT NULL, client_id TEXT, anonymous INTEGER NOT NULL,
-  available INTEGER NOT NULL, frozen INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, expires REAL NOT NULL,
-  issued_ip TEXT);
-CREATE INDEX IF NOT EXISTS tokens_by_client ON tokens (client_id, expires);
-CREATE TABLE IF NOT EXISTS sessions (
-  id TEXT PRIMARY KEY, task_id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, task_name TEXT NOT NULL,
-  language TEXT NOT NULL, created REAL NOT NULL, version INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id, created);
-CREATE TABLE IF NOT EXISTS media (
-  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, session_id TEXT NOT NULL, filename TEXT NOT NULL, path TEXT NOT NULL,
-  file_type TEXT NOT NULL, info TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, source TEXT NOT NULL,
-  created REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS media_by_session ON media (session_id, created);
-CREATE TABLE IF NOT EXISTS jobs (
-  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, token TEXT NOT NULL, session_id TEXT NOT NULL, status TEXT NOT NULL,
-  progress INTEGER NOT NULL DEFAULT 0, format TEXT NOT NULL, spec TEXT NOT NULL, output_path TEXT NOT NULL,
-  result TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, cancel INTEGER NOT NULL DEFAULT 0,
-  credits INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, started_ms INTEGER, completed_ms INTEGER,
-  render_id TEXT);
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_ms);
-CREATE TABLE IF NOT EXISTS drafts (
-  session_id TEXT NOT NULL, version INTEGER NOT NULL, parent INTEGER, hash TEXT NOT NULL, note TEXT NOT NULL,
-  created REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (session_id, version));
-CREATE TABLE IF NOT EXISTS draft_texts (
-  hash TEXT PRIMARY KEY, text TEXT NOT NULL, size INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS turns (
-  id TEXT PRIMARY KEY, session_id TEXT NOT NULL, token TEXT NOT NULL, text TEXT NOT NULL, status TEXT NOT NULL,
-  frozen INTEGER NOT NULL, spent INTEGER NOT NULL DEFAULT 0, reply TEXT, created REAL NOT NULL, ended REAL);
-CREATE INDEX IF NOT EXISTS turns_by_status ON turns (status);
-CREATE INDEX IF NOT EXISTS turns_by_session ON turns (session_id, created);
-CREATE TABLE IF NOT EXISTS claims (
-  claim TEXT PRIMARY KEY, user_id TEXT NOT NULL, task_id TEXT NOT NULL, session_id TEXT NOT NULL,
-  expires REAL NOT NULL);
-"""
-
-RETENTION_COLUMNS = (("media", "expired_at"), ("jobs", "output_expired_at"), ("jobs", "record_expired_at"))
+SCHEMA = BASELINE_SCHEMA     # the tables release 0fe6eeb created, before versions (tests build old databases with it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +153,14 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = self._db()
         db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
-        with self._tx(immediate=True) as tx:
-            migrate_drafts(tx)
-            _add_columns(tx)
-        self._migrate_retention()
+        self.migrated = migrate(db, str(path))    # the schema steps this opening ran (see api.migrations)
+
+    def close(self) -> None:
+        """Close this thread's connection (the next call opens another)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -582,21 +549,9 @@ class Store:
     # An expired upload or output keeps its row, marked with when its file went, so later requests
     # for it are answered 410 rather than 404. Times: media and drafts in seconds, jobs in ms.
 
-    def _migrate_retention(self) -> None:
-        """Add the retention columns to a database made before them (idempotent, safe beside another process)."""
-        with self._tx(immediate=True) as db:
-            for table, column in RETENTION_COLUMNS:
-                if column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
-                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} REAL")
-            db.execute("CREATE INDEX IF NOT EXISTS media_by_user ON media (user_id)")
-            db.execute("CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, status)")
-
     def storage_used(self, user_id: str) -> tuple[int, int]:
         """Bytes the user keeps: (uploads, finished outputs), expired ones not counted."""
-        uploads = self._one("SELECT COALESCE(SUM(size), 0) AS n FROM media WHERE user_id = ? AND expired_at IS NULL",
-                            user_id)
-        outputs = self._one("SELECT COALESCE(SUM(json_extract(result, '$.size_bytes')), 0) AS n FROM jobs "
-                            "WHERE user_id = ? AND status = 'completed' AND output_expired_at IS NULL", user_id)
+        uploads, outputs = self._one(KEPT_UPLOADS, user_id), self._one(KEPT_OUTPUTS, user_id)
         return int(uploads["n"] if uploads else 0), int(outputs["n"] if outputs else 0)
 
     def media_expired_at(self, media_id: str) -> float | None:
@@ -668,6 +623,12 @@ class Store:
         self.forget_unused_drafts()
 
 
+# The storage quota's reads, on every upload (and every export under a quota). Their WHERE clauses say
+# what the partial indexes media_kept and jobs_kept_outputs say (migration step 2): keep them so.
+KEPT_UPLOADS = "SELECT COALESCE(SUM(size), 0) AS n FROM media WHERE user_id = ? AND expired_at IS NULL"
+KEPT_OUTPUTS = ("SELECT COALESCE(SUM(json_extract(result, '$.size_bytes')), 0) AS n FROM jobs "
+                "WHERE user_id = ? AND status = 'completed' AND output_expired_at IS NULL")
+
 _NEXT_USER = """
 WITH waiting AS (
   SELECT user_id, MIN(created_ms) AS first_ms FROM jobs WHERE status = 'pending' AND cancel = 0 GROUP BY user_id),
@@ -678,21 +639,6 @@ turns AS (
   FROM waiting w)
 SELECT user_id FROM turns WHERE running < ? ORDER BY running, COALESCE(served, 0), first_ms LIMIT 1
 """
-
-
-def _add_columns(db: sqlite3.Connection) -> None:
-    """Bring a database made by an older version up to the schema: new columns, filled, and their indexes."""
-    for table, column in (("tokens", "issued_ip"), ("jobs", "render_id")):
-        if column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
-            try:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
-            except sqlite3.OperationalError as exc:      # another API process added it a moment ago
-                if "duplicate column" not in str(exc):
-                    raise
-    db.execute("UPDATE jobs SET render_id = id WHERE render_id IS NULL")
-    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS jobs_by_owner ON jobs (user_id, render_id)")
-    db.execute("CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, status, created_ms)")
-    db.execute("CREATE INDEX IF NOT EXISTS jobs_served ON jobs (user_id, started_ms)")
 
 
 def _pending(db: sqlite3.Connection, user_id: str) -> int:
