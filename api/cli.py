@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -43,6 +44,8 @@ def serve(args: argparse.Namespace) -> int:
                                                ("local_workers", args.workers)) if value is not None}
     settings = get_settings().model_copy(update=overrides)
     settings = type(settings).model_validate(settings.model_dump())     # re-check the overridden values
+    if not _schema_ready(settings.data_dir.resolve(), "serve"):
+        return 2
     print(f"reelforge API on http://{settings.host}:{settings.port} (docs at /docs), data in {settings.data_dir}",
           flush=True)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
@@ -63,6 +66,8 @@ def gc(args: argparse.Namespace) -> int:
     if not (data / "reelforge.db").is_file():
         print(f"reelforge gc: no reelforge data in {data} (set REELFORGE_DATA_DIR or --data-dir)", file=sys.stderr)
         return 2
+    if not _schema_ready(data, "gc"):
+        return 2
     store = Store(data / "reelforge.db")
     found = plan(store, data, Rules.of(settings))
     summary = found.summary() if args.dry_run else apply(store, data, found)
@@ -73,3 +78,21 @@ def gc(args: argparse.Namespace) -> int:
     for kind, row in summary.items():
         print(f"  {kind:8} {row['count']:7,d}  {row['bytes'] / 1e6:12,.3f} MB")
     return 0
+
+
+def _schema_ready(data: Path, command: str) -> bool:
+    """Bring the data directory's database to this release's schema before anything uses it (printing
+    the steps run), or say in one line why it cannot be (a newer reelforge wrote it)."""
+    from api.migrations import LATEST, SchemaError
+    from api.store import Store
+
+    try:
+        store = Store(data / "reelforge.db")
+    except SchemaError as exc:
+        print(f"reelforge {command}: {exc}", file=sys.stderr)
+        return False
+    store.close()
+    if store.migrated:
+        print(f"reelforge {command}: {data / 'reelforge.db'}: schema version {LATEST} "
+              f"(ran step {', '.join(map(str, store.migrated))})", flush=True)
+    return True
