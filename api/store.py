@@ -152,7 +152,7 @@ class Store:
         self._local = threading.local()       # this thread's connection (sqlite3 ties one to its thread)
         path.parent.mkdir(parents=True, exist_ok=True)
         db = self._db()
-        db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(db)
         self.migrated = migrate(db, str(path))    # the schema steps this opening ran (see api.migrations)
 
     def close(self) -> None:
@@ -639,6 +639,21 @@ turns AS (
   FROM waiting w)
 SELECT user_id FROM turns WHERE running < ? ORDER BY running, COALESCE(served, 0), first_ms LIMIT 1
 """
+
+
+def _use_wal(db: sqlite3.Connection, wait_s: float = 30) -> None:
+    """WAL mode (kept in the file). Setting it is the connection's first use of the file, and can be
+    refused as locked without SQLite's busy wait while another process opens or closes the same file
+    (seen with processes starting together), so it is tried again for up to ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _pending(db: sqlite3.Connection, user_id: str) -> int:
