@@ -103,6 +103,16 @@ def test_the_release_database_is_upgraded_with_every_row_kept(tmp_path: Path) ->
     assert store.storage_used(ids["user"]) == (2392, 3253)
 
 
+def test_step_1_is_the_release_schema(tmp_path: Path) -> None:
+    """Step 1 makes a new file exactly what the release made, and changes nothing in the release's file."""
+    new, release = tmp_path / "new.db", _release_copy(tmp_path)
+    for path in (new, release):
+        with _connect(path) as db:
+            assert migrate(db, str(path), STEPS[:1]) == [1]
+        db.close()
+    assert _schema(new) == _schema(release) == _schema(RELEASE_DB)
+
+
 def test_an_upgraded_database_has_the_schema_of_a_new_one(tmp_path: Path) -> None:
     upgraded, new = _release_copy(tmp_path / "old"), tmp_path / "new" / "reelforge.db"
     Store(upgraded)
