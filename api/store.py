@@ -676,6 +676,9 @@ class Store:
                            "output_expired_at = COALESCE(output_expired_at, ?) "
                            "WHERE rowid = ? AND status IN ('completed', 'failed') AND record_expired_at IS NULL",
                            [(at, at, i) for i in rowids])
+            for table in ("webhook_attempts", "webhooks"):      # a trimmed job's delivery ended long ago
+                db.executemany(f"DELETE FROM {table} WHERE job_id = (SELECT id FROM jobs WHERE rowid = ? "
+                               "AND record_expired_at IS NOT NULL)", [(i,) for i in rowids])
 
     def delete_drafts(self, keys: list[tuple[str, int]]) -> None:
         with self._tx() as db:
