@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.apiserver import Client, Server
+from api.store import JobRow, Store, now_ms
+from api.webhooks import Policy, signature
+from tests.apiserver import Client, RedisServer, Server, Worker
 
 SECRET = "whsec_test_0123456789abcdef"
 FAST_RETRIES = {"REELFORGE_WEBHOOK_SECRET": SECRET, "REELFORGE_WEBHOOK_ALLOW_PRIVATE": "true",
@@ -201,7 +204,7 @@ def test_a_receiver_that_never_answers_2xx_is_given_up_on(client: Client, receiv
     assert (hook["state"], hook["delivered"], hook["next_attempt_at"]) == ("failed", False, None)
     assert hook["attempt_count"] == len(receiver.requests("/down")) >= 3
     assert all(a["status"] == 503 for a in hook["attempts"])
-    assert hook["attempts"][-1]["at"] - final["data"]["completedAt"] <= 3000 + 500   # none started after retry_for_s
+    assert hook["attempts"][-1]["at"] - final["data"]["completedAt"] <= 3000 + 1000  # none due after retry_for_s
 
 
 def test_a_cancelled_export_sends_render_cancelled(client: Client, receiver: Receiver) -> None:
@@ -223,11 +226,49 @@ def test_an_unreachable_receiver_is_recorded_as_an_error(client: Client, receive
     assert hook["attempts"][0]["status"] is None and "Connect" in hook["attempts"][0]["error"]
 
 
+# ---------------------------------------------------------------- the signature and the backoff
+
+
+def test_the_signature_is_hmac_sha256_of_timestamp_dot_raw_body() -> None:
+    header = signature("whsec_example_0123456789", 1765000000, b'{"status":"completed"}')
+    # printf '%s' '1765000000.{"status":"completed"}' | openssl dgst -sha256 -hmac whsec_example_0123456789
+    assert header == "t=1765000000,v1=2584a088723884ad0f813e9a19c0c7b3bfa6304774696c78f57dc3d57579c0fa"
+
+
+def test_retries_double_from_the_base_up_to_the_cap_with_jitter() -> None:
+    policy = Policy(secret="s" * 16, retry_base_s=1, retry_max_s=300)
+    for failed, nominal in ((1, 1), (2, 2), (3, 4), (9, 256), (10, 300), (60, 300), (5000, 300)):
+        waits = [policy.delay_s(failed) for _ in range(50)]
+        assert all(0.8 * nominal <= w <= 1.2 * nominal for w in waits), (failed, min(waits), max(waits))
+    assert len({round(policy.delay_s(3), 6) for _ in range(20)}) > 1
+
+
+def test_the_store_keeps_one_delivery_per_job_and_one_sender_per_attempt(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = Store(tmp_path / "reelforge.db")
+    store.create_job(JobRow("job_1", "u", "tok", "s", "pending", 0, "mp4", "{}", "/x.mp4", None, None, 0, False, 0,
+                            now_ms(), None, None, "r1"))
+    store.fail_job("job_1", "cancelled")                 # ended before its callback was recorded: due at once
+    store.add_webhook("job_1", "http://a.test/hook", "http://api", "d1")
+    store.add_webhook("job_1", "http://b.test/hook", "http://api", "d2")     # once per job: a repeat changes nothing
+    row = store.webhook("job_1")
+    assert (row["state"], row["url"], row["delivery_id"]) == ("pending", "http://a.test/hook", "d1")
+    now = time.time()
+    assert store.claim_webhook("job_1", now, now + 60) is not None
+    assert store.claim_webhook("job_1", now, now + 60) is None and store.due_webhooks(now, 10) == []   # held
+    assert store.claim_webhook("job_1", now + 61, now + 120) is not None    # its holder died: the lease ran out
+    store.record_webhook_attempt("job_1", now_ms(), 5, 200, None, "ok", "delivered", None)
+    assert store.webhook("job_1")["state"] == "delivered" and store.webhook("job_1")["lease_until"] is None
+    assert store.webhook_attempts("job_1", 20)[0] == 1
+    [(rowid, *_)] = store.jobs_before(now_ms() + 1000)
+    store.expire_jobs([rowid], time.time())              # retention trims the job: its delivery record goes too
+    assert store.webhook("job_1") is None and store.webhook_attempts("job_1", 20)[0] == 0
+
+
 # ---------------------------------------------------------------- refused at submission
 
 
 @pytest.mark.parametrize("callback", ["http://10.0.0.1/hook", "http://127.0.0.1:9/hook", "http://[::1]/hook",
-                                      "http://169.254.169.254/latest", "ftp://93.184.216.34/hook",
+                                      "http://169.254.169.254/latest", "http://localhost:9/hook", "ftp://93.184.216.34/hook",
                                       "http://user:pw@93.184.216.34/hook", "not a url", 42])
 def test_a_callback_to_a_non_public_address_is_refused_changing_nothing(tmp_path, media, clients,  # type: ignore[no-untyped-def]
                                                                           callback: Any, guarded: Server) -> None:
@@ -284,3 +325,28 @@ def test_a_restart_resumes_a_pending_delivery(tmp_path, media, clients, receiver
         assert verify(SECRET, got[-1].headers["reelforge-signature"], got[-1].body)
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- farm mode
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
+def test_a_farm_render_is_delivered_too(tmp_path, media, clients, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    """The farm records a job's end through the same store call as the embedded runner: one hook serves both."""
+    with RedisServer(tmp_path) as redis_server:
+        env = {**FAST_RETRIES, "REELFORGE_REDIS_URL": redis_server.url, "REELFORGE_DATA_DIR": str(tmp_path / "data")}
+        server = Server(tmp_path / "data", env=env).start()
+        worker = Worker("w1", env, tmp_path / "w1.log").start()
+        try:
+            client = clients(server.base).connect()
+            [clip] = client.upload(media.pattern)["data"]["files"]
+            started = export(client, short_draft(clip["url"]), receiver.url("/farm"))
+            final = settled(client, started["id"], timeout_s=120)
+            [got] = receiver.requests("/farm")
+            assert final["status"] == "completed" and final["webhook"]["delivered"], final
+            assert got.headers["reelforge-event"] == "render.completed"
+            assert verify(SECRET, got.headers["reelforge-signature"], got.body)
+            assert got.json() == without_webhook(final)
+        finally:
+            worker.stop()
+            server.stop()
