@@ -37,6 +37,7 @@ def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> Fast
         app.state.services = services
         services.runner.start()
         services.cleaner.start()
+        services.webhooks.start()
         services.chat.recover()
         try:
             yield
@@ -44,6 +45,7 @@ def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> Fast
             await services.chat.close()
             services.runner.stop()
             services.cleaner.stop()
+            services.webhooks.stop()
 
     app = FastAPI(title="reelforge", version="0.1.0", lifespan=lifespan,
                   description="Self-hosted render engine and API, drop-in for the hosted nemo_agent API.")

@@ -13,6 +13,7 @@ from api.drafts import check_draft
 from api.errors import BadRequest, DraftInvalid
 from api.retention import check_output_room, new_scratch, refuse_expired_sources
 from api.views import EXTENSIONS
+from api.webhooks import check_callback
 from engine.errors import DraftError
 from engine.job import RenderJob
 from engine.model.cost import Caps
@@ -22,8 +23,22 @@ from engine.pipeline.size_target import check_reachable
 
 if TYPE_CHECKING:
     from api.services import Services
+    from api.settings import ApiSettings
 
 OUTPUT_KEYS = ("format", "quality", "resolution", "fps")
+CALLBACK_KEYS = ("callback", "webhook")
+
+
+def callback_of(body: dict[str, Any], settings: ApiSettings) -> str | None:
+    """The export's callback URL (``callback``, or its alias ``webhook``), checked by the URL uploads' SSRF guard;
+    None when it has none. BadRequest: not an http(s) URL, a non-public address, or no secret to sign with."""
+    given = {key: body[key] for key in CALLBACK_KEYS if body.get(key) is not None}
+    if not given:
+        return None
+    if len(set(map(str, given.values()))) > 1:
+        raise BadRequest("callback and webhook name the same thing: send one of them", {"field": "callback"})
+    key, raw = next(iter(given.items()))
+    return check_callback(raw, settings, key)
 
 
 def with_output(draft: Any, output: Any, skill: str | None, skill_resolutions: dict[str, str]) -> dict[str, Any]:

@@ -142,7 +142,19 @@ def step_2_kept_files(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS media_kept ON media (user_id) WHERE expired_at IS NULL")
 
 
-STEPS: Final[tuple[Step, ...]] = (step_1_baseline, step_2_kept_files)
+def step_3_webhooks(db: sqlite3.Connection) -> None:
+    """webhook deliveries (api/webhooks.py): one row per export that carries a callback URL, and its attempts"""
+    # state: waiting (the job has not ended) -> pending (due at next_at) -> delivered | failed (gave up)
+    db.execute("CREATE TABLE IF NOT EXISTS webhooks (job_id TEXT PRIMARY KEY, url TEXT NOT NULL, base TEXT NOT NULL, "
+               "delivery_id TEXT NOT NULL, state TEXT NOT NULL, event TEXT, body TEXT, ended_ms INTEGER, "
+               "next_at REAL, lease_until REAL, created REAL NOT NULL)")
+    db.execute("CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (state, next_at)")
+    db.execute("CREATE TABLE IF NOT EXISTS webhook_attempts (job_id TEXT NOT NULL, at_ms INTEGER NOT NULL, "
+               "duration_ms INTEGER NOT NULL, status INTEGER, error TEXT, response TEXT)")
+    db.execute("CREATE INDEX IF NOT EXISTS webhook_attempts_by_job ON webhook_attempts (job_id, at_ms)")
+
+
+STEPS: Final[tuple[Step, ...]] = (step_1_baseline, step_2_kept_files, step_3_webhooks)
 LATEST: Final = len(STEPS)
 
 

@@ -16,6 +16,7 @@ from api.retention import Cleaner, Rules, sweep_scratch
 from api.settings import ApiSettings
 from api.signing import Signer, load_secret
 from api.store import Store
+from api.webhooks import Deliveries, Policy
 from engine.config import EngineConfig
 from engine.encode.encoders import CodecChoice
 from engine.model.cost import Caps
@@ -44,6 +45,7 @@ class Services:
     outputs_dir: Path
     scratch_dir: Path
     cleaner: Cleaner
+    webhooks: Deliveries
 
     @classmethod
     def build(cls, settings: ApiSettings, codecs: CodecChoice) -> Services:
@@ -59,13 +61,15 @@ class Services:
         llm = (LlmPlanner(settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
                if settings.llm_url else None)
         gate = MediaGate(engine.probe, settings.probe_max_children)
+        signer = Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s)
         return cls(settings=settings, store=store,
                    runner=runner_for(settings, store, data / "scratch"),
                    chat=Chat(store, data / "media", settings.sse_heartbeat_s, llm, gate, Caps.of(engine),
                              settings.max_draft_bytes),
                    media_gate=gate,
                    limits=RateLimits.of(settings),
-                   signer=Signer(load_secret(data / "secret.key"), settings.output_url_ttl_s),
+                   signer=signer,
                    engine=engine, codecs=codecs, media_dir=data / "media", outputs_dir=data / "outputs",
                    scratch_dir=data / "scratch",
-                   cleaner=Cleaner(store, data, rules, settings.retention_interval_s))
+                   cleaner=Cleaner(store, data, rules, settings.retention_interval_s),
+                   webhooks=Deliveries(store, signer, Policy.of(settings)))

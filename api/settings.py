@@ -47,6 +47,18 @@ class ApiSettings(EngineSettings):
     skill_resolutions: dict[str, str] = Field(
         default_factory=lambda: {"best-gif-maker": "720p", "video-compressor-gif": "720p"},
         description="default export resolution per X-Skill-Source when the export does not say")
+    # --- webhooks: an export's callback URL gets the job's status body, signed, when the job ends
+    webhook_secret: str | None = Field(None, min_length=16,
+                                       description="HMAC-SHA256 key that signs every callback (Reelforge-Signature); "
+                                                   "unset: exports that carry a callback are refused with 400")
+    webhook_allow_private: bool = Field(False, description="let callback URLs reach loopback/private addresses "
+                                                           "(an internal receiver; tests)")
+    webhook_timeout_s: float = Field(10, gt=0, description="callbacks: per network step of one attempt")
+    webhook_retry_base_s: float = Field(1, gt=0, description="callbacks: the wait before the first retry; it "
+                                                             "doubles after each failed attempt (with jitter)")
+    webhook_retry_max_s: float = Field(300, gt=0, description="callbacks: the longest wait between two attempts")
+    webhook_retry_for_s: float = Field(3600, gt=0, description="callbacks: no attempt starts this long after the "
+                                                               "job ended; the delivery then fails")
     # --- chat
     sse_heartbeat_s: float = Field(15, gt=0, description="chat: a heartbeat this often while a turn runs")
     llm_url: str | None = Field(None, description="chat: an OpenAI-compatible API base URL for the LLM planner")

@@ -482,6 +482,7 @@ class Store:
                 return                       # settled once, whoever reports it again
             db.execute("UPDATE jobs SET status = 'completed', progress = 100, result = ?, error = NULL, "
                        "completed_ms = ? WHERE id = ?", (json.dumps(result), now_ms(), job_id))
+            _webhook_due(db, job_id)
             if job is not None and job["credits"]:
                 db.execute("UPDATE tokens SET frozen = frozen - ? WHERE token = ?", (job["credits"], job["token"]))
 
@@ -493,6 +494,7 @@ class Store:
                 return
             db.execute("UPDATE jobs SET status = 'failed', error = ?, completed_ms = ? WHERE id = ?",
                        (error, now_ms(), job_id))
+            _webhook_due(db, job_id)
             if job["credits"]:
                 db.execute("UPDATE tokens SET available = available + ?, frozen = frozen - ? WHERE token = ?",
                            (job["credits"], job["credits"], job["token"]))
@@ -614,6 +616,9 @@ class Store:
                            "output_expired_at = COALESCE(output_expired_at, ?) "
                            "WHERE rowid = ? AND status IN ('completed', 'failed') AND record_expired_at IS NULL",
                            [(at, at, i) for i in rowids])
+            for table in ("webhook_attempts", "webhooks"):      # a trimmed job's delivery ended long ago
+                db.executemany(f"DELETE FROM {table} WHERE job_id = (SELECT id FROM jobs WHERE rowid = ? "
+                               "AND record_expired_at IS NOT NULL)", [(i,) for i in rowids])
 
     def delete_drafts(self, keys: list[tuple[str, int]]) -> None:
         with self._tx() as db:
@@ -621,6 +626,70 @@ class Store:
                            "AND version <> (SELECT version FROM sessions WHERE id = ?)",
                            [(sid, version, sid) for sid, version in keys])
         self.forget_unused_drafts()
+
+    # ------------------------------------------------------------ webhook deliveries (api/webhooks.py)
+    # Made due in the same transaction that ends the job (complete_job, fail_job: the one place the embedded
+    # runner and the farm share), so a job's end and its delivery are never recorded apart.
+
+    def add_webhook(self, job_id: str, url: str, base: str, delivery_id: str) -> None:
+        """Deliver the job's end to ``url`` (once per job: a repeat changes nothing); due at once if it has ended."""
+        with self._tx(immediate=True) as db:
+            job = db.execute("SELECT status, completed_ms FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            ended = job is not None and job["status"] in ("completed", "failed")
+            db.execute("INSERT OR IGNORE INTO webhooks (job_id, url, base, delivery_id, state, ended_ms, next_at, "
+                       "created) VALUES (?,?,?,?,?,?,?,?)",
+                       (job_id, url, base, delivery_id, "pending" if ended else "waiting",
+                        job["completed_ms"] if ended else None, time.time() if ended else None, time.time()))
+
+    def webhook(self, job_id: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM webhooks WHERE job_id = ?", job_id)
+
+    def webhook_attempts(self, job_id: str, last: int) -> tuple[int, list[sqlite3.Row]]:
+        """(how many attempts, the ``last`` ones, oldest first)."""
+        count = self._one("SELECT COUNT(*) AS n FROM webhook_attempts WHERE job_id = ?", job_id)
+        rows = self._db().execute("SELECT * FROM (SELECT rowid AS n, * FROM webhook_attempts WHERE job_id = ? "
+                                  "ORDER BY rowid DESC LIMIT ?) ORDER BY n", (job_id, last))
+        return int(count["n"] if count else 0), list(rows)
+
+    def due_webhooks(self, now: float, limit: int) -> list[str]:
+        """Job ids whose delivery is due and that no sender holds."""
+        rows = self._db().execute("SELECT job_id FROM webhooks WHERE state = 'pending' AND next_at <= ? "
+                                  "AND COALESCE(lease_until, 0) < ? ORDER BY next_at LIMIT ?", (now, now, limit))
+        return [r["job_id"] for r in rows]
+
+    def claim_webhook(self, job_id: str, now: float, lease_until: float) -> sqlite3.Row | None:
+        """The delivery, held until ``lease_until`` by the caller alone (no two senders, in any process); None: not
+        due, or held by another."""
+        with self._tx(immediate=True) as db:
+            claimed = db.execute("UPDATE webhooks SET lease_until = ? WHERE job_id = ? AND state = 'pending' "
+                                 "AND next_at <= ? AND COALESCE(lease_until, 0) < ?",
+                                 (lease_until, job_id, now, now))
+            if claimed.rowcount != 1:
+                return None
+            row: sqlite3.Row = db.execute("SELECT * FROM webhooks WHERE job_id = ?", (job_id,)).fetchone()
+            return row
+
+    def set_webhook_body(self, job_id: str, event: str, body: str) -> None:
+        """What every attempt of this delivery sends, fixed at its first."""
+        with self._tx() as db:
+            db.execute("UPDATE webhooks SET event = ?, body = ? WHERE job_id = ?", (event, body, job_id))
+
+    def record_webhook_attempt(self, job_id: str, at_ms: int, duration_ms: int, status: int | None,
+                               error: str | None, response: str | None, state: str, next_at: float | None) -> None:
+        """One attempt, and where the delivery stands after it (pending again at ``next_at``, delivered, failed);
+        the lease ends, and a settled delivery's body goes."""
+        with self._tx(immediate=True) as db:
+            db.execute("INSERT INTO webhook_attempts (job_id, at_ms, duration_ms, status, error, response) "
+                       "VALUES (?,?,?,?,?,?)", (job_id, at_ms, duration_ms, status, error, response))
+            db.execute("UPDATE webhooks SET state = ?, next_at = ?, lease_until = NULL, "
+                       "body = CASE WHEN ? = 'pending' THEN body END WHERE job_id = ?",
+                       (state, next_at, state, job_id))
+
+
+def _webhook_due(db: sqlite3.Connection, job_id: str) -> None:
+    """Inside the transaction that ends a job: its delivery, if it has one, is due now."""
+    db.execute("UPDATE webhooks SET state = 'pending', next_at = ?, ended_ms = ? "
+               "WHERE job_id = ? AND state = 'waiting'", (time.time(), now_ms(), job_id))
 
 
 # The storage quota's reads, on every upload (and every export under a quota). Their WHERE clauses say

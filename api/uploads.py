@@ -269,22 +269,46 @@ def _parse_url(raw: str) -> httpx.URL:
     return url
 
 
+def _resolved(host: str, resolve: Callable[[str], list[str]]) -> list[IPAddress]:
+    """The host's addresses (blocking: DNS); a literal IP is itself, without DNS."""
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        addresses = list(dict.fromkeys(ipaddress.ip_address(a) for a in resolve(host)))
+    except (OSError, ValueError) as exc:
+        raise UploadRejected(f"could not resolve host '{host}'") from exc
+    if not addresses:
+        raise UploadRejected(f"could not resolve host '{host}'")
+    return addresses
+
+
+def _refuse_blocked(host: str, addresses: list[IPAddress], allow_private: bool, doing: str) -> list[IPAddress]:
+    blocked = [ip for ip in addresses if is_blocked_address(ip)]
+    if blocked and not allow_private:
+        raise UploadRejected(f"refusing to {doing} '{host}': it resolves to a non-public address ({blocked[0]})")
+    return addresses
+
+
 async def _checked_addresses(url: httpx.URL, policy: _FetchPolicy) -> list[IPAddress]:
     host = url.raw_host.decode("ascii")
     try:
         addresses = [ipaddress.ip_address(host)]  # a literal IP is checked the same way, without DNS
     except ValueError:
-        try:
-            found = await asyncio.to_thread(policy.resolve, host)
-            addresses = list(dict.fromkeys(ipaddress.ip_address(a) for a in found))
-        except (OSError, ValueError) as exc:
-            raise UploadRejected(f"could not resolve host '{host}'") from exc
-    if not addresses:
-        raise UploadRejected(f"could not resolve host '{host}'")
-    blocked = [ip for ip in addresses if is_blocked_address(ip)]
-    if blocked and not policy.allow_private:
-        raise UploadRejected(f"refusing to fetch from '{host}': it resolves to a non-public address ({blocked[0]})")
-    return addresses
+        addresses = await asyncio.to_thread(_resolved, host, policy.resolve)
+    return _refuse_blocked(host, addresses, policy.allow_private, "fetch from")
+
+
+def checked_url(
+    raw: str, allow_private: bool, resolve: Callable[[str], list[str]] | None = None, doing: str = "call"
+) -> tuple[httpx.URL, list[IPAddress]]:
+    """The URL uploads' SSRF guard for a URL reelforge itself will call (webhooks): http(s), no credentials, and a
+    host whose every address is public unless ``allow_private``. Blocking (DNS). (url, its checked addresses);
+    UploadRejected names what is wrong."""
+    url = _parse_url(raw)
+    host = url.raw_host.decode("ascii")
+    return url, _refuse_blocked(host, _resolved(host, resolve or _getaddrinfo), allow_private, doing)
 
 
 async def _open(client: httpx.AsyncClient, url: httpx.URL, policy: _FetchPolicy) -> httpx.Response:

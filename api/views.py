@@ -109,7 +109,9 @@ def gif_palettes(result: dict[str, Any]) -> dict[str, Any]:
     return {"gif": kept} if kept else {}
 
 
-def job_body(base: str, signer: Signer, job: JobRow) -> dict[str, Any]:
+def job_body(base: str, signer: Signer, job: JobRow, webhook: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The status body; ``webhook`` (:func:`api.webhooks.delivery_view`) goes in as ``webhook`` and ``data.webhook``
+    when the export carried a callback."""
     result = job.result or {}
     done = job.status == "completed"
     url = result_url(base, signer, job) if done else None
@@ -121,7 +123,7 @@ def job_body(base: str, signer: Signer, job: JobRow) -> dict[str, Any]:
     data = {"id": job.render_id, "render_id": job.render_id, "status": job.status, "progress": job.progress,
             "outputUrl": url, "output": {"url": url}, "createdAt": job.created_ms, "completedAt": job.completed_ms,
             "error": error, "cancelled": error == "cancelled", "attempts": job.attempts, "worker": result.get("worker"),
-            "parts": result.get("parts"), **codecs}
+            "parts": result.get("parts"), **codecs, **({"webhook": webhook} if webhook is not None else {})}
     return {"code": 0, "success": job.status != "failed", "message": "ok", "id": job.render_id,
             "render_id": job.render_id, "taskId": job.render_id, "status": job.status, "progress": job.progress,
-            "output": output, "error": error, "data": data}
+            "output": output, "error": error, "data": data, **({"webhook": webhook} if webhook is not None else {})}

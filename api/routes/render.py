@@ -21,12 +21,13 @@ from starlette.concurrency import run_in_threadpool
 from api.bodies import JSON_OBJECT_BODY, JsonBody, check_draft_size
 from api.deps import Svc, Token, base_url
 from api.errors import BadRequest, NotFound, OutOfCredits, PaymentRequired, SessionNotFound, from_engine
-from api.exports import build_job, with_output
+from api.exports import build_job, callback_of, with_output
 from api.ratelimit import TooManyRequests
 from api.retention import gone_if_expired_job
 from api.services import Services
 from api.store import JobRow, NotEnoughCredits, QueueFull, TokenRow, new_job_key, now_ms
 from api.views import CONTENT_TYPES, EXTENSIONS, job_body, ok
+from api.webhooks import delivery_view, new_delivery_id
 from engine.errors import EngineError
 
 router = APIRouter(tags=["render"])
@@ -48,6 +49,11 @@ def _own_job(svc: Services, token: TokenRow, render_id: str) -> JobRow:
     return job
 
 
+def _body(request: Request, svc: Services, job: JobRow) -> dict[str, Any]:
+    """The status body, with the webhook delivery's attempts when the export carried a callback."""
+    return job_body(base_url(svc, request), svc.signer, job, delivery_view(svc.store, job))
+
+
 def _queue_full(svc: Services, pending: int) -> TooManyRequests:
     cap = svc.settings.max_queued_renders
     return TooManyRequests(svc.settings.queue_retry_after_s, "max_queued_renders", cap,
@@ -67,7 +73,7 @@ def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_so
     session_id = str(body.get("sessionId") or body.get("session_id") or "")
     existing = svc.store.own_job(token.user_id, render_id)
     if existing is not None:            # a repeated export with the same id: the same job
-        return job_body(base_url(svc, request), svc.signer, existing)
+        return _body(request, svc, existing)
     if (pending := svc.store.pending_count(token.user_id)) >= svc.settings.max_queued_renders:
         raise _queue_full(svc, pending)
     session = svc.store.session(session_id)
@@ -75,6 +81,7 @@ def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_so
         raise SessionNotFound()
     if "draft" not in body:
         raise BadRequest("draft is required: send data.state.draft from the state call")
+    callback = callback_of(body, svc.settings)
     skill = (skill_source or "").strip() or None
     draft = with_output(body["draft"], body.get("output"), skill, svc.settings.skill_resolutions)
     key = new_job_key()
@@ -94,8 +101,10 @@ def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_so
                            {"bind_id": token.user_id, "available": exc.available, "needed": exc.needed}) from None
     if created:             # the session keeps the timeline it last exported
         svc.store.save_draft(session.id, body["draft"], note=f"exported as {render_id}", text=draft_text)
+        if callback is not None:
+            svc.store.add_webhook(row.id, callback, base_url(svc, request), new_delivery_id())
     svc.runner.submitted()
-    return job_body(base_url(svc, request), svc.signer, row)
+    return _body(request, svc, row)
 
 
 @router.post("/api/render/proxy/lambda", openapi_extra=JSON_OBJECT_BODY)
@@ -112,7 +121,7 @@ async def render_status(render_id: str, request: Request, svc: Svc, token: Token
                         x_skill_source: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """Where an export is: pending, processing (with progress 0-100), completed (with output.url) or failed."""
     _attributed(token, x_skill_source)
-    return job_body(base_url(svc, request), svc.signer, _own_job(svc, token, render_id))
+    return _body(request, svc, _own_job(svc, token, render_id))
 
 
 @router.post("/api/render/proxy/lambda/{render_id}/cancel")
@@ -127,7 +136,7 @@ async def cancel_render(render_id: str, request: Request, svc: Svc, token: Token
             if job.status not in ("pending", "processing"):
                 break
             await asyncio.sleep(0.1)
-    return job_body(base_url(svc, request), svc.signer, job)
+    return _body(request, svc, job)
 
 
 @router.get("/api/farm/workers", tags=["farm"])
