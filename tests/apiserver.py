@@ -244,3 +244,14 @@ class Worker:
         for fh in self.out:
             fh.close()
         self.out.clear()
+
+
+def until(predicate, timeout_s: float = 60, step: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns something true (returned), or fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out")

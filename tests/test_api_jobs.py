@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.apiserver import Server
+from tests.apiserver import Server, until
 
 
 def processes(marker: bytes) -> list[int]:
@@ -22,16 +22,6 @@ def processes(marker: bytes) -> list[int]:
             except OSError:
                 continue
     return found
-
-
-def until(predicate, timeout_s: float = 60, step: float = 0.2):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out")
 
 
 def long_draft(url: str) -> dict:

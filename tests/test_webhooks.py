@@ -20,7 +20,7 @@ import pytest
 
 from api.store import JobRow, Store, now_ms
 from api.webhooks import Policy, signature
-from tests.apiserver import Client, RedisServer, Server, Worker
+from tests.apiserver import Client, RedisServer, Server, Worker, until
 
 SECRET = "whsec_test_0123456789abcdef"
 FAST_RETRIES = {"REELFORGE_WEBHOOK_SECRET": SECRET, "REELFORGE_WEBHOOK_ALLOW_PRIVATE": "true",
@@ -78,16 +78,6 @@ class Receiver:
     def close(self) -> None:
         self.http.shutdown()
         self.http.server_close()
-
-
-def until(predicate, timeout_s: float = 60, step: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out")
 
 
 def verify(secret: str, header: str, body: bytes) -> bool:
