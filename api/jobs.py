@@ -188,7 +188,8 @@ class _Worker(threading.Thread):
         self.child.abandon()
 
     def run(self) -> None:
-        with job_context(job_id=self.job.id, worker="local", attempt=self.job.attempts):
+        with job_context(job_id=self.job.id, render_id=self.job.render_id or None, worker="local",
+                         attempt=self.job.attempts):
             self._run()
 
     def _run(self) -> None:
