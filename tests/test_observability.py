@@ -198,3 +198,78 @@ def _get(url: str) -> httpx.Response | None:
     except httpx.HTTPError:
         return None
     return response if response.status_code == 200 else None
+
+
+# --- the deployment's monitoring files ----------------------------------------------------------------------
+
+def exported_names() -> set[str]:
+    """Every sample name the API and a GPU worker export (GPU readings faked: no NVML on the test machines)."""
+    from api.metrics import ApiMetrics
+    from engine.encode.gpu import GpuDiscovery, GpuInfo
+    from workers.metrics import WorkerMetrics
+
+    api = ApiMetrics()
+    api.watch(lambda: ({"pending": 0}, 1))
+    api.render_started("mp4", "libx264", 0.5)
+    api.refused("exports_per_minute")
+    api.requests.labels("/health", "GET", "200").inc()
+    gpu = GpuInfo(nvml_index=0, name="NVIDIA L4", uuid="GPU-1", memory_total_mb=23034, memory_used_mb=512,
+                  nvenc=True, nvenc_sessions=2, nvenc_note="")
+    worker = WorkerMetrics("w1", lambda: GpuDiscovery((gpu,), ""), utilisation=lambda _index: 37)
+    worker.rendered("completed", 3.0)
+    row = type("Row", (), {"status": "completed", "format": "mp4", "result": {"encoder": "libx264",
+                                                                              "duration_s": 2, "elapsed_s": 1},
+                           "error": None, "started_ms": 1000, "completed_ms": 2000})()
+    api.render_settled(row)
+    row.status, row.error = "failed", "cancelled"
+    api.render_settled(row)
+    return {s.name for registry in (api.registry, worker.registry) for family in registry.collect()
+            for s in family.samples}
+
+
+def test_a_gpu_worker_exports_nvml_readings_per_gpu() -> None:
+    from engine.encode.gpu import GpuDiscovery, GpuInfo
+    from workers.metrics import WorkerMetrics
+
+    gpu = GpuInfo(nvml_index=1, name="NVIDIA L4", uuid="GPU-abc", memory_total_mb=1000, memory_used_mb=250,
+                  nvenc=True, nvenc_sessions=3, nvenc_note="")
+    metrics = WorkerMetrics("w1", lambda: GpuDiscovery((gpu,), ""), utilisation=lambda index: 40 + index)
+    port = metrics.serve(free_port(), addr="127.0.0.1")
+    try:
+        found = samples(f"http://127.0.0.1:{port}")
+    finally:
+        metrics.close()
+    labels = {"worker": "w1", "gpu": "1", "uuid": "GPU-abc"}
+    assert value(found, "reelforge_gpu_utilisation_percent", **labels) == 41
+    assert value(found, "reelforge_gpu_memory_used_bytes", **labels) == 250 * 1024 * 1024
+    assert value(found, "reelforge_gpu_nvenc_sessions", **labels) == 3
+    cpu_only = WorkerMetrics("w2", lambda: GpuDiscovery((), "pynvml not installed"))
+    assert not [f for f in cpu_only.registry.collect() if f.name.startswith("reelforge_gpu")]
+
+
+def test_the_dashboard_and_prometheus_read_what_reelforge_exports() -> None:
+    import re
+
+    import yaml
+
+    from tests.test_docker import COMPOSE, DOCKER, load_compose
+    from workers.settings import WorkerSettings
+
+    names = exported_names()
+    dashboard = json.loads((DOCKER / "grafana-dashboard.json").read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\breelforge_\w+", target["expr"])}
+    assert queried and queried <= names, sorted(queried - names)
+    titles = " ".join(panel["title"].lower() for panel in dashboard["panels"])
+    for topic in ("renders per minute", "duration", "queue depth", "live workers", "gpu utilisation"):
+        assert topic in titles, topic
+
+    scrape = yaml.safe_load((DOCKER / "prometheus.yml").read_text())["scrape_configs"]
+    jobs = {job["job_name"]: job for job in scrape}
+    assert jobs["reelforge-api"]["static_configs"][0]["targets"] == ["api:8000"]
+    workers = jobs["reelforge-workers"]["dns_sd_configs"][0]
+    assert set(workers["names"]) == {"worker-cpu", "worker-gpu"}
+    assert workers["port"] == WorkerSettings.model_fields["worker_metrics_port"].default
+    prometheus = load_compose(COMPOSE)["services"]["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    assert "./prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]

@@ -69,7 +69,8 @@ class _Gpus(Collector):
 
 
 class WorkerMetrics:
-    def __init__(self, worker: str, discover: Callable[[], GpuDiscovery] | None = None) -> None:
+    def __init__(self, worker: str, discover: Callable[[], GpuDiscovery] | None = None,
+                 utilisation: Callable[[int], int | None] = gpu_utilisation) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.worker = worker
         self.renders = Counter("reelforge_worker_renders", "renders this worker ended, by outcome (completed, "
@@ -78,7 +79,7 @@ class WorkerMetrics:
         self.duration = Histogram("reelforge_worker_render_duration_seconds", "how long this worker rendered a job",
                                   ["worker", "outcome"], buckets=DURATION_BUCKETS, registry=self.registry)
         if discover is not None:
-            self.registry.register(_Gpus(worker, discover))
+            self.registry.register(_Gpus(worker, discover, utilisation))
         self._server: Any = None
 
     def rendered(self, outcome: str, seconds: float | None = None) -> None:
