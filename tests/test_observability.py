@@ -165,7 +165,8 @@ def test_json_lines_carry_the_job_context_and_text_lines_show_it() -> None:
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
-def test_a_farm_worker_serves_its_metrics_and_the_farm_api_is_ready_with_it(tmp_path: Path) -> None:
+def test_a_farm_worker_serves_its_metrics_and_the_farm_api_is_ready_with_it(tmp_path: Path, clients,
+                                                                             media) -> None:
     (tmp_path / "redis").mkdir()
     with RedisServer(tmp_path / "redis") as redis_server:
         port = free_port()
@@ -177,19 +178,37 @@ def test_a_farm_worker_serves_its_metrics_and_the_farm_api_is_ready_with_it(tmp_
             assert waiting.status_code == 503 and waiting.json()["data"]["failed"] == ["workers"]
             worker = Worker("obs-w1", env, tmp_path / "worker.log").start()
             try:
-                answer = until(lambda: _get(f"http://127.0.0.1:{port}/metrics"), 60)
-                assert "reelforge_worker_renders_total" in answer.text or "reelforge_worker_renders" in answer.text
+                assert until(lambda: _get(f"http://127.0.0.1:{port}/metrics"), 60)
                 assert until(lambda: httpx.get(api.base + "/ready").status_code == 200, 30)
                 found = samples(api.base)
                 assert value(found, "reelforge_live_workers") == 1
                 assert {dict(labels)["queue"] for (name, labels) in found if name == "reelforge_queue_depth"} == {
                     "pending", "cpu", "gpu"}
+
+                client = clients(api.base).connect()
+                [clip] = client.upload(media.pattern)["data"]["files"]
+                draft = {"m": {"width": 160, "height": 90}, "t": [{"tt": 0, "sg": [{"src": clip["url"], "d": 1000}]}]}
+                done = client.wait(client.export(draft, {"format": "mp4"})["id"])
+                assert done["status"] == "completed", done
+                on_worker = samples(f"http://127.0.0.1:{port}")
+                assert value(on_worker, "reelforge_worker_renders_total", worker="obs-w1", outcome="completed") == 1
+                assert value(on_worker, "reelforge_worker_render_duration_seconds_count", outcome="completed") == 1
+                found = samples(api.base)
+                assert value(found, "reelforge_renders_completed_total", format="mp4", encoder="libx264") == 1
+                assert value(found, "reelforge_render_duration_seconds_count", format="mp4") == 1
             finally:
                 worker.stop()
+        with sqlite3.connect(tmp_path / "data" / "reelforge.db") as db:
+            [(job_id,)] = db.execute("SELECT id FROM jobs WHERE render_id = ?", (done["id"],)).fetchall()
         lines = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines()
                  if line.startswith("{")]
         assert any(line["logger"] == "reelforge.worker" and line.get("worker") == "obs-w1"
                    and f":{port}/metrics" in line["message"] for line in lines)
+        about = [line for line in lines if line.get("job_id") == job_id]
+        assert any("render started" in line["message"] for line in about)
+        assert all(line["worker"] == "obs-w1" and line["attempt"] == 1 for line in about)
+        settled = [line for line in log_lines(api) if line.get("job_id") == job_id and "completed" in line["message"]]
+        assert settled and settled[-1]["worker"] == "obs-w1" and settled[-1]["attempt"] == 1
 
 
 def _get(url: str) -> httpx.Response | None:
@@ -273,3 +292,17 @@ def test_the_dashboard_and_prometheus_read_what_reelforge_exports() -> None:
     prometheus = load_compose(COMPOSE)["services"]["prometheus"]
     assert prometheus["profiles"] == ["monitoring"]
     assert "./prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+
+
+def test_ffmpeg_s_last_stderr_lines_are_logged_when_it_fails(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import imageio_ffmpeg
+
+    from engine.errors import FFmpegFailed
+    from engine.run import FFmpegCommand, run_ffmpeg
+
+    command = FFmpegCommand(("-f", "lavfi", "-i", "color=c=red:s=64x64:d=0.2"),
+                            ("-vf", "no_such_filter_here", str(tmp_path / "out.mp4")))
+    with caplog.at_level(logging.WARNING, logger="reelforge.ffmpeg"), pytest.raises(FFmpegFailed) as failed:
+        run_ffmpeg(command, ffmpeg=imageio_ffmpeg.get_ffmpeg_exe(), work_dir=tmp_path, timeout_s=30)
+    [record] = [r for r in caplog.records if r.name == "reelforge.ffmpeg"]
+    assert "no_such_filter_here" in record.getMessage() and record.returncode == failed.value.returncode
