@@ -48,8 +48,8 @@ class ApiSettings(EngineSettings):
     # --- logs and readiness
     log_format: Literal["text", "json"] = Field("text", description="log lines on stderr: readable text, or "
                                                 "one JSON object per line (time, level, logger, message, job_id...)")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="reelforge's own log lines "
-                                                                    "from this level up (other libraries: WARNING)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="reelforge's own log lines from this level up (other libraries: WARNING)")
     ready_min_free_mb: float = Field(500, ge=0, description="/ready answers 503 while the data directory's disk "
                                                             "has less free space than this, in MB; 0: no check")
     skill_resolutions: dict[str, str] = Field(

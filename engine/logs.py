@@ -120,3 +120,4 @@ def config_dict(fmt: str = "text", level: str = "INFO") -> dict[str, Any]:
 def configure(fmt: str = "text", level: str = "INFO") -> None:
     """Set up logging for this process (call once at start; calling again replaces the set-up)."""
     logging.config.dictConfig(config_dict(fmt, level))
+

@@ -167,7 +167,7 @@ ENGINE_LAYERS: dict[str, set[str]] = {
     "chunks": {"errors", "config", "run", "model", "media", "graph", "encode", "pipeline"},
     "settings": {"config"},
     "logs": set(),
-    "cli": {"errors", "config", "settings", "run", "model", "media", "graph", "encode", "pipeline", "chunks"},
+    "cli": {"errors", "config", "settings", "logs", "run", "model", "media", "graph", "encode", "pipeline", "chunks"},
     "engine": {"errors", "config", "model", "media", "pipeline"},     # engine/__init__.py: the public names
 }
 

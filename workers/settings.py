@@ -58,8 +58,8 @@ class WorkerSettings(EngineSettings):
                                      "http://<host>:<port>/metrics; 0: none")
     log_format: Literal["text", "json"] = Field("text", description="log lines on stderr: readable text, or "
                                                 "one JSON object per line (time, level, logger, message, job_id...)")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="reelforge's own log lines "
-                                                                    "from this level up (other libraries: WARNING)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="reelforge's own log lines from this level up (other libraries: WARNING)")
     nvenc_session_limit: int = Field(3, ge=1, description="NVENC sessions a GPU may run before a job uses libx264")
     gpu: str | None = Field(None, description="pin this worker to one GPU: its nvidia-smi (NVML) index, or its UUID "
                             "(GPU-..., or a prefix that names one GPU); it must be one CUDA_VISIBLE_DEVICES leaves "
