@@ -175,7 +175,8 @@ class FarmRunner:
             if entry.leased():
                 self.store.mark_processing(job.id, entry.attempts, entry.progress)
             elif entry.attempts < self.max_attempts:
-                log.warning("job %s: worker %s stopped answering; sending it again", job.id, entry.worker)
+                log.warning("job %s: worker %s stopped answering; sending it again", job.id, entry.worker,
+                            extra={"job_id": job.id, "worker": entry.worker, "attempt": entry.attempts})
                 self.store.mark_processing(job.id, entry.attempts, 0)
                 self._send(job, entry.attempts)
             else:

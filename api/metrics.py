@@ -29,7 +29,7 @@ DURATION_BUCKETS: Final = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 36
 WAIT_BUCKETS: Final = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 REALTIME_BUCKETS: Final = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64)
 UPLOAD_ROUTE_PREFIX: Final = "/api/upload-video/"
-CHAT_ROUTES: Final = frozenset({"/run_sse"})
+CHAT_ROUTES: Final = frozenset({"/run_sse", "/run"})     # a chat message, streamed or answered whole
 
 
 def failure_reason(error: str | None) -> str:
@@ -85,7 +85,7 @@ class ApiMetrics:
         self.requests = Counter("reelforge_http_requests", "HTTP requests by route template, method and status",
                                 ["route", "method", "status"], registry=r)
         self.upload_bytes = Counter("reelforge_upload_bytes", "bytes received by the upload endpoint", registry=r)
-        self.chat_turns = Counter("reelforge_chat_turns", "chat messages (POST /run_sse)", registry=r)
+        self.chat_turns = Counter("reelforge_chat_turns", "chat messages answered (POST /run_sse or /run)", registry=r)
         self.refusals = Counter("reelforge_refusals", "requests refused by a limit (rate limits, queue, quota, "
                                 "size caps, disk)", ["limit"], registry=r)
 

@@ -82,8 +82,11 @@ def test_a_render_is_logged_as_json_lines_carrying_its_job_and_counted(server: S
     assert value(found, "reelforge_upload_bytes_total") >= media.pattern.stat().st_size
     assert value(found, "reelforge_queue_depth", queue="local") == 0
     assert value(found, "reelforge_live_workers") == 1
-    assert value(found, "reelforge_http_requests_total", route="/api/render/proxy/lambda/{render_id}",
-                 status="200") >= 1 or value(found, "reelforge_http_requests_total", status="200") >= 3
+    assert value(found, "reelforge_http_requests_total", method="POST", status="200") >= 3
+
+    chat = client.chat("make it 2 seconds long")
+    assert chat.status == 200 and chat.events
+    assert value(samples(server.base), "reelforge_chat_turns_total") == 1
 
 
 def test_the_access_log_has_one_line_per_request_without_its_query(server: Server) -> None:
