@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 FORMATS: Final = ("text", "json")
-JOB_FIELDS: Final = ("job_id", "worker", "attempt")
+JOB_FIELDS: Final = ("job_id", "render_id", "worker", "attempt")   # a readable line shows these of its extras
 _job: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "reelforge_job", default=MappingProxyType({}))
 # The attributes every LogRecord has: anything else on a record is an extra field of that line.
@@ -76,14 +76,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``2026-12-06 10:00:00,123 INFO reelforge.jobs: message [job_id=... worker=... attempt=1]``."""
+    """``2026-12-06 10:00:00,123 INFO reelforge.jobs: message [job_id=... worker=... attempt=1]``: the job's
+    fields only (the message says the rest; JSON lines carry every extra field)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        fields = extra_fields(record)
+        fields = {k: v for k, v in extra_fields(record).items() if k in JOB_FIELDS}
         if not fields:
             return line
         first, _, rest = line.partition("\n")
