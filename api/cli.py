@@ -39,16 +39,19 @@ def serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.settings import get_settings
+    from engine import logs
 
     overrides = {key: value for key, value in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir),
                                                ("local_workers", args.workers)) if value is not None}
     settings = get_settings().model_copy(update=overrides)
     settings = type(settings).model_validate(settings.model_dump())     # re-check the overridden values
+    logs.configure(settings.log_format, settings.log_level)
     if not _schema_ready(settings.data_dir.resolve(), "serve"):
         return 2
     print(f"reelforge API on http://{settings.host}:{settings.port} (docs at /docs), data in {settings.data_dir}",
           flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
+    # uvicorn logs through ours (log_config=None keeps the set-up above); the access log is the app's own
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=15)
     return 0
 
@@ -57,8 +60,10 @@ def gc(args: argparse.Namespace) -> int:
     from api.retention import Rules, apply, plan
     from api.settings import get_settings
     from api.store import Store
+    from engine import logs
 
     settings = get_settings()
+    logs.configure(settings.log_format, settings.log_level)
     if args.data_dir:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
         settings = type(settings).model_validate(settings.model_dump())

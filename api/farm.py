@@ -21,10 +21,11 @@ A cancel of a job still in the broker revokes its message by its real task id
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import redis
 from celery import Celery
@@ -47,6 +48,9 @@ from workers.protocol import (
     task_id,
 )
 
+if TYPE_CHECKING:
+    from api.metrics import ApiMetrics
+
 log = logging.getLogger("reelforge.farm")
 SYNC_S: Final = 0.25
 
@@ -61,6 +65,7 @@ class FarmRunner:
         self.celery.conf.update(broker_connection_retry_on_startup=True, task_ignore_result=True)
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reelforge-farm", daemon=True)
+        self.metrics: ApiMetrics | None = None      # set by the app: renders counted as they are sent and settle
 
     # ------------------------------------------------------------ the Runner interface
 
@@ -142,21 +147,40 @@ class FarmRunner:
         queued_write(job.id, queue, attempts, job.cancel).apply(self.redis)
         self.celery.send_task(RENDER_TASK, args=[job.id, self.store.job_spec(job)], queue=queue,
                               task_id=task_id(job.id, attempts))
-        log.info("job %s sent to the %s queue (attempt %d)", job.id, queue, attempts + 1)
+        log.info("job %s sent to the %s queue (attempt %d)", job.id, queue, attempts + 1,
+                 extra={"job_id": job.id, "attempt": attempts + 1})
+        if self.metrics is not None:
+            choice = json.loads(job.spec).get("choice") or {}
+            self.metrics.render_started(job.format, str(choice.get("encoder") or "unknown"),
+                                        (job.started_ms - job.created_ms) / 1000 if job.started_ms and not attempts
+                                        else None)
+
+    def _settled(self, job_id: str, worker: str | None, attempt: int) -> None:
+        row = self.store.job(job_id)
+        if row is None or row.status not in ("completed", "failed"):
+            return
+        log.info("job %s: render %s%s", job_id, row.status, f": {row.error}" if row.error else "",
+                 extra={"job_id": job_id, "worker": worker, "attempt": attempt})
+        if self.metrics is not None:
+            self.metrics.render_settled(row)
 
     def _follow(self, job: JobRow, entry: JobEntry) -> None:
         if entry.status == JobStatus.COMPLETED:
             self.store.complete_job(job.id, entry.result)
+            self._settled(job.id, entry.worker, entry.attempts)
         elif entry.status == JobStatus.FAILED:
             self.store.fail_job(job.id, entry.error or "render failed")
+            self._settled(job.id, entry.worker, entry.attempts)
         elif entry.status == JobStatus.PROCESSING:
             if entry.leased():
                 self.store.mark_processing(job.id, entry.attempts, entry.progress)
             elif entry.attempts < self.max_attempts:
-                log.warning("job %s: worker %s stopped answering; sending it again", job.id, entry.worker)
+                log.warning("job %s: worker %s stopped answering; sending it again", job.id, entry.worker,
+                            extra={"job_id": job.id, "worker": entry.worker, "attempt": entry.attempts})
                 self.store.mark_processing(job.id, entry.attempts, 0)
                 self._send(job, entry.attempts)
             else:
                 reason = gave_up_error(entry.attempts, entry.worker)
                 failed_write(job.id, reason).apply(self.redis)
                 self.store.fail_job(job.id, reason)
+                self._settled(job.id, entry.worker, entry.attempts)

@@ -22,10 +22,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.settings import ApiSettings
 from api.store import JobRow, Store
 from engine.job import RenderJob
+from engine.logs import job_context
 from engine.run import limited_child
 from workers.protocol import (
     CANCELLED,
@@ -37,6 +39,9 @@ from workers.protocol import (
     render_memory_cap,
     render_time_limit_s,
 )
+
+if TYPE_CHECKING:
+    from api.metrics import ApiMetrics
 
 log = logging.getLogger("reelforge.jobs")
 POLL_S = 0.5
@@ -75,6 +80,7 @@ class Runner:
         self._running: dict[str, _Worker] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="reelforge-runner", daemon=True)
+        self.metrics: ApiMetrics | None = None      # set by the app: renders counted as they start and settle
 
     # ------------------------------------------------------------ lifecycle
 
@@ -146,7 +152,7 @@ class Runner:
             if job is None:
                 return
             try:
-                worker = _Worker(job, self.store, self.max_attempts, self.rules, self._finished)
+                worker = _Worker(job, self.store, self.max_attempts, self.rules, self._finished, self.metrics)
             except Exception:
                 log.exception("job %s: its RenderJob cannot be read", job.id)
                 self.store.fail_job(job.id, "the render could not start: its job record is unreadable")
@@ -165,9 +171,10 @@ class _Worker(threading.Thread):
     """One job's process, watched from start to end."""
 
     def __init__(self, job: JobRow, store: Store, max_attempts: int, rules: RenderRules,
-                 done: Callable[[str], None]) -> None:
+                 done: Callable[[str], None], metrics: ApiMetrics | None = None) -> None:
         super().__init__(name=f"reelforge-job-{job.id}", daemon=True)
         self.job, self.store, self.max_attempts, self.rules, self.done = job, store, max_attempts, rules, done
+        self.metrics = metrics
         spec = store.job_spec(job)          # the RenderJob whole, its draft put back from the one stored copy
         self.spec = RenderJob.from_json(spec)
         self.work_dir = self.spec.config.get("work_dir")
@@ -181,6 +188,18 @@ class _Worker(threading.Thread):
         self.child.abandon()
 
     def run(self) -> None:
+        with job_context(job_id=self.job.id, render_id=self.job.render_id or None, worker="local",
+                         attempt=self.job.attempts):
+            self._run()
+
+    def _run(self) -> None:
+        job = self.job
+        encoder = str(self.spec.choice.get("encoder") or "unknown") if self.spec.choice else "unknown"
+        waited = (job.started_ms - job.created_ms) / 1000 if job.started_ms else None
+        log.info("job %s: render started (%s, %s, attempt %d, waited %.1f s)", job.id, job.format, encoder,
+                 job.attempts, waited or 0.0)
+        if self.metrics is not None:
+            self.metrics.render_started(job.format, encoder, waited)
         try:
             self._settle(self.child.run())        # the render process makes its scratch folder (workers/job.py)
         except Exception:
@@ -190,6 +209,25 @@ class _Worker(threading.Thread):
             if self.rules.scratch_root is not None:
                 remove_scratch(self.work_dir, self.rules.scratch_root)
             self.done(self.job.id)
+            self._report()
+
+    def _report(self) -> None:
+        """The job's end, logged and counted once it is settled (not when it went back to wait)."""
+        try:
+            row = self.store.job(self.job.id)
+        except Exception:
+            log.exception("job %s: could not read its end for the log", self.job.id)
+            return
+        if row is None or row.status not in ("completed", "failed"):
+            return
+        if row.status == "completed":
+            result = row.result or {}
+            log.info("job %s: render completed in %.1f s (%s, %s, %s bytes)", row.id, result.get("elapsed_s") or 0,
+                     row.format, result.get("encoder"), result.get("size_bytes"))
+        else:
+            log.info("job %s: render failed: %s", row.id, row.error)
+        if self.metrics is not None:
+            self.metrics.render_settled(row)
 
     def _progress(self, percent: int) -> None:
         self.store.set_progress(self.job.id, percent)

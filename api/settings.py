@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -44,6 +45,13 @@ class ApiSettings(EngineSettings):
     export_credits: int = Field(0, ge=0, description="credits an export costs (the hosted service charges none)")
     output_url_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="how long a signed output URL works")
     legacy_http_200: bool = Field(False, description="answer body-level error codes with HTTP 200")
+    # --- logs and readiness
+    log_format: Literal["text", "json"] = Field("text", description="log lines on stderr: readable text, or "
+                                                "one JSON object per line (time, level, logger, message, job_id...)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="reelforge's own log lines from this level up (other libraries: WARNING)")
+    ready_min_free_mb: float = Field(500, ge=0, description="/ready answers 503 while the data directory's disk "
+                                                            "has less free space than this, in MB; 0: no check")
     skill_resolutions: dict[str, str] = Field(
         default_factory=lambda: {"best-gif-maker": "720p", "video-compressor-gif": "720p"},
         description="default export resolution per X-Skill-Source when the export does not say")

@@ -24,6 +24,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
 
+from engine import logs
 from engine.errors import DraftError, EngineError, MediaError
 from engine.model.draft import dump_draft, json_schema, parse_draft
 from engine.model.summary import summarize
@@ -280,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"reelforge: {line}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
+    logs.configure()       # readable lines for every command; serve and worker set their own up from settings
     try:
         return int(args.handler(args))
     except DraftError as exc:

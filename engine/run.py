@@ -10,6 +10,7 @@ runs any short command (a probe, a generated music bed) under a memory cap and a
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import subprocess
@@ -23,6 +24,18 @@ from types import MappingProxyType
 from typing import IO, Final
 
 from engine.errors import FFmpegFailed, RenderCancelled, RenderTimeout
+
+ffmpeg_log = logging.getLogger("reelforge.ffmpeg")
+LOGGED_STDERR_LINES: Final = 20
+
+
+def failed(argv: Sequence[str], returncode: int, stderr_tail: str) -> FFmpegFailed:
+    """The error of an FFmpeg run that failed, its last stderr lines logged first (for operators: a client
+    gets FFmpegFailed's short cause, never these lines)."""
+    lines = [line for line in stderr_tail.splitlines() if line.strip()][-LOGGED_STDERR_LINES:]
+    ffmpeg_log.warning("ffmpeg exited with %s; its last stderr lines:\n%s", returncode, "\n".join(lines),
+                       extra={"returncode": returncode})
+    return FFmpegFailed(argv, returncode, stderr_tail)
 
 STDERR_TAIL_BYTES: Final = 64 * 1024
 PR_SET_PDEATHSIG: Final = 1
@@ -174,8 +187,12 @@ def run_ffmpeg(
     on_progress: ProgressCallback | None = None,
     timeout_s: float | None = None,
     cancel: threading.Event | None = None,
+    log_failure: bool = True,
 ) -> RunResult:
-    """Run one FFmpeg command to the end, or raise FFmpegFailed / RenderTimeout / RenderCancelled."""
+    """Run one FFmpeg command to the end, or raise FFmpegFailed / RenderTimeout / RenderCancelled.
+
+    A failure's last stderr lines go to the ``reelforge.ffmpeg`` log unless ``log_failure`` is False
+    (trials, whose failure is an answer, not a fault)."""
     graph_file = None
     if command.filter_graph is not None:
         graph_file = work_dir / f"graph-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}.txt"
@@ -205,7 +222,7 @@ def run_ffmpeg(
         reader.join(2.0)
         tail = stderr.text()
         if proc.returncode != 0:
-            raise FFmpegFailed(argv, proc.returncode, tail)
+            raise failed(argv, proc.returncode, tail) if log_failure else FFmpegFailed(argv, proc.returncode, tail)
         return RunResult(time.monotonic() - started, tail)
     finally:
         _kill_group(proc)
@@ -281,7 +298,7 @@ class PipedFFmpeg:
         self.check()
         tail = self._stderr.text()
         if self._proc.returncode != 0:
-            raise FFmpegFailed(self.argv, self._proc.returncode, tail)
+            raise failed(self.argv, self._proc.returncode, tail)
         return RunResult(time.monotonic() - self._started, tail)
 
     def failure(self) -> Exception:
@@ -289,7 +306,7 @@ class PipedFFmpeg:
         if self._stopped is not None:
             return self._stopped
         self._proc.wait()
-        return FFmpegFailed(self.argv, self._proc.returncode, self._stderr.text())
+        return failed(self.argv, self._proc.returncode, self._stderr.text())
 
     def _drop_graph(self) -> None:
         if self._graph_file is not None:
@@ -310,8 +327,10 @@ class PipedFFmpeg:
 
 
 def run_ffmpeg_args(args: Sequence[str], *, ffmpeg: str, work_dir: Path, timeout_s: float | None = 60) -> RunResult:
-    """A small command with no graph and no progress (probes, palette passes, trial encodes)."""
-    return run_ffmpeg(FFmpegCommand((), tuple(args)), ffmpeg=ffmpeg, work_dir=work_dir, timeout_s=timeout_s)
+    """A small command with no graph and no progress (probes, palette passes, trial encodes); a failure is
+    not logged here, since the caller decides what it means."""
+    return run_ffmpeg(FFmpegCommand((), tuple(args)), ffmpeg=ffmpeg, work_dir=work_dir, timeout_s=timeout_s,
+                      log_failure=False)
 
 
 @dataclass(frozen=True, slots=True)

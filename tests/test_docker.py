@@ -249,7 +249,8 @@ def app_argvs(services: dict[str, Any], images: dict[str, Image]) -> Iterator[tu
 # --- tests: compose ------------------------------------------------------------------------------------------
 
 def test_the_farm_has_an_api_redis_and_cpu_and_gpu_workers(services: dict[str, Any]) -> None:
-    assert set(services) == {"api", "redis", "worker-cpu", "worker-gpu"}
+    assert set(services) - {"prometheus"} == {"api", "redis", "worker-cpu", "worker-gpu"}
+    assert services["prometheus"]["profiles"] == ["monitoring"]    # the default stack is unchanged
     assert services["redis"]["image"].split(":")[0] == "redis" and services["redis"]["image"] != "redis"  # pinned
 
 
@@ -312,7 +313,7 @@ def test_every_service_has_a_health_check_that_can_run_in_its_image(
     program = api[0]
     assert program in {"python", "python3"} or program in images["Dockerfile"].runs(), f"{program} not in the image"
     port = str(environment(services["api"]).get("REELFORGE_PORT", "8000"))
-    assert re.search(rf"https?://(127\.0\.0\.1|localhost):{port}/health\b", " ".join(api)), api
+    assert re.search(rf"https?://(127\.0\.0\.1|localhost):{port}/(health|ready)\b", " ".join(api)), api
     assert any(p.split(":")[-1] == port for p in services["api"]["ports"])
     assert port in images["Dockerfile"].all("EXPOSE")[0].args.split()
     for name in WORKERS:

@@ -166,7 +166,8 @@ ENGINE_LAYERS: dict[str, set[str]] = {
     "pipeline": {"errors", "config", "run", "model", "media", "graph", "encode"},
     "chunks": {"errors", "config", "run", "model", "media", "graph", "encode", "pipeline"},
     "settings": {"config"},
-    "cli": {"errors", "config", "settings", "run", "model", "media", "graph", "encode", "pipeline", "chunks"},
+    "logs": set(),
+    "cli": {"errors", "config", "settings", "logs", "run", "model", "media", "graph", "encode", "pipeline", "chunks"},
     "engine": {"errors", "config", "model", "media", "pipeline"},     # engine/__init__.py: the public names
 }
 

@@ -28,9 +28,11 @@ def register(sub: Any) -> None:
 
 def _settings(**overrides: str | None) -> WorkerSettings:
     """The worker's settings with the command line's options laid over them; Redis is required."""
+    from engine import logs
     from workers.settings import get_settings
 
     settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    logs.configure(settings.log_format, settings.log_level)
     if not settings.redis_url:
         raise SystemExit("set REELFORGE_REDIS_URL (for example redis://localhost:6379/0)")
     return settings

@@ -37,10 +37,12 @@ from engine.encode.ffmpeg_select import with_chosen_ffmpeg
 from engine.encode.gpu import GpuDiscovery, discover_gpus
 from engine.errors import EncoderUnavailable, EngineError
 from engine.job import RenderJob
+from engine.logs import job_context
 from engine.run import limited_child
 from workers.board import RUN, Board, Registry
 from workers.chunked import Chunked
 from workers.job import public_error
+from workers.metrics import WorkerMetrics
 from workers.protocol import (
     ANNOUNCE_EVERY_S,
     CANCELLED,
@@ -49,7 +51,9 @@ from workers.protocol import (
     RENDER_TASK,
     ChildEnd,
     ChildRender,
+    JobEntry,
     capped_env,
+    job_key,
     remove_scratch,
     render_memory_cap,
     render_time_limit_s,
@@ -117,6 +121,7 @@ class FarmWorker:
     current: str | None = None
     rendered: int = 0
     started: float = field(default_factory=time.time)
+    metrics: WorkerMetrics | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def info(self) -> dict[str, Any]:
@@ -138,11 +143,27 @@ class FarmWorker:
 
     def render(self, job_id: str, spec: str) -> dict[str, Any]:
         """The Celery task body: claim, render with a renewed lease, report. Whatever happens, the job ends
-        on the board (or gives its lease up to be sent again) and its scratch folder is gone."""
+        on the board (or gives its lease up to be sent again) and its scratch folder is gone. Every line
+        logged meanwhile carries the job id, this worker's name and the attempt."""
         outcome = self.board.claim(job_id, self.name, self.settings.job_lease_s, self.settings.job_max_attempts)
         if outcome != RUN:
-            log.info("job %s not run here: %s", job_id, outcome)
+            with job_context(job_id=job_id, worker=self.name):
+                log.info("job %s not run here: %s", job_id, outcome)
+            if self.metrics is not None:
+                self.metrics.rendered("skipped")
             return {"job": job_id, "skipped": outcome}
+        entry = JobEntry.from_hash(self.board.redis.hgetall(job_key(job_id)))
+        with job_context(job_id=job_id, worker=self.name, attempt=entry.attempts if entry else None):
+            started = time.monotonic()
+            log.info("job %s: render started", job_id)
+            answer = self._claimed(job_id, spec)
+            status = str(answer.get("status", "failed"))
+            log.info("job %s: render %s in %.1f s", job_id, status, time.monotonic() - started)
+            if self.metrics is not None:
+                self.metrics.rendered(status, time.monotonic() - started)
+            return answer
+
+    def _claimed(self, job_id: str, spec: str) -> dict[str, Any]:
         job: RenderJob | None = None
         try:
             job = RenderJob.from_json(spec)
@@ -275,17 +296,29 @@ def run_worker(settings: WorkerSettings) -> int:
                                               discover_gpus(visible_devices=config.cuda_visible_devices),
                                               settings.nvenc_session_limit),
                       worker_name=name)
-    worker = FarmWorker(settings, name, board, Registry(client), config, capabilities, queues, chunked)
+    metrics = WorkerMetrics(name, lambda: discover_gpus(visible_devices=config.cuda_visible_devices))
+    worker = FarmWorker(settings, name, board, Registry(client), config, capabilities, queues, chunked,
+                        metrics=metrics)
+    try:
+        port = metrics.serve(settings.worker_metrics_port)
+        if port:
+            log.info("metrics at http://0.0.0.0:%d/metrics", port, extra={"worker": name})
+    except OSError as exc:      # rendering matters more than its metrics: say so loudly, and render
+        port = None
+        log.warning("no metrics: cannot listen on port %d (%s); give each worker on a host its own "
+                    "REELFORGE_WORKER_METRICS_PORT, or 0 for none", settings.worker_metrics_port, exc)
     app.task(name=RENDER_TASK, acks_late=True, reject_on_worker_lost=True)(worker.render)
     chunked.register()
     worker.registry.announce(name, worker.info())
     threading.Thread(target=worker.announce_forever, name="reelforge-announce", daemon=True).start()
     print(f"reelforge worker {name}: queues {','.join(queues)}; encoder {capabilities.choice.encoder} "
           f"({capabilities.choice.encoder_reason}); decoder {capabilities.choice.decoder}; "
-          f"{gpu_summary(capabilities.discovery)}; ffmpeg {ffmpeg.path} ({ffmpeg.choice.reason})", flush=True)
+          f"{gpu_summary(capabilities.discovery)}; ffmpeg {ffmpeg.path} ({ffmpeg.choice.reason}); "
+          f"metrics {f'on port {port}' if port else 'off'}", flush=True)
     try:
         app.Worker(queues=queues, pool="solo", concurrency=1, hostname=f"{name}@%h", loglevel="WARNING",
                    without_gossip=True, without_mingle=True).start()
     finally:
         worker.stop()
+        metrics.close()
     return 0

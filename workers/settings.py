@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -53,6 +54,12 @@ class WorkerSettings(EngineSettings):
                                               "ranges it never touches")
     chunk_over_s: float = Field(DEFAULT_CHUNK_OVER_S, gt=0, description="timelines longer than this render in parts")
     chunk_s: float = Field(DEFAULT_CHUNK_S, gt=1, description="the length of each part")
+    worker_metrics_port: int = Field(9464, ge=0, le=65535, description="Prometheus metrics of this worker at "
+                                     "http://<host>:<port>/metrics; 0: none")
+    log_format: Literal["text", "json"] = Field("text", description="log lines on stderr: readable text, or "
+                                                "one JSON object per line (time, level, logger, message, job_id...)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="reelforge's own log lines from this level up (other libraries: WARNING)")
     nvenc_session_limit: int = Field(3, ge=1, description="NVENC sessions a GPU may run before a job uses libx264")
     gpu: str | None = Field(None, description="pin this worker to one GPU: its nvidia-smi (NVML) index, or its UUID "
                             "(GPU-..., or a prefix that names one GPU); it must be one CUDA_VISIBLE_DEVICES leaves "
