@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import schemas
 from api.bodies import BodyLimit, JsonLimits
 from api.errors import (
     ApiError,
@@ -29,12 +30,40 @@ from api.errors import (
 )
 from api.farm import FarmRunner
 from api.metrics import CONTENT_TYPE, ApiMetrics, ObserveRequests
-from api.routes import account, adk, chat, media, render, sessions
+from api.routes import account, adk, chat, docs, media, render, sessions
 from api.services import Services
 from api.settings import ApiSettings
 from engine.encode.encoders import CodecChoice, detect_capabilities
 from engine.encode.ffmpeg_select import select_ffmpeg
 from workers.protocol import CPU_QUEUE, GPU_QUEUE
+
+DESCRIPTION = f"""Self-hosted render engine and API, drop-in for the hosted nemo_agent API
+(NemoVideo's "mega-skill" API).
+
+* **Envelope**: every answer is `{{"code": 0, "message": "...", "data": {{...}}}}`; an error carries its code in
+  `code` too (the `ErrorBody` schema). HTTP statuses follow docs/api.md; with `REELFORGE_LEGACY_HTTP_200=true`
+  the body-level codes 1001, 1002, 2001, 4001, 4002 come with HTTP 200.
+* **Auth**: `Authorization: Bearer <token>` (from `POST /api/auth/anonymous-token`) on everything else.
+  Attribution headers `X-Skill-Source`, `X-Skill-Version`, `X-Skill-Platform`; an anonymous token must send
+  `X-Skill-Source` to export (402 otherwise).
+* **Drafts**: the timeline a client reads from the state (E6) and sends to export (E7) has its own JSON Schema:
+  the `Draft` component here, served whole at [{schemas.DRAFT_SCHEMA_PATH}]({schemas.DRAFT_SCHEMA_PATH})
+  (`reelforge schema` prints it; docs/draft-format.md explains it).
+* The schemas describe the answers; every answer may carry more keys than they list (clients read the superset).
+  The first skill version's aliases `POST /api/render/proxy/draft` and `GET /api/render/proxy/{{id}}` work as
+  E7 and E8 and are not listed.
+"""
+TAGS = [
+    {"name": "account", "description": "Tokens, credits and claim links (E1, E5, E11)."},
+    {"name": "sessions", "description": "Sessions and their state (E2, E6)."},
+    {"name": "media", "description": "Uploads (E4) and the uploaded files."},
+    {"name": "render", "description": "Exports: start, poll, download, cancel (E7-E10)."},
+    {"name": "chat", "description": "The editing agent over SSE (E3)."},
+    {"name": "adk", "description": "ADK's own API server endpoints (E13)."},
+    {"name": "farm", "description": "The render workers."},
+    {"name": "docs", "description": "Schemas for client authors."},
+    {"name": "health", "description": "Liveness."},
+]
 
 
 def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> FastAPI:
@@ -62,10 +91,11 @@ def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> Fast
             services.cleaner.stop()
             services.webhooks.stop()
 
-    app = FastAPI(title="reelforge", version="0.1.0", lifespan=lifespan,
-                  description="Self-hosted render engine and API, drop-in for the hosted nemo_agent API.")
-    for module in (account, sessions, media, render, chat, adk):
+    app = FastAPI(title="reelforge", version="0.1.0", lifespan=lifespan, description=DESCRIPTION,
+                  openapi_tags=TAGS)
+    for module in (account, sessions, media, render, chat, adk, docs):
         app.include_router(module.router)
+    schemas.install(app)
     limits = JsonLimits(settings.max_json_body_bytes, settings.max_json_depth, settings.max_json_values)
     app.state.json_limits = limits
     app.add_middleware(BodyLimit, limits=limits)

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Body, Header, Request
 from api.deps import Svc, Token
 from api.errors import BadRequest, SessionNotFound
 from api.ratelimit import TooManyRequests
+from api.schemas import BalanceResponse, ClaimRequest, ClaimResponse, TokenResponse, ok_response, request_body
 from api.store import TokenRow
 from api.views import ok
 
@@ -37,7 +38,7 @@ def _holds(token: TokenRow, ip: str, authorization: str | None) -> bool:
     return token.issued_ip is not None and token.issued_ip == ip
 
 
-@router.post("/api/auth/anonymous-token")
+@router.post("/api/auth/anonymous-token", responses=ok_response(TokenResponse))
 def anonymous_token(request: Request, svc: Svc, x_client_id: Annotated[str | None, Header()] = None,
                     authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """A token with free credits for this client id; while it is valid, the same token again to the client
@@ -68,12 +69,13 @@ def anonymous_token(request: Request, svc: Svc, x_client_id: Annotated[str | Non
                "expires_at": expires})
 
 
-@router.get("/api/credits/balance/simple")
+@router.get("/api/credits/balance/simple", responses=ok_response(BalanceResponse))
 def credits(token: Token) -> dict[str, Any]:
     return ok({"available": token.available, "frozen": token.frozen, "total": token.available + token.frozen})
 
 
-@router.post("/api/auth/claim-token")
+@router.post("/api/auth/claim-token", responses=ok_response(ClaimResponse),
+             openapi_extra=request_body(ClaimRequest))
 def claim_token(svc: Svc, token: Token, body: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
     """A short-lived claim for a browser link to a session; it cannot call the API."""
     body = body or {}

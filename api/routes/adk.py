@@ -33,6 +33,15 @@ from api.drafts import check_draft
 from api.errors import BadRequest, NotFound, SessionNotFound, from_engine
 from api.routes.chat import admitted, run_request
 from api.routes.sessions import canvas_of
+from api.schemas import (
+    AdkCreateSessionRequest,
+    AdkEvent,
+    AdkSession,
+    AdkUpdateSessionRequest,
+    RunAgentRequest,
+    ok_response,
+    request_body,
+)
 from api.services import Services
 from api.store import SessionExists, SessionRow, TokenRow
 from api.views import state
@@ -117,13 +126,13 @@ def _create(svc: Services, token: TokenRow, session_id: str | None) -> SessionRo
         raise SessionAlreadyExists(f"Session already exists: {session_id}") from None
 
 
-@router.get("/list-apps")
+@router.get("/list-apps", responses=ok_response(list[str]))
 async def list_apps() -> list[str]:
     """The agents this server runs: only nemo_agent."""
     return [APP]
 
 
-@router.get("/apps/{app}/users/{uid}/sessions")
+@router.get("/apps/{app}/users/{uid}/sessions", responses=ok_response(list[AdkSession]))
 def list_sessions(app: str, uid: str, request: Request, svc: Svc, token: Token) -> list[dict[str, Any]]:
     """The caller's sessions, oldest first (``state`` and ``events`` empty: read one session for them)."""
     _app(app)
@@ -132,7 +141,8 @@ def list_sessions(app: str, uid: str, request: Request, svc: Svc, token: Token) 
     return [session_json(svc, base, s, full=False) for s in svc.store.user_sessions(token.user_id)]
 
 
-@router.post("/apps/{app}/users/{uid}/sessions")
+@router.post("/apps/{app}/users/{uid}/sessions", responses=ok_response(AdkSession),
+             openapi_extra=request_body(AdkCreateSessionRequest, required=False))
 def create_session(app: str, uid: str, request: Request, svc: Svc, token: Token,
                    body: Annotated[Any, Body()] = None) -> dict[str, Any]:
     """A new, empty session (the same as E2 makes); ``sessionId`` in the body picks its id."""
@@ -142,7 +152,8 @@ def create_session(app: str, uid: str, request: Request, svc: Svc, token: Token,
     return session_json(svc, base_url(svc, request), session)
 
 
-@router.post("/apps/{app}/users/{uid}/sessions/{sid}")
+@router.post("/apps/{app}/users/{uid}/sessions/{sid}", responses=ok_response(AdkSession),
+             openapi_extra=request_body(AdkCreateSessionRequest, required=False))
 def create_session_with_id(app: str, uid: str, sid: str, request: Request, svc: Svc, token: Token,
                            body: Annotated[Any, Body()] = None) -> dict[str, Any]:
     """A new, empty session under the id ``sid``; 400 ``Session already exists: <sid>`` when it is taken."""
@@ -152,7 +163,7 @@ def create_session_with_id(app: str, uid: str, sid: str, request: Request, svc: 
     return session_json(svc, base_url(svc, request), _create(svc, token, sid))
 
 
-@router.get("/apps/{app}/users/{uid}/sessions/{sid}")
+@router.get("/apps/{app}/users/{uid}/sessions/{sid}", responses=ok_response(AdkSession))
 def get_session(app: str, uid: str, sid: str, request: Request, svc: Svc, token: Token) -> dict[str, Any]:
     _app(app)
     return session_json(svc, base_url(svc, request), owned_session(svc, token, uid, sid))
@@ -168,7 +179,8 @@ async def delete_session(app: str, uid: str, sid: str, svc: Svc, token: Token) -
         await run_in_threadpool(svc.store.delete_session, session.id)
 
 
-@router.patch("/apps/{app}/users/{uid}/sessions/{sid}")
+@router.patch("/apps/{app}/users/{uid}/sessions/{sid}", responses=ok_response(AdkSession),
+              openapi_extra=request_body(AdkUpdateSessionRequest))
 async def update_session(app: str, uid: str, sid: str, request: Request, svc: Svc, token: Token,
                          body: Annotated[Any, Body()] = None) -> dict[str, Any]:
     """``{"stateDelta": {"draft": {...}}}``: make that draft current (a new version; undo walks back), after
@@ -198,7 +210,7 @@ async def update_session(app: str, uid: str, sid: str, request: Request, svc: Sv
     return await run_in_threadpool(session_json, svc, base_url(svc, request), session)
 
 
-@router.post("/run")
+@router.post("/run", responses=ok_response(list[AdkEvent]), openapi_extra=request_body(RunAgentRequest))
 async def run(svc: Svc, token: Token, body: Annotated[Any, Body()] = None) -> list[dict[str, Any]]:
     """The body of ``/run_sse``; the answer is the JSON array of the events that stream would carry (the whole
     turn, once it has ended)."""

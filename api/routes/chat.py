@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from api.agent.events import View
 from api.deps import Svc, Token, owned_session
 from api.errors import ApiError, NotFound
+from api.schemas import ErrorBody, RunAgentRequest, request_body
 from api.store import SessionRow, TokenRow
 
 router = APIRouter(tags=["chat"])
@@ -83,7 +84,14 @@ async def admitted(svc: Svc, token: TokenRow, request: RunRequest) -> SessionRow
     return session
 
 
-@router.post("/run_sse", response_model=None)
+@router.post("/run_sse", response_model=None, response_class=StreamingResponse,
+             openapi_extra=request_body(RunAgentRequest),
+             responses={200: {"description": "text/event-stream: one ADK Event (the AdkEvent schema) per "
+                                             "`data:` line; `: heartbeat` comments while the turn runs; the stream "
+                                             "ends with the turn",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                        "4XX": {"model": ErrorBody, "description": "before the stream opens: 1001, 1002 (404), 2001, "
+                                                                  "422 (not a RunAgentRequest), 429"}})
 async def run_sse(svc: Svc, token: Token, body: Annotated[Any, Body()] = None,
                   stream: Annotated[str, Query(description="adk (default) or simple")] = "adk") -> StreamingResponse:
     """Send a message to the editing agent; the answer streams as ADK events (tool calls, results with the

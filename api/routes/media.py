@@ -25,6 +25,14 @@ from api.deps import Svc, Token, base_url, owned_session
 from api.errors import BadRequest, MediaTooLarge, NotFound, OverLimit, UnsupportedMedia
 from api.mediagate import MediaGate
 from api.retention import gone_if_expired_media, upload_quota
+from api.schemas import (
+    UploadFilesRequest,
+    UploadResponse,
+    UploadUrlsRequest,
+    file_response,
+    ok_response,
+    request_body,
+)
 from api.store import MediaRow
 from api.uploads import Received, TooManyFiles, UploadRejected, UploadTooLarge, fetch_urls, receive_multipart
 from api.views import media_item, ok
@@ -91,7 +99,9 @@ async def _json_urls(request: Request) -> list[str]:
     return urls
 
 
-@router.post("/api/upload-video/{app}/{user}/{session_id}")
+@router.post("/api/upload-video/{app}/{user}/{session_id}", responses=ok_response(UploadResponse),
+             openapi_extra=request_body(UploadUrlsRequest, multipart=UploadFilesRequest,
+                                        description="multipart files (field files, or file), or JSON URLs"))
 async def upload(app: str, user: str, session_id: str, request: Request, svc: Svc, token: Token) -> dict[str, Any]:
     if app != "nemo_agent":
         raise NotFound(f"no app {app!r}; the app is nemo_agent")
@@ -154,7 +164,8 @@ def _keep(item: Received, info: MediaInfo, folder: Path, user_id: str, session_i
                     item.sha256, item.source, time.time())
 
 
-@router.get("/api/media/{media_id}/{filename}")
+@router.get("/api/media/{media_id}/{filename}", response_class=FileResponse,
+            responses=file_response("the uploaded file, for its owner"))
 def media_file(media_id: str, filename: str, svc: Svc, token: Token) -> FileResponse:
     """An uploaded file, for its owner only."""
     media = svc.store.media(media_id)

@@ -18,12 +18,13 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.bodies import JSON_OBJECT_BODY, JsonBody, check_draft_size
+from api.bodies import JsonBody, check_draft_size
 from api.deps import Svc, Token, base_url
 from api.errors import BadRequest, NotFound, OutOfCredits, PaymentRequired, SessionNotFound, from_engine
 from api.exports import build_job, callback_of, with_output
 from api.ratelimit import TooManyRequests
 from api.retention import gone_if_expired_job
+from api.schemas import ExportRequest, FarmResponse, RenderJob, file_response, ok_response, request_body
 from api.services import Services
 from api.store import JobRow, NotEnoughCredits, QueueFull, TokenRow, new_job_key, now_ms
 from api.views import CONTENT_TYPES, EXTENSIONS, job_body, ok
@@ -107,7 +108,7 @@ def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_so
     return _body(request, svc, row)
 
 
-@router.post("/api/render/proxy/lambda", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/api/render/proxy/lambda", responses=ok_response(RenderJob), openapi_extra=request_body(ExportRequest))
 @router.post("/api/render/proxy/draft", include_in_schema=False)
 def start_render(request: Request, svc: Svc, token: Token, body: JsonBody,
                  x_skill_source: Annotated[str | None, Header()] = None) -> dict[str, Any]:
@@ -115,7 +116,7 @@ def start_render(request: Request, svc: Svc, token: Token, body: JsonBody,
     return _start(request, svc, token, body, x_skill_source)
 
 
-@router.get("/api/render/proxy/lambda/{render_id}")
+@router.get("/api/render/proxy/lambda/{render_id}", responses=ok_response(RenderJob))
 @router.get("/api/render/proxy/{render_id}", include_in_schema=False)
 async def render_status(render_id: str, request: Request, svc: Svc, token: Token,
                         x_skill_source: Annotated[str | None, Header()] = None) -> dict[str, Any]:
@@ -124,7 +125,7 @@ async def render_status(render_id: str, request: Request, svc: Svc, token: Token
     return _body(request, svc, _own_job(svc, token, render_id))
 
 
-@router.post("/api/render/proxy/lambda/{render_id}/cancel")
+@router.post("/api/render/proxy/lambda/{render_id}/cancel", responses=ok_response(RenderJob))
 async def cancel_render(render_id: str, request: Request, svc: Svc, token: Token) -> dict[str, Any]:
     """Cancel a pending or running export; it ends as failed with the error "cancelled"."""
     job = await run_in_threadpool(_own_job, svc, token, render_id)
@@ -139,7 +140,7 @@ async def cancel_render(render_id: str, request: Request, svc: Svc, token: Token
     return _body(request, svc, job)
 
 
-@router.get("/api/farm/workers", tags=["farm"])
+@router.get("/api/farm/workers", tags=["farm"], responses=ok_response(FarmResponse))
 async def farm_workers(svc: Svc, token: Token) -> dict[str, Any]:
     """The live render workers (the farm's, or this server's own): capabilities, load, and what each renders:
     your own render ids by name, everyone else's only counted."""
@@ -171,13 +172,15 @@ def _file(job: JobRow) -> FileResponse:
                         filename=f"{job.render_id}.{EXTENSIONS[job.format]}")
 
 
-@router.get("/api/render/proxy/{render_id}/download")
+@router.get("/api/render/proxy/{render_id}/download", response_class=FileResponse,
+            responses=file_response("the finished file, as an attachment (Range requests: 206)"))
 def download(render_id: str, svc: Svc, token: Token) -> FileResponse:
     """The finished file, for the token that made it (Range requests work, so players can seek)."""
     return _file(_own_job(svc, token, render_id))
 
 
-@router.get("/render-result/{name}")
+@router.get("/render-result/{name}", response_class=FileResponse,
+            responses=file_response("the finished file (output.url; no token needed)"))
 def signed_result(name: str, svc: Svc, e: int = 0, s: str = "") -> FileResponse:
     """The finished file at an unguessable URL that expires (output.url): no token needed."""
     key = name.rsplit(".", 1)[0]

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.bodies import INLINE_BYTES, JSON_OBJECT_BODY, JsonBody
+from api.bodies import INLINE_BYTES, JsonBody
 from api.deps import Svc, Token, base_url, owned_session
 from api.errors import BadRequest, NotFound
+from api.schemas import CreateSessionRequest, SessionCreatedResponse, StateResponse, ok_response, request_body
 from api.services import Services
 from api.store import MediaRow, SessionRow
 from api.views import media_id_of, ok, state
@@ -27,7 +28,8 @@ router = APIRouter(tags=["sessions"])
 _DRAFT_MARK: Final = json.dumps(f"\x00draft-{secrets.token_hex(16)}")
 
 
-@router.post("/api/tasks/{user}/with-session/{app}", openapi_extra=JSON_OBJECT_BODY)
+@router.post("/api/tasks/{user}/with-session/{app}", responses=ok_response(SessionCreatedResponse),
+             openapi_extra=request_body(CreateSessionRequest, required=False))
 def create_session(user: str, app: str, svc: Svc, token: Token, body: JsonBody) -> dict[str, Any]:
     """A new task and session (``language`` optional, default en); retrying simply makes another."""
     if app != "nemo_agent":
@@ -45,7 +47,7 @@ def create_session(user: str, app: str, svc: Svc, token: Token, body: JsonBody) 
                "bind_id": token.user_id, "task_name": session.task_name, "language": session.language})
 
 
-@router.get("/api/state/{app}/{user}/{session_id}/latest")
+@router.get("/api/state/{app}/{user}/{session_id}/latest", responses=ok_response(StateResponse))
 async def latest_state(app: str, user: str, session_id: str, request: Request, svc: Svc, token: Token) -> Response:
     """Everything a client needs to describe the session; cheap enough to poll. The stored draft text goes
     into the answer as it is, never parsed or serialised again; a large one is read in a worker thread,
