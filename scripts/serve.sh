@@ -104,16 +104,8 @@ extras=""
 constraints=""
 [ -f "$ROOT/constraints.txt" ] && constraints=$ROOT/constraints.txt
 stamp=$VENV/.reelforge-install
-want=$("$VENV/bin/python" - "$ROOT/pyproject.toml" "$constraints" <<'EOF'
-import hashlib, sys
-digest = hashlib.sha256()
-for name in sys.argv[1:]:
-    if name:
-        with open(name, "rb") as fh:
-            digest.update(fh.read())
-print(digest.hexdigest())
-EOF
-) || die "cannot read $ROOT/pyproject.toml"
+want=$("$VENV/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(b"".join(
+    open(n, "rb").read() for n in sys.argv[1:] if n)).hexdigest())' "$ROOT/pyproject.toml" "$constraints") || die "cannot read $ROOT/pyproject.toml"
 have=$(cat "$stamp" 2>/dev/null || true)
 if [ "$have" = "$want $extras" ] || { [ -z "$extras" ] && [ "$have" = "$want [test]" ]; } \
    && [ -x "$VENV/bin/reelforge" ]; then

@@ -204,7 +204,7 @@ def pins() -> dict[str, str]:
 @pytest.mark.parametrize(("name", "floor"), [
     ("python-multipart", "0.0.20"),   # api/uploads.py imports python_multipart; 0.0.19- fail a body with no parts
     ("av", "16"),                     # engine/media/probe.py: av.stream.Disposition; 15 misreads MP3 durations
-    ("imageio-ffmpeg", "0.8"),        # its FFmpeg must be 7.0+ (engine/encode/ffmpeg_select.py MIN_RELEASE)
+    ("imageio-ffmpeg", "0.8"),        # FFmpeg 9.0.2; the 7.0.2 of 0.6 and 0.7 fails renders
     ("pillow", "10.1"),               # ImageFont.load_default(size=...)
     ("fastapi", "0.115.3"),           # allows starlette 0.41.2
     ("starlette", "0.41.2"),          # FileResponse answers Range; imports python_multipart (no warning)
