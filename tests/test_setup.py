@@ -208,6 +208,8 @@ def pins() -> dict[str, str]:
     ("pillow", "10.1"),               # ImageFont.load_default(size=...)
     ("fastapi", "0.115.3"),           # allows starlette 0.41.2
     ("starlette", "0.41.2"),          # FileResponse answers Range; imports python_multipart (no warning)
+    ("celery", "5.5.3"),              # kombu[redis] picks redis-py; with older ones kombu 5.7 refuses redis-py 5
+    ("limits", "5.1"),                # api/ratelimit.py: RedisStorage(key_prefix=...)
 ])
 def test_pyproject_floors_are_those_the_code_needs(name: str, floor: str) -> None:
     req = requirements()[name]
