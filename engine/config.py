@@ -6,6 +6,7 @@ this value from :mod:`engine.settings` and hand it down.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -13,12 +14,16 @@ from typing import Literal
 EncoderPreference = Literal["auto", "libx264", "h264_nvenc"]
 DecoderPreference = Literal["auto", "cpu", "cuda"]
 
-DEFAULT_FONT_DIRS: tuple[Path, ...] = (
-    Path("/usr/share/fonts"),
-    Path("/usr/local/share/fonts"),
-    Path.home() / ".local/share/fonts",
-    Path.home() / ".fonts",
-)
+def default_font_dirs(platform: str = sys.platform, home: Path | None = None) -> tuple[Path, ...]:
+    """Where fonts are installed: the freedesktop folders on Linux and the BSDs, the system's, the local
+    machine's and the user's folders on macOS."""
+    home = Path.home() if home is None else home
+    if platform == "darwin":
+        return (Path("/System/Library/Fonts"), Path("/Library/Fonts"), home / "Library/Fonts")
+    return (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), home / ".local/share/fonts", home / ".fonts")
+
+
+DEFAULT_FONT_DIRS: tuple[Path, ...] = default_font_dirs()
 
 
 def bundled_ffmpeg() -> str:

@@ -5,6 +5,11 @@
 #   redis-server     the render farm's broker and job board; the farm tests start a private one.
 # FFmpeg itself comes from the imageio-ffmpeg wheel; nothing else is needed from the system.
 set -u
+# On macOS the system's own fonts serve (PingFang for CJK) and Homebrew has Redis.
+if [ "$(uname -s)" = Darwin ]; then
+  command -v redis-server >/dev/null 2>&1 || echo "system-deps: no redis-server; for the farm tests: brew install redis" >&2
+  exit 0
+fi
 missing=""
 [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$missing fonts-noto-cjk"
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
@@ -14,7 +19,13 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
 SUDO=""
-[ "$(id -u)" = 0 ] || SUDO="sudo"
+if [ "$(id -u)" != 0 ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "system-deps: not root and no sudo here; as root, run: apt-get install$missing" >&2
+    exit 0
+  fi
+  SUDO="sudo"
+fi
 echo "system-deps: installing$missing" >&2
 $SUDO apt-get install -y -q $missing >/dev/null 2>&1 || {
   $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q $missing >/dev/null

@@ -8,8 +8,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.apiserver import Server, until
+
+NEEDS_PROC = pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc, which only Linux has")
 
 
 def processes(marker: bytes) -> list[int]:
@@ -29,6 +32,7 @@ def long_draft(url: str) -> dict:
             "t": [{"tt": 0, "sg": [{"src": url, "d": 15_000}]}]}
 
 
+@NEEDS_PROC
 def test_a_restart_loses_nothing_and_leaves_nothing_stuck(tmp_path, clients, media) -> None:
     server = Server(tmp_path / "data").start()
     try:
@@ -64,6 +68,7 @@ def test_a_restart_loses_nothing_and_leaves_nothing_stuck(tmp_path, clients, med
         server.stop()
 
 
+@NEEDS_PROC
 def test_a_killed_worker_is_retried_then_the_job_fails_with_a_reason(tmp_path, clients, media) -> None:
     server = Server(tmp_path / "data", env={"REELFORGE_JOB_MAX_ATTEMPTS": "2"}).start()
     try:

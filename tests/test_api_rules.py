@@ -17,6 +17,8 @@ import pytest
 
 from tests.apiserver import SKILL_HEADERS, Server
 
+NEEDS_PROC = pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc, which only Linux has")
+
 
 def clip_draft(url: str, d: int = 1000, fmt: str = "mp4") -> dict:
     return {"m": {"width": 160, "height": 90, "out": {"format": fmt}}, "t": [{"tt": 0, "sg": [{"src": url, "d": d}]}]}
@@ -300,6 +302,7 @@ def test_repeated_ids_are_idempotent_and_each_owner_has_their_own(api_server, cl
     assert aliased["code"] == 0 and aliased["status"] in ("pending", "processing", "completed")
 
 
+@NEEDS_PROC
 def test_cancel_stops_a_running_export(api_server, clients, media) -> None:
     client = clients(api_server.base).connect()
     [clip] = client.upload(media.pattern)["data"]["files"]

@@ -28,6 +28,8 @@ from engine.model.cost import Caps
 from tests.apiserver import SKILL_HEADERS, Client, Server
 from tests.conftest import FFMPEG, ffmpeg
 
+NEEDS_PROC = pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc, which only Linux has")
+
 BODY_MAX, VALUES_MAX, DRAFT_MAX, HISTORY = 100_000, 5_000, 20_000, 5
 SESSIONS = "/api/tasks/me/with-session/nemo_agent"
 CAPS = Caps.of(EngineConfig(FFMPEG))
@@ -169,6 +171,7 @@ def peak_rss_mb(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
+@NEEDS_PROC
 def test_huge_drafts_are_refused_fast_with_the_server_rss_flat(tmp_path: Path, clients) -> None:
     """The issue's 20 MB draft of 2.2 M tiny objects (26 s and 2.6 GB to accept before), on default limits."""
     with Server(tmp_path / "data") as server:

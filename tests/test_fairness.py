@@ -38,6 +38,8 @@ from workers.protocol import (
 )
 from workers.settings import WorkerSettings
 
+NEEDS_PROC = pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc, which only Linux has")
+
 # ---------------------------------------------------------------- the store: turns, caps, owners
 
 
@@ -223,6 +225,7 @@ def test_a_render_past_its_time_limit_is_stopped(media, tmp_path: Path) -> None:
     assert time.monotonic() - started < 15
 
 
+@NEEDS_PROC
 def test_the_memory_cap_holds_the_render_process_and_its_ffmpeg(media, tmp_path: Path) -> None:
     cap = 500 * 1024 * 1024
     child = ChildRender(_long(media, tmp_path).to_json(), preexec=limited_child(cap), env=capped_env(cap))
@@ -377,6 +380,7 @@ def fair_server(tmp_path_factory: pytest.TempPathFactory):
         yield server
 
 
+@NEEDS_PROC
 def test_one_user_s_queue_does_not_hold_up_another_s_export(fair_server, clients, media) -> None:
     alice, bob = clients(fair_server.base).connect(), clients(fair_server.base).connect()
     [clip] = alice.upload(media.pattern)["data"]["files"]

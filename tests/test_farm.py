@@ -43,6 +43,8 @@ from workers.protocol import (
 )
 from workers.storage import SharedDirectory
 
+NEEDS_PROC = pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc, which only Linux has")
+
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
 
 
@@ -155,6 +157,7 @@ def test_renders_on_the_farm_with_rising_progress(farm: Farm, client: Client, tm
     assert {w["name"] for w in json.loads(cli.stdout)} == {"w1", "w2"}
 
 
+@NEEDS_PROC
 def test_a_killed_worker_s_job_completes_on_the_other(farm: Farm, client: Client, tmp_path: Path) -> None:
     render_id = start_render(client, client.clip_url)  # type: ignore[attr-defined]
     victim = running_on(client, render_id)
@@ -172,6 +175,7 @@ def test_a_killed_worker_s_job_completes_on_the_other(farm: Farm, client: Client
         farm.workers[victim].start()
 
 
+@NEEDS_PROC
 def test_cancel_stops_a_running_render_and_its_ffmpeg(farm: Farm, client: Client) -> None:
     render_id = start_render(client, client.clip_url)  # type: ignore[attr-defined]
     running_on(client, render_id)
@@ -227,6 +231,7 @@ def _active_entries(client: redis.Redis) -> int:
     return sum(1 for e in entries if e is not None and e.status in (JobStatus.QUEUED, JobStatus.PROCESSING))
 
 
+@NEEDS_PROC
 def test_the_farm_takes_users_in_turns_and_shows_others_only_as_counts(farm: Farm, client: Client, clients,
                                                                       long_clip: Path) -> None:
     bob = clients(farm.api.base, headers=skill("ai-video-maker-gratis")).connect()

@@ -20,6 +20,8 @@ from tests.conftest import audio_samples, rms
 from tests.crafted import mkv_declaring, png_declaring
 from tests.test_api_seeds import download, uploaded
 
+NEEDS_PROC = pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc, which only Linux has")
+
 PROBE_MEMORY_MB = 256
 
 
@@ -48,6 +50,7 @@ def post_files(client: Client, *paths: Path) -> tuple[int, dict]:
     return reply.status_code, reply.json()
 
 
+@NEEDS_PROC
 def test_a_header_declaring_a_huge_frame_is_refused_fast_and_the_api_does_not_grow(api_server, clients,
                                                                                    tmp_path) -> None:
     client = clients(api_server.base).connect()
@@ -113,6 +116,7 @@ def children_probing(pid: int) -> int:
     return count
 
 
+@NEEDS_PROC
 def test_probes_run_at_most_probe_max_children_at_once(tight_server, clients, media) -> None:
     senders = [clients(tight_server.base).connect() for _ in range(4)]
     seen: list[int] = []
@@ -135,6 +139,7 @@ def test_probes_run_at_most_probe_max_children_at_once(tight_server, clients, me
     assert max(seen) == 1, "probes ran side by side past probe_max_children"
 
 
+@NEEDS_PROC
 def test_music_on_an_hour_long_draft_stays_small_and_loops_with_sound_to_the_end(api_server, clients,
                                                                                   tmp_path) -> None:
     client = clients(api_server.base).connect()

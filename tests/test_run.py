@@ -13,6 +13,8 @@ from engine.errors import FFmpegFailed, RenderCancelled, RenderTimeout
 from engine.run import FFmpegCommand, parse_progress_line, run_ffmpeg
 from tests.conftest import FFMPEG
 
+NEEDS_PROC = pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc, which only Linux has")
+
 SLOW = FFmpegCommand(("-re", "-f", "lavfi", "-i", "testsrc2=s=160x90:r=30:d=60"), ("-f", "null", "-"), None, 60.0)
 
 
@@ -59,6 +61,7 @@ def test_graph_travels_in_a_file_that_is_removed(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+@NEEDS_PROC
 def test_timeout_kills_the_process_group(tmp_path: Path) -> None:
     marker = f"timeout-{os.getpid()}-{time.monotonic_ns()}"
     command = FFmpegCommand(SLOW.input_args, ("-metadata", f"comment={marker}", *SLOW.output_args), None, 60.0)
@@ -69,6 +72,7 @@ def test_timeout_kills_the_process_group(tmp_path: Path) -> None:
     assert ffmpeg_children_of_this_test(marker) == []
 
 
+@NEEDS_PROC
 def test_cancel_stops_ffmpeg_and_leaves_no_process(tmp_path: Path) -> None:
     marker = f"cancel-{os.getpid()}-{time.monotonic_ns()}"
     command = FFmpegCommand(SLOW.input_args, ("-metadata", f"comment={marker}", *SLOW.output_args), None, 60.0)

@@ -25,25 +25,30 @@ CJK_WARNING: Final = (
     "no CJK font installed (on Debian: apt-get install fonts-noto-cjk); CJK characters may show as boxes"
 )
 
+# Linux's usual faces first, then macOS's (/System/Library/Fonts and its Supplemental folder).
 GENERIC_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
     "sans": ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans", "DejaVu Sans", "Liberation Sans",
-             "FreeSans"),
-    "serif": ("Noto Serif CJK SC", "Noto Serif", "DejaVu Serif", "Liberation Serif"),
-    "mono": ("Noto Sans Mono CJK SC", "DejaVu Sans Mono", "Liberation Mono"),
+             "FreeSans", "Helvetica Neue", "Helvetica", "Arial"),
+    "serif": ("Noto Serif CJK SC", "Noto Serif", "DejaVu Serif", "Liberation Serif", "Times New Roman", "Times"),
+    "mono": ("Noto Sans Mono CJK SC", "DejaVu Sans Mono", "Liberation Mono", "Menlo", "Courier New"),
 }
 _GENERIC_ALIASES: Final = {"sans": "sans", "sans-serif": "sans", "serif": "serif", "mono": "mono",
                            "monospace": "mono"}
 # Used when the requested family cannot draw CJK and the text needs it.
 _CJK_FALLBACKS: Final[dict[str, tuple[str, ...]]] = {
     "sans": ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
-             "Droid Sans Fallback"),
-    "serif": ("Noto Serif CJK SC", "Noto Serif SC", "Source Han Serif SC", "Noto Sans CJK SC"),
-    "mono": ("Noto Sans Mono CJK SC", "WenQuanYi Zen Hei Mono", "Noto Sans CJK SC"),
+             "Droid Sans Fallback", "PingFang SC", "Hiragino Sans GB", "Heiti SC", "STHeiti"),
+    "serif": ("Noto Serif CJK SC", "Noto Serif SC", "Source Han Serif SC", "Noto Sans CJK SC", "Songti SC",
+              "STSong", "PingFang SC"),
+    "mono": ("Noto Sans Mono CJK SC", "WenQuanYi Zen Hei Mono", "Noto Sans CJK SC", "PingFang SC"),
 }
 # Substrings of family names known to cover CJK; "cjk" catches the Noto/Source Han collections.
 _CJK_FAMILY_MARKS: Final = ("cjk", "wenquanyi", "wqy", "droid sans fallback", "source han", "ar pl ",
                             "ipagothic", "ipamincho", "ipaexgothic", "ipaexmincho", "takao", "vl gothic",
-                            "nanum", "baekmuk", "sarasa", "unifont")
+                            "nanum", "baekmuk", "sarasa", "unifont",
+                            # macOS's: PingFang, Hiragino, Heiti/Songti (and their ST names), Apple SD Gothic Neo
+                            "pingfang", "hiragino", "heiti", "songti", "stsong", "stkaiti", "apple sd gothic",
+                            "apple ligothic", "arial unicode")
 _NOTO_REGIONAL: Final = re.compile(r"^noto (sans|serif)( mono)? (sc|tc|jp|kr|hk)$")
 
 # Code point ranges treated as CJK: Han, kana, Hangul, Bopomofo, CJK punctuation, fullwidth forms.
