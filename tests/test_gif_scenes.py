@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from engine.config import bundled_ffmpeg
-from engine.encode.gif_splice import delays_cs, read_gif, splice_files
+from engine.media.gif_splice import delays_cs, read_gif, splice_files
 from engine.media.scene_cuts import SceneWatch
 from engine.model.scenes import Scene, fold, rescaled
 

@@ -25,7 +25,7 @@ class AnimationInfo:
     loop: int | None      # 0 forever, N more times (GIF) / N plays (WebP); None: no loop block
 
 
-def _gif_sub_blocks(data: bytes, pos: int) -> int:
+def gif_sub_blocks(data: bytes, pos: int) -> int:
     """Skip a chain of data sub-blocks; return the position after the terminator."""
     while True:
         if pos >= len(data):
@@ -55,11 +55,11 @@ def gif_info(data: bytes) -> AnimationInfo:
                 delay = struct.unpack_from("<H", data, pos + 4)[0]
             elif label == 0xFF and data[pos + 3: pos + 14] == b"NETSCAPE2.0" and data[pos + 15] == 1:
                 loop = struct.unpack_from("<H", data, pos + 16)[0]
-            pos = _gif_sub_blocks(data, pos + 2)
+            pos = gif_sub_blocks(data, pos + 2)
         elif kind == 0x2C:                                      # image
             packed = data[pos + 9]
             pos += 10 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0)
-            pos = _gif_sub_blocks(data, pos + 1)                # LZW minimum code size, then the data
+            pos = gif_sub_blocks(data, pos + 1)                # LZW minimum code size, then the data
             frames += 1
             duration += delay * 10
             delay = 0

@@ -5,7 +5,7 @@ that is a small part of it loses its hues (a cat's green eyes come out amber). A
 every frame keeps them, but FFmpeg's GIF encoder then writes every frame whole and the file
 grows by half. Here each scene gets its own palette and its own FFmpeg encoder, inside which
 frames share the palette and only what changed is written; the scene GIFs are then spliced into
-one file (engine/encode/gif_splice.py).
+one file (engine/media/gif_splice.py).
 
 The flow, for one render: FFmpeg composes the timeline (or resamples an intermediate) and writes
 packed RGB frames to a pipe; each frame goes through the loop seam
@@ -35,11 +35,11 @@ from typing import IO, Any, Final
 import numpy as np
 
 from engine.config import EngineConfig
-from engine.encode.gif_splice import GifJoiner
 from engine.encode.profiles import output_args
 from engine.errors import OutputMismatch
 from engine.graph import compile as compiler
 from engine.graph.gif import RAW_BYTES_PER_PIXEL, buffered_bytes
+from engine.media.gif_splice import GifJoiner
 from engine.media.scene_cuts import SceneWatch, Start
 from engine.model.canvas import OutputSpec, rate_text
 from engine.model.scenes import MAX_SCENES, Scene, min_scene_frames

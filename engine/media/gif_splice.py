@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from engine.errors import OutputMismatch
+from engine.media.animinfo import NotAnimation, gif_sub_blocks
 
 EXTENSION: Final = 0x21
 IMAGE: Final = 0x2C
@@ -54,13 +55,10 @@ class GifFile:
 
 def _sub_blocks(buf: bytes, at: int) -> int:
     """The offset just past a run of sub-blocks starting at ``at`` (past the 0 terminator)."""
-    while True:
-        if at >= len(buf):
-            raise OutputMismatch("the GIF ends inside a data block")
-        size = buf[at]
-        at += 1 + size
-        if size == 0:
-            return at
+    try:
+        return gif_sub_blocks(buf, at)
+    except NotAnimation as exc:
+        raise OutputMismatch(f"the GIF part is cut short: {exc}") from exc
 
 
 def read_gif(buf: bytes) -> GifFile:
