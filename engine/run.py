@@ -179,6 +179,15 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def _write_graph(command: FFmpegCommand, work_dir: Path) -> Path | None:
+    """The command's filter graph in a file of its own in ``work_dir`` (None: it has none); the caller removes it."""
+    if command.filter_graph is None:
+        return None
+    path = work_dir / f"graph-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}.txt"
+    path.write_text(command.filter_graph, encoding="utf-8")
+    return path
+
+
 def run_ffmpeg(
     command: FFmpegCommand,
     *,
@@ -193,10 +202,7 @@ def run_ffmpeg(
 
     A failure's last stderr lines go to the ``reelforge.ffmpeg`` log unless ``log_failure`` is False
     (trials, whose failure is an answer, not a fault)."""
-    graph_file = None
-    if command.filter_graph is not None:
-        graph_file = work_dir / f"graph-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}.txt"
-        graph_file.write_text(command.filter_graph, encoding="utf-8")
+    graph_file = _write_graph(command, work_dir)
     argv = command.argv(ffmpeg, graph_file)
     started = time.monotonic()
     try:
@@ -242,10 +248,7 @@ class PipedFFmpeg:
 
     def __init__(self, command: FFmpegCommand, *, ffmpeg: str, work_dir: Path, reads: bool, writes: bool,
                  timeout_s: float | None = None, cancel: threading.Event | None = None) -> None:
-        self._graph_file = None
-        if command.filter_graph is not None:
-            self._graph_file = work_dir / f"graph-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}.txt"
-            self._graph_file.write_text(command.filter_graph, encoding="utf-8")
+        self._graph_file = _write_graph(command, work_dir)
         self.argv = command.argv(ffmpeg, self._graph_file, progress=False)
         self._started = time.monotonic()
         self._timeout_s, self._cancel = timeout_s, cancel

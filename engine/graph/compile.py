@@ -239,8 +239,8 @@ def compile_scene_palette_and_spool(width: int, height: int, fps: str, spec: Out
                                     spool: Path) -> FFmpegCommand:
     """A scene too long to buffer: its palette, and its frames kept losslessly for :func:`compile_spooled_gif`."""
     options = ":".join(f"{k}={v}" for k, v in gif.palette_options(spec).items())
-    sentinel = f"tpad=stop=1:stop_mode=add:color={gif.SENTINEL}," if gif.palette_options(spec)["stats_mode"] == "diff" \
-        else ""
+    sentinel = "tpad=" + ":".join(f"{k}={v}" for k, v in gif.SENTINEL_PAD.items()) + "," \
+        if gif.needs_sentinel(spec) else ""
     raw = ("-f", "rawvideo", "-pix_fmt", gif.RAW_PIXELS, "-s", f"{width}x{height}", "-r", fps, "-i", "pipe:0")
     return FFmpegCommand(
         input_args=raw,

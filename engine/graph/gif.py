@@ -44,11 +44,16 @@ def palette_options(spec: OutputSpec) -> dict[str, object]:
     return {"max_colors": spec.colors, "stats_mode": mode, "reserve_transparent": 1}
 
 
+SENTINEL_PAD: Final = {"stop": 1, "stop_mode": "add", "color": SENTINEL}    # tpad's options
+
+
+def needs_sentinel(spec: OutputSpec) -> bool:
+    return palette_options(spec)["stats_mode"] == "diff"
+
+
 def counted(stream: Stream, spec: OutputSpec) -> Stream:
     """What palettegen must see: the frames, and after them the sentinel frame where "diff" needs it."""
-    if palette_options(spec)["stats_mode"] != "diff":
-        return stream
-    return stream.filter("tpad", stop=1, stop_mode="add", color=SENTINEL)
+    return stream.filter("tpad", **SENTINEL_PAD) if needs_sentinel(spec) else stream
 
 
 def palette(stream: Stream, spec: OutputSpec) -> Stream:
