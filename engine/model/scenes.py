@@ -4,13 +4,14 @@ Where the draft knows its cuts, they come from it exactly (:func:`draft_scenes`)
 still on the base track is a shot, each transition between two of them a blend with a palette of
 its own (its frames mix two pictures, whose colours neither palette holds alone). Inside a long
 video clip the pictures may cut too; :mod:`engine.media.scene_cuts` finds those while the frames
-pass, and :func:`split_at` adds them. Scenes too short to pay for a palette (each new palette costs
-a whole frame and a colour table per frame) are folded into a neighbour.
+pass, and the GIF's scene router (engine/pipeline/gif_scenes.py) cuts there. Scenes too short to
+pay for a palette (each new palette costs a whole frame and a colour table per frame) are folded
+into a neighbour.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
@@ -23,7 +24,7 @@ MAX_SCENES: Final = 48          # each scene is an FFmpeg run: a draft's shortes
                                 # and the pictures start no more
 
 Kind = Literal["shot", "blend"]
-Origin = Literal["draft", "pictures", "buffer"]
+Origin = Literal["draft", "pictures"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +111,6 @@ def _merge(a: Scene, b: Scene) -> Scene:
     kind: Kind = "shot" if "shot" in (a.kind, b.kind) else "blend"
     origin = a.origin if a.kind == "shot" or b.kind == "blend" else b.origin
     return Scene(a.start, b.end, kind, origin, a.watch or b.watch)
-
-
-def split_at(scenes: Sequence[Scene], cuts: Iterable[tuple[int, Origin]]) -> list[Scene]:
-    """``scenes`` with each cut (a frame where a new scene starts, and what found it) made a boundary."""
-    out = list(scenes)
-    for frame, origin in sorted(cuts):
-        for i, s in enumerate(out):
-            if s.start < frame < s.end:
-                out[i:i + 1] = [replace(s, end=frame), replace(s, start=frame, origin=origin)]
-                break
-    return out
 
 
 def planned_scenes(tl: Timeline) -> list[Scene]:
