@@ -192,6 +192,19 @@ class FFmpegFailed(RenderError):
         return {"returncode": self.returncode, "stderr_tail": self.stderr_tail[-4000:]}
 
 
+class FFmpegStalled(FFmpegFailed):
+    """FFmpeg deadlocked (no output, no CPU) on every try; see engine.run."""
+
+    code = "ffmpeg_stalled"
+
+    def __init__(self, argv: Sequence[str], stall_s: float, tries: int) -> None:
+        super().__init__(argv, -9, f"ffmpeg stalled: no output and no CPU for {stall_s:g} s, on each of {tries} tries")
+        self.stall_s, self.tries = stall_s, tries
+
+    def __str__(self) -> str:
+        return self.stderr_tail
+
+
 class RenderTimeout(RenderError):
     code = "render_timeout"
 

@@ -5,6 +5,11 @@ of stderr, reports progress from ``-progress pipe:1``, and always ends with the 
 however the caller leaves (return, exception, cancel, timeout). Long filter graphs travel
 through a file (``-/filter_complex PATH``, FFmpeg 7+), never through the shell. :func:`run_child`
 runs any short command (a probe, a generated music bed) under a memory cap and a time limit.
+
+FFmpeg 8 and 9's threaded scheduler deadlocks now and then: every thread waits on another, the
+process uses no CPU and never exits (seen here about once in 200 runs of one graph with three inputs;
+others report it from 8.1). :func:`run_ffmpeg` watches for that, kills the stalled child and runs the
+same command again, so a render does not hang until its time limit on a fault of the binary's.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Final
 
-from engine.errors import FFmpegFailed, RenderCancelled, RenderTimeout
+from engine.errors import FFmpegFailed, FFmpegStalled, RenderCancelled, RenderTimeout
 
 ffmpeg_log = logging.getLogger("reelforge.ffmpeg")
 LOGGED_STDERR_LINES: Final = 20
@@ -41,6 +46,9 @@ STDERR_TAIL_BYTES: Final = 64 * 1024
 PR_SET_PDEATHSIG: Final = 1
 GLOBAL_ARGS: Final = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-progress", "pipe:1")
 WATCH_S: Final = 0.05                    # how often a piped FFmpeg's watchdog looks at the cancel flag and the clock
+STALL_S: Final = 10.0                    # an FFmpeg that wrote nothing and used (almost) no CPU this long is stuck
+STALL_CPU_SHARE: Final = 0.02            # "almost no CPU": under this share of one core over the stall window
+STALL_RETRIES: Final = 2                 # tries after a stall; two deadlocks in a row are already rare
 FFMPEG_THREAD_STACK: Final = 1 << 20     # bytes; glibc gives each new thread RLIMIT_STACK (8 MiB by default)
 FFMPEG_ENV: Final = MappingProxyType({"CUDA_DEVICE_ORDER": "PCI_BUS_ID"})   # set in every FFmpeg child (_ffmpeg_child)
 
@@ -100,13 +108,44 @@ def parse_progress_line(line: str) -> float | None:
     return None
 
 
-def _pump_progress(stream: IO[bytes], duration_s: float | None, on_progress: ProgressCallback | None) -> None:
+class _Liveness:
+    """Whether an FFmpeg child still does something: its output moves on, or it uses CPU.
+
+    Its CPU time comes from /proc (Linux); where there is none, a child never counts as stalled."""
+
+    def __init__(self, pid: int, window_s: float) -> None:
+        self._stat = Path(f"/proc/{pid}/stat")
+        self.window_s = window_s
+        self.written_s = -1.0                  # seconds of output so far, from -progress (set by the reader)
+        self._mark = (time.monotonic(), self.written_s, self._cpu_s())
+
+    def _cpu_s(self) -> float | None:
+        try:
+            fields = self._stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")    # utime + stime, every thread
+
+    def stalled(self) -> bool:
+        now, cpu = time.monotonic(), self._cpu_s()
+        since, written, cpu_then = self._mark
+        if cpu is None or cpu_then is None or self.written_s != written or \
+                cpu - cpu_then >= STALL_CPU_SHARE * (now - since):
+            self._mark = (now, self.written_s, cpu)
+            return False
+        return now - since >= self.window_s
+
+
+def _pump_progress(stream: IO[bytes], duration_s: float | None, on_progress: ProgressCallback | None,
+                   liveness: _Liveness | None = None) -> None:
     last = -1.0
     for raw in iter(stream.readline, b""):
-        if on_progress is None or not duration_s:
-            continue
         seconds = parse_progress_line(raw.decode("ascii", "replace"))
-        if seconds is not None:
+        if seconds is None:
+            continue
+        if liveness is not None:
+            liveness.written_s = seconds
+        if on_progress is not None and duration_s:
             fraction = min(1.0, seconds / duration_s)
             if fraction > last:
                 last = fraction
@@ -197,23 +236,59 @@ def run_ffmpeg(
     timeout_s: float | None = None,
     cancel: threading.Event | None = None,
     log_failure: bool = True,
+    stall_s: float = STALL_S,
 ) -> RunResult:
     """Run one FFmpeg command to the end, or raise FFmpegFailed / RenderTimeout / RenderCancelled.
 
-    A failure's last stderr lines go to the ``reelforge.ffmpeg`` log unless ``log_failure`` is False
-    (trials, whose failure is an answer, not a fault)."""
+    A child that stalls (no output and no CPU for ``stall_s``: FFmpeg's own deadlock, see the module's
+    text) is killed and the command run again, at most STALL_RETRIES times, within the same time limit;
+    after that it fails as FFmpegStalled. A failure's last stderr lines go to the ``reelforge.ffmpeg``
+    log unless ``log_failure`` is False (trials, whose failure is an answer, not a fault)."""
     graph_file = _write_graph(command, work_dir)
     argv = command.argv(ffmpeg, graph_file)
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, preexec_fn=_ffmpeg_child)
+        for attempt in range(STALL_RETRIES + 1):
+            # A try after a stall writes over the stalled one's partial output.
+            tried = argv if attempt == 0 else [argv[0], "-y", *argv[1:]]
+            proc = _start_ffmpeg(tried)
+            if not _wait_ffmpeg(proc, command.duration_s, on_progress, timeout_s, cancel, started, stall_s):
+                ffmpeg_log.warning("ffmpeg stalled (no output and no CPU for %g s), a deadlock of FFmpeg's own; "
+                                   "killed it%s", stall_s, "" if attempt == STALL_RETRIES else ", running it again",
+                                   extra={"attempt": attempt + 1})
+                continue
+            tail = proc.tail
+            if proc.returncode != 0:
+                raise failed(tried, proc.returncode, tail) if log_failure else FFmpegFailed(tried, proc.returncode,
+                                                                                            tail)
+            return RunResult(time.monotonic() - started, tail)
+        raise FFmpegStalled(argv, stall_s, STALL_RETRIES + 1)
+    finally:
+        if graph_file is not None:
+            graph_file.unlink(missing_ok=True)
+
+
+class _Child(subprocess.Popen[bytes]):
+    tail: str = ""
+
+
+def _start_ffmpeg(argv: list[str]) -> _Child:
+    try:
+        return _Child(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                      start_new_session=True, preexec_fn=_ffmpeg_child)
     except OSError as exc:
         raise FFmpegFailed(argv, -1, f"could not start ffmpeg: {exc}") from exc
+
+
+def _wait_ffmpeg(proc: _Child, duration_s: float | None, on_progress: ProgressCallback | None,
+                 timeout_s: float | None, cancel: threading.Event | None, started: float, stall_s: float) -> bool:
+    """Watch one FFmpeg child to its end (True; its stderr tail in ``proc.tail``) or until it stalls (False,
+    killed). Cancel and the time limit raise; the whole group is gone however this returns."""
     assert proc.stdout is not None and proc.stderr is not None
     try:
         stderr = _Tail(proc.stderr, STDERR_TAIL_BYTES)
-        reader = threading.Thread(target=_pump_progress, args=(proc.stdout, command.duration_s, on_progress),
+        liveness = _Liveness(proc.pid, stall_s)
+        reader = threading.Thread(target=_pump_progress, args=(proc.stdout, duration_s, on_progress, liveness),
                                   daemon=True)
         reader.start()
         while proc.poll() is None:
@@ -225,17 +300,16 @@ def run_ffmpeg(
             if timeout_s is not None and time.monotonic() - started > timeout_s:
                 _kill_group(proc)
                 raise RenderTimeout(timeout_s)
+            if liveness.stalled():
+                _kill_group(proc)
+                return False
         reader.join(2.0)
-        tail = stderr.text()
-        if proc.returncode != 0:
-            raise failed(argv, proc.returncode, tail) if log_failure else FFmpegFailed(argv, proc.returncode, tail)
-        return RunResult(time.monotonic() - started, tail)
+        proc.tail = stderr.text()
+        return True
     finally:
         _kill_group(proc)
         proc.stdout.close()
         proc.stderr.close()
-        if graph_file is not None:
-            graph_file.unlink(missing_ok=True)
 
 
 class PipedFFmpeg:

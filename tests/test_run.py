@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import FFmpegFailed, RenderCancelled, RenderTimeout
+from engine.errors import FFmpegFailed, FFmpegStalled, RenderCancelled, RenderTimeout
 from engine.run import FFmpegCommand, parse_progress_line, run_ffmpeg
 from tests.conftest import FFMPEG
 
@@ -108,3 +108,67 @@ def test_cancelled_render_leaves_no_partial_file(do_render, tmp_path: Path) -> N
     with pytest.raises(RenderCancelled):
         do_render(draft, "long.mp4", on_progress=stop_soon, cancel=cancel)
     assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------- FFmpeg's own deadlocks
+
+
+def _fifo_command(tmp_path: Path, marker: str) -> tuple[Path, FFmpegCommand]:
+    """An FFmpeg that waits, using no CPU, for a writer on a named pipe: what a deadlocked FFmpeg looks like."""
+    fifo = tmp_path / f"{marker}.wav"
+    os.mkfifo(fifo)
+    out = tmp_path / f"{marker}-out.wav"
+    return fifo, FFmpegCommand(("-f", "wav", "-i", str(fifo)), ("-c:a", "pcm_s16le", str(out)), None, 1.0)
+
+
+@NEEDS_PROC
+def test_a_stalled_ffmpeg_is_killed_and_run_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    sound = tmp_path / "tone.wav"
+    run_ffmpeg(FFmpegCommand(("-f", "lavfi", "-i", "sine=f=440:d=1"), (str(sound),)), ffmpeg=FFMPEG, work_dir=tmp_path)
+    marker = f"stall-{os.getpid()}"
+    fifo, command = _fifo_command(tmp_path, marker)
+
+    def feed_the_second_try() -> None:
+        first = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            children = ffmpeg_children_of_this_test(marker)
+            if first is None and children:
+                first = children[0]
+            elif first is not None and children and first not in children:
+                with open(fifo, "wb") as pipe:                # the try after the stall gets its input
+                    pipe.write(sound.read_bytes())
+                return
+            time.sleep(0.02)
+
+    feeder = threading.Thread(target=feed_the_second_try, daemon=True)
+    feeder.start()
+    result = run_ffmpeg(command, ffmpeg=FFMPEG, work_dir=tmp_path, stall_s=1.5)
+    feeder.join(5)
+    assert result.elapsed_s >= 1.5
+    assert (tmp_path / f"{marker}-out.wav").stat().st_size > 80_000         # a second of 48 kHz 16-bit sound
+    assert [r.message for r in caplog.records if "stalled" in r.message] == [
+        "ffmpeg stalled (no output and no CPU for 1.5 s), a deadlock of FFmpeg's own; killed it, running it again"]
+    assert ffmpeg_children_of_this_test(marker) == []
+
+
+@NEEDS_PROC
+def test_an_ffmpeg_stalled_on_every_try_fails_and_leaves_nothing(tmp_path: Path) -> None:
+    marker = f"stuck-{os.getpid()}"
+    _fifo, command = _fifo_command(tmp_path, marker)
+    with pytest.raises(FFmpegStalled) as failure:
+        run_ffmpeg(command, ffmpeg=FFMPEG, work_dir=tmp_path, stall_s=0.5)
+    assert failure.value.code == "ffmpeg_stalled" and isinstance(failure.value, FFmpegFailed)
+    assert str(failure.value) == "ffmpeg stalled: no output and no CPU for 0.5 s, on each of 3 tries"
+    assert ffmpeg_children_of_this_test(marker) == []
+
+
+@NEEDS_PROC
+def test_an_ffmpeg_that_works_without_writing_is_not_stalled(tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """``reverse`` holds every frame back until its input ends: nothing is written for a while, but the CPU works."""
+    busy = FFmpegCommand(("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=6"), ("-vf", "gblur=sigma=8:steps=6,reverse", "-f", "null", "-"),
+                         None, 6.0)
+    result = run_ffmpeg(busy, ffmpeg=FFMPEG, work_dir=tmp_path, stall_s=0.3)
+    assert result.elapsed_s > 0.6, "the test needs FFmpeg to work longer than two stall windows before writing"
+    assert not [r for r in caplog.records if "stalled" in r.message]
