@@ -167,8 +167,8 @@ def test_an_ffmpeg_stalled_on_every_try_fails_and_leaves_nothing(tmp_path: Path)
 def test_an_ffmpeg_that_works_without_writing_is_not_stalled(tmp_path: Path,
                                                              caplog: pytest.LogCaptureFixture) -> None:
     """``reverse`` holds every frame back until its input ends: nothing is written for a while, but the CPU works."""
-    busy = FFmpegCommand(("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=6"), ("-vf", "gblur=sigma=8:steps=6,reverse", "-f", "null", "-"),
-                         None, 6.0)
+    busy = FFmpegCommand(("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=6"),
+                         ("-vf", "gblur=sigma=8:steps=6,reverse", "-f", "null", "-"), None, 6.0)
     result = run_ffmpeg(busy, ffmpeg=FFMPEG, work_dir=tmp_path, stall_s=0.3)
     assert result.elapsed_s > 0.6, "the test needs FFmpeg to work longer than two stall windows before writing"
     assert not [r for r in caplog.records if "stalled" in r.message]
