@@ -203,10 +203,12 @@ def limited_child(memory_bytes: int | None, set_env: Mapping[str, str] | None = 
     return preexec
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes], gently: bool = True) -> None:
+    """End the child's whole process group: SIGTERM, then SIGKILL after 2 s (at once when not ``gently``:
+    a deadlocked FFmpeg never acts on SIGTERM, whose handler only sets a flag its threads would read)."""
     if proc.poll() is not None:
         return
-    for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+    for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0))[0 if gently else 1:]:
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
@@ -301,7 +303,7 @@ def _wait_ffmpeg(proc: _Child, duration_s: float | None, on_progress: ProgressCa
                 _kill_group(proc)
                 raise RenderTimeout(timeout_s)
             if liveness.stalled():
-                _kill_group(proc)
+                _kill_group(proc, gently=False)
                 return False
         reader.join(2.0)
         proc.tail = stderr.text()
