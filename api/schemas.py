@@ -112,6 +112,26 @@ class ClaimResponse(Envelope):
     data: ClaimData
 
 
+class ClaimExchangeRequest(Doc):
+    """A browser link's claim, for the token and session it opens (the studio's `/workspace/claim?ct=`)."""
+
+    claim_token: str = Field(description="`clm_…`, from E11 (POST /api/auth/claim-token)")
+
+
+class ClaimExchangeData(Doc):
+    token: str = Field(description="a bearer token of the claim's user, `nmv_usr_…` (keep it out of URLs)")
+    session_id: str = Field(description="the session the link opens")
+    task_id: str
+    user_id: str
+    expires_in: int = Field(description="seconds the token has left")
+
+
+class ClaimExchangeResponse(Envelope):
+    """The claim's user's live token (a new one only when all have expired) and the claimed session."""
+
+    data: ClaimExchangeData
+
+
 # ---------------------------------------------------------------------------------------------- E2, E6
 
 
@@ -415,9 +435,9 @@ class AdkUpdateSessionRequest(Doc):
 
 # ---------------------------------------------------------------------------------------------- wiring
 
-REQUEST_MODELS: Final = (ClaimRequest, CreateSessionRequest, UploadUrlsRequest, UploadFilesRequest, ExportOutput,
-                         ExportRequest, Part, Content, RunAgentRequest, AdkCreateSessionRequest, StateDelta,
-                         AdkUpdateSessionRequest)
+REQUEST_MODELS: Final = (ClaimRequest, ClaimExchangeRequest, CreateSessionRequest, UploadUrlsRequest,
+                         UploadFilesRequest, ExportOutput, ExportRequest, Part, Content, RunAgentRequest,
+                         AdkCreateSessionRequest, StateDelta, AdkUpdateSessionRequest)
 
 
 def request_body(model: type[BaseModel], *, required: bool = True, multipart: type[BaseModel] | None = None,

@@ -110,6 +110,17 @@ class JobRow:
     render_id: str = ""         # the id its owner chose; ``id`` is the store's own key, unique across users
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimRow:
+    """E11's browser link: it names a user's session, and opens it until ``expires`` (epoch seconds)."""
+
+    claim: str
+    user_id: str
+    task_id: str
+    session_id: str
+    expires: float
+
+
 class QueueFull(Exception):
     """The user already has ``pending`` exports waiting, the most allowed (``maximum``)."""
 
@@ -546,6 +557,24 @@ class Store:
                        (claim, user_id, task_id, session_id, time.time() + ttl_s))
         return claim
 
+    def claim(self, claim: str) -> ClaimRow | None:
+        """A claim that has not expired (None: unknown or expired; the caller cannot tell which, nor can anyone)."""
+        row = self._one("SELECT * FROM claims WHERE claim = ? AND expires > ?", claim, time.time())
+        if row is None:
+            return None
+        return ClaimRow(row["claim"], row["user_id"], row["task_id"], row["session_id"], row["expires"])
+
+    def user_token(self, user_id: str, credits: int, ttl_s: float) -> TokenRow:
+        """The user's newest live token; when every one has expired, a new one for the user's client id, as E1
+        would issue it after expiry (the same user, fresh credits)."""
+        row = self._one("SELECT * FROM tokens WHERE user_id = ? AND expires > ? ORDER BY expires DESC LIMIT 1",
+                        user_id, time.time())
+        if row is not None:
+            return _token(row)
+        user = self._one("SELECT client_id FROM users WHERE id = ?", user_id)
+        if user is None:
+            raise KeyError(user_id)
+        return self.issue_token(str(user["client_id"]), credits, ttl_s)[0]
 
     # ------------------------------------------------------------ retention and quotas
     # An expired upload or output keeps its row, marked with when its file went, so later requests
