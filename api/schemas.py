@@ -112,6 +112,26 @@ class ClaimResponse(Envelope):
     data: ClaimData
 
 
+class ClaimExchangeRequest(Doc):
+    """A browser link's claim, for the token and session it opens (the studio's `/workspace/claim?ct=`)."""
+
+    claim_token: str = Field(description="`clm_…`, from E11 (POST /api/auth/claim-token)")
+
+
+class ClaimExchangeData(Doc):
+    token: str = Field(description="a bearer token of the claim's user, `nmv_usr_…` (keep it out of URLs)")
+    session_id: str = Field(description="the session the link opens")
+    task_id: str
+    user_id: str
+    expires_in: int = Field(description="seconds the token has left")
+
+
+class ClaimExchangeResponse(Envelope):
+    """The claim's user's live token (a new one only when all have expired) and the claimed session."""
+
+    data: ClaimExchangeData
+
+
 # ---------------------------------------------------------------------------------------------- E2, E6
 
 
@@ -137,6 +157,28 @@ class SessionCreatedResponse(Envelope):
     data: SessionCreatedData
 
 
+class SessionListItem(Doc):
+    session_id: str
+    task_id: str
+    created_at: int = Field(description="epoch ms")
+    updated_at: int = Field(description="epoch ms of the last activity: a draft saved, a file added, a chat turn")
+    title: str = Field(description="the draft's m.title, else the task name (unless the default), else the first "
+                                   'upload\'s name, else "Untitled"')
+    task_name: str
+    uploads: int = Field(description="files uploaded")
+    renders: int = Field(description="exports (previews not counted)")
+
+
+class SessionListData(Doc):
+    sessions: list[SessionListItem] = Field(description="the most recently active first")
+
+
+class SessionListResponse(Envelope):
+    """Your sessions (the studio's list)."""
+
+    data: SessionListData
+
+
 class MediaItem(Doc):
     """An uploaded (or generated) file, as E4 answers it and E6 lists it."""
 
@@ -156,6 +198,22 @@ class MediaItem(Doc):
     hash: str = Field(description="sha256 of the content")
     source: Literal["upload", "url", "generated"]
     source_url: str | None = Field(None, description="the URL it was fetched from (source url)")
+
+
+class SessionUpload(MediaItem):
+    thumbnail_url: str | None = Field(description="a small JPEG (or the picture itself) at a signed URL that needs "
+                                                  "no token; null for sound and for an expired upload")
+    created_at: int = Field(description="epoch ms")
+
+
+class SessionUploadsData(Doc):
+    files: list[SessionUpload] = Field(description="oldest first; what reelforge generated is not listed")
+
+
+class SessionUploadsResponse(Envelope):
+    """A session's uploads (the studio's media list)."""
+
+    data: SessionUploadsData
 
 
 class UploadData(Doc):
@@ -322,6 +380,22 @@ class RenderJob(Doc):
     webhook: WebhookView | None = None
 
 
+class ListedRender(RenderJobData):
+    """E8's ``data``, whose ``output`` is E8's whole ``output``."""
+
+    output: RenderOutput  # type: ignore[assignment]
+
+
+class SessionRendersData(Doc):
+    renders: list[ListedRender] = Field(description="the session's exports, newest first (not its previews)")
+
+
+class SessionRendersResponse(Envelope):
+    """A session's exports (the studio's render list)."""
+
+    data: SessionRendersData
+
+
 class FarmData(Doc):
     mode: Literal["farm", "embedded"]
     workers: list[dict[str, Any]] = Field(description="each worker: name, queues, slots, load, busy, current job(s)")
@@ -415,9 +489,9 @@ class AdkUpdateSessionRequest(Doc):
 
 # ---------------------------------------------------------------------------------------------- wiring
 
-REQUEST_MODELS: Final = (ClaimRequest, CreateSessionRequest, UploadUrlsRequest, UploadFilesRequest, ExportOutput,
-                         ExportRequest, Part, Content, RunAgentRequest, AdkCreateSessionRequest, StateDelta,
-                         AdkUpdateSessionRequest)
+REQUEST_MODELS: Final = (ClaimRequest, ClaimExchangeRequest, CreateSessionRequest, UploadUrlsRequest,
+                         UploadFilesRequest, ExportOutput, ExportRequest, Part, Content, RunAgentRequest,
+                         AdkCreateSessionRequest, StateDelta, AdkUpdateSessionRequest)
 
 
 def request_body(model: type[BaseModel], *, required: bool = True, multipart: type[BaseModel] | None = None,

@@ -19,12 +19,20 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.bodies import JsonBody, check_draft_size
-from api.deps import Svc, Token, base_url
+from api.deps import Svc, Token, base_url, owned_session
 from api.errors import BadRequest, NotFound, OutOfCredits, PaymentRequired, SessionNotFound, from_engine
 from api.exports import build_job, callback_of, with_output
 from api.ratelimit import TooManyRequests
 from api.retention import gone_if_expired_job
-from api.schemas import ExportRequest, FarmResponse, RenderJob, file_response, ok_response, request_body
+from api.schemas import (
+    ExportRequest,
+    FarmResponse,
+    RenderJob,
+    SessionRendersResponse,
+    file_response,
+    ok_response,
+    request_body,
+)
 from api.services import Services
 from api.store import JobRow, NotEnoughCredits, QueueFull, TokenRow, new_job_key, now_ms
 from api.views import CONTENT_TYPES, EXTENSIONS, job_body, ok
@@ -138,6 +146,20 @@ async def cancel_render(render_id: str, request: Request, svc: Svc, token: Token
                 break
             await asyncio.sleep(0.1)
     return _body(request, svc, job)
+
+
+@router.get("/api/sessions/{session_id}/renders", tags=["sessions"], responses=ok_response(SessionRendersResponse))
+def session_renders(session_id: str, request: Request, svc: Svc, token: Token) -> dict[str, Any]:
+    """The session's exports, newest first (previews are not listed), each as E8's ``data``, with E8's whole
+    ``output`` (url, format, width, height, duration, size)."""
+    session = owned_session(svc, token, "me", session_id)
+    return ok({"renders": [listed_render(_body(request, svc, job)) for job in svc.store.session_jobs(
+        token.user_id, session.id)]})
+
+
+def listed_render(body: dict[str, Any]) -> dict[str, Any]:
+    """A status body as one item of a list: its ``data``, whose ``output`` is the body's whole one."""
+    return {**body["data"], "output": body["output"]}
 
 
 @router.get("/api/farm/workers", tags=["farm"], responses=ok_response(FarmResponse))

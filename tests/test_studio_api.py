@@ -1,0 +1,167 @@
+"""The endpoints the studio page calls (docs/api.md, "Studio"), against a real ``reelforge serve``: the claim
+link's exchange, the session list, a session's uploads (with thumbnails an <img> can show) and renders, the
+quick preview, and the farm page's additions. Each refusal is checked for what the client reads and for
+having changed nothing."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import time
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from tests.apiserver import Client, Server
+
+
+def db(server: Server) -> sqlite3.Connection:
+    """The server's own database (WAL: safe beside the running server), to move a claim's expiry into the past."""
+    return sqlite3.connect(server.data_dir / "reelforge.db", timeout=30, isolation_level=None)
+
+
+def claim_for(client: Client) -> str:
+    body = client.json("POST", "/api/auth/claim-token", json={"session_id": client.session_id})
+    assert body["code"] == 0, body
+    return str(body["data"]["claim_token"])
+
+
+def exchange(base: str, claim: Any) -> httpx.Response:
+    """What the studio page does with ``?ct=``: no bearer, the claim in the body."""
+    return httpx.post(base + "/api/auth/claim-exchange", json={"claim_token": claim}, timeout=30)
+
+
+# ---------------------------------------------------------------- claim exchange
+
+
+def test_a_claim_link_opens_its_session_with_its_owners_token(api_server, clients) -> None:
+    owner = clients(api_server.base).connect()
+    claim = claim_for(owner)
+    reply = exchange(api_server.base, claim)
+    assert reply.status_code == 200
+    data = reply.json()["data"]
+    assert data["token"] == owner.token and data["token"].startswith("nmv_usr_")
+    assert data["session_id"] == owner.session_id and data["task_id"].startswith("task_")
+    assert 6 * 86400 < data["expires_in"] <= 7 * 86400
+    browser = Client(api_server.base, token=data["token"], session_id=data["session_id"])
+    try:
+        assert browser.state()["data"]["session_id"] == owner.session_id      # the token opens the session
+    finally:
+        browser.close()
+    assert exchange(api_server.base, claim).json()["data"]["token"] == owner.token     # a link opens again
+
+
+def test_a_bad_or_expired_claim_is_refused_with_a_readable_401_and_changes_nothing(api_server, clients) -> None:
+    owner = clients(api_server.base).connect()
+    claim = claim_for(owner)
+    with db(api_server) as con:
+        tokens_before = con.execute("SELECT COUNT(*) FROM tokens").fetchone()[0]
+    for bad in ("clm_" + "x" * 32, "nmv_usr_abc", "", 42, None, claim + "x"):
+        reply = exchange(api_server.base, bad)
+        assert reply.status_code == 401, bad
+        body = reply.json()
+        assert body["code"] == 1001 and body["data"] is None
+        assert "not valid or has expired" in body["message"], body
+    not_json = httpx.post(api_server.base + "/api/auth/claim-exchange", content=b"{", timeout=30,
+                          headers={"Content-Type": "application/json"})
+    assert (not_json.status_code, not_json.json()["code"]) == (400, 400)
+    con = db(api_server)
+    try:
+        con.execute("UPDATE claims SET expires = ? WHERE claim = ?", (time.time() - 1, claim))
+        expired = exchange(api_server.base, claim)
+        assert (expired.status_code, expired.json()["code"]) == (401, 1001)
+        assert "expired" in expired.json()["message"]
+        assert con.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == tokens_before    # no token was made
+    finally:
+        con.close()
+    assert "nmv_usr_" not in str(exchange(api_server.base, claim).request.url)
+
+
+# ---------------------------------------------------------------- sessions, uploads, renders
+
+
+def clip_draft(url: str, title: str | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"aspect": "16:9"}
+    if title:
+        meta["title"] = title
+    return {"v": 1, "m": meta, "t": [{"tt": 0, "sg": [{"src": url, "st": 0, "d": 1000}]}]}
+
+
+def test_sessions_are_listed_newest_activity_first_with_counts_and_titles(api_server, clients, media) -> None:
+    alice = clients(api_server.base).connect()
+    first = alice.session_id
+    alice.upload(media.red, media.music)
+    second = alice.json("POST", "/api/tasks/me/with-session/nemo_agent", json={"task_name": "Holiday"})["data"]["session_id"]
+    listed = alice.json("GET", "/api/sessions")["data"]["sessions"]
+    assert [s["session_id"] for s in listed] == [second, first]
+    newest, older = listed
+    assert newest["title"] == "Holiday" and newest["uploads"] == 0 and newest["renders"] == 0
+    assert older["title"] == "red.mp4" and older["uploads"] == 2 and older["task_id"].startswith("task_")
+    assert older["created_at"] <= older["updated_at"] <= newest["updated_at"] <= time.time() * 1000
+    [clip] = alice.upload(media.blue)["data"]["files"]       # new activity in the first session
+    done = alice.wait(alice.export(clip_draft(clip["url"], title="Blue loop"), render_id="studio_list_1")["id"])
+    assert done["status"] == "completed", done
+    listed = alice.json("GET", "/api/sessions")["data"]["sessions"]
+    assert [s["session_id"] for s in listed] == [first, second]
+    assert listed[0]["title"] == "Blue loop" and listed[0]["uploads"] == 3 and listed[0]["renders"] == 1
+    assert [s["session_id"] for s in alice.json("GET", "/api/sessions?limit=1")["data"]["sessions"]] == [first]
+    for bad in ("0", "101", "x", "-1"):
+        reply = alice.call("GET", f"/api/sessions?limit={bad}")
+        assert (reply.status_code, reply.json()["code"]) == (400, 400) and "limit" in reply.json()["message"]
+    bob = clients(api_server.base).connect()
+    assert [s["session_id"] for s in bob.json("GET", "/api/sessions")["data"]["sessions"]] == [bob.session_id]
+    anonymous = httpx.get(api_server.base + "/api/sessions", timeout=30)
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, 1001)
+
+
+def test_uploads_are_listed_with_thumbnails_an_img_can_load(api_server, clients, media) -> None:
+    alice = clients(api_server.base).connect()
+    alice.upload(media.pattern, media.green_png, media.music)
+    files = alice.json("GET", f"/api/sessions/{alice.session_id}/uploads")["data"]["files"]
+    assert [f["filename"] for f in files] == ["pattern.mp4", "green.png", "music.mp3"]
+    clip, still, sound = files
+    assert clip["duration"] == 3.0 and clip["width"] == 320 and clip["size"] == media.pattern.stat().st_size
+    assert clip["url"] == clip["cdn_url"] and "/api/media/" in clip["url"] and clip["file_type"] == "video"
+    assert sound["thumbnail_url"] is None
+    for item, size in ((clip, (320, 180)), (still, (64, 36))):
+        picture = httpx.get(item["thumbnail_url"], timeout=30)             # no token, as an <img> asks
+        assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+        with Image.open(io.BytesIO(picture.content)) as shown:
+            assert shown.format == "JPEG" and shown.size == size
+            if item is still:
+                assert shown.convert("RGB").getpixel((32, 18))[1] > 200      # green
+    forged = clip["thumbnail_url"].replace("s=", "s=0")
+    assert httpx.get(forged, timeout=30).status_code == 404
+    again = alice.json("GET", f"/api/sessions/{alice.session_id}/uploads")["data"]["files"]
+    assert again[0]["thumbnail_url"] == clip["thumbnail_url"]                 # stable: the browser caches it
+
+
+def test_another_users_session_lists_nothing_and_says_session_not_found(api_server, clients, media) -> None:
+    alice = clients(api_server.base).connect()
+    alice.upload(media.red)
+    bob = clients(api_server.base).connect()
+    for what in ("uploads", "renders"):
+        for sid in (alice.session_id, "123"):
+            reply = bob.call("GET", f"/api/sessions/{sid}/{what}")
+            assert reply.status_code == 404, (what, sid)
+            assert reply.json() == {"code": 1002, "message": "Session not found", "data": None,
+                                    "detail": "Session not found"}
+    assert alice.json("GET", f"/api/sessions/{alice.session_id}/renders")["data"]["renders"] == []
+
+
+def test_a_sessions_renders_are_its_exports_newest_first_as_the_status_endpoint_says(api_server, clients,
+                                                                                       media) -> None:
+    alice = clients(api_server.base).connect()
+    [clip] = alice.upload(media.red)["data"]["files"]
+    draft = clip_draft(clip["url"])
+    gif = alice.wait(alice.export(draft, {"format": "gif", "quality": "low"}, render_id="studio_r1")["id"])
+    mp4 = alice.wait(alice.export(draft, {"format": "mp4", "quality": "low"}, render_id="studio_r2")["id"])
+    assert gif["status"] == mp4["status"] == "completed"
+    renders = alice.json("GET", f"/api/sessions/{alice.session_id}/renders")["data"]["renders"]
+    assert [r["id"] for r in renders] == ["studio_r2", "studio_r1"]
+    polled = alice.json("GET", "/api/render/proxy/lambda/studio_r1")
+    assert renders[1] == {**polled["data"], "output": polled["output"]}
+    assert renders[1]["output"]["format"] == "gif" and renders[1]["output"]["size"] > 0
+    assert renders[1]["output"]["duration"] == 1.0 and renders[1]["encoder"]
+    assert httpx.get(renders[1]["output"]["url"], timeout=30).content[:6] == b"GIF89a"
