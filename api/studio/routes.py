@@ -20,9 +20,9 @@ from api.errors import NotFound
 STATIC: Final = Path(__file__).resolve().parent / "static"
 CONTENT_TYPES: Final = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                         ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
-# Only this server's own files; media and results are this origin's URLs, thumbnails blob: URLs made by the page.
-POLICY: Final = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-                 "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+# Only this server's own files: the pages, the API, media, thumbnails and results are all this origin's URLs.
+POLICY: Final = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                 "media-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
                  "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 HEADERS: Final = {"Content-Security-Policy": POLICY, "X-Content-Type-Options": "nosniff",
                   "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}

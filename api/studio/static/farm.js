@@ -1,10 +1,10 @@
 // The farm page: the live render workers (or this server's local render slots), the queue and the last renders,
-// from GET /api/farm/workers every two seconds.
+// from GET /api/farm/workers every second.
 
 import { ApiError, call, el, ensureToken, seconds, sleep, when } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
-const EVERY_MS = 2000;
+const EVERY_MS = 1000;
 
 function showError(err) {
   $("error-text").textContent = err instanceof Error ? err.message : String(err);

@@ -18,7 +18,6 @@ const state = {
   summary: "",
   userId: null,
   busy: false,
-  thumbs: [],        // blob: URLs of the media list, revoked when it is drawn again
   previewRun: 0,     // the newest preview; older polls stop when it changes
 };
 
@@ -219,37 +218,22 @@ async function mediaFiles() {
   }
 }
 
-async function thumbnail(file) {
-  const src = file.thumbnail_url || (file.file_type === "image" ? file.url : null);
-  if (!src) return null;
-  try {
-    const response = await fetch(src, { headers: authHeaders() });
-    if (!response.ok) return null;
-    const url = URL.createObjectURL(await response.blob());
-    state.thumbs.push(url);
-    return url;
-  } catch {
-    return null;
-  }
-}
-
 async function refreshMedia() {
   const files = await mediaFiles();
-  for (const url of state.thumbs.splice(0)) URL.revokeObjectURL(url);
-  const items = await Promise.all(files.map(async (f) => {
+  const items = files.map((f) => {
     const kind = f.file_type || f.kind || "";
-    const thumb = await thumbnail(f);
+    const thumb = f.thumbnail_url;     // signed: an <img> loads it without the token
     const name = f.filename || f.name || "file";
     const shape = f.width && f.height ? `${f.width}×${f.height}` : "";
     return el("li", { testid: "media-item", class: `kind-${kind}`, title: name },
       thumb ? el("img", { src: thumb, alt: "", width: 96, height: 54 })
         : el("span", { class: "thumb", "aria-hidden": "true" }, kind === "audio" ? "♪" : "▶"),
       el("span", { class: "name" }, name),
-      el("span", { class: "facts" },
+      el("span", { class: "meta" },
         el("span", { testid: "media-duration" }, f.duration ? seconds(f.duration) : kind === "image" ? "still" : "–"),
         " · ", el("span", { testid: "media-size" }, bytes(f.size)),
         shape ? ` · ${shape}` : ""));
-  }));
+  });
   $("media-list").replaceChildren(...items);
 }
 
@@ -478,7 +462,7 @@ async function exportDraft(event) {
     showResult(job);
   } finally {
     button.disabled = false;
-    await refreshRenders().catch(showError);
+    await Promise.all([refreshRenders(), refreshSessions()]).catch(showError);
   }
 }
 
