@@ -303,6 +303,18 @@ class ExportRequest(Doc):
     webhook: str | None = Field(None, description="alias of callback")
 
 
+class PreviewRequest(Doc):
+    """A quick preview (the studio's): H.264 MP4, short side 360 px, 15 fps, at most 20 s; free, no X-Skill-Source.
+    Poll it with GET /api/render/proxy/lambda/{id}; a new one replaces the session's unfinished one."""
+
+    sessionId: str = Field(description="the session (session_id works too)")
+    draft: DraftJson | None = Field(None, description="default: the session's current draft")
+    start_ms: int | None = Field(None, ge=0, description="the window's start on the timeline (default: end_ms - "
+                                                         "20000, or 0)")
+    end_ms: int | None = Field(None, ge=1, description="the window's end (default and at most: start_ms + 20000; "
+                                                       "never past the draft's end)")
+
+
 class WebhookAttempt(Doc):
     at: int = Field(description="epoch ms")
     duration_ms: int | None = None
@@ -490,8 +502,8 @@ class AdkUpdateSessionRequest(Doc):
 # ---------------------------------------------------------------------------------------------- wiring
 
 REQUEST_MODELS: Final = (ClaimRequest, ClaimExchangeRequest, CreateSessionRequest, UploadUrlsRequest,
-                         UploadFilesRequest, ExportOutput, ExportRequest, Part, Content, RunAgentRequest,
-                         AdkCreateSessionRequest, StateDelta, AdkUpdateSessionRequest)
+                         UploadFilesRequest, ExportOutput, ExportRequest, PreviewRequest, Part, Content,
+                         RunAgentRequest, AdkCreateSessionRequest, StateDelta, AdkUpdateSessionRequest)
 
 
 def request_body(model: type[BaseModel], *, required: bool = True, multipart: type[BaseModel] | None = None,

@@ -8,12 +8,16 @@ from __future__ import annotations
 import io
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 from PIL import Image
 
-from tests.apiserver import Client, Server
+from engine.media.probe import inspect_output
+from tests.apiserver import Client, Server, until
+from tests.conftest import mean_color, video_frames
 
 
 def db(server: Server) -> sqlite3.Connection:
@@ -92,7 +96,8 @@ def test_sessions_are_listed_newest_activity_first_with_counts_and_titles(api_se
     alice = clients(api_server.base).connect()
     first = alice.session_id
     alice.upload(media.red, media.music)
-    second = alice.json("POST", "/api/tasks/me/with-session/nemo_agent", json={"task_name": "Holiday"})["data"]["session_id"]
+    second = alice.json("POST", "/api/tasks/me/with-session/nemo_agent",
+                        json={"task_name": "Holiday"})["data"]["session_id"]
     listed = alice.json("GET", "/api/sessions")["data"]["sessions"]
     assert [s["session_id"] for s in listed] == [second, first]
     newest, older = listed
@@ -165,3 +170,88 @@ def test_a_sessions_renders_are_its_exports_newest_first_as_the_status_endpoint_
     assert renders[1]["output"]["format"] == "gif" and renders[1]["output"]["size"] > 0
     assert renders[1]["output"]["duration"] == 1.0 and renders[1]["encoder"]
     assert httpx.get(renders[1]["output"]["url"], timeout=30).content[:6] == b"GIF89a"
+
+
+# ---------------------------------------------------------------- preview
+
+
+def preview(client: Client, **body: Any) -> httpx.Response:
+    """The page's preview request: no X-Skill-Source (a preview needs none)."""
+    return client.call("POST", "/api/render/preview", json={"sessionId": client.session_id, **body},
+                       headers={"X-Skill-Source": ""})
+
+
+def finished_preview(client: Client, started: httpx.Response, tmp_path: Path) -> tuple[dict[str, Any], Path]:
+    assert started.status_code == 200, started.text
+    body = started.json()
+    assert body["status"] == "pending" and body["id"].startswith("preview~")
+    done = until(lambda: (b := client.json("GET", f"/api/render/proxy/lambda/{body['id']}",
+                                           headers={"X-Skill-Source": ""}))["status"] in ("completed", "failed")
+                 and b, timeout_s=120)
+    assert done["status"] == "completed", done
+    path = tmp_path / f"{body['id'].replace('~', '_')}.mp4"
+    path.write_bytes(httpx.get(done["output"]["url"], timeout=60).content)
+    return done, path
+
+
+def test_a_preview_is_a_small_quick_mp4_of_the_window_asked_for(api_server, clients, media, tmp_path) -> None:
+    alice = clients(api_server.base, headers={}).connect()
+    alice.upload(media.red, media.blue)                        # the starting draft: red 0-2 s, then blue 2-4 s
+    credits = alice.json("GET", "/api/credits/balance/simple")["data"]
+    done, whole = finished_preview(alice, preview(alice), tmp_path)
+    shown = inspect_output(whole)
+    assert (shown.container, shown.video_codec) == ("mov", "h264") and min(shown.width, shown.height) == 360
+    assert shown.frames == 60 and abs(shown.duration_s - 4.0) < 0.1         # 15 fps, the whole 4 s draft
+    assert done["output"]["format"] == "mp4" and done["data"]["encoder"]
+    _, blue = finished_preview(alice, preview(alice, start_ms=2500, end_ms=3500), tmp_path)
+    _, red = finished_preview(alice, preview(alice, start_ms=500, end_ms=1500), tmp_path)
+    for path, colour in ((blue, (0, 0, 255)), (red, (255, 0, 0))):
+        pictures = video_frames(path)
+        assert len(pictures) == 15, path                                     # 1 s at 15 fps
+        for picture in (pictures[0], pictures[-1]):
+            assert np.allclose(mean_color(picture), colour, atol=40), (path, mean_color(picture))
+    assert alice.json("GET", f"/api/sessions/{alice.session_id}/renders")["data"]["renders"] == []
+    assert alice.json("GET", "/api/sessions")["data"]["sessions"][0]["renders"] == 0
+    assert alice.json("GET", "/api/credits/balance/simple")["data"] == credits     # free
+
+
+def test_a_new_preview_replaces_the_unfinished_one_and_lasts_at_most_20_s(api_server, clients, media,
+                                                                          tmp_path) -> None:
+    alice = clients(api_server.base, headers={}).connect()
+    [clip] = alice.upload(media.pattern)["data"]["files"]
+    long_draft = {"v": 1, "m": {"aspect": "16:9"}, "t": [{"tt": 0, "sg": [{"src": clip["url"]}] * 9}]}   # 27 s
+    first = preview(alice, draft=long_draft)
+    assert first.status_code == 200, first.text
+    done, path = finished_preview(alice, preview(alice, draft=long_draft, start_ms=5000), tmp_path)
+    assert abs(inspect_output(path).duration_s - 20.0) < 0.1                 # 5-25 s: 20 s at most
+    replaced = alice.json("GET", f"/api/render/proxy/lambda/{first.json()['id']}", headers={"X-Skill-Source": ""})
+    assert replaced["status"] == "failed" and replaced["error"] == "cancelled"
+    late = finished_preview(alice, preview(alice, draft=long_draft, end_ms=27000), tmp_path)[1]
+    assert abs(inspect_output(late).duration_s - 20.0) < 0.1                 # the last 20 s
+
+
+def test_a_bad_preview_request_is_refused_and_makes_nothing(api_server, clients, media) -> None:
+    alice = clients(api_server.base, headers={}).connect()
+    empty = preview(alice)
+    assert (empty.status_code, empty.json()["code"]) == (400, 400) and "empty" in empty.json()["message"]
+    alice.upload(media.red)                                    # a 2 s draft
+    bad = [({"start_ms": 1500, "end_ms": 1000}, "end_ms (1000) must be after start_ms (1500)"),
+           ({"start_ms": 1000, "end_ms": 1000}, "end_ms (1000) must be after start_ms (1000)"),
+           ({"start_ms": -5}, "start_ms must be a whole number of milliseconds, 0 or more"),
+           ({"end_ms": "soon"}, "end_ms must be a whole number of milliseconds, 0 or more"),
+           ({"start_ms": 1.5}, "start_ms must be a whole number of milliseconds, 0 or more"),
+           ({"start_ms": 2000}, "start_ms (2000) is past the end of the draft, which lasts 2000 ms"),
+           ({"draft": {"t": [{"tt": 0, "sg": [{"src": "nope.mp4"}]}]}}, None),
+           ({"draft": "x"}, "draft must be a JSON object (the data.state.draft you read from state)")]
+    for body, message in bad:
+        reply = preview(alice, **body)
+        assert (reply.status_code, reply.json()["code"]) == (400, 400), (body, reply.text)
+        if message is not None:
+            assert reply.json()["message"] == message, body
+    bob = clients(api_server.base, headers={}).connect()
+    other = preview(bob, sessionId=alice.session_id)
+    assert (other.status_code, other.json()["code"]) == (404, 1002)
+    with db(api_server) as con:
+        made = con.execute("SELECT COUNT(*) FROM jobs WHERE session_id IN (?, ?)",
+                           (alice.session_id, bob.session_id)).fetchone()[0]
+    assert made == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,12 +22,14 @@ from starlette.concurrency import run_in_threadpool
 from api.bodies import JsonBody, check_draft_size
 from api.deps import Svc, Token, base_url, owned_session
 from api.errors import BadRequest, NotFound, OutOfCredits, PaymentRequired, SessionNotFound, from_engine
-from api.exports import build_job, callback_of, with_output
+from api.exports import build_job, callback_of, checked, with_output
+from api.preview import PREVIEW_X264_PRESET, placement_of, requested_window, window
 from api.ratelimit import TooManyRequests
 from api.retention import gone_if_expired_job
 from api.schemas import (
     ExportRequest,
     FarmResponse,
+    PreviewRequest,
     RenderJob,
     SessionRendersResponse,
     file_response,
@@ -34,10 +37,11 @@ from api.schemas import (
     request_body,
 )
 from api.services import Services
-from api.store import JobRow, NotEnoughCredits, QueueFull, TokenRow, new_job_key, now_ms
+from api.store import PREVIEW_PREFIX, JobRow, NotEnoughCredits, QueueFull, TokenRow, new_job_key, now_ms
 from api.views import CONTENT_TYPES, EXTENSIONS, job_body, ok
 from api.webhooks import delivery_view, new_delivery_id
 from engine.errors import EngineError
+from engine.model.mediainfo import MediaInfo
 
 router = APIRouter(tags=["render"])
 RENDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -124,12 +128,56 @@ def start_render(request: Request, svc: Svc, token: Token, body: JsonBody,
     return _start(request, svc, token, body, x_skill_source)
 
 
+@router.post("/api/render/preview", responses=ok_response(RenderJob), openapi_extra=request_body(PreviewRequest))
+def start_preview(request: Request, svc: Svc, token: Token, body: JsonBody) -> dict[str, Any]:
+    """Start a quick preview of a draft (the session's current one by default): H.264 MP4, 360p, 15 fps, at most
+    20 s (around ``start_ms``-``end_ms`` when given). Free, needs no X-Skill-Source, replaces the session's
+    unfinished preview, and is not listed with the session's renders; poll it like an export."""
+    body = body or {}
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object: {"sessionId": ..., "start_ms"?: ..., "end_ms"?: ...}')
+    svc.limits.check("exports_per_minute", token.user_id, "export and preview requests")
+    requested_window(body, 1 << 62)           # the range's own shape, before anything is read
+    session = svc.store.session(str(body.get("sessionId") or body.get("session_id") or ""))
+    if session is None or session.user_id != token.user_id:
+        raise SessionNotFound()
+    draft_json = body["draft"] if "draft" in body else svc.store.draft(session.id)
+    if not isinstance(draft_json, dict):
+        raise BadRequest("draft must be a JSON object (the data.state.draft you read from state)")
+    if not draft_json.get("t"):
+        raise BadRequest("the draft is empty: upload a clip or a picture first", {"field": "draft"})
+    key = new_job_key()
+    try:
+        check_draft_size(draft_json, svc.settings.max_draft_bytes)
+        draft, media, _timeline = checked(svc, draft_json, token.user_id, session.id)
+        infos = {src: MediaInfo.from_dict(row.info) for src, row in media.items()}
+        placement = placement_of(draft, infos)
+        stills = frozenset(src for src, info in infos.items() if info.kind == "image")
+        part = window(draft_json, draft, placement, requested_window(body, placement.length_ms), stills)
+        job, fmt = build_job(svc, key, part, token.user_id, session.id, x264_preset=PREVIEW_X264_PRESET)
+    except EngineError as exc:
+        raise from_engine(exc) from None
+    for earlier in svc.store.session_jobs(token.user_id, session.id, previews=True):
+        if earlier.status in ("pending", "processing"):
+            svc.runner.cancel(earlier.id)
+    row = JobRow(key, token.user_id, token.token, session.id, "pending", 0, fmt, job.to_json(), job.output,
+                 None, None, 0, False, 0, now_ms(), None, None, f"{PREVIEW_PREFIX}{secrets.token_hex(8)}")
+    try:
+        row, _created = svc.store.create_job(row, svc.settings.max_queued_renders)
+    except QueueFull as exc:
+        raise _queue_full(svc, exc.pending) from None
+    svc.runner.submitted()
+    return _body(request, svc, row)
+
+
 @router.get("/api/render/proxy/lambda/{render_id}", responses=ok_response(RenderJob))
 @router.get("/api/render/proxy/{render_id}", include_in_schema=False)
 async def render_status(render_id: str, request: Request, svc: Svc, token: Token,
                         x_skill_source: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-    """Where an export is: pending, processing (with progress 0-100), completed (with output.url) or failed."""
-    _attributed(token, x_skill_source)
+    """Where an export (or a preview) is: pending, processing (with progress 0-100), completed (with output.url)
+    or failed."""
+    if not render_id.startswith(PREVIEW_PREFIX):     # a preview needs no attribution, to start or to poll
+        _attributed(token, x_skill_source)
     return _body(request, svc, _own_job(svc, token, render_id))
 
 
