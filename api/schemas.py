@@ -408,10 +408,31 @@ class SessionRendersResponse(Envelope):
     data: SessionRendersData
 
 
+class FarmJob(Doc):
+    """A render as the farm listing shows it: yours by render id, anyone else's with no id."""
+
+    render_id: str | None = Field(description="your own render's id; null for anyone else's")
+    mine: bool
+    preview: bool = Field(description="a studio preview, not an export")
+    status: Literal["pending", "processing", "completed", "failed"]
+    progress: int = Field(ge=0, le=100)
+    format: Literal["mp4", "gif", "webm", "webp"]
+    duration_ms: int | None = Field(description="the finished file's length")
+    wait_ms: int | None = Field(description="from the request until a worker started it")
+    render_ms: int | None = Field(description="wall time from start to end, once ended")
+    worker: str | None = Field(description='the worker that rendered it ("local" in the embedded default)')
+    createdAt: int = Field(description="epoch ms")
+    completedAt: int | None = Field(description="epoch ms")
+
+
 class FarmData(Doc):
     mode: Literal["farm", "embedded"]
-    workers: list[dict[str, Any]] = Field(description="each worker: name, queues, slots, load, busy, current job(s)")
+    workers: list[dict[str, Any]] = Field(description="each worker: name, queues, slots, load, busy, current job(s) "
+                                                      "(your own ids), encoder, gpu (a name or null), running (a "
+                                                      "FarmJob, with its progress, for each job it renders)")
     jobs: dict[str, int] = Field(description="rendering, waiting")
+    queue: list[FarmJob] = Field(description="the 20 renders waiting longest to start, oldest first")
+    recent: list[FarmJob] = Field(description="the 20 renders that ended last, newest first")
 
 
 class FarmResponse(Envelope):

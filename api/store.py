@@ -493,6 +493,27 @@ class Store:
                                   (user_id, *keys))
         return {r["id"]: r["render_id"] or r["id"] for r in rows}
 
+    def jobs_of(self, keys: list[str]) -> dict[str, JobRow]:
+        """The jobs under these store keys (the farm listing's current jobs), by key."""
+        if not keys:
+            return {}
+        rows = self._db().execute(f"SELECT * FROM jobs WHERE id IN ({','.join('?' * len(keys))})", keys)
+        return {r["id"]: _job(r) for r in rows}
+
+    def waiting_jobs(self, limit: int) -> list[JobRow]:
+        """The ``limit`` jobs waiting longest to start, oldest first (over all users)."""
+        rows = self._db().execute("SELECT * FROM jobs WHERE status = 'pending' AND cancel = 0 "
+                                  "ORDER BY created_ms, rowid LIMIT ?", (limit,))
+        return [_job(r) for r in rows]
+
+    def recent_jobs(self, limit: int, among: int = 500) -> list[JobRow]:
+        """The ``limit`` jobs that ended last, newest first (over all users), from the ``among`` made last: a
+        bounded read however many jobs the file keeps."""
+        rows = self._db().execute("SELECT * FROM (SELECT * FROM jobs ORDER BY rowid DESC LIMIT ?) "
+                                  "WHERE status IN ('completed', 'failed') AND completed_ms IS NOT NULL "
+                                  "ORDER BY completed_ms DESC LIMIT ?", (among, limit))
+        return [_job(r) for r in rows]
+
     def claim_job(self, max_running: int | None = None) -> JobRow | None:
         """The next pending job, now marked processing (atomically: no two runners get the same one).
 

@@ -255,3 +255,42 @@ def test_a_bad_preview_request_is_refused_and_makes_nothing(api_server, clients,
         made = con.execute("SELECT COUNT(*) FROM jobs WHERE session_id IN (?, ?)",
                            (alice.session_id, bob.session_id)).fetchone()[0]
     assert made == 0
+
+
+# ---------------------------------------------------------------- the farm page
+
+
+def test_the_farm_listing_shows_encoder_progress_queue_and_recent_renders_others_anonymous(api_server, clients,
+                                                                                          media) -> None:
+    alice = clients(api_server.base).connect()
+    bob = clients(api_server.base).connect()
+    [clip] = alice.upload(media.pattern)["data"]["files"]
+    long_draft = {"v": 1, "m": {"width": 320, "height": 180}, "t": [{"tt": 0, "sg": [{"src": clip["url"]}] * 2}]}
+    render_id = alice.export(long_draft, {"format": "mp4", "quality": "high"}, render_id="studio_farm_1")["id"]
+    seen: list[dict[str, Any]] = []
+
+    def running_row() -> dict[str, Any] | None:
+        listing = alice.json("GET", "/api/farm/workers")["data"]
+        seen.append(bob.json("GET", "/api/farm/workers")["data"])
+        rows = [row for worker in listing["workers"] for row in worker["running"] if row["render_id"] == render_id]
+        return rows[0] if rows else None
+
+    row = until(running_row, timeout_s=60, step=0.1)
+    assert row["mine"] and row["status"] == "processing" and 0 <= row["progress"] <= 100 and row["format"] == "mp4"
+    assert alice.wait(render_id)["status"] == "completed"
+    health = httpx.get(api_server.base + "/health", timeout=30).json()["data"]
+    listing = alice.json("GET", "/api/farm/workers")["data"]
+    [local] = listing["workers"]
+    assert listing["mode"] == "embedded" and local["name"] == "local" and local["encoder"] == health["encoder"]
+    assert local["gpu"] is None if (health["encoder"], health["decoder"]) == ("libx264", "cpu") else local["gpu"]
+    assert isinstance(listing["queue"], list) and listing["jobs"]["waiting"] >= len(listing["queue"])
+    mine = next(r for r in listing["recent"] if r["render_id"] == render_id)
+    assert mine["status"] == "completed" and mine["duration_ms"] == 6000 and mine["worker"] == "local"
+    assert mine["render_ms"] > 0 and mine["completedAt"] >= mine["createdAt"] and not mine["preview"]
+    ended = [r["completedAt"] for r in listing["recent"]]
+    assert ended == sorted(ended, reverse=True) and len(ended) <= 20
+    theirs = bob.json("GET", "/api/farm/workers")["data"]
+    assert render_id not in str(seen) + str(theirs)                              # bob never sees alice's ids
+    assert any(r["render_id"] is None and not r["mine"] and r["completedAt"] == mine["completedAt"]
+               for r in theirs["recent"])
+    assert any(row["render_id"] is None and not row["mine"] for v in seen for w in v["workers"] for row in w["running"])

@@ -46,6 +46,7 @@ from engine.model.mediainfo import MediaInfo
 router = APIRouter(tags=["render"])
 RENDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 CANCEL_WAIT_S = 10.0
+FARM_LISTED = 20          # renders the farm listing shows waiting, and ended last
 
 
 def _attributed(token: TokenRow, skill_source: str | None) -> None:
@@ -212,16 +213,20 @@ def listed_render(body: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/api/farm/workers", tags=["farm"], responses=ok_response(FarmResponse))
 async def farm_workers(svc: Svc, token: Token) -> dict[str, Any]:
-    """The live render workers (the farm's, or this server's own): capabilities, load, and what each renders:
-    your own render ids by name, everyone else's only counted."""
+    """The live render workers (the farm's, or this server's own): capabilities, encoder, GPU, load, and what each
+    renders with its progress; the queue, and the renders that ended last. Your own render ids by name, everyone
+    else's renders as rows with no id."""
     return ok(await run_in_threadpool(_farm_listing, svc, token))
 
 
 def _farm_listing(svc: Services, token: TokenRow) -> dict[str, Any]:
+    farm = svc.settings.redis_url is not None
     workers = [dict(w) for w in svc.runner.workers()]
     keys = [str(k) for w in workers for k in ([w.get("current_job")] + list(w.get("current_jobs") or [])) if k]
-    own = svc.store.render_ids(token.user_id, keys)
+    jobs = svc.store.jobs_of(keys)
+    own = {key: job.render_id for key, job in jobs.items() if job.user_id == token.user_id}
     for worker in workers:
+        running = [str(k) for k in [worker.get("current_job"), *(worker.get("current_jobs") or [])] if k]
         if "current_job" in worker:
             current = worker["current_job"]
             worker["busy"] = 1 if current else 0
@@ -230,9 +235,42 @@ def _farm_listing(svc: Services, token: TokenRow) -> dict[str, Any]:
             current_jobs = [str(k) for k in worker["current_jobs"] or []]
             worker["busy"] = len(current_jobs)
             worker["current_jobs"] = [own[k] for k in current_jobs if k in own]
+        worker["encoder"], worker["gpu"] = _codecs(worker) if farm else _local_codecs(svc)
+        worker["running"] = [_job_row(jobs[k], token, farm) for k in running if k in jobs]
     counts = svc.store.job_counts()
-    return {"mode": "farm" if svc.settings.redis_url else "embedded", "workers": workers,
-            "jobs": {"rendering": counts["processing"], "waiting": counts["pending"]}}
+    return {"mode": "farm" if farm else "embedded", "workers": workers,
+            "jobs": {"rendering": counts["processing"], "waiting": counts["pending"]},
+            "queue": [_job_row(job, token, farm) for job in svc.store.waiting_jobs(FARM_LISTED)],
+            "recent": [_job_row(job, token, farm) for job in svc.store.recent_jobs(FARM_LISTED)]}
+
+
+def _codecs(worker: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A farm worker's (encoder, name of the GPU its codecs use or None), from what it announces."""
+    choice = worker.get("choice") or {}
+    index = choice.get("gpu_index")
+    gpus = (worker.get("gpus") or {}).get("gpus") or []
+    name = next((g.get("name") for g in gpus if index is not None and g.get("cuda_index") == index), None)
+    return choice.get("encoder"), name or (f"GPU {index}" if index is not None else None)
+
+
+def _local_codecs(svc: Services) -> tuple[str | None, str | None]:
+    index = svc.codecs.gpu_index
+    return svc.codecs.encoder, f"GPU {index}" if index is not None else None
+
+
+def _job_row(job: JobRow, token: TokenRow, farm: bool) -> dict[str, Any]:
+    """One render as the farm page lists it: the viewer's own by render id, anyone else's with no id or name."""
+    result = job.result or {}
+    duration = result.get("duration_s")
+    mine = job.user_id == token.user_id
+    ended = job.status in ("completed", "failed")
+    return {"render_id": job.render_id if mine else None, "mine": mine, "preview": job.render_id.startswith(
+                PREVIEW_PREFIX), "status": job.status, "progress": job.progress, "format": job.format,
+            "duration_ms": round(duration * 1000) if isinstance(duration, int | float) else None,
+            "wait_ms": job.started_ms - job.created_ms if job.started_ms else None,
+            "render_ms": job.completed_ms - job.started_ms if ended and job.started_ms and job.completed_ms else None,
+            "worker": result.get("worker") or (None if farm or not job.started_ms else "local"),
+            "createdAt": job.created_ms, "completedAt": job.completed_ms}
 
 
 def _file(job: JobRow) -> FileResponse:
