@@ -244,6 +244,24 @@ def test_a_refused_upload_says_the_api_s_reason(person: Visitor, tmp_path: Path)
     expect(by(page, "timeline-lane")).to_have_count(0)
 
 
+def test_every_control_is_reached_with_the_keyboard_and_shows_its_focus(person: Visitor) -> None:
+    page = person.page
+    arrive(page, person.base)
+    reached: list[str] = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("""() => { const el = document.activeElement;
+            const named = el.dataset.testid || el.id || el.closest("[data-testid]")?.dataset.testid;
+            return [named || el.tagName, getComputedStyle(el).outlineStyle]; }""")
+        reached.append(focused[0])
+        if focused[0] in ("new-session", "chat-send", "export-button"):
+            assert focused[1] != "none", f"{focused[0]} shows no focus"
+    wanted = ["new-session", "session-item", "upload-input", "chat-input", "chat-send", "chat-undo", "preview-button",
+              "export-format", "export-quality", "export-button"]
+    missed = [w for w in wanted if w not in reached]
+    assert not missed, f"not reached with Tab: {missed} (reached {reached})"
+
+
 def test_the_pages_are_served_beside_the_api_without_shadowing_it(api_server: Any) -> None:
     base = api_server.base
     page = httpx.get(base + "/")
@@ -298,9 +316,13 @@ def test_the_farm_page_lists_the_farm_s_workers_and_what_they_render(browser: An
             busy = workers.filter(has=page.get_by_test_id("worker-job").filter(has_text=running))
             expect(busy).to_have_count(1, timeout=20_000)          # the owner sees its render by name, live
             expect(by(page, "farm-queue")).to_contain_text("1 rendering")
+            page.wait_for_function("bar => bar.value > 0", arg=by(busy, "worker-progress").element_handle(),
+                                   timeout=20_000)                 # its progress bar moves
             done = by(page, "farm-recent-item").and_(page.locator(f"[data-render-id='{finished}']"))
             expect(done).to_have_count(1)
             expect(done).to_contain_text("GIF")
+            expect(done).to_contain_text("completed")
+            assert done.locator("td").nth(5).inner_text() in ("w1", "w2")
             page.screenshot(path=shots / "studio-farm.png", full_page=True)
         finally:
             seen.close()

@@ -11,12 +11,17 @@ function showError(err) {
   $("error-banner").hidden = false;
 }
 
-// A worker's jobs in one shape, whether the listing names them (ids, or {id, progress}) or only counts them.
+const OTHERS = "another user's render";
+
+// A job row of the listing (render_id is null for other users' jobs) in words.
+function jobName(j) {
+  return j.render_id || (j.preview ? "a preview" : OTHERS);
+}
+
+// A worker's jobs: the rows of `running` (each with its progress); older listings name only their own ids.
 function jobsOf(w) {
-  const named = (w.current_jobs || (w.current_job ? [w.current_job] : []))
-    .map((j) => (typeof j === "string" ? { id: j } : { id: j.id || j.render_id || null, progress: j.progress }));
-  const busy = Number(w.busy ?? named.length);
-  return { named, others: Math.max(0, busy - named.length), busy };
+  if (Array.isArray(w.running)) return w.running;
+  return (w.current_jobs || (w.current_job ? [w.current_job] : [])).map((id) => ({ render_id: id, mine: true }));
 }
 
 function gpuOf(w) {
@@ -26,10 +31,11 @@ function gpuOf(w) {
 }
 
 function workerCard(w) {
-  const { named, others, busy } = jobsOf(w);
-  const progress = named.find((j) => j.progress != null)?.progress;
-  const jobText = [...named.map((j) => `${j.id}${j.progress != null ? ` (${j.progress}%)` : ""}`),
-    others ? `${others} render${others === 1 ? "" : "s"} of other users` : null].filter(Boolean).join(", ") || "idle";
+  const jobs = jobsOf(w);
+  const busy = Math.max(jobs.length, Number(w.busy || 0));
+  const first = jobs.find((j) => j.progress != null);
+  const jobText = jobs.map((j) => `${jobName(j)}${j.format ? ` (${j.format.toUpperCase()})` : ""}`
+    + `${j.progress != null ? ` ${j.progress}%` : ""}`).join(", ") || (busy ? "busy" : "idle");
   const slots = w.slots ? ` · ${busy}/${w.slots} slots busy` : "";
   return el("li", { testid: "farm-worker", class: "panel worker", dataset: { worker: w.name } },
     el("h3", {}, el("span", {}, w.name), el("span", { class: `state${busy ? " busy" : ""}` }, busy ? "rendering" : "idle")),
@@ -40,14 +46,13 @@ function workerCard(w) {
       el("dt", {}, "Job"), el("dd", { testid: "worker-job" }, jobText),
       w.host ? [el("dt", {}, "Host"), el("dd", {}, `${w.host}${w.pid ? ` (pid ${w.pid})` : ""}`)] : null,
       w.load != null ? [el("dt", {}, "Load"), el("dd", {}, `${Number(w.load).toFixed(2)}${slots}`)] : null),
-    el("progress", { testid: "worker-progress", max: 100, value: progress ?? 0,
+    el("progress", { testid: "worker-progress", max: 100, value: first?.progress ?? 0,
       "aria-label": `${w.name}: progress of its current render` }));
 }
 
 function recentRow(r) {
-  const name = r.id || r.render_id || "another user's render";
-  return el("tr", { testid: "farm-recent-item", dataset: { renderId: r.id || r.render_id || "" } },
-    el("td", {}, name), el("td", {}, r.status || "–"), el("td", {}, (r.format || "–").toUpperCase()),
+  return el("tr", { testid: "farm-recent-item", dataset: { renderId: r.render_id || "" } },
+    el("td", {}, jobName(r)), el("td", {}, r.status || "–"), el("td", {}, (r.format || "–").toUpperCase()),
     el("td", {}, r.duration_ms != null ? seconds(r.duration_ms / 1000) : "–"),
     el("td", {}, r.render_ms != null ? seconds(r.render_ms / 1000) : "–"),
     el("td", {}, r.worker || "–"), el("td", {}, when(r.completedAt || r.completed_at)));
@@ -62,7 +67,9 @@ function draw(data) {
   $("farm-workers").replaceChildren(...workers.map(workerCard));
   if (!workers.length) $("farm-workers").append(el("li", { class: "muted" }, "No live worker."));
   const jobs = data.jobs || {};
-  $("farm-queue").textContent = `${jobs.rendering ?? 0} rendering · ${jobs.waiting ?? 0} waiting`;
+  const waiting = (data.queue || []).map((j) => `${jobName(j)}${j.format ? ` (${j.format.toUpperCase()})` : ""}`);
+  $("farm-queue").textContent = `${jobs.rendering ?? 0} rendering · ${jobs.waiting ?? 0} waiting`
+    + (waiting.length ? `: ${waiting.join(", ")}` : "");
   const recent = data.recent || [];
   $("farm-recent").replaceChildren(...recent.map(recentRow));
   if (!recent.length) $("farm-recent").append(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "No renders yet.")));

@@ -452,13 +452,13 @@ async function exportDraft(event) {
       headers: SKILL,
       json: { id: `render_${Date.now()}`, sessionId: state.sessionId, draft: state.draft, output },
     }));
-    status.textContent = "waiting for a worker";
+    status.textContent = "— waiting for a worker";
     const job = await poll(started.id, (j) => {
       bar.value = j.progress;
-      status.textContent = `${j.status} ${j.progress}%`;
+      status.textContent = `— ${j.status} ${j.progress}%`;
     });
     if (job.status !== "completed") throw new ApiError(`The export failed: ${job.error || "no reason given"}`);
-    status.textContent = "done";
+    status.textContent = "— done";
     showResult(job);
   } finally {
     button.disabled = false;
