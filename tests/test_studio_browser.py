@@ -24,12 +24,19 @@ import pytest
 
 from api.studio.routes import STATIC
 from engine.media.probe import inspect_output
+from tests import studio_browser, test_farm
 from tests.apiserver import Client
 from tests.conftest import ffmpeg
-from tests.studio_browser import PHONE, Visitor, browser, visitor  # noqa: F401 - browser is a fixture
-from tests.test_farm import Farm, farm, redis_url  # noqa: F401 - the farm's fixtures, reused
+from tests.studio_browser import PHONE, Visitor, visitor
+from tests.test_farm import Farm
 
 CHAT = "convert this clip into a looping GIF"
+
+# fixtures from elsewhere: the module's one browser, and test_farm's Redis and two-worker farm (module-scoped
+# there and here, so this module starts its own farm once)
+browser = studio_browser.browser
+redis_url = test_farm.redis_url
+farm = test_farm.farm
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +225,15 @@ def test_a_claim_link_opens_its_session_in_a_fresh_browser(browser: Any, api_ser
         seen.close()
     assert not seen.offsite and not seen.errors, (seen.offsite, seen.errors)
 
+    legacy = visitor(browser, api_server.base)  # the seeds' older link form, token in the link: the same session
+    try:
+        link = f"/workspace/claim?token={owner.token}&task=t&session={owner.session_id}"
+        assert arrive(legacy.page, api_server.base, link) == owner.session_id
+        assert legacy.page.url == api_server.base + "/"
+        expect(by(legacy.page, "media-item")).to_have_count(1)
+    finally:
+        legacy.close()
+
     bad = visitor(browser, api_server.base)     # a claim that is no claim: the API's words, and a fresh start
     try:
         arrive(bad.page, api_server.base, "/workspace/claim?ct=clm_not-a-real-claim")
@@ -291,16 +307,17 @@ def test_a_wheel_carries_every_file_of_the_pages() -> None:
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
-def test_the_farm_page_lists_the_farm_s_workers_and_what_they_render(browser: Any, farm: Farm, clip: Path,  # noqa: F811
+def test_the_farm_page_lists_the_farm_s_workers_and_what_they_render(browser: Any, farm: Farm, clip: Path,
                                                                       shots: Path) -> None:
-    owner = Client(farm.api.base).connect()
+    owner, other = Client(farm.api.base).connect(), Client(farm.api.base).connect()
     try:
+        # at once, one on each worker: the owner's long MP4, and a short GIF of someone else's
         url = owner.upload(clip)["data"]["files"][0]["url"]
-        short = {"m": {"width": 320, "height": 180}, "t": [{"tt": 0, "sg": [{"src": url, "d": 1000}]}]}
-        finished = owner.export(short, {"format": "gif"})["id"]
-        assert owner.wait(finished)["status"] == "completed"
         long = {"m": {"width": 640, "height": 360}, "t": [{"tt": 0, "sg": [{"src": url}, {"src": url}]}]}
         running = owner.export(long, {"format": "mp4", "quality": "high"})["id"]
+        theirs = other.upload(clip)["data"]["files"][0]["url"]
+        short = {"m": {"width": 320, "height": 180}, "t": [{"tt": 0, "sg": [{"src": theirs, "d": 1000}]}]}
+        finished = other.export(short, {"format": "gif"})["id"]
         seen = visitor(browser, farm.api.base, storage={"reelforge.token": str(owner.token)})
         try:
             page = seen.page
@@ -316,12 +333,15 @@ def test_the_farm_page_lists_the_farm_s_workers_and_what_they_render(browser: An
             busy = workers.filter(has=page.get_by_test_id("worker-job").filter(has_text=running))
             expect(busy).to_have_count(1, timeout=20_000)          # the owner sees its render by name, live
             expect(by(page, "farm-queue")).to_contain_text("1 rendering")
-            page.wait_for_function("bar => bar.value > 0", arg=by(busy, "worker-progress").element_handle(),
-                                   timeout=20_000)                 # its progress bar moves
-            done = by(page, "farm-recent-item").and_(page.locator(f"[data-render-id='{finished}']"))
-            expect(done).to_have_count(1)
-            expect(done).to_contain_text("GIF")
+            page.wait_for_function("""(id) => [...document.querySelectorAll("[data-testid=farm-worker]")].some((w) =>
+                w.querySelector("[data-testid=worker-job]").textContent.includes(id)
+                && w.querySelector("[data-testid=worker-progress]").value > 0)""", arg=running, timeout=20_000)
+            done = by(page, "farm-recent-item")                   # someone else's: a row, but not its id
+            expect(done).to_have_count(1, timeout=20_000)
+            expect(done).to_contain_text("another user's render")
             expect(done).to_contain_text("completed")
+            expect(done).to_contain_text("GIF")
+            assert done.get_attribute("data-render-id") == "" and finished not in page.content()
             assert done.locator("td").nth(5).inner_text() in ("w1", "w2")
             page.screenshot(path=shots / "studio-farm.png", full_page=True)
         finally:
@@ -330,6 +350,7 @@ def test_the_farm_page_lists_the_farm_s_workers_and_what_they_render(browser: An
         owner.json("POST", f"/api/render/proxy/lambda/{running}/cancel")     # no need to wait for it
     finally:
         owner.close()
+        other.close()
 
 
 def test_the_farm_page_shows_the_embedded_server_s_own_slots(person: Visitor) -> None:
