@@ -12,6 +12,7 @@ upload says the API's own reason; the farm page lists the farm's live workers an
 
 from __future__ import annotations
 
+import base64
 import shutil
 import tomllib
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from api.studio.routes import STATIC
 from engine.media.probe import inspect_output
@@ -191,6 +193,20 @@ def test_a_first_visit_uploads_chats_exports_a_gif_and_downloads_it(person: Visi
     expect(by(page, "timeline")).not_to_contain_text("Output: GIF")
     expect(by(page, "timeline-lane")).to_have_count(1)
 
+    # a new session goes to the top of the list, newest first; the old one opens again with its work
+    by(page, "new-session").click()
+    expect(by(page, "session")).not_to_have_attribute("data-session-id", sid)
+    fresh = by(page, "session").get_attribute("data-session-id")
+    expect(by(page, "session-item").first).to_have_attribute("data-session-id", str(fresh))
+    expect(by(page, "session-item")).to_have_count(2)
+    expect(by(page, "media-item")).to_have_count(0)
+    expect(by(page, "timeline-lane")).to_have_count(0)
+    page.locator(f"[data-testid=session-item][data-session-id='{sid}'] button").click()
+    expect(by(page, "session")).to_have_attribute("data-session-id", sid)
+    expect(by(page, "media-item")).to_have_count(1)
+    expect(by(page, "render-item")).to_have_count(1)
+    expect(by(page, "chat-user").first).to_have_text(CHAT)
+
     # at phone width nothing runs off the side, and the same controls are there
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -258,6 +274,24 @@ def test_a_refused_upload_says_the_api_s_reason(person: Visitor, tmp_path: Path)
     assert "{" not in refused.inner_text()
     expect(by(page, "media-item")).to_have_count(0)
     expect(by(page, "timeline-lane")).to_have_count(0)
+
+    # dropped together with a picture: the picture is taken, the junk refused again, each with its own bar
+    picture = tmp_path / "green.png"
+    Image.new("RGB", (64, 36), (0, 255, 0)).save(picture)
+    files = [[p.name, base64.b64encode(p.read_bytes()).decode(), kind]
+             for p, kind in ((picture, "image/png"), (junk, "video/mp4"))]
+    dropped = page.evaluate_handle("""(files) => { const dt = new DataTransfer();
+        for (const [name, b64, type] of files) {
+            dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, {type}));
+        }
+        return dt; }""", files)
+    by(page, "drop-zone").dispatch_event("drop", {"dataTransfer": dropped})
+    expect(by(page, "upload-progress")).to_have_count(3)
+    expect(refused).to_have_count(2)
+    expect(by(page, "media-item")).to_have_count(1)
+    expect(by(page, "media-item")).to_contain_text("green.png")
+    expect(by(page, "media-duration")).to_have_text("still")
+    expect(by(page, "timeline-segment")).to_have_count(1)
 
 
 def test_every_control_is_reached_with_the_keyboard_and_shows_its_focus(person: Visitor) -> None:
