@@ -13,6 +13,7 @@ upload says the API's own reason; the farm page lists the farm's live workers an
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import tomllib
 from collections.abc import Iterator
@@ -156,8 +157,8 @@ def test_a_first_visit_uploads_chats_exports_a_gif_and_downloads_it(person: Visi
     assert preview.evaluate("v => [v.videoWidth, v.videoHeight, Math.round(v.duration)]") == [640, 360, 6]
     expect(by(page, "render-item")).to_have_count(0)
 
-    # export a GIF: the bar rises to 100, the GIF plays in the page with its facts and a download
-    by(page, "export-format").select_option("gif")
+    # export a GIF (the chat's choice is already picked): the bar rises, the GIF plays in the page, with a download
+    expect(by(page, "export-format")).to_have_value("gif")
     by(page, "export-quality").select_option("medium")
     record(page, "export-progress", "Number(el.value)")
     by(page, "export-button").click()
@@ -218,8 +219,10 @@ def test_a_claim_link_opens_its_session_in_a_fresh_browser(browser: Any, api_ser
                                                            shots: Path) -> None:
     owner = Client(api_server.base).connect()
     try:
-        assert owner.upload(clip)["code"] == 0
-        assert owner.chat(CHAT).status == 200
+        assert owner.upload(clip, clip)["code"] == 0
+        for text in (CHAT, 'add the title "Urban Dreams" at the top for 2 seconds', "add a crossfade between the clips",
+                     "add background music at 30%"):
+            assert owner.chat(text).status == 200
         claim = owner.json("POST", "/api/auth/claim-token",
                            json={"task_id": owner.json("GET", f"/api/state/nemo_agent/me/{owner.session_id}/latest")
                                  ["data"]["task_id"], "session_id": owner.session_id})["data"]["claim_token"]
@@ -233,10 +236,27 @@ def test_a_claim_link_opens_its_session_in_a_fresh_browser(browser: Any, api_ser
         assert page.url == api_server.base + "/", "the claim stayed in the address bar"
         assert page.evaluate("localStorage.getItem('reelforge.token')").startswith("nmv_usr_")
         expect(by(page, "token-status")).to_contain_text("claim link")
-        expect(by(page, "chat-user")).to_have_text(CHAT)          # the session's history came with it
+        expect(by(page, "chat-user")).to_have_count(4)            # the session's history came with it
+        expect(by(page, "chat-user").first).to_have_text(CHAT)
         expect(by(page, "timeline")).to_contain_text("Output: GIF, looping")
-        expect(by(page, "media-item")).to_have_count(1)
+        expect(by(page, "media-item")).to_have_count(2)
         expect(by(page, "error-banner")).to_be_hidden()
+        # the timeline: a lane per track, blocks at their place, the transition, the text, the music's volume
+        expect(by(page, "timeline-summary")).to_contain_text("Timeline (3 tracks)")
+        lanes = by(page, "timeline-lane")
+        expect(lanes).to_have_count(3)
+        video, title, music = (by(lanes.nth(i), "timeline-segment") for i in range(3))
+        expect(video).to_have_count(2)
+        expect(video.nth(1)).to_have_attribute("title", re.compile("Enters with: fade 500 ms"))
+        expect(video.nth(1).locator(".tr")).to_have_count(1)
+        expect(title).to_have_text(re.compile("“Urban Dreams”"))
+        expect(title).to_have_attribute("title", re.compile("On the timeline: 0s to 2s"))
+        expect(music).to_have_attribute("title", re.compile("Volume 30%"))
+        first, second, text = (box.bounding_box() for box in (video.nth(0), video.nth(1), title))
+        assert abs(first["width"] - second["width"]) < 2 and abs(first["x"] + first["width"] - second["x"]) < 2
+        assert abs(text["width"] - first["width"] / 3) < 2 and abs(text["x"] - first["x"]) < 2   # 0-2 s; 6 s clips
+        video.nth(0).hover()
+        page.screenshot(path=shots / "studio-claimed.png", full_page=True)
     finally:
         seen.close()
     assert not seen.offsite and not seen.errors, (seen.offsite, seen.errors)
@@ -246,7 +266,7 @@ def test_a_claim_link_opens_its_session_in_a_fresh_browser(browser: Any, api_ser
         link = f"/workspace/claim?token={owner.token}&task=t&session={owner.session_id}"
         assert arrive(legacy.page, api_server.base, link) == owner.session_id
         assert legacy.page.url == api_server.base + "/"
-        expect(by(legacy.page, "media-item")).to_have_count(1)
+        expect(by(legacy.page, "media-item")).to_have_count(2)
     finally:
         legacy.close()
 

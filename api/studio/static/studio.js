@@ -17,6 +17,7 @@ const state = {
   infos: [],
   summary: "",
   userId: null,
+  askedFormat: undefined,
   busy: false,
   previewRun: 0,     // the newest preview; older polls stop when it changes
 };
@@ -144,6 +145,12 @@ async function refreshState() {
 }
 
 function redraw() {
+  // the format the chat asked for ("make it a GIF") becomes the export's, until the person picks another
+  const asked = state.draft?.m?.out?.format;
+  if (asked && asked !== state.askedFormat && [...$("export-format").options].some((o) => o.value === asked)) {
+    $("export-format").value = asked;
+  }
+  state.askedFormat = asked;
   const total = drawTimeline($("timeline"), $("timeline-summary"), state.draft, state.infos, state.summary);
   const playhead = $("playhead");
   playhead.max = String(total);
