@@ -415,3 +415,6 @@ def test_the_farm_page_shows_the_embedded_server_s_own_slots(person: Visitor) ->
     expect(worker).to_have_count(1)
     expect(worker).to_have_attribute("data-worker", "local")
     expect(by(page, "worker-queues")).to_have_text("local")
+    expect(by(page, "worker-encoder")).to_have_text(re.compile("^(libx264|h264_nvenc)$"))
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -300,6 +300,7 @@ async function chat(text) {
   $("chat-undo").disabled = true;
   $("chat-log").setAttribute("aria-busy", "true");
   addLine("chat-user", text, "user");
+  const sessionId = state.sessionId;     // a person may open another session while this turn streams
   let reply = null;
   const replyLine = () => reply || (reply = addLine("chat-reply", "", "reply"));
   try {
@@ -311,6 +312,7 @@ async function chat(text) {
     });
     if (!response.ok) throw await errorOf(response);
     for await (const raw of sseEvents(response.body)) {
+      if (state.sessionId !== sessionId) return;    // the turn goes on on the server; its session shows it later
       let event;
       try {
         event = JSON.parse(raw);
