@@ -1,7 +1,7 @@
-"""The endpoints the studio page calls (docs/api.md, "Studio"), against a real ``reelforge serve``: the claim
-link's exchange, the session list, a session's uploads (with thumbnails an <img> can show) and renders, the
-quick preview, and the farm page's additions. Each refusal is checked for what the client reads and for
-having changed nothing."""
+"""The endpoints the studio page calls (docs/api.md, "The studio's endpoints"), against a real
+``reelforge serve``: the claim link's exchange, the session list, a session's uploads (with thumbnails an
+<img> can show) and renders, the quick preview, the state's summary line, and the farm page's additions.
+Each refusal is checked for what the client reads and for having changed nothing."""
 
 from __future__ import annotations
 
@@ -196,7 +196,10 @@ def finished_preview(client: Client, started: httpx.Response, tmp_path: Path) ->
 
 def test_a_preview_is_a_small_quick_mp4_of_the_window_asked_for(api_server, clients, media, tmp_path) -> None:
     alice = clients(api_server.base, headers={}).connect()
+    assert alice.state()["data"]["summary"] is None                         # nothing to say about an empty draft
     alice.upload(media.red, media.blue)                        # the starting draft: red 0-2 s, then blue 2-4 s
+    summary = alice.state()["data"]["summary"]
+    assert summary.startswith("Timeline (1 track): 1. Video: ") and "(0-2s)" in summary and "(2-4s)" in summary
     credits = alice.json("GET", "/api/credits/balance/simple")["data"]
     done, whole = finished_preview(alice, preview(alice), tmp_path)
     shown = inspect_output(whole)
