@@ -493,6 +493,17 @@ class Store:
                                   (user_id, *keys))
         return {r["id"]: r["render_id"] or r["id"] for r in rows}
 
+    def expire_previews(self, user_id: str, session_id: str, keep: str) -> list[str]:
+        """Mark the session's finished previews but ``keep`` as removed (they then answer 410) and return their
+        output paths, for the caller to delete: a preview is replaced by the next, and must not fill the quota."""
+        with self._tx(immediate=True) as db:
+            rows = db.execute("SELECT rowid, output_path FROM jobs WHERE user_id = ? AND session_id = ? AND id != ? "
+                              "AND render_id LIKE ? AND status = 'completed' AND output_expired_at IS NULL",
+                              (user_id, session_id, keep, f"{PREVIEW_PREFIX}%")).fetchall()
+            db.executemany("UPDATE jobs SET output_expired_at = ? WHERE rowid = ?",
+                           [(time.time(), r["rowid"]) for r in rows])
+        return [str(r["output_path"]) for r in rows]
+
     def jobs_of(self, keys: list[str]) -> dict[str, JobRow]:
         """The jobs under these store keys (the farm listing's current jobs), by key."""
         if not keys:

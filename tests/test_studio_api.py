@@ -231,6 +231,10 @@ def test_a_new_preview_replaces_the_unfinished_one_and_lasts_at_most_20_s(api_se
     assert replaced["status"] == "failed" and replaced["error"] == "cancelled"
     late = finished_preview(alice, preview(alice, draft=long_draft, end_ms=27000), tmp_path)[1]
     assert abs(inspect_output(late).duration_s - 20.0) < 0.1                 # the last 20 s
+    assert httpx.get(done["output"]["url"], timeout=30).status_code == 410   # the one it replaced is gone
+    with db(api_server) as con:
+        [(kept,)] = con.execute("SELECT output_path FROM jobs WHERE render_id = ?", (done["id"],)).fetchall()
+    assert kept.startswith(str(api_server.data_dir.resolve())) and not Path(kept).exists()    # its file too
 
 
 def test_a_bad_preview_request_is_refused_and_makes_nothing(api_server, clients, media) -> None:

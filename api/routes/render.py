@@ -168,6 +168,8 @@ def start_preview(request: Request, svc: Svc, token: Token, body: JsonBody) -> d
     except QueueFull as exc:
         raise _queue_full(svc, exc.pending) from None
     svc.runner.submitted()
+    for path in svc.store.expire_previews(token.user_id, session.id, keep=row.id):    # no pile of old previews
+        Path(path).unlink(missing_ok=True)
     return _body(request, svc, row)
 
 
