@@ -284,6 +284,7 @@ def test_the_farm_listing_shows_encoder_progress_queue_and_recent_renders_others
 
     row = until(running_row, timeout_s=60, step=0.1)
     assert row["mine"] and row["status"] == "processing" and 0 <= row["progress"] <= 100 and row["format"] == "mp4"
+    assert row["worker"] == "local"
     assert alice.wait(render_id)["status"] == "completed"
     health = httpx.get(api_server.base + "/health", timeout=30).json()["data"]
     listing = alice.json("GET", "/api/farm/workers")["data"]
@@ -301,3 +302,42 @@ def test_the_farm_listing_shows_encoder_progress_queue_and_recent_renders_others
     assert any(r["render_id"] is None and not r["mine"] and r["completedAt"] == mine["completedAt"]
                for r in theirs["recent"])
     assert any(row["render_id"] is None and not row["mine"] for v in seen for w in v["workers"] for row in w["running"])
+
+
+# ---------------------------------------------------------------- the preview's window, cut from the draft
+
+
+def cut(draft_json: dict[str, Any], start: int, end: int, durations: dict[str, int]) -> dict[str, Any]:
+    """:func:`api.preview.window` with sources of these lengths (ms; 0: a picture)."""
+    from api.preview import Window, placement_of, window
+    from engine.model.draft import parse_draft
+    from engine.model.mediainfo import MediaInfo
+
+    infos = {src: MediaInfo(src, "image" if ms == 0 else "video", "mp4", None, 1, ms or None, None, None)
+             for src, ms in durations.items()}
+    draft = parse_draft(draft_json)
+    stills = frozenset(src for src, ms in durations.items() if ms == 0)
+    return window(draft_json, draft, placement_of(draft, infos), Window(start, end), stills)
+
+
+def test_the_window_keeps_what_it_shows_trimming_sources_transitions_and_fades() -> None:
+    draft = {"m": {"out": {"format": "gif", "loop_seam": "auto", "max_mb": 2}}, "t": [
+        {"tt": 0, "sg": [{"src": "a.mp4", "tr": {"in": "fade", "out": "fade"}},          # 0-4000
+                         {"src": "b.mp4", "ss": 1000, "spd": 2.0, "tr": {"in": "wipeleft"}},   # 4000-6000
+                         {"src": "c.mp4", "rev": True, "d": 3000},                        # 6000-9000
+                         {"src": "p.png"}]},                                              # 9000-12000
+        {"tt": 7, "sg": [{"st": 3000, "d": 2000, "txt": "Hi", "tr": {"in": "fade"}}]},
+        {"tt": 1, "sg": [{"src": "m.mp3", "st": 0, "fi": 500, "fo": 500, "ss": 100}]}]}
+    lengths = {"a.mp4": 4000, "b.mp4": 5000, "c.mp4": 5000, "p.png": 0, "m.mp3": 20_000}
+    part = cut(draft, 3500, 8000, lengths)
+    assert part["d"] == 4500
+    assert part["m"]["out"] == {"format": "mp4", "quality": "low", "resolution": "360p", "fps": 15}
+    video, text, music = (track["sg"] for track in part["t"])
+    assert video == [{"src": "a.mp4", "tr": {"out": "fade"}, "st": 0, "d": 500, "ss": 3500},
+                     {"src": "b.mp4", "ss": 1000, "spd": 2.0, "tr": {"in": "wipeleft"}, "st": 500, "d": 2000},
+                     {"src": "c.mp4", "rev": True, "d": 2000, "st": 2500, "ss": 1000}]   # its first 2 s of 3
+    assert text == [{"st": 0, "d": 1500, "txt": "Hi"}]
+    assert music == [{"src": "m.mp3", "st": 0, "fi": 0, "fo": 0, "ss": 3600, "d": 4500}]
+    assert draft["t"][0]["sg"][0] == {"src": "a.mp4", "tr": {"in": "fade", "out": "fade"}}   # the original is untouched
+    still = cut(draft, 10_000, 12_000, lengths)["t"][0]["sg"]
+    assert still == [{"src": "p.png", "st": 0, "d": 2000}]                                   # a picture has no ss

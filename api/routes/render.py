@@ -238,7 +238,8 @@ def _farm_listing(svc: Services, token: TokenRow) -> dict[str, Any]:
             worker["busy"] = len(current_jobs)
             worker["current_jobs"] = [own[k] for k in current_jobs if k in own]
         worker["encoder"], worker["gpu"] = _codecs(worker) if farm else _local_codecs(svc)
-        worker["running"] = [_job_row(jobs[k], token, farm) for k in running if k in jobs]
+        worker["running"] = [{**_job_row(jobs[k], token, farm), "worker": worker.get("name")} for k in running
+                             if k in jobs]
     counts = svc.store.job_counts()
     return {"mode": "farm" if farm else "embedded", "workers": workers,
             "jobs": {"rendering": counts["processing"], "waiting": counts["pending"]},
