@@ -133,7 +133,7 @@ class SessionListing:
     uploads: int                # files uploaded, not the ones reelforge made
     renders: int                # exports, not previews
     first_upload: str | None    # the first upload's file name
-    title: str | None           # the current draft's m.title
+    title: str | None           # the current draft's m.title (of a draft up to TITLE_READ_BYTES)
 
 
 class QueueFull(Exception):
@@ -154,6 +154,8 @@ class NotEnoughCredits(Exception):
         self.available, self.needed = available, needed
 
 
+# A session list reads the title of drafts up to this size only: it never parses a large draft (as a state poll).
+TITLE_READ_BYTES = 64 * 1024
 # A preview's render id starts with this: "~" is outside what E7 accepts as an id, so no export is ever taken for one.
 PREVIEW_PREFIX = "preview~"
 NO_PARENT = -1          # a draft version with nothing before it (what undo cannot go back from)
@@ -279,10 +281,10 @@ class Store:
             " ORDER BY created, rowid LIMIT 1) AS first_upload, "
             "(SELECT COUNT(*) FROM jobs WHERE user_id = s.user_id AND session_id = s.id "
             " AND render_id NOT LIKE ?) AS renders, "
-            "(SELECT json_extract(t.text, '$.m.title') FROM drafts d JOIN draft_texts t ON t.hash = d.hash "
-            " WHERE d.session_id = s.id AND d.version = s.version) AS title "
+            "(SELECT CASE WHEN t.size <= ? THEN json_extract(t.text, '$.m.title') END FROM drafts d "
+            " JOIN draft_texts t ON t.hash = d.hash WHERE d.session_id = s.id AND d.version = s.version) AS title "
             "FROM sessions s WHERE s.user_id = ? ORDER BY updated DESC, s.rowid DESC LIMIT ?",
-            (f"{PREVIEW_PREFIX}%", user_id, limit))
+            (f"{PREVIEW_PREFIX}%", TITLE_READ_BYTES, user_id, limit))
         return [SessionListing(r["id"], r["task_id"], r["task_name"], float(r["created"]), float(r["updated"]),
                                int(r["uploads"]), int(r["renders"]), r["first_upload"],
                                r["title"] if isinstance(r["title"], str) else None) for r in rows]
