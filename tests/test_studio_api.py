@@ -6,6 +6,7 @@ Each refusal is checked for what the client reads and for having changed nothing
 from __future__ import annotations
 
 import io
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -13,10 +14,11 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 from PIL import Image
 
 from engine.media.probe import inspect_output
-from tests.apiserver import Client, Server, until
+from tests.apiserver import Client, RedisServer, Server, Worker, until
 from tests.conftest import mean_color, video_frames
 
 
@@ -341,3 +343,30 @@ def test_the_window_keeps_what_it_shows_trimming_sources_transitions_and_fades()
     assert draft["t"][0]["sg"][0] == {"src": "a.mp4", "tr": {"in": "fade", "out": "fade"}}   # the original is untouched
     still = cut(draft, 10_000, 12_000, lengths)["t"][0]["sg"]
     assert still == [{"src": "p.png", "st": 0, "d": 2000}]                                   # a picture has no ss
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
+def test_on_a_farm_the_listing_names_each_workers_encoder_and_the_renders_it_made(tmp_path, clients, media) -> None:
+    with RedisServer(tmp_path) as redis_server:
+        env = {"REELFORGE_REDIS_URL": redis_server.url, "REELFORGE_DATA_DIR": str(tmp_path / "data")}
+        with Server(tmp_path / "data", env=env) as api:
+            worker = Worker("w1", env, tmp_path / "w1.log").start()
+            try:
+                alice = clients(api.base).connect()
+                bob = clients(api.base).connect()
+                [clip] = alice.upload(media.red)["data"]["files"]
+                listed = until(lambda: alice.json("GET", "/api/farm/workers")["data"]["workers"], timeout_s=60)
+                [w1] = listed
+                assert (w1["name"], w1["queues"], w1["encoder"]) == ("w1", ["cpu"], w1["choice"]["encoder"])
+                assert w1["gpu"] is None if w1["choice"]["gpu_index"] is None else w1["gpu"]
+                done = alice.wait(alice.export(clip_draft(clip["url"]), render_id="studio_farm_2")["id"])
+                assert done["status"] == "completed", done
+                mine = alice.json("GET", "/api/farm/workers")["data"]
+                assert mine["mode"] == "farm" and mine["queue"] == []
+                [row] = [r for r in mine["recent"] if r["render_id"] == "studio_farm_2"]
+                assert (row["worker"], row["status"], row["duration_ms"]) == ("w1", "completed", 1000)
+                theirs = bob.json("GET", "/api/farm/workers")["data"]
+                assert "studio_farm_2" not in str(theirs)
+                assert [(r["render_id"], r["mine"], r["worker"]) for r in theirs["recent"]] == [(None, False, "w1")]
+            finally:
+                worker.stop()
