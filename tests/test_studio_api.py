@@ -138,6 +138,14 @@ def test_uploads_are_listed_with_thumbnails_an_img_can_load(api_server, clients,
             assert shown.format == "JPEG" and shown.size == size
             if item is still:
                 assert shown.convert("RGB").getpixel((32, 18))[1] > 200      # green
+    if media.heic is not None:                                                 # browsers cannot show HEIC itself
+        [heic] = alice.upload(media.heic)["data"]["files"]
+        [listed] = [f for f in alice.json("GET", f"/api/sessions/{alice.session_id}/uploads")["data"]["files"]
+                    if f["id"] == heic["id"]]
+        picture = httpx.get(listed["thumbnail_url"], timeout=30)
+        assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+        with Image.open(io.BytesIO(picture.content)) as shown:
+            assert shown.size == (64, 36) and shown.convert("RGB").getpixel((32, 18))[2] > 200     # blue
     forged = clip["thumbnail_url"].replace("s=", "s=0")
     assert httpx.get(forged, timeout=30).status_code == 404
     again = alice.json("GET", f"/api/sessions/{alice.session_id}/uploads")["data"]["files"]
