@@ -268,6 +268,8 @@ class StateData(Doc):
     bind_id: str
     draft_version: int = Field(description="how many draft versions were saved")
     state: SessionState
+    summary: str | None = Field(None, description="the draft's one-line summary, as the agent's \"show tracks\" "
+                                                  "gives it; null when the draft is empty or over 64 KB")
 
 
 class StateResponse(Envelope):

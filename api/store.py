@@ -133,7 +133,7 @@ class SessionListing:
     uploads: int                # files uploaded, not the ones reelforge made
     renders: int                # exports, not previews
     first_upload: str | None    # the first upload's file name
-    title: str | None           # the current draft's m.title
+    title: str | None           # the current draft's m.title (of a draft up to TITLE_READ_BYTES)
 
 
 class QueueFull(Exception):
@@ -154,6 +154,8 @@ class NotEnoughCredits(Exception):
         self.available, self.needed = available, needed
 
 
+# A session list reads the title of drafts up to this size only: it never parses a large draft (as a state poll).
+TITLE_READ_BYTES = 64 * 1024
 # A preview's render id starts with this: "~" is outside what E7 accepts as an id, so no export is ever taken for one.
 PREVIEW_PREFIX = "preview~"
 NO_PARENT = -1          # a draft version with nothing before it (what undo cannot go back from)
@@ -279,10 +281,10 @@ class Store:
             " ORDER BY created, rowid LIMIT 1) AS first_upload, "
             "(SELECT COUNT(*) FROM jobs WHERE user_id = s.user_id AND session_id = s.id "
             " AND render_id NOT LIKE ?) AS renders, "
-            "(SELECT json_extract(t.text, '$.m.title') FROM drafts d JOIN draft_texts t ON t.hash = d.hash "
-            " WHERE d.session_id = s.id AND d.version = s.version) AS title "
+            "(SELECT CASE WHEN t.size <= ? THEN json_extract(t.text, '$.m.title') END FROM drafts d "
+            " JOIN draft_texts t ON t.hash = d.hash WHERE d.session_id = s.id AND d.version = s.version) AS title "
             "FROM sessions s WHERE s.user_id = ? ORDER BY updated DESC, s.rowid DESC LIMIT ?",
-            (f"{PREVIEW_PREFIX}%", user_id, limit))
+            (f"{PREVIEW_PREFIX}%", TITLE_READ_BYTES, user_id, limit))
         return [SessionListing(r["id"], r["task_id"], r["task_name"], float(r["created"]), float(r["updated"]),
                                int(r["uploads"]), int(r["renders"]), r["first_upload"],
                                r["title"] if isinstance(r["title"], str) else None) for r in rows]
@@ -492,6 +494,17 @@ class Store:
         rows = self._db().execute(f"SELECT id, render_id FROM jobs WHERE user_id = ? AND id IN ({marks})",
                                   (user_id, *keys))
         return {r["id"]: r["render_id"] or r["id"] for r in rows}
+
+    def expire_previews(self, user_id: str, session_id: str, keep: str) -> list[str]:
+        """Mark the session's finished previews but ``keep`` as removed (they then answer 410) and return their
+        output paths, for the caller to delete: a preview is replaced by the next, and must not fill the quota."""
+        with self._tx(immediate=True) as db:
+            rows = db.execute("SELECT rowid, output_path FROM jobs WHERE user_id = ? AND session_id = ? AND id != ? "
+                              "AND render_id LIKE ? AND status = 'completed' AND output_expired_at IS NULL",
+                              (user_id, session_id, keep, f"{PREVIEW_PREFIX}%")).fetchall()
+            db.executemany("UPDATE jobs SET output_expired_at = ? WHERE rowid = ?",
+                           [(time.time(), r["rowid"]) for r in rows])
+        return [str(r["output_path"]) for r in rows]
 
     def jobs_of(self, keys: list[str]) -> dict[str, JobRow]:
         """The jobs under these store keys (the farm listing's current jobs), by key."""

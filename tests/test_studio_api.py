@@ -1,11 +1,12 @@
-"""The endpoints the studio page calls (docs/api.md, "Studio"), against a real ``reelforge serve``: the claim
-link's exchange, the session list, a session's uploads (with thumbnails an <img> can show) and renders, the
-quick preview, and the farm page's additions. Each refusal is checked for what the client reads and for
-having changed nothing."""
+"""The endpoints the studio page calls (docs/api.md, "The studio's endpoints"), against a real
+``reelforge serve``: the claim link's exchange, the session list, a session's uploads (with thumbnails an
+<img> can show) and renders, the quick preview, the state's summary line, and the farm page's additions.
+Each refusal is checked for what the client reads and for having changed nothing."""
 
 from __future__ import annotations
 
 import io
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -13,10 +14,11 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 from PIL import Image
 
 from engine.media.probe import inspect_output
-from tests.apiserver import Client, Server, until
+from tests.apiserver import Client, RedisServer, Server, Worker, until
 from tests.conftest import mean_color, video_frames
 
 
@@ -136,6 +138,14 @@ def test_uploads_are_listed_with_thumbnails_an_img_can_load(api_server, clients,
             assert shown.format == "JPEG" and shown.size == size
             if item is still:
                 assert shown.convert("RGB").getpixel((32, 18))[1] > 200      # green
+    if media.heic is not None:                                                 # browsers cannot show HEIC itself
+        [heic] = alice.upload(media.heic)["data"]["files"]
+        [listed] = [f for f in alice.json("GET", f"/api/sessions/{alice.session_id}/uploads")["data"]["files"]
+                    if f["id"] == heic["id"]]
+        picture = httpx.get(listed["thumbnail_url"], timeout=30)
+        assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+        with Image.open(io.BytesIO(picture.content)) as shown:
+            assert shown.size == (64, 36) and shown.convert("RGB").getpixel((32, 18))[2] > 200     # blue
     forged = clip["thumbnail_url"].replace("s=", "s=0")
     assert httpx.get(forged, timeout=30).status_code == 404
     again = alice.json("GET", f"/api/sessions/{alice.session_id}/uploads")["data"]["files"]
@@ -196,7 +206,10 @@ def finished_preview(client: Client, started: httpx.Response, tmp_path: Path) ->
 
 def test_a_preview_is_a_small_quick_mp4_of_the_window_asked_for(api_server, clients, media, tmp_path) -> None:
     alice = clients(api_server.base, headers={}).connect()
+    assert alice.state()["data"]["summary"] is None                         # nothing to say about an empty draft
     alice.upload(media.red, media.blue)                        # the starting draft: red 0-2 s, then blue 2-4 s
+    summary = alice.state()["data"]["summary"]
+    assert summary.startswith("Timeline (1 track): 1. Video: ") and "(0-2s)" in summary and "(2-4s)" in summary
     credits = alice.json("GET", "/api/credits/balance/simple")["data"]
     done, whole = finished_preview(alice, preview(alice), tmp_path)
     shown = inspect_output(whole)
@@ -228,6 +241,10 @@ def test_a_new_preview_replaces_the_unfinished_one_and_lasts_at_most_20_s(api_se
     assert replaced["status"] == "failed" and replaced["error"] == "cancelled"
     late = finished_preview(alice, preview(alice, draft=long_draft, end_ms=27000), tmp_path)[1]
     assert abs(inspect_output(late).duration_s - 20.0) < 0.1                 # the last 20 s
+    assert httpx.get(done["output"]["url"], timeout=30).status_code == 410   # the one it replaced is gone
+    with db(api_server) as con:
+        [(kept,)] = con.execute("SELECT output_path FROM jobs WHERE render_id = ?", (done["id"],)).fetchall()
+    assert kept.startswith(str(api_server.data_dir.resolve())) and not Path(kept).exists()    # its file too
 
 
 def test_a_bad_preview_request_is_refused_and_makes_nothing(api_server, clients, media) -> None:
@@ -277,6 +294,7 @@ def test_the_farm_listing_shows_encoder_progress_queue_and_recent_renders_others
 
     row = until(running_row, timeout_s=60, step=0.1)
     assert row["mine"] and row["status"] == "processing" and 0 <= row["progress"] <= 100 and row["format"] == "mp4"
+    assert row["worker"] == "local"
     assert alice.wait(render_id)["status"] == "completed"
     health = httpx.get(api_server.base + "/health", timeout=30).json()["data"]
     listing = alice.json("GET", "/api/farm/workers")["data"]
@@ -294,3 +312,69 @@ def test_the_farm_listing_shows_encoder_progress_queue_and_recent_renders_others
     assert any(r["render_id"] is None and not r["mine"] and r["completedAt"] == mine["completedAt"]
                for r in theirs["recent"])
     assert any(row["render_id"] is None and not row["mine"] for v in seen for w in v["workers"] for row in w["running"])
+
+
+# ---------------------------------------------------------------- the preview's window, cut from the draft
+
+
+def cut(draft_json: dict[str, Any], start: int, end: int, durations: dict[str, int]) -> dict[str, Any]:
+    """:func:`api.preview.window` with sources of these lengths (ms; 0: a picture)."""
+    from api.preview import Window, placement_of, window
+    from engine.model.draft import parse_draft
+    from engine.model.mediainfo import MediaInfo
+
+    infos = {src: MediaInfo(src, "image" if ms == 0 else "video", "mp4", None, 1, ms or None, None, None)
+             for src, ms in durations.items()}
+    draft = parse_draft(draft_json)
+    stills = frozenset(src for src, ms in durations.items() if ms == 0)
+    return window(draft_json, draft, placement_of(draft, infos), Window(start, end), stills)
+
+
+def test_the_window_keeps_what_it_shows_trimming_sources_transitions_and_fades() -> None:
+    draft = {"m": {"out": {"format": "gif", "loop_seam": "auto", "max_mb": 2}}, "t": [
+        {"tt": 0, "sg": [{"src": "a.mp4", "tr": {"in": "fade", "out": "fade"}},          # 0-4000
+                         {"src": "b.mp4", "ss": 1000, "spd": 2.0, "tr": {"in": "wipeleft"}},   # 4000-6000
+                         {"src": "c.mp4", "rev": True, "d": 3000},                        # 6000-9000
+                         {"src": "p.png"}]},                                              # 9000-12000
+        {"tt": 7, "sg": [{"st": 3000, "d": 2000, "txt": "Hi", "tr": {"in": "fade"}}]},
+        {"tt": 1, "sg": [{"src": "m.mp3", "st": 0, "fi": 500, "fo": 500, "ss": 100}]}]}
+    lengths = {"a.mp4": 4000, "b.mp4": 5000, "c.mp4": 5000, "p.png": 0, "m.mp3": 20_000}
+    part = cut(draft, 3500, 8000, lengths)
+    assert part["d"] == 4500
+    assert part["m"]["out"] == {"format": "mp4", "quality": "low", "resolution": "360p", "fps": 15}
+    video, text, music = (track["sg"] for track in part["t"])
+    assert video == [{"src": "a.mp4", "tr": {"out": "fade"}, "st": 0, "d": 500, "ss": 3500},
+                     {"src": "b.mp4", "ss": 1000, "spd": 2.0, "tr": {"in": "wipeleft"}, "st": 500, "d": 2000},
+                     {"src": "c.mp4", "rev": True, "d": 2000, "st": 2500, "ss": 1000}]   # its first 2 s of 3
+    assert text == [{"st": 0, "d": 1500, "txt": "Hi"}]
+    assert music == [{"src": "m.mp3", "st": 0, "fi": 0, "fo": 0, "ss": 3600, "d": 4500}]
+    assert draft["t"][0]["sg"][0] == {"src": "a.mp4", "tr": {"in": "fade", "out": "fade"}}   # the original is untouched
+    still = cut(draft, 10_000, 12_000, lengths)["t"][0]["sg"]
+    assert still == [{"src": "p.png", "st": 0, "d": 2000}]                                   # a picture has no ss
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
+def test_on_a_farm_the_listing_names_each_workers_encoder_and_the_renders_it_made(tmp_path, clients, media) -> None:
+    with RedisServer(tmp_path) as redis_server:
+        env = {"REELFORGE_REDIS_URL": redis_server.url, "REELFORGE_DATA_DIR": str(tmp_path / "data")}
+        with Server(tmp_path / "data", env=env) as api:
+            worker = Worker("w1", env, tmp_path / "w1.log").start()
+            try:
+                alice = clients(api.base).connect()
+                bob = clients(api.base).connect()
+                [clip] = alice.upload(media.red)["data"]["files"]
+                listed = until(lambda: alice.json("GET", "/api/farm/workers")["data"]["workers"], timeout_s=60)
+                [w1] = listed
+                assert (w1["name"], w1["queues"], w1["encoder"]) == ("w1", ["cpu"], w1["choice"]["encoder"])
+                assert w1["gpu"] is None if w1["choice"]["gpu_index"] is None else w1["gpu"]
+                done = alice.wait(alice.export(clip_draft(clip["url"]), render_id="studio_farm_2")["id"])
+                assert done["status"] == "completed", done
+                mine = alice.json("GET", "/api/farm/workers")["data"]
+                assert mine["mode"] == "farm" and mine["queue"] == []
+                [row] = [r for r in mine["recent"] if r["render_id"] == "studio_farm_2"]
+                assert (row["worker"], row["status"], row["duration_ms"]) == ("w1", "completed", 1000)
+                theirs = bob.json("GET", "/api/farm/workers")["data"]
+                assert "studio_farm_2" not in str(theirs)
+                assert [(r["render_id"], r["mine"], r["worker"]) for r in theirs["recent"]] == [(None, False, "w1")]
+            finally:
+                worker.stop()

@@ -34,7 +34,7 @@ from api.schemas import (
     request_body,
 )
 from api.store import MediaRow
-from api.thumbnails import thumbnail
+from api.thumbnails import thumbnail, thumbnail_path
 from api.uploads import Received, TooManyFiles, UploadRejected, UploadTooLarge, fetch_urls, receive_multipart
 from api.views import media_item, ok, thumbnail_key
 from engine.errors import MediaError, MediaOverLimit
@@ -187,7 +187,9 @@ def media_thumbnail(name: str, svc: Svc, e: int = 0, s: str = "") -> FileRespons
     media = svc.store.media(media_id)
     if media is None:
         raise NotFound("no such file")
-    gone_if_expired_media(svc.store, media, media.user_id)
+    if svc.store.media_expired_at(media.id) is not None:     # retention removed the upload: its thumbnail goes too
+        thumbnail_path(media).unlink(missing_ok=True)
+        gone_if_expired_media(svc.store, media, media.user_id)
     shown = thumbnail(media, svc.engine.ffmpeg, svc.engine.probe)
     if shown is None:
         raise NotFound(f"{media.filename!r} has no picture to show")

@@ -158,15 +158,17 @@ def start_preview(request: Request, svc: Svc, token: Token, body: JsonBody) -> d
         job, fmt = build_job(svc, key, part, token.user_id, session.id, x264_preset=PREVIEW_X264_PRESET)
     except EngineError as exc:
         raise from_engine(exc) from None
-    for earlier in svc.store.session_jobs(token.user_id, session.id, previews=True):
-        if earlier.status in ("pending", "processing"):
-            svc.runner.cancel(earlier.id)
     row = JobRow(key, token.user_id, token.token, session.id, "pending", 0, fmt, job.to_json(), job.output,
                  None, None, 0, False, 0, now_ms(), None, None, f"{PREVIEW_PREFIX}{secrets.token_hex(8)}")
     try:
         row, _created = svc.store.create_job(row, svc.settings.max_queued_renders)
     except QueueFull as exc:
         raise _queue_full(svc, exc.pending) from None
+    for earlier in svc.store.session_jobs(token.user_id, session.id, previews=True):    # this one replaces them
+        if earlier.id != row.id and earlier.status in ("pending", "processing"):
+            svc.runner.cancel(earlier.id)
+    for path in svc.store.expire_previews(token.user_id, session.id, keep=row.id):    # no pile of old previews
+        Path(path).unlink(missing_ok=True)
     svc.runner.submitted()
     return _body(request, svc, row)
 
@@ -236,7 +238,8 @@ def _farm_listing(svc: Services, token: TokenRow) -> dict[str, Any]:
             worker["busy"] = len(current_jobs)
             worker["current_jobs"] = [own[k] for k in current_jobs if k in own]
         worker["encoder"], worker["gpu"] = _codecs(worker) if farm else _local_codecs(svc)
-        worker["running"] = [_job_row(jobs[k], token, farm) for k in running if k in jobs]
+        worker["running"] = [{**_job_row(jobs[k], token, farm), "worker": worker.get("name")} for k in running
+                             if k in jobs]
     counts = svc.store.job_counts()
     return {"mode": "farm" if farm else "embedded", "workers": workers,
             "jobs": {"rendering": counts["processing"], "waiting": counts["pending"]},

@@ -31,6 +31,7 @@ from engine.errors import EngineError
 from engine.model.canvas import design_size
 from engine.model.draft import VideoTrack, parse_draft
 from engine.model.mediainfo import MediaInfo
+from engine.model.summary import summarize
 
 router = APIRouter(tags=["sessions"])
 MAX_LISTED: Final = 100
@@ -111,8 +112,21 @@ def _state(svc: Services, base: str, session: SessionRow) -> Response:
     media = svc.store.session_media(session.id)
     body = ok(state(base, replace(session, version=version), media, json.loads(_DRAFT_MARK),
                     canvas_of(meta, text, media)))
+    body["data"]["summary"] = summary_of(text)
     before, _, after = json.dumps(body, ensure_ascii=False, separators=(",", ":")).partition(_DRAFT_MARK)
     return Response(before + text + after, media_type="application/json")
+
+
+def summary_of(text: str) -> str | None:
+    """The draft's one-line summary, as the agent's "show tracks" gives it; None for an empty draft, one that
+    cannot be read, or one over INLINE_BYTES (a poll does not parse a large draft)."""
+    if len(text) > INLINE_BYTES:
+        return None
+    try:
+        draft = json.loads(text)
+        return summarize(parse_draft(draft)) if isinstance(draft, dict) and draft.get("t") else None
+    except (EngineError, ValueError):
+        return None
 
 
 def canvas_of(meta: dict[str, Any], text: str, media: list[MediaRow]) -> dict[str, Any]:
