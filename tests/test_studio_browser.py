@@ -257,6 +257,17 @@ def test_a_claim_link_opens_its_session_in_a_fresh_browser(browser: Any, api_ser
         assert abs(text["width"] - first["width"] / 3) < 2 and abs(text["x"] - first["x"]) < 2   # 0-2 s; 6 s clips
         video.nth(0).hover()
         page.screenshot(path=shots / "studio-claimed.png", full_page=True)
+        # a click on the timeline moves the playhead; the preview around it is the 10 s about it, cut at the end
+        lane = lanes.nth(0).locator(".lane-body")
+        width = lane.bounding_box()["width"]
+        lane.click(position={"x": width * 0.75, "y": 5})
+        assert page.locator("#playhead").input_value() == "9000"
+        page.get_by_label("around the playhead").check()
+        by(page, "preview-button").click()
+        preview = by(page, "preview-player")
+        expect(preview).to_be_visible(timeout=30_000)
+        page.wait_for_function("el => el.readyState >= 1", arg=preview.element_handle())
+        assert preview.evaluate("v => Math.round(v.duration)") == 8          # 4-12 s of the 12 s timeline
     finally:
         seen.close()
     assert not seen.offsite and not seen.errors, (seen.offsite, seen.errors)

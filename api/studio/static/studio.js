@@ -530,6 +530,16 @@ function wire() {
   $("preview-button").addEventListener("click", guard(preview));
   $("export-form").addEventListener("submit", guard(exportDraft));
   $("playhead").addEventListener("input", showPlayhead);
+  $("timeline").addEventListener("click", (e) => {      // a click on a lane moves the playhead there
+    const body = e.target.closest(".lane-body");
+    if (!body) return;
+    const box = body.getBoundingClientRect();
+    const max = Number($("playhead").max) || 0;
+    $("playhead").value = String(Math.round((max * (e.clientX - box.left)) / box.width / 100) * 100);
+    showPlayhead();
+  });
+  // a file dropped beside the drop zone would make the browser leave the page to show it
+  for (const kind of ["dragover", "drop"]) window.addEventListener(kind, (e) => e.preventDefault());
   window.addEventListener("unhandledrejection", (e) => showError(e.reason));
 }
 
