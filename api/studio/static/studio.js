@@ -127,7 +127,11 @@ async function openSession(sessionId) {
   $("export-result").hidden = true;
   $("export-progress").value = 0;
   $("export-status").textContent = "";
+  state.askedFormat = undefined;     // this session's own format choice picks the export's
+  state.previewRun += 1;             // an earlier session's preview stops being followed
   $("preview-player").hidden = true;
+  $("preview-player").removeAttribute("src");
+  $("preview-status").textContent = "";
   $("uploads").replaceChildren();
   await Promise.all([refreshState(), refreshRenders(), loadHistory()]);
   await refreshMedia();
