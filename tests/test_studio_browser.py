@@ -378,7 +378,7 @@ def test_the_farm_page_lists_the_farm_s_workers_and_what_they_render(browser: An
     try:
         # at once, one on each worker: the owner's long MP4, and a short GIF of someone else's
         url = owner.upload(clip)["data"]["files"][0]["url"]
-        long = {"m": {"width": 640, "height": 360}, "t": [{"tt": 0, "sg": [{"src": url}, {"src": url}]}]}
+        long = {"m": {"width": 640, "height": 360}, "t": [{"tt": 0, "sg": [{"src": url}] * 3}]}   # 18 s: one part
         running = owner.export(long, {"format": "mp4", "quality": "high"})["id"]
         theirs = other.upload(clip)["data"]["files"][0]["url"]
         short = {"m": {"width": 320, "height": 180}, "t": [{"tt": 0, "sg": [{"src": theirs, "d": 1000}]}]}

@@ -8,7 +8,7 @@ import { drawTimeline } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
 const SESSION_KEY = "reelforge.session";
-const POLL_MS = 300;
+const POLL_MS = 250;
 const IMAGE_FORMATS = new Set(["gif", "webp"]);
 
 const state = {
@@ -314,7 +314,10 @@ async function chat(text) {
       body: JSON.stringify({ app_name: "nemo_agent", user_id: "me", session_id: state.sessionId,
         new_message: { role: "user", parts: [{ text }] }, streaming: true }),
     });
-    if (!response.ok) throw await errorOf(response);
+    // an error before the stream opens is JSON (with REELFORGE_LEGACY_HTTP_200, under HTTP 200)
+    if (!response.ok || (response.headers.get("content-type") || "").startsWith("application/json")) {
+      throw await errorOf(response);
+    }
     for await (const raw of sseEvents(response.body)) {
       if (state.sessionId !== sessionId) return;    // the turn goes on on the server; its session shows it later
       let event;
