@@ -33,6 +33,7 @@ from api.metrics import CONTENT_TYPE, ApiMetrics, ObserveRequests
 from api.routes import account, adk, chat, docs, media, render, sessions
 from api.services import Services
 from api.settings import ApiSettings
+from api.studio import routes as studio
 from engine.encode.encoders import CodecChoice, detect_capabilities
 from engine.encode.ffmpeg_select import select_ffmpeg
 from workers.protocol import CPU_QUEUE, GPU_QUEUE
@@ -95,6 +96,7 @@ def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> Fast
                   openapi_tags=TAGS)
     for module in (account, sessions, media, render, chat, adk, docs):
         app.include_router(module.router)
+    app.include_router(studio.router)       # the web pages: /, /farm, /workspace/claim, /studio/static/*
     schemas.install(app)
     limits = JsonLimits(settings.max_json_body_bytes, settings.max_json_depth, settings.max_json_values)
     app.state.json_limits = limits

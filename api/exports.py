@@ -17,13 +17,15 @@ from api.webhooks import check_callback
 from engine.errors import DraftError
 from engine.job import RenderJob
 from engine.model.cost import Caps
-from engine.model.draft import dump_draft
+from engine.model.draft import Draft, dump_draft
+from engine.model.timeline import Timeline
 from engine.pipeline.scratch import plan_scratch
 from engine.pipeline.size_target import check_reachable
 
 if TYPE_CHECKING:
     from api.services import Services
     from api.settings import ApiSettings
+    from api.store import MediaRow
 
 OUTPUT_KEYS = ("format", "quality", "resolution", "fps")
 CALLBACK_KEYS = ("callback", "webhook")
@@ -83,23 +85,32 @@ def _tighter(draft_mb: Any, export_mb: Any) -> Any:
     return min(draft_mb, export_mb) if number(draft_mb) else draft_mb
 
 
-def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id: str,
-              session_id: str) -> tuple[RenderJob, str]:
-    """The RenderJob for an export, or DraftError/MediaError naming what is wrong, QuotaExceeded when the
-    user's files fill their quota, Gone when the draft uses an expired upload. (job, format).
-
-    The job's scratch folder is only named here; its render process makes it."""
-    check_output_room(svc.store, svc.settings, user_id)
+def checked(svc: Services, draft_json: dict[str, Any], user_id: str,
+            session_id: str) -> tuple[Draft, dict[str, MediaRow], Timeline]:
+    """Every rule an export checks (:func:`api.drafts.check_draft`): (draft, its media, its timeline), or
+    DraftError/MediaError naming what is wrong, and Gone when the draft uses an expired upload."""
     try:
-        draft, media, timeline = check_draft(svc.store, draft_json, user_id, session_id, Caps.of(svc.engine))
+        return check_draft(svc.store, draft_json, user_id, session_id, Caps.of(svc.engine))
     except DraftError:              # a src that names an expired upload answers 410, not "not one of your uploads"
         refuse_expired_sources(svc.store, draft_json, user_id, session_id)
         raise
+
+
+def build_job(svc: Services, render_id: str, draft_json: dict[str, Any], user_id: str,
+              session_id: str, x264_preset: str | None = None) -> tuple[RenderJob, str]:
+    """The RenderJob for an export, or DraftError/MediaError naming what is wrong, QuotaExceeded when the
+    user's files fill their quota, Gone when the draft uses an expired upload. (job, format).
+    ``x264_preset``: instead of the server's (a preview's fastest one).
+
+    The job's scratch folder is only named here; its render process makes it."""
+    check_output_room(svc.store, svc.settings, user_id)
+    draft, media, timeline = checked(svc, draft_json, user_id, session_id)
     plan_scratch(timeline, svc.engine)        # over the scratch budget: refused now, not once it is queued
     check_reachable(timeline)                 # a size target nothing could meet: refused now, naming m.out.max_mb
     fmt = draft.m.out.format
     output = svc.outputs_dir / f"{secrets.token_urlsafe(12)}.{EXTENSIONS[fmt]}"
-    config = replace(svc.engine, work_dir=new_scratch(svc.scratch_dir))
+    config = replace(svc.engine, work_dir=new_scratch(svc.scratch_dir),
+                     x264_preset=x264_preset or svc.engine.x264_preset)
     job = RenderJob(job_id=render_id, draft=dump_draft(draft), sources={s: m.path for s, m in media.items()},
                     data_root=str(svc.settings.data_dir.resolve()), duration_s=timeline.duration_s,
                     output=str(output), config=RenderJob.config_of(config), choice=svc.codecs.to_dict())

@@ -112,6 +112,26 @@ class ClaimResponse(Envelope):
     data: ClaimData
 
 
+class ClaimExchangeRequest(Doc):
+    """A browser link's claim, for the token and session it opens (the studio's `/workspace/claim?ct=`)."""
+
+    claim_token: str = Field(description="`clm_…`, from E11 (POST /api/auth/claim-token)")
+
+
+class ClaimExchangeData(Doc):
+    token: str = Field(description="a bearer token of the claim's user, `nmv_usr_…` (keep it out of URLs)")
+    session_id: str = Field(description="the session the link opens")
+    task_id: str
+    user_id: str
+    expires_in: int = Field(description="seconds the token has left")
+
+
+class ClaimExchangeResponse(Envelope):
+    """The claim's user's live token (a new one only when all have expired) and the claimed session."""
+
+    data: ClaimExchangeData
+
+
 # ---------------------------------------------------------------------------------------------- E2, E6
 
 
@@ -137,6 +157,28 @@ class SessionCreatedResponse(Envelope):
     data: SessionCreatedData
 
 
+class SessionListItem(Doc):
+    session_id: str
+    task_id: str
+    created_at: int = Field(description="epoch ms")
+    updated_at: int = Field(description="epoch ms of the last activity: a draft saved, a file added, a chat turn")
+    title: str = Field(description="the draft's m.title, else the task name (unless the default), else the first "
+                                   'upload\'s name, else "Untitled"')
+    task_name: str
+    uploads: int = Field(description="files uploaded")
+    renders: int = Field(description="exports (previews not counted)")
+
+
+class SessionListData(Doc):
+    sessions: list[SessionListItem] = Field(description="the most recently active first")
+
+
+class SessionListResponse(Envelope):
+    """Your sessions (the studio's list)."""
+
+    data: SessionListData
+
+
 class MediaItem(Doc):
     """An uploaded (or generated) file, as E4 answers it and E6 lists it."""
 
@@ -156,6 +198,22 @@ class MediaItem(Doc):
     hash: str = Field(description="sha256 of the content")
     source: Literal["upload", "url", "generated"]
     source_url: str | None = Field(None, description="the URL it was fetched from (source url)")
+
+
+class SessionUpload(MediaItem):
+    thumbnail_url: str | None = Field(description="a small JPEG (or the picture itself) at a signed URL that needs "
+                                                  "no token; null for sound and for an expired upload")
+    created_at: int = Field(description="epoch ms")
+
+
+class SessionUploadsData(Doc):
+    files: list[SessionUpload] = Field(description="oldest first; what reelforge generated is not listed")
+
+
+class SessionUploadsResponse(Envelope):
+    """A session's uploads (the studio's media list)."""
+
+    data: SessionUploadsData
 
 
 class UploadData(Doc):
@@ -210,6 +268,8 @@ class StateData(Doc):
     bind_id: str
     draft_version: int = Field(description="how many draft versions were saved")
     state: SessionState
+    summary: str | None = Field(None, description="the draft's one-line summary, as the agent's \"show tracks\" "
+                                                  "gives it; null when the draft is empty or over 64 KB")
 
 
 class StateResponse(Envelope):
@@ -243,6 +303,18 @@ class ExportRequest(Doc):
     callback: str | None = Field(None, description="an http(s) URL POSTed the status body, signed, when the job "
                                                    "ends (webhook is an alias); needs REELFORGE_WEBHOOK_SECRET")
     webhook: str | None = Field(None, description="alias of callback")
+
+
+class PreviewRequest(Doc):
+    """A quick preview (the studio's): H.264 MP4, short side 360 px, 15 fps, at most 20 s; free, no X-Skill-Source.
+    Poll it with GET /api/render/proxy/lambda/{id}; a new one replaces the session's unfinished one."""
+
+    sessionId: str = Field(description="the session (session_id works too)")
+    draft: DraftJson | None = Field(None, description="default: the session's current draft")
+    start_ms: int | None = Field(None, ge=0, description="the window's start on the timeline (default: end_ms - "
+                                                         "20000, or 0)")
+    end_ms: int | None = Field(None, ge=1, description="the window's end (default and at most: start_ms + 20000; "
+                                                       "never past the draft's end)")
 
 
 class WebhookAttempt(Doc):
@@ -322,10 +394,47 @@ class RenderJob(Doc):
     webhook: WebhookView | None = None
 
 
+class ListedRender(RenderJobData):
+    """E8's ``data``, whose ``output`` is E8's whole ``output``."""
+
+    output: RenderOutput  # type: ignore[assignment]
+
+
+class SessionRendersData(Doc):
+    renders: list[ListedRender] = Field(description="the session's exports, newest first (not its previews)")
+
+
+class SessionRendersResponse(Envelope):
+    """A session's exports (the studio's render list)."""
+
+    data: SessionRendersData
+
+
+class FarmJob(Doc):
+    """A render as the farm listing shows it: yours by render id, anyone else's with no id."""
+
+    render_id: str | None = Field(description="your own render's id; null for anyone else's")
+    mine: bool
+    preview: bool = Field(description="a studio preview, not an export")
+    status: Literal["pending", "processing", "completed", "failed"]
+    progress: int = Field(ge=0, le=100)
+    format: Literal["mp4", "gif", "webm", "webp"]
+    duration_ms: int | None = Field(description="the finished file's length")
+    wait_ms: int | None = Field(description="from the request until a worker started it")
+    render_ms: int | None = Field(description="wall time from start to end, once ended")
+    worker: str | None = Field(description='the worker that rendered it ("local" in the embedded default)')
+    createdAt: int = Field(description="epoch ms")
+    completedAt: int | None = Field(description="epoch ms")
+
+
 class FarmData(Doc):
     mode: Literal["farm", "embedded"]
-    workers: list[dict[str, Any]] = Field(description="each worker: name, queues, slots, load, busy, current job(s)")
+    workers: list[dict[str, Any]] = Field(description="each worker: name, queues, slots, load, busy, current job(s) "
+                                                      "(your own ids), encoder, gpu (a name or null), running (a "
+                                                      "FarmJob, with its progress, for each job it renders)")
     jobs: dict[str, int] = Field(description="rendering, waiting")
+    queue: list[FarmJob] = Field(description="the 20 renders waiting longest to start, oldest first")
+    recent: list[FarmJob] = Field(description="the 20 renders that ended last, newest first")
 
 
 class FarmResponse(Envelope):
@@ -415,9 +524,9 @@ class AdkUpdateSessionRequest(Doc):
 
 # ---------------------------------------------------------------------------------------------- wiring
 
-REQUEST_MODELS: Final = (ClaimRequest, CreateSessionRequest, UploadUrlsRequest, UploadFilesRequest, ExportOutput,
-                         ExportRequest, Part, Content, RunAgentRequest, AdkCreateSessionRequest, StateDelta,
-                         AdkUpdateSessionRequest)
+REQUEST_MODELS: Final = (ClaimRequest, ClaimExchangeRequest, CreateSessionRequest, UploadUrlsRequest,
+                         UploadFilesRequest, ExportOutput, ExportRequest, PreviewRequest, Part, Content,
+                         RunAgentRequest, AdkCreateSessionRequest, StateDelta, AdkUpdateSessionRequest)
 
 
 def request_body(model: type[BaseModel], *, required: bool = True, multipart: type[BaseModel] | None = None,

@@ -110,6 +110,32 @@ class JobRow:
     render_id: str = ""         # the id its owner chose; ``id`` is the store's own key, unique across users
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimRow:
+    """E11's browser link: it names a user's session, and opens it until ``expires`` (epoch seconds)."""
+
+    claim: str
+    user_id: str
+    task_id: str
+    session_id: str
+    expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class SessionListing:
+    """One row of a user's session list (the studio's): times in epoch seconds."""
+
+    id: str
+    task_id: str
+    task_name: str
+    created: float
+    updated: float              # the last activity (see Store.session_updated_at)
+    uploads: int                # files uploaded, not the ones reelforge made
+    renders: int                # exports, not previews
+    first_upload: str | None    # the first upload's file name
+    title: str | None           # the current draft's m.title (of a draft up to TITLE_READ_BYTES)
+
+
 class QueueFull(Exception):
     """The user already has ``pending`` exports waiting, the most allowed (``maximum``)."""
 
@@ -128,6 +154,10 @@ class NotEnoughCredits(Exception):
         self.available, self.needed = available, needed
 
 
+# A session list reads the title of drafts up to this size only: it never parses a large draft (as a state poll).
+TITLE_READ_BYTES = 64 * 1024
+# A preview's render id starts with this: "~" is outside what E7 accepts as an id, so no export is ever taken for one.
+PREVIEW_PREFIX = "preview~"
 NO_PARENT = -1          # a draft version with nothing before it (what undo cannot go back from)
 
 
@@ -239,11 +269,32 @@ class Store:
 
     def session_updated_at(self, session_id: str) -> float:
         """When anything in the session last changed (created, a draft saved, a file added, a turn run)."""
-        row = self._one("SELECT MAX(COALESCE((SELECT MAX(created) FROM drafts WHERE session_id = s.id), 0), "
-                        "COALESCE((SELECT MAX(created) FROM media WHERE session_id = s.id), 0), "
-                        "COALESCE((SELECT MAX(COALESCE(ended, created)) FROM turns WHERE session_id = s.id), 0), "
-                        "s.created) AS at FROM sessions s WHERE s.id = ?", session_id)
+        row = self._one(f"SELECT {_UPDATED_AT} AS at FROM sessions s WHERE s.id = ?", session_id)
         return float(row["at"]) if row and row["at"] is not None else 0.0
+
+    def session_list(self, user_id: str, limit: int) -> list[SessionListing]:
+        """The user's ``limit`` most recently active sessions, newest first, with what a list of them shows."""
+        rows = self._db().execute(
+            f"SELECT s.id, s.task_id, s.task_name, s.created, {_UPDATED_AT} AS updated, "
+            "(SELECT COUNT(*) FROM media WHERE session_id = s.id AND source NOT LIKE 'builtin:%') AS uploads, "
+            "(SELECT filename FROM media WHERE session_id = s.id AND source NOT LIKE 'builtin:%' "
+            " ORDER BY created, rowid LIMIT 1) AS first_upload, "
+            "(SELECT COUNT(*) FROM jobs WHERE user_id = s.user_id AND session_id = s.id "
+            " AND render_id NOT LIKE ?) AS renders, "
+            "(SELECT CASE WHEN t.size <= ? THEN json_extract(t.text, '$.m.title') END FROM drafts d "
+            " JOIN draft_texts t ON t.hash = d.hash WHERE d.session_id = s.id AND d.version = s.version) AS title "
+            "FROM sessions s WHERE s.user_id = ? ORDER BY updated DESC, s.rowid DESC LIMIT ?",
+            (f"{PREVIEW_PREFIX}%", TITLE_READ_BYTES, user_id, limit))
+        return [SessionListing(r["id"], r["task_id"], r["task_name"], float(r["created"]), float(r["updated"]),
+                               int(r["uploads"]), int(r["renders"]), r["first_upload"],
+                               r["title"] if isinstance(r["title"], str) else None) for r in rows]
+
+    def session_jobs(self, user_id: str, session_id: str, previews: bool = False, limit: int = 100) -> list[JobRow]:
+        """The session's newest ``limit`` exports (or previews), newest first."""
+        rows = self._db().execute("SELECT * FROM jobs WHERE user_id = ? AND session_id = ? AND render_id "
+                                  f"{'' if previews else 'NOT '}LIKE ? ORDER BY created_ms DESC, rowid DESC LIMIT ?",
+                                  (user_id, session_id, f"{PREVIEW_PREFIX}%", limit))
+        return [_job(r) for r in rows]
 
     def session_turns(self, session_id: str) -> list[sqlite3.Row]:
         """The session's chat turns, oldest first (id, text, status, reply, created, ended)."""
@@ -444,6 +495,38 @@ class Store:
                                   (user_id, *keys))
         return {r["id"]: r["render_id"] or r["id"] for r in rows}
 
+    def expire_previews(self, user_id: str, session_id: str, keep: str) -> list[str]:
+        """Mark the session's finished previews but ``keep`` as removed (they then answer 410) and return their
+        output paths, for the caller to delete: a preview is replaced by the next, and must not fill the quota."""
+        with self._tx(immediate=True) as db:
+            rows = db.execute("SELECT rowid, output_path FROM jobs WHERE user_id = ? AND session_id = ? AND id != ? "
+                              "AND render_id LIKE ? AND status = 'completed' AND output_expired_at IS NULL",
+                              (user_id, session_id, keep, f"{PREVIEW_PREFIX}%")).fetchall()
+            db.executemany("UPDATE jobs SET output_expired_at = ? WHERE rowid = ?",
+                           [(time.time(), r["rowid"]) for r in rows])
+        return [str(r["output_path"]) for r in rows]
+
+    def jobs_of(self, keys: list[str]) -> dict[str, JobRow]:
+        """The jobs under these store keys (the farm listing's current jobs), by key."""
+        if not keys:
+            return {}
+        rows = self._db().execute(f"SELECT * FROM jobs WHERE id IN ({','.join('?' * len(keys))})", keys)
+        return {r["id"]: _job(r) for r in rows}
+
+    def waiting_jobs(self, limit: int) -> list[JobRow]:
+        """The ``limit`` jobs waiting longest to start, oldest first (over all users)."""
+        rows = self._db().execute("SELECT * FROM jobs WHERE status = 'pending' AND cancel = 0 "
+                                  "ORDER BY created_ms, rowid LIMIT ?", (limit,))
+        return [_job(r) for r in rows]
+
+    def recent_jobs(self, limit: int, among: int = 500) -> list[JobRow]:
+        """The ``limit`` jobs that ended last, newest first (over all users), from the ``among`` made last: a
+        bounded read however many jobs the file keeps."""
+        rows = self._db().execute("SELECT * FROM (SELECT * FROM jobs ORDER BY rowid DESC LIMIT ?) "
+                                  "WHERE status IN ('completed', 'failed') AND completed_ms IS NOT NULL "
+                                  "ORDER BY completed_ms DESC LIMIT ?", (among, limit))
+        return [_job(r) for r in rows]
+
     def claim_job(self, max_running: int | None = None) -> JobRow | None:
         """The next pending job, now marked processing (atomically: no two runners get the same one).
 
@@ -546,6 +629,24 @@ class Store:
                        (claim, user_id, task_id, session_id, time.time() + ttl_s))
         return claim
 
+    def claim(self, claim: str) -> ClaimRow | None:
+        """A claim that has not expired (None: unknown or expired; the caller cannot tell which, nor can anyone)."""
+        row = self._one("SELECT * FROM claims WHERE claim = ? AND expires > ?", claim, time.time())
+        if row is None:
+            return None
+        return ClaimRow(row["claim"], row["user_id"], row["task_id"], row["session_id"], row["expires"])
+
+    def user_token(self, user_id: str, credits: int, ttl_s: float) -> TokenRow:
+        """The user's newest live token; when every one has expired, a new one for the user's client id, as E1
+        would issue it after expiry (the same user, fresh credits)."""
+        row = self._one("SELECT * FROM tokens WHERE user_id = ? AND expires > ? ORDER BY expires DESC LIMIT 1",
+                        user_id, time.time())
+        if row is not None:
+            return _token(row)
+        user = self._one("SELECT client_id FROM users WHERE id = ?", user_id)
+        if user is None:
+            raise KeyError(user_id)
+        return self.issue_token(str(user["client_id"]), credits, ttl_s)[0]
 
     # ------------------------------------------------------------ retention and quotas
     # An expired upload or output keeps its row, marked with when its file went, so later requests
@@ -691,6 +792,11 @@ def _webhook_due(db: sqlite3.Connection, job_id: str) -> None:
     db.execute("UPDATE webhooks SET state = 'pending', next_at = ?, ended_ms = ? "
                "WHERE job_id = ? AND state = 'waiting'", (time.time(), now_ms(), job_id))
 
+
+# When anything in the session ``s`` last changed (epoch seconds): created, a draft saved, a file added, a turn run.
+_UPDATED_AT = ("MAX(COALESCE((SELECT MAX(created) FROM drafts WHERE session_id = s.id), 0), "
+               "COALESCE((SELECT MAX(created) FROM media WHERE session_id = s.id), 0), "
+               "COALESCE((SELECT MAX(COALESCE(ended, created)) FROM turns WHERE session_id = s.id), 0), s.created)")
 
 # The storage quota's reads, on every upload (and every export under a quota). Their WHERE clauses say
 # what the partial indexes media_kept and jobs_kept_outputs say (migration step 2): keep them so.

@@ -26,6 +26,18 @@ def media_url(base: str, media: MediaRow) -> str:
     return f"{base}/api/media/{media.id}/{quote(media.filename)}"
 
 
+def thumbnail_url(base: str, signer: Signer, media: MediaRow) -> str:
+    """The upload's thumbnail at a signed URL an <img> can load without a token (like ``output.url``); the same
+    URL on every call for the signer's ttl after the upload arrived."""
+    expires, signature = signer.sign(thumbnail_key(media.id), since=media.created)
+    return f"{base}/media-thumb/{quote(media.id, safe='')}.jpg?e={expires}&s={signature}"
+
+
+def thumbnail_key(media_id: str) -> str:
+    """What a thumbnail URL signs: never a render job's key (those start with job_)."""
+    return f"thumb:{media_id}"
+
+
 def media_id_of(src: str) -> str:
     """The upload id a draft's ``src`` names: from its URL or path (``…/media/<id>/<name>``), else ``src`` itself
     (a bare id; a file name matches nothing here, callers look those up by name)."""

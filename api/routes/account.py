@@ -12,6 +12,7 @@ contract's 10), and every E1 request counts against a burst limit (``token_reque
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import time
 from datetime import UTC, datetime
@@ -19,15 +20,28 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Request
 
+from api.bodies import JsonBody
 from api.deps import Svc, Token
-from api.errors import BadRequest, SessionNotFound
+from api.errors import BadRequest, SessionNotFound, TokenInvalid
 from api.ratelimit import TooManyRequests
-from api.schemas import BalanceResponse, ClaimRequest, ClaimResponse, TokenResponse, ok_response, request_body
+from api.schemas import (
+    BalanceResponse,
+    ClaimExchangeRequest,
+    ClaimExchangeResponse,
+    ClaimRequest,
+    ClaimResponse,
+    TokenResponse,
+    ok_response,
+    request_body,
+)
 from api.store import TokenRow
 from api.views import ok
 
 router = APIRouter(tags=["account"])
 CLAIM_TTL_S = 7 * 24 * 3600
+CLAIM = re.compile(r"^clm_[A-Za-z0-9_-]{16,64}$")
+BAD_CLAIM = ("this link is not valid or has expired (links last 7 days); ask for a new one, or start a new "
+             "session here")
 
 
 def _holds(token: TokenRow, ip: str, authorization: str | None) -> bool:
@@ -84,3 +98,25 @@ def claim_token(svc: Svc, token: Token, body: Annotated[dict[str, Any] | None, B
         raise SessionNotFound()
     claim = svc.store.create_claim(token.user_id, session.task_id, session.id, CLAIM_TTL_S)
     return ok({"claim_token": claim, "expires_in": CLAIM_TTL_S, "issued_at": int(time.time())})
+
+
+@router.post("/api/auth/claim-exchange", responses=ok_response(ClaimExchangeResponse),
+             openapi_extra=request_body(ClaimExchangeRequest))
+def claim_exchange(request: Request, svc: Svc, body: JsonBody) -> dict[str, Any]:
+    """A browser link's claim (E11) for a token of the claim's user and the session it names; no bearer needed,
+    the claim is the proof. The token comes back in the body only: never put it in a URL."""
+    ip = request.client.host if request.client else "unknown"
+    svc.limits.check("token_requests_per_minute", ip, "token requests from this address")
+    claim = body.get("claim_token") if isinstance(body, dict) else None
+    if not isinstance(claim, str) or not CLAIM.match(claim):
+        raise TokenInvalid(BAD_CLAIM)
+    found = svc.store.claim(claim)
+    if found is None:
+        raise TokenInvalid(BAD_CLAIM)
+    session = svc.store.session(found.session_id)
+    if session is None or session.user_id != found.user_id:
+        raise SessionNotFound()
+    settings = svc.settings
+    token = svc.store.user_token(found.user_id, settings.token_credits, settings.token_ttl_days * 86400)
+    return ok({"token": token.token, "session_id": session.id, "task_id": session.task_id, "user_id": token.user_id,
+               "expires_in": max(0, int(token.expires - time.time()))})

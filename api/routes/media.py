@@ -34,8 +34,9 @@ from api.schemas import (
     request_body,
 )
 from api.store import MediaRow
+from api.thumbnails import thumbnail, thumbnail_path
 from api.uploads import Received, TooManyFiles, UploadRejected, UploadTooLarge, fetch_urls, receive_multipart
-from api.views import media_item, ok
+from api.views import media_item, ok, thumbnail_key
 from engine.errors import MediaError, MediaOverLimit
 from engine.model.mediainfo import MediaInfo
 
@@ -173,3 +174,24 @@ def media_file(media_id: str, filename: str, svc: Svc, token: Token) -> FileResp
         gone_if_expired_media(svc.store, media, token.user_id)
         raise NotFound("no such file")
     return FileResponse(media.path, filename=media.filename)
+
+
+@router.get("/media-thumb/{name}", response_class=FileResponse,
+            responses=file_response("a small JPEG of the upload (thumbnail_url; no token needed)"))
+def media_thumbnail(name: str, svc: Svc, e: int = 0, s: str = "") -> FileResponse:
+    """An upload's thumbnail at the signed URL the studio's upload list hands out: a small JPEG (or the picture
+    itself), made on the first request."""
+    media_id = name.removesuffix(".jpg")
+    if not svc.signer.valid(thumbnail_key(media_id), e, s):
+        raise NotFound("this link is not valid or has expired; list the session's uploads for a fresh one")
+    media = svc.store.media(media_id)
+    if media is None:
+        raise NotFound("no such file")
+    if svc.store.media_expired_at(media.id) is not None:     # retention removed the upload: its thumbnail goes too
+        thumbnail_path(media).unlink(missing_ok=True)
+        gone_if_expired_media(svc.store, media, media.user_id)
+    shown = thumbnail(media, svc.engine.ffmpeg, svc.engine.probe)
+    if shown is None:
+        raise NotFound(f"{media.filename!r} has no picture to show")
+    path, media_type = shown
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=86400"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,21 +20,33 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.bodies import JsonBody, check_draft_size
-from api.deps import Svc, Token, base_url
+from api.deps import Svc, Token, base_url, owned_session
 from api.errors import BadRequest, NotFound, OutOfCredits, PaymentRequired, SessionNotFound, from_engine
-from api.exports import build_job, callback_of, with_output
+from api.exports import build_job, callback_of, checked, with_output
+from api.preview import PREVIEW_X264_PRESET, placement_of, requested_window, window
 from api.ratelimit import TooManyRequests
 from api.retention import gone_if_expired_job
-from api.schemas import ExportRequest, FarmResponse, RenderJob, file_response, ok_response, request_body
+from api.schemas import (
+    ExportRequest,
+    FarmResponse,
+    PreviewRequest,
+    RenderJob,
+    SessionRendersResponse,
+    file_response,
+    ok_response,
+    request_body,
+)
 from api.services import Services
-from api.store import JobRow, NotEnoughCredits, QueueFull, TokenRow, new_job_key, now_ms
+from api.store import PREVIEW_PREFIX, JobRow, NotEnoughCredits, QueueFull, TokenRow, new_job_key, now_ms
 from api.views import CONTENT_TYPES, EXTENSIONS, job_body, ok
 from api.webhooks import delivery_view, new_delivery_id
 from engine.errors import EngineError
+from engine.model.mediainfo import MediaInfo
 
 router = APIRouter(tags=["render"])
 RENDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 CANCEL_WAIT_S = 10.0
+FARM_LISTED = 20          # renders the farm listing shows waiting, and ended last
 
 
 def _attributed(token: TokenRow, skill_source: str | None) -> None:
@@ -116,12 +129,58 @@ def start_render(request: Request, svc: Svc, token: Token, body: JsonBody,
     return _start(request, svc, token, body, x_skill_source)
 
 
+@router.post("/api/render/preview", responses=ok_response(RenderJob), openapi_extra=request_body(PreviewRequest))
+def start_preview(request: Request, svc: Svc, token: Token, body: JsonBody) -> dict[str, Any]:
+    """Start a quick preview of a draft (the session's current one by default): H.264 MP4, 360p, 15 fps, at most
+    20 s (around ``start_ms``-``end_ms`` when given). Free, needs no X-Skill-Source, replaces the session's
+    unfinished preview, and is not listed with the session's renders; poll it like an export."""
+    body = body or {}
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object: {"sessionId": ..., "start_ms"?: ..., "end_ms"?: ...}')
+    svc.limits.check("exports_per_minute", token.user_id, "export and preview requests")
+    requested_window(body, 1 << 62)           # the range's own shape, before anything is read
+    session = svc.store.session(str(body.get("sessionId") or body.get("session_id") or ""))
+    if session is None or session.user_id != token.user_id:
+        raise SessionNotFound()
+    draft_json = body["draft"] if "draft" in body else svc.store.draft(session.id)
+    if not isinstance(draft_json, dict):
+        raise BadRequest("draft must be a JSON object (the data.state.draft you read from state)")
+    if not draft_json.get("t"):
+        raise BadRequest("the draft is empty: upload a clip or a picture first", {"field": "draft"})
+    key = new_job_key()
+    try:
+        check_draft_size(draft_json, svc.settings.max_draft_bytes)
+        draft, media, _timeline = checked(svc, draft_json, token.user_id, session.id)
+        infos = {src: MediaInfo.from_dict(row.info) for src, row in media.items()}
+        placement = placement_of(draft, infos)
+        stills = frozenset(src for src, info in infos.items() if info.kind == "image")
+        part = window(draft_json, draft, placement, requested_window(body, placement.length_ms), stills)
+        job, fmt = build_job(svc, key, part, token.user_id, session.id, x264_preset=PREVIEW_X264_PRESET)
+    except EngineError as exc:
+        raise from_engine(exc) from None
+    row = JobRow(key, token.user_id, token.token, session.id, "pending", 0, fmt, job.to_json(), job.output,
+                 None, None, 0, False, 0, now_ms(), None, None, f"{PREVIEW_PREFIX}{secrets.token_hex(8)}")
+    try:
+        row, _created = svc.store.create_job(row, svc.settings.max_queued_renders)
+    except QueueFull as exc:
+        raise _queue_full(svc, exc.pending) from None
+    for earlier in svc.store.session_jobs(token.user_id, session.id, previews=True):    # this one replaces them
+        if earlier.id != row.id and earlier.status in ("pending", "processing"):
+            svc.runner.cancel(earlier.id)
+    for path in svc.store.expire_previews(token.user_id, session.id, keep=row.id):    # no pile of old previews
+        Path(path).unlink(missing_ok=True)
+    svc.runner.submitted()
+    return _body(request, svc, row)
+
+
 @router.get("/api/render/proxy/lambda/{render_id}", responses=ok_response(RenderJob))
 @router.get("/api/render/proxy/{render_id}", include_in_schema=False)
 async def render_status(render_id: str, request: Request, svc: Svc, token: Token,
                         x_skill_source: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-    """Where an export is: pending, processing (with progress 0-100), completed (with output.url) or failed."""
-    _attributed(token, x_skill_source)
+    """Where an export (or a preview) is: pending, processing (with progress 0-100), completed (with output.url)
+    or failed."""
+    if not render_id.startswith(PREVIEW_PREFIX):     # a preview needs no attribution, to start or to poll
+        _attributed(token, x_skill_source)
     return _body(request, svc, _own_job(svc, token, render_id))
 
 
@@ -140,18 +199,36 @@ async def cancel_render(render_id: str, request: Request, svc: Svc, token: Token
     return _body(request, svc, job)
 
 
+@router.get("/api/sessions/{session_id}/renders", tags=["sessions"], responses=ok_response(SessionRendersResponse))
+def session_renders(session_id: str, request: Request, svc: Svc, token: Token) -> dict[str, Any]:
+    """The session's exports, newest first (previews are not listed), each as E8's ``data``, with E8's whole
+    ``output`` (url, format, width, height, duration, size)."""
+    session = owned_session(svc, token, "me", session_id)
+    return ok({"renders": [listed_render(_body(request, svc, job)) for job in svc.store.session_jobs(
+        token.user_id, session.id)]})
+
+
+def listed_render(body: dict[str, Any]) -> dict[str, Any]:
+    """A status body as one item of a list: its ``data``, whose ``output`` is the body's whole one."""
+    return {**body["data"], "output": body["output"]}
+
+
 @router.get("/api/farm/workers", tags=["farm"], responses=ok_response(FarmResponse))
 async def farm_workers(svc: Svc, token: Token) -> dict[str, Any]:
-    """The live render workers (the farm's, or this server's own): capabilities, load, and what each renders:
-    your own render ids by name, everyone else's only counted."""
+    """The live render workers (the farm's, or this server's own): capabilities, encoder, GPU, load, and what each
+    renders with its progress; the queue, and the renders that ended last. Your own render ids by name, everyone
+    else's renders as rows with no id."""
     return ok(await run_in_threadpool(_farm_listing, svc, token))
 
 
 def _farm_listing(svc: Services, token: TokenRow) -> dict[str, Any]:
+    farm = svc.settings.redis_url is not None
     workers = [dict(w) for w in svc.runner.workers()]
     keys = [str(k) for w in workers for k in ([w.get("current_job")] + list(w.get("current_jobs") or [])) if k]
-    own = svc.store.render_ids(token.user_id, keys)
+    jobs = svc.store.jobs_of(keys)
+    own = {key: job.render_id for key, job in jobs.items() if job.user_id == token.user_id}
     for worker in workers:
+        running = [str(k) for k in [worker.get("current_job"), *(worker.get("current_jobs") or [])] if k]
         if "current_job" in worker:
             current = worker["current_job"]
             worker["busy"] = 1 if current else 0
@@ -160,9 +237,43 @@ def _farm_listing(svc: Services, token: TokenRow) -> dict[str, Any]:
             current_jobs = [str(k) for k in worker["current_jobs"] or []]
             worker["busy"] = len(current_jobs)
             worker["current_jobs"] = [own[k] for k in current_jobs if k in own]
+        worker["encoder"], worker["gpu"] = _codecs(worker) if farm else _local_codecs(svc)
+        worker["running"] = [{**_job_row(jobs[k], token, farm), "worker": worker.get("name")} for k in running
+                             if k in jobs]
     counts = svc.store.job_counts()
-    return {"mode": "farm" if svc.settings.redis_url else "embedded", "workers": workers,
-            "jobs": {"rendering": counts["processing"], "waiting": counts["pending"]}}
+    return {"mode": "farm" if farm else "embedded", "workers": workers,
+            "jobs": {"rendering": counts["processing"], "waiting": counts["pending"]},
+            "queue": [_job_row(job, token, farm) for job in svc.store.waiting_jobs(FARM_LISTED)],
+            "recent": [_job_row(job, token, farm) for job in svc.store.recent_jobs(FARM_LISTED)]}
+
+
+def _codecs(worker: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A farm worker's (encoder, name of the GPU its codecs use or None), from what it announces."""
+    choice = worker.get("choice") or {}
+    index = choice.get("gpu_index")
+    gpus = (worker.get("gpus") or {}).get("gpus") or []
+    name = next((g.get("name") for g in gpus if index is not None and g.get("cuda_index") == index), None)
+    return choice.get("encoder"), name or (f"GPU {index}" if index is not None else None)
+
+
+def _local_codecs(svc: Services) -> tuple[str | None, str | None]:
+    index = svc.codecs.gpu_index
+    return svc.codecs.encoder, f"GPU {index}" if index is not None else None
+
+
+def _job_row(job: JobRow, token: TokenRow, farm: bool) -> dict[str, Any]:
+    """One render as the farm page lists it: the viewer's own by render id, anyone else's with no id or name."""
+    result = job.result or {}
+    duration = result.get("duration_s")
+    mine = job.user_id == token.user_id
+    ended = job.status in ("completed", "failed")
+    return {"render_id": job.render_id if mine else None, "mine": mine, "preview": job.render_id.startswith(
+                PREVIEW_PREFIX), "status": job.status, "progress": job.progress, "format": job.format,
+            "duration_ms": round(duration * 1000) if isinstance(duration, int | float) else None,
+            "wait_ms": job.started_ms - job.created_ms if job.started_ms else None,
+            "render_ms": job.completed_ms - job.started_ms if ended and job.started_ms and job.completed_ms else None,
+            "worker": result.get("worker") or (None if farm or not job.started_ms else "local"),
+            "createdAt": job.created_ms, "completedAt": job.completed_ms}
 
 
 def _file(job: JobRow) -> FileResponse:
