@@ -28,7 +28,7 @@ from PIL import Image
 from api.studio.routes import STATIC
 from engine.media.probe import inspect_output
 from tests import studio_browser, test_farm
-from tests.apiserver import Client
+from tests.apiserver import SKILL_HEADERS, Client
 from tests.conftest import ffmpeg
 from tests.studio_browser import PHONE, Visitor, visitor
 from tests.test_farm import Farm
@@ -323,6 +323,36 @@ def test_a_refused_upload_says_the_api_s_reason(person: Visitor, tmp_path: Path)
     expect(by(page, "media-item")).to_contain_text("green.png")
     expect(by(page, "media-duration")).to_have_text("still")
     expect(by(page, "timeline-segment")).to_have_count(1)
+
+
+def test_a_running_export_is_cancelled_from_the_page(person: Visitor, clip: Path, tmp_path: Path) -> None:
+    page = person.page
+    sid = arrive(page, person.base)
+    copies = []
+    for n in range(6):                          # 36 s of WebM: seconds of rendering, time to press Cancel
+        copies.append(tmp_path / f"take {n}.mp4")
+        shutil.copy(clip, copies[-1])
+    by(page, "upload-input").set_input_files(copies)
+    expect(by(page, "media-item")).to_have_count(6)
+    expect(by(page, "timeline-summary")).to_contain_text("take 5")
+    by(page, "export-format").select_option("webm")
+    by(page, "export-button").click()
+    cancel = by(page, "export-cancel")
+    expect(cancel).to_be_visible()
+    expect(by(page, "export-status")).to_contain_text("processing")
+    cancel.click()
+    expect(by(page, "export-status")).to_have_text("— cancelled", timeout=15_000)
+    expect(cancel).to_be_hidden()
+    expect(by(page, "export-result")).to_be_hidden()
+    expect(by(page, "error-banner")).to_be_hidden()
+    [item] = by(page, "render-item").all()
+    render_id = item.get_attribute("data-render-id")
+    expect(item).to_contain_text("failed")
+    token = page.evaluate("localStorage.getItem('reelforge.token')")
+    job = httpx.get(f"{person.base}/api/render/proxy/lambda/{render_id}",
+                    headers={"Authorization": f"Bearer {token}", **SKILL_HEADERS}).json()
+    assert (job["status"], job["error"], job["data"]["cancelled"]) == ("failed", "cancelled", True), job
+    assert sid == by(page, "session").get_attribute("data-session-id")
 
 
 def test_every_control_is_reached_with_the_keyboard_and_shows_its_focus(person: Visitor) -> None:

@@ -458,6 +458,7 @@ async function exportDraft(event) {
   await refreshState();
   const output = { format: $("export-format").value, quality: $("export-quality").value };
   const button = $("export-button");
+  const cancel = $("export-cancel");
   const bar = $("export-progress");
   const status = $("export-status");
   button.disabled = true;
@@ -469,14 +470,29 @@ async function exportDraft(event) {
       json: { id: `render_${Date.now()}`, sessionId: state.sessionId, draft: state.draft, output },
     }));
     status.textContent = "— waiting for a worker";
+    // E10 stops it within about a second; the poll below then sees it fail as "cancelled"
+    cancel.onclick = guard(async () => {
+      cancel.disabled = true;
+      status.textContent = "— cancelling";
+      await call("POST", `/api/render/proxy/lambda/${encodeURIComponent(started.id)}/cancel`, { headers: SKILL });
+    });
+    cancel.disabled = false;
+    cancel.hidden = false;
     const job = await poll(started.id, (j) => {
       bar.value = j.progress;
-      status.textContent = `— ${j.status} ${j.progress}%`;
+      if (!cancel.disabled) status.textContent = `— ${j.status} ${j.progress}%`;
     });
+    if (job.status === "failed" && job.error === "cancelled") {
+      status.textContent = "— cancelled";
+      bar.value = 0;
+      return;
+    }
     if (job.status !== "completed") throw new ApiError(`The export failed: ${job.error || "no reason given"}`);
     status.textContent = "— done";
     showResult(job);
   } finally {
+    cancel.hidden = true;
+    cancel.onclick = null;
     button.disabled = false;
     await Promise.all([refreshRenders(), refreshSessions()]).catch(showError);
   }
