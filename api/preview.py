@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from api.errors import BadRequest
-from engine.model.draft import AudioTrack, Draft, TextTrack, VideoTrack
+from engine.model.cuts import cut_ends
+from engine.model.draft import AudioTrack, Draft, VideoTrack
 from engine.model.mediainfo import MediaInfo
 from engine.model.placement import STILL, Placement, Source, place
 
@@ -90,14 +91,13 @@ def window(draft_json: Mapping[str, Any], draft: Draft, placement: Placement, cu
             seg["st"] = max(begin, cut.start_ms) - cut.start_ms
             if not span.to_end:
                 seg["d"] = min(finish, cut.end_ms) - max(begin, cut.start_ms)
+            rate = None                       # source ms per timeline ms, where there is a source position
             if isinstance(track, VideoTrack) and seg.get("src") not in stills:
-                _trim_source(seg, cut_front, cut_back, speed=float(seg.get("spd", 1.0)),
-                             reverse=bool(seg.get("rev")))
+                rate = float(seg.get("spd", 1.0))
             elif isinstance(track, AudioTrack) and not seg.get("loop"):
-                _trim_source(seg, cut_front, cut_back, speed=1.0, reverse=False)
-            if isinstance(track, VideoTrack | TextTrack):
-                _drop_transitions(seg, cut_front, cut_back)
-            if isinstance(track, AudioTrack):
+                rate = 1.0
+            cut_ends(track_json["sg"][span.index], seg, cut_front, cut_back, rate)
+            if isinstance(track, AudioTrack):   # no fade at a cut end: the full render has none at the window edge
                 if cut_front:
                     seg["fi"] = 0
                 if cut_back:
@@ -111,25 +111,3 @@ def window(draft_json: Mapping[str, Any], draft: Draft, placement: Placement, cu
     meta["out"] = {**preset, **PREVIEW_OUTPUT}
     out["m"] = meta
     return out
-
-
-def _trim_source(seg: dict[str, Any], cut_front: int, cut_back: int, speed: float, reverse: bool) -> None:
-    """Move the in-point by what the window cuts off the segment's first moments (a reversed clip shows its
-    source's end first, so for it that is what is cut off its last ones)."""
-    moved = cut_back if reverse else cut_front
-    if moved:
-        seg["ss"] = int(seg.get("ss", 0)) + round(moved * speed)
-
-
-def _drop_transitions(seg: dict[str, Any], cut_front: int, cut_back: int) -> None:
-    tr = seg.get("tr")
-    if not isinstance(tr, dict):
-        return
-    tr = dict(tr)
-    if cut_front:
-        tr.pop("in", None)
-    if cut_back:
-        tr.pop("out", None)
-    seg["tr"] = tr or None
-    if seg["tr"] is None:
-        del seg["tr"]

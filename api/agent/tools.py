@@ -40,6 +40,7 @@ from api.agent.tools_base import (
     visual_segment,
 )
 from api.agent.tools_picture import blur, crop, enhance
+from engine.model.cuts import cut_ends
 from engine.model.draft import ASPECTS, TRACK_AUDIO, TRACK_TEXT, TRACK_VIDEO
 
 __all__ = ["TOOLS", "Draft", "MediaRef", "Said", "ToolError", "ToolResult", "Workspace", "apply", "is_starting",
@@ -156,21 +157,12 @@ def _cut(seg: dict[str, Any], tt: int, a: int, b: int, ws: Workspace) -> dict[st
         return None
     part = dict(seg)
     part["st"], part["d"] = lo - a, hi - lo
-    head, tail = lo - st, end - hi            # timeline ms cut from each end
-    if tt in (TRACK_VIDEO, TRACK_AUDIO) and not (tt == TRACK_VIDEO and is_still(seg, ws)):
-        rate = float(seg.get("spd") or 1) if tt == TRACK_VIDEO else 1.0
-        skipped = tail if seg.get("rev") else head        # a reversed clip shows its source end first
-        if skipped and not (tt == TRACK_AUDIO and seg.get("loop")):
-            part["ss"] = int(seg.get("ss") or 0) + int(skipped * rate)
-    if isinstance(seg.get("tr"), dict):
-        tr = dict(seg["tr"])
-        if head:
-            tr.pop("in", None)
-        if tail:
-            tr.pop("out", None)
-        part["tr"] = tr or None
-        if part["tr"] is None:
-            part.pop("tr")
+    rate = None                               # source ms per timeline ms, where there is a source position
+    if tt == TRACK_VIDEO and not is_still(seg, ws):
+        rate = float(seg.get("spd") or 1)
+    elif tt == TRACK_AUDIO and not seg.get("loop"):
+        rate = 1.0
+    cut_ends(seg, part, lo - st, end - hi, rate)
     for key in ("fi", "fo"):
         if part.get(key):
             part[key] = min(int(part[key]), part["d"] // 2)
