@@ -48,8 +48,8 @@ def serve(args: argparse.Namespace) -> int:
     logs.configure(settings.log_format, settings.log_level)
     if not _schema_ready(settings.data_dir.resolve(), "serve"):
         return 2
-    print(f"reelforge API on http://{settings.host}:{settings.port} (docs at /docs), data in {settings.data_dir}",
-          flush=True)
+    print(f"reelforge on http://{settings.host}:{settings.port} (the studio at /, API docs at /docs), "
+          f"data in {settings.data_dir}", flush=True)
     # uvicorn logs through ours (log_config=None keeps the set-up above); the access log is the app's own
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=15)
