@@ -31,7 +31,16 @@ if [ "$(id -u)" != 0 ]; then
   SUDO="sudo"
 fi
 echo "system-deps: installing$missing" >&2
-$SUDO apt-get install -y -q $missing >/dev/null 2>&1 || {
-  $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q $missing >/dev/null
-} || echo "system-deps: could not install$missing; continuing without" >&2
+# One package at a time, so that one that cannot be had (a mirror without chromium, say) does not keep the
+# others out; the package lists are refreshed once, at the first package that needs them.
+updated=""
+for package in $missing; do
+  $SUDO apt-get install -y -q "$package" >/dev/null 2>&1 && continue
+  if [ -z "$updated" ]; then
+    updated=yes
+    $SUDO apt-get update -q >/dev/null 2>&1
+    $SUDO apt-get install -y -q "$package" >/dev/null 2>&1 && continue
+  fi
+  echo "system-deps: could not install $package; continuing without it" >&2
+done
 exit 0
