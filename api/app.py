@@ -75,8 +75,14 @@ def create_app(settings: ApiSettings, codecs: CodecChoice | None = None) -> Fast
         run_settings = settings
         if codecs is None:    # the FFmpeg that can NVENC on this driver runs the trials and every render
             run_settings = settings.model_copy(update={"ffmpeg_path": select_ffmpeg(settings.ffmpeg_path).path})
-        chosen = codecs or detect_capabilities(run_settings.engine_config()).choice
-        services = Services.build(run_settings, chosen)
+        gpu_names: dict[int, str] = {}
+        if codecs is None:
+            found = detect_capabilities(run_settings.engine_config())
+            chosen = found.choice
+            gpu_names = {g.cuda_index: g.name for g in found.discovery.gpus if g.cuda_index is not None}
+        else:
+            chosen = codecs
+        services = Services.build(run_settings, chosen, gpu_names)
         app.state.services = services
         services.runner.metrics = metrics       # renders are counted where the runner settles them
         metrics.watch(lambda: queues_and_workers(services))

@@ -3,6 +3,7 @@ signer, the retention cleaner. Building it sweeps the scratch folder of what no 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,9 +47,10 @@ class Services:
     scratch_dir: Path
     cleaner: Cleaner
     webhooks: Deliveries
+    gpu_names: Mapping[int, str]     # the GPUs found at start-up, by CUDA index (the farm page names the one used)
 
     @classmethod
-    def build(cls, settings: ApiSettings, codecs: CodecChoice) -> Services:
+    def build(cls, settings: ApiSettings, codecs: CodecChoice, gpu_names: Mapping[int, str] | None = None) -> Services:
         data = settings.data_dir.resolve()
         for folder in ("media", "outputs", "scratch"):
             (data / folder).mkdir(parents=True, exist_ok=True)
@@ -72,4 +74,4 @@ class Services:
                    engine=engine, codecs=codecs, media_dir=data / "media", outputs_dir=data / "outputs",
                    scratch_dir=data / "scratch",
                    cleaner=Cleaner(store, data, rules, settings.retention_interval_s),
-                   webhooks=Deliveries(store, signer, Policy.of(settings)))
+                   webhooks=Deliveries(store, signer, Policy.of(settings)), gpu_names=dict(gpu_names or {}))

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from api.routes.render import gpu_label
 from engine.media.probe import inspect_output
 from tests.apiserver import Client, RedisServer, Server, Worker, until
 from tests.conftest import mean_color, video_frames
@@ -378,3 +379,11 @@ def test_on_a_farm_the_listing_names_each_workers_encoder_and_the_renders_it_mad
                 assert [(r["render_id"], r["mine"], r["worker"]) for r in theirs["recent"]] == [(None, False, "w1")]
             finally:
                 worker.stop()
+
+
+def test_the_farm_page_names_a_gpu_by_what_was_found_at_start_up() -> None:
+    """A server or worker that renders on a GPU shows its name (from NVML, by CUDA index); one without, none."""
+    found = {0: "NVIDIA L4", 1: "NVIDIA A10G"}
+    assert gpu_label(1, found) == "NVIDIA A10G"
+    assert gpu_label(None, found) is None
+    assert gpu_label(2, found) == "GPU 2"           # used but not described: still says which

@@ -12,6 +12,7 @@ import asyncio
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -250,15 +251,22 @@ def _farm_listing(svc: Services, token: TokenRow) -> dict[str, Any]:
 def _codecs(worker: dict[str, Any]) -> tuple[str | None, str | None]:
     """A farm worker's (encoder, name of the GPU its codecs use or None), from what it announces."""
     choice = worker.get("choice") or {}
-    index = choice.get("gpu_index")
     gpus = (worker.get("gpus") or {}).get("gpus") or []
-    name = next((g.get("name") for g in gpus if index is not None and g.get("cuda_index") == index), None)
-    return choice.get("encoder"), name or (f"GPU {index}" if index is not None else None)
+    names = {g["cuda_index"]: str(g.get("name")) for g in gpus if isinstance(g.get("cuda_index"), int)}
+    return choice.get("encoder"), gpu_label(choice.get("gpu_index"), names)
 
 
 def _local_codecs(svc: Services) -> tuple[str | None, str | None]:
-    index = svc.codecs.gpu_index
-    return svc.codecs.encoder, f"GPU {index}" if index is not None else None
+    """This server's own (encoder, GPU name or None), from what it found at start-up."""
+    return svc.codecs.encoder, gpu_label(svc.codecs.gpu_index, svc.gpu_names)
+
+
+def gpu_label(index: int | None, names: Mapping[int, str]) -> str | None:
+    """The GPU at CUDA ``index`` as the farm page shows it: its name, "GPU <index>" when it is not known, None
+    when no GPU is used."""
+    if index is None:
+        return None
+    return names.get(index) or f"GPU {index}"
 
 
 def _job_row(job: JobRow, token: TokenRow, farm: bool) -> dict[str, Any]:
