@@ -198,7 +198,8 @@ class FFmpegStalled(FFmpegFailed):
     code = "ffmpeg_stalled"
 
     def __init__(self, argv: Sequence[str], stall_s: float, tries: int) -> None:
-        super().__init__(argv, -9, f"ffmpeg stalled: no output and no CPU for {stall_s:g} s, on each of {tries} tries")
+        each = f", on each of {tries} tries" if tries > 1 else ""
+        super().__init__(argv, -9, f"ffmpeg stalled: no output and no CPU for {stall_s:g} s{each}")
         self.stall_s, self.tries = stall_s, tries
 
     def __str__(self) -> str:

@@ -14,6 +14,7 @@ same command again, so a render does not hang until its time limit on a fault of
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -22,7 +23,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -125,6 +126,10 @@ class _Liveness:
         except (OSError, IndexError):
             return None
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")    # utime + stime, every thread
+
+    def restart(self) -> None:
+        """Start the window afresh (the child is not being waited on, so its idling says nothing)."""
+        self._mark = (time.monotonic(), self.written_s, self._cpu_s())
 
     def stalled(self) -> bool:
         now, cpu = time.monotonic(), self._cpu_s()
@@ -238,14 +243,16 @@ def run_ffmpeg(
     timeout_s: float | None = None,
     cancel: threading.Event | None = None,
     log_failure: bool = True,
-    stall_s: float = STALL_S,
+    stall_s: float | None = None,
 ) -> RunResult:
     """Run one FFmpeg command to the end, or raise FFmpegFailed / RenderTimeout / RenderCancelled.
 
     A child that stalls (no output and no CPU for ``stall_s``: FFmpeg's own deadlock, see the module's
     text) is killed and the command run again, at most STALL_RETRIES times, within the same time limit;
     after that it fails as FFmpegStalled. A failure's last stderr lines go to the ``reelforge.ffmpeg``
-    log unless ``log_failure`` is False (trials, whose failure is an answer, not a fault)."""
+    log unless ``log_failure`` is False (trials, whose failure is an answer, not a fault). ``stall_s``
+    defaults to STALL_S."""
+    stall_s = STALL_S if stall_s is None else stall_s
     graph_file = _write_graph(command, work_dir)
     argv = command.argv(ffmpeg, graph_file)
     started = time.monotonic()
@@ -320,14 +327,20 @@ class PipedFFmpeg:
 
     Reads and writes block, so a watchdog thread enforces the time limit and the cancel flag: it kills
     the process, the pipe ends, and :meth:`finish` (or the next read) raises RenderTimeout or
-    RenderCancelled rather than a broken pipe."""
+    RenderCancelled rather than a broken pipe. It also catches FFmpeg's own deadlock (see the module's
+    text): while we wait on the child (a read or write inside :meth:`waiting`, or :meth:`finish`), a child
+    that uses no CPU for ``stall_s`` is stuck, not slow, since we are not holding it up; it is killed and
+    the block raises FFmpegStalled. Running it again is the caller's part: its frames cannot be replayed here."""
 
     def __init__(self, command: FFmpegCommand, *, ffmpeg: str, work_dir: Path, reads: bool, writes: bool,
-                 timeout_s: float | None = None, cancel: threading.Event | None = None) -> None:
+                 timeout_s: float | None = None, cancel: threading.Event | None = None,
+                 stall_s: float | None = None) -> None:
+        stall_s = STALL_S if stall_s is None else stall_s      # read now, so that a test may shorten it
         self._graph_file = _write_graph(command, work_dir)
         self.argv = command.argv(ffmpeg, self._graph_file, progress=False)
         self._started = time.monotonic()
-        self._timeout_s, self._cancel = timeout_s, cancel
+        self._timeout_s, self._cancel, self._stall_s = timeout_s, cancel, stall_s
+        self._waited_on = False                 # we block on it now (set by waiting())
         self._stopped: Exception | None = None
         try:
             self._proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE if reads else subprocess.DEVNULL,
@@ -339,10 +352,18 @@ class PipedFFmpeg:
         assert self._proc.stderr is not None
         self.stdin, self.stdout = self._proc.stdin, self._proc.stdout
         self._stderr = _Tail(self._proc.stderr, STDERR_TAIL_BYTES)
-        self._watchdog: threading.Thread | None = None
-        if cancel is not None or timeout_s is not None:         # nothing to watch for otherwise
-            self._watchdog = threading.Thread(target=self._watch, daemon=True)
-            self._watchdog.start()
+        self._liveness = _Liveness(self._proc.pid, stall_s)
+        self._watchdog = threading.Thread(target=self._watch, daemon=True)
+        self._watchdog.start()
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Around a read from or a write to the child that may block: while in it, the child must do something."""
+        self._waited_on = True
+        try:
+            yield
+        finally:
+            self._waited_on = False
 
     def _watch(self) -> None:
         while True:
@@ -355,6 +376,14 @@ class PipedFFmpeg:
                 self._stopped = RenderCancelled()
             elif self._timeout_s is not None and time.monotonic() - self._started > self._timeout_s:
                 self._stopped = RenderTimeout(self._timeout_s)
+            elif not self._waited_on:
+                self._liveness.restart()
+            elif self._liveness.stalled():
+                ffmpeg_log.warning("piped ffmpeg stalled (no CPU for %g s while we waited on it), a deadlock of "
+                                   "FFmpeg's own; killed it", self._stall_s)
+                self._stopped = FFmpegStalled(self.argv, self._stall_s, 1)
+                _kill_group(self._proc, gently=False)
+                return
             if self._stopped is not None:
                 _kill_group(self._proc)
                 return
@@ -371,9 +400,9 @@ class PipedFFmpeg:
                 self.stdin.close()
             except BrokenPipeError:
                 pass
-        self._proc.wait()
-        if self._watchdog is not None:
-            self._watchdog.join(1.0)
+        with self.waiting():
+            self._proc.wait()
+        self._watchdog.join(1.0)
         self.check()
         tail = self._stderr.text()
         if self._proc.returncode != 0:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
+import threading
+import time
+import uuid
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,10 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
+import engine.run
 from engine.config import bundled_ffmpeg
 from engine.media.gif_splice import delays_cs, read_gif, splice_files
 from engine.media.scene_cuts import SceneWatch
+from engine.model.canvas import OutputSpec
 from engine.model.scenes import Scene, fold, rescaled
+from engine.pipeline.gif_scenes import FrameSource, encode_by_scene
+from engine.run import FFmpegCommand
 
 
 def gif_rgb_frames(path: Path) -> list[np.ndarray]:
@@ -260,3 +268,52 @@ def test_a_still_after_a_black_frame_keeps_its_colours(do_render, stills, palett
     source = np.asarray(Image.open(stills / "big.png").convert("RGB"), float)
     for frame in frames[1:]:
         assert abs(frame.mean() - source.mean()) < 6                      # the still, not black
+
+
+# ---------------------------------------------------------------- a composer that deadlocks
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="stalls are told by CPU time, from /proc (Linux)")
+def test_a_gif_whose_composer_stalls_is_made_again(tmp_path, config, monkeypatch, caplog) -> None:
+    """The composer waits, using no CPU, on a named pipe nobody writes (what FFmpeg's deadlock looks like); the
+    GIF is made again from the start, and the second composer is given its frames."""
+    monkeypatch.setattr(engine.run, "STALL_S", 1.0)
+    marker = f"gif-stall-{uuid.uuid4().hex[:8]}"
+    fifo, work = tmp_path / f"{marker}.raw", tmp_path / "work"
+    os.mkfifo(fifo)
+    work.mkdir()
+    width, height, length = 32, 18, 12
+    frames = [np.full((height, width, 4), (40 * (i // 6), 200, 20 * i, 255), np.uint8) for i in range(length)]
+    command = FFmpegCommand(("-f", "rawvideo", "-pix_fmt", "bgra", "-s", f"{width}x{height}", "-r", "10",
+                             "-i", str(fifo)), ("-f", "rawvideo", "-pix_fmt", "bgra", "pipe:1"))
+    source = FrameSource(command, width, height, Fraction(10), length)
+
+    def feed_the_second_composer() -> None:
+        first = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            running = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, marker)]
+            if first is None and running:
+                first = running[0].name
+            elif first is not None and running and first not in [p.name for p in running]:
+                with open(fifo, "wb") as pipe:
+                    pipe.write(b"".join(f.tobytes() for f in frames))
+                return
+            time.sleep(0.02)
+
+    feeder = threading.Thread(target=feed_the_second_composer, daemon=True)
+    feeder.start()
+    spec = OutputSpec("gif", "high", False, 0, None, 256, "bayer", 5, "diff", palette="scenes")
+    made = encode_by_scene(source, [Scene(0, 6), Scene(6, length)], spec, config, work, tmp_path / "out.gif",
+                           lambda _f: None, None)
+    feeder.join(5)
+    assert made.frames == length and len(gif_rgb_frames(tmp_path / "out.gif")) == length
+    assert any("making the GIF again (try 2 of 3)" in r.message for r in caplog.records)
+    assert list(work.iterdir()) == []                              # the stalled try's files are gone
+
+
+def _cmdline_has(proc: Path, marker: str) -> bool:
+    try:
+        return marker in (proc / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False

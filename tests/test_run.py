@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import FFmpegFailed, FFmpegStalled, RenderCancelled, RenderTimeout
-from engine.run import FFmpegCommand, parse_progress_line, run_ffmpeg
+from engine.run import FFmpegCommand, PipedFFmpeg, parse_progress_line, run_ffmpeg
 from tests.conftest import FFMPEG
 
 NEEDS_PROC = pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc, which only Linux has")
@@ -172,3 +172,33 @@ def test_an_ffmpeg_that_works_without_writing_is_not_stalled(tmp_path: Path,
     result = run_ffmpeg(busy, ffmpeg=FFMPEG, work_dir=tmp_path, stall_s=0.3)
     assert result.elapsed_s > 0.6, "the test needs FFmpeg to work longer than two stall windows before writing"
     assert not [r for r in caplog.records if "stalled" in r.message]
+
+
+@NEEDS_PROC
+def test_a_piped_ffmpeg_that_stalls_while_we_wait_on_it_is_killed(tmp_path: Path) -> None:
+    marker = f"piped-stall-{os.getpid()}"
+    fifo = tmp_path / f"{marker}.raw"
+    os.mkfifo(fifo)
+    composer = FFmpegCommand(("-f", "rawvideo", "-pix_fmt", "bgra", "-s", "8x8", "-r", "10", "-i", str(fifo)),
+                             ("-f", "rawvideo", "-pix_fmt", "bgra", "pipe:1"))
+    with PipedFFmpeg(composer, ffmpeg=FFMPEG, work_dir=tmp_path, reads=False, writes=True, stall_s=0.5) as piped:
+        assert piped.stdout is not None
+        with piped.waiting():
+            assert piped.stdout.read(256) == b""          # killed: the pipe ends
+        with pytest.raises(FFmpegStalled):
+            piped.check()
+    assert ffmpeg_children_of_this_test(marker) == []
+
+
+def test_a_piped_ffmpeg_we_keep_waiting_is_not_stalled(tmp_path: Path) -> None:
+    """Idle because we have not written yet is not stuck: only a child we wait on must use the CPU."""
+    out = tmp_path / "idle.gif"
+    encoder = FFmpegCommand(("-f", "rawvideo", "-pix_fmt", "bgra", "-s", "8x8", "-r", "10", "-i", "pipe:0"),
+                            ("-f", "gif", str(out)))
+    with PipedFFmpeg(encoder, ffmpeg=FFMPEG, work_dir=tmp_path, reads=True, writes=False, stall_s=0.3) as piped:
+        assert piped.stdin is not None
+        time.sleep(1.0)                                       # three stall windows with nothing to read
+        with piped.waiting():
+            piped.stdin.write(bytes(8 * 8 * 4) * 5)
+        piped.finish()
+    assert out.stat().st_size > 0

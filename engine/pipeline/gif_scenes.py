@@ -24,6 +24,9 @@ disk (FFV1) beside its palette, and mapped in a second run.
 from __future__ import annotations
 
 import contextlib
+import logging
+import shutil
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -36,7 +39,7 @@ import numpy as np
 
 from engine.config import EngineConfig
 from engine.encode.profiles import output_args
-from engine.errors import OutputMismatch
+from engine.errors import FFmpegStalled, OutputMismatch
 from engine.graph import compile as compiler
 from engine.graph.gif import RAW_BYTES_PER_PIXEL, buffered_bytes
 from engine.media.gif_splice import GifJoiner
@@ -44,9 +47,10 @@ from engine.media.scene_cuts import SceneWatch, Start
 from engine.model.canvas import OutputSpec, rate_text
 from engine.model.scenes import MAX_SCENES, Scene, min_scene_frames
 from engine.pipeline.loop_seam import LoopSeam, seam_frames
-from engine.run import FFmpegCommand, PipedFFmpeg, run_ffmpeg
+from engine.run import STALL_RETRIES, FFmpegCommand, PipedFFmpeg, run_ffmpeg
 
 ProgressCallback = Callable[[float], None]
+log = logging.getLogger("reelforge.gif")
 MB: Final = 2**20
 MIN_BLEND_COLOURS: Final = 16
 BLUE_SLACK: Final = 1     # the eye sees blue least (0.11 of luma against 0.59 for green): one more level held
@@ -110,7 +114,8 @@ class _SceneEncoder:
         stdin: IO[bytes] | None = self._proc.stdin
         assert stdin is not None
         try:
-            stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+            with self._proc.waiting():
+                stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
         except (BrokenPipeError, ValueError) as exc:
             raise self._proc.failure() from exc
         self.frames += 1
@@ -135,6 +140,13 @@ class _SceneEncoder:
         self._spool.unlink()
         self._palette.unlink()
         return 2
+
+
+def composer_frame(composer: PipedFFmpeg, size: int) -> bytes | None:
+    """The composer's next frame (None at its end), waited for as a read it must answer."""
+    assert composer.stdout is not None
+    with composer.waiting():
+        return _read_frame(composer.stdout, size)
 
 
 def _read_frame(stream: IO[bytes], size: int) -> bytes | None:
@@ -279,7 +291,25 @@ def encode_by_scene(source: FrameSource, scenes: Sequence[Scene], spec: OutputSp
 
     ``scenes`` (in the source's frames, tiling ``[0, source.length)``) are where the draft cuts;
     those marked ``watch`` may be cut again where the pictures change. The loop seam is applied
-    first; scene bounds move with it."""
+    first; scene bounds move with it. An FFmpeg of it that deadlocks (FFmpegStalled, see engine.run)
+    makes the whole GIF again, from a folder of its own, at most STALL_RETRIES times."""
+    for attempt in range(STALL_RETRIES + 1):
+        folder = Path(tempfile.mkdtemp(prefix="gif-", dir=work))
+        try:
+            return _encode_by_scene(source, scenes, spec, config, folder, output, report, cancel)
+        except FFmpegStalled as stalled:
+            if attempt == STALL_RETRIES:
+                raise FFmpegStalled(stalled.argv, stalled.stall_s, STALL_RETRIES + 1) from stalled
+            log.warning("the GIF's FFmpeg stalled; making the GIF again (try %d of %d)", attempt + 2,
+                        STALL_RETRIES + 1)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    raise AssertionError("unreachable")
+
+
+def _encode_by_scene(source: FrameSource, scenes: Sequence[Scene], spec: OutputSpec, config: EngineConfig,
+                     work: Path, output: Path, report: ProgressCallback,
+                     cancel: threading.Event | None) -> SceneGif:
     seam = LoopSeam(spec.loop_seam, source.length, float(source.fps), spec.loop_seam_ms) \
         if spec.loop_seam != "none" else None
     head = seam_frames(spec.loop_seam, source.length, float(source.fps), spec.loop_seam_ms) \
@@ -293,7 +323,7 @@ def encode_by_scene(source: FrameSource, scenes: Sequence[Scene], spec: OutputSp
                                                    writes=True, timeout_s=config.timeout_s, cancel=cancel))
         assert composer.stdout is not None
         read = 0
-        while (raw := _read_frame(composer.stdout, frame_size)) is not None:
+        while (raw := composer_frame(composer, frame_size)) is not None:
             if read >= source.length:
                 raise OutputMismatch(f"the composed picture has more than the {source.length} frames expected")
             frame = np.frombuffer(raw, np.uint8).reshape(source.height, source.width, RAW_BYTES_PER_PIXEL)
