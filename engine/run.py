@@ -9,7 +9,8 @@ runs any short command (a probe, a generated music bed) under a memory cap and a
 FFmpeg 8 and 9's threaded scheduler deadlocks now and then: every thread waits on another, the
 process uses no CPU and never exits (seen here about once in 200 runs of one graph with three inputs;
 others report it from 8.1). :func:`run_ffmpeg` watches for that, kills the stalled child and runs the
-same command again, so a render does not hang until its time limit on a fault of the binary's.
+same command again, so a render does not hang until its time limit on a fault of the binary's;
+:class:`PipedFFmpeg` watches while we wait on it, and leaves the rerun to its caller.
 """
 
 from __future__ import annotations
