@@ -25,6 +25,7 @@ from engine.model.canvas import OutputSpec
 from engine.model.scenes import Scene, fold, rescaled
 from engine.pipeline.gif_scenes import FrameSource, encode_by_scene
 from engine.run import FFmpegCommand
+from tests.test_run import NEEDS_PROC, ffmpeg_children_of_this_test
 
 
 def gif_rgb_frames(path: Path) -> list[np.ndarray]:
@@ -273,7 +274,7 @@ def test_a_still_after_a_black_frame_keeps_its_colours(do_render, stills, palett
 # ---------------------------------------------------------------- a composer that deadlocks
 
 
-@pytest.mark.skipif(not Path("/proc/self").exists(), reason="stalls are told by CPU time, from /proc (Linux)")
+@NEEDS_PROC
 def test_a_gif_whose_composer_stalls_is_made_again(tmp_path, config, monkeypatch, caplog) -> None:
     """The composer waits, using no CPU, on a named pipe nobody writes (what FFmpeg's deadlock looks like); the
     GIF is made again from the start, and the second composer is given its frames."""
@@ -292,10 +293,10 @@ def test_a_gif_whose_composer_stalls_is_made_again(tmp_path, config, monkeypatch
         first = None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            running = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, marker)]
+            running = ffmpeg_children_of_this_test(marker)
             if first is None and running:
-                first = running[0].name
-            elif first is not None and running and first not in [p.name for p in running]:
+                first = running[0]
+            elif first is not None and running and first not in running:
                 with open(fifo, "wb") as pipe:
                     pipe.write(b"".join(f.tobytes() for f in frames))
                 return
@@ -311,9 +312,3 @@ def test_a_gif_whose_composer_stalls_is_made_again(tmp_path, config, monkeypatch
     assert any("making the GIF again (try 2 of 3)" in r.message for r in caplog.records)
     assert list(work.iterdir()) == []                              # the stalled try's files are gone
 
-
-def _cmdline_has(proc: Path, marker: str) -> bool:
-    try:
-        return marker in (proc / "cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return False
