@@ -262,12 +262,12 @@ def run_ffmpeg(
             # A try after a stall writes over the stalled one's partial output.
             tried = argv if attempt == 0 else [argv[0], "-y", *argv[1:]]
             proc = _start_ffmpeg(tried)
-            if not _wait_ffmpeg(proc, command.duration_s, on_progress, timeout_s, cancel, started, stall_s):
+            tail = _wait_ffmpeg(proc, command.duration_s, on_progress, timeout_s, cancel, started, stall_s)
+            if tail is None:
                 ffmpeg_log.warning("ffmpeg stalled (no output and no CPU for %g s), a deadlock of FFmpeg's own; "
                                    "killed it%s", stall_s, "" if attempt == STALL_RETRIES else ", running it again",
                                    extra={"attempt": attempt + 1})
                 continue
-            tail = proc.tail
             if proc.returncode != 0:
                 raise failed(tried, proc.returncode, tail) if log_failure else FFmpegFailed(tried, proc.returncode,
                                                                                             tail)
@@ -278,22 +278,18 @@ def run_ffmpeg(
             graph_file.unlink(missing_ok=True)
 
 
-class _Child(subprocess.Popen[bytes]):
-    tail: str = ""
-
-
-def _start_ffmpeg(argv: list[str]) -> _Child:
+def _start_ffmpeg(argv: list[str]) -> subprocess.Popen[bytes]:
     try:
-        return _Child(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                      start_new_session=True, preexec_fn=_ffmpeg_child)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, preexec_fn=_ffmpeg_child)
     except OSError as exc:
         raise FFmpegFailed(argv, -1, f"could not start ffmpeg: {exc}") from exc
 
 
-def _wait_ffmpeg(proc: _Child, duration_s: float | None, on_progress: ProgressCallback | None,
-                 timeout_s: float | None, cancel: threading.Event | None, started: float, stall_s: float) -> bool:
-    """Watch one FFmpeg child to its end (True; its stderr tail in ``proc.tail``) or until it stalls (False,
-    killed). Cancel and the time limit raise; the whole group is gone however this returns."""
+def _wait_ffmpeg(proc: subprocess.Popen[bytes], duration_s: float | None, on_progress: ProgressCallback | None,
+                 timeout_s: float | None, cancel: threading.Event | None, started: float, stall_s: float) -> str | None:
+    """Watch one FFmpeg child to its end (its stderr tail) or until it stalls (None: killed). Cancel and the
+    time limit raise; the whole group is gone however this returns."""
     assert proc.stdout is not None and proc.stderr is not None
     try:
         stderr = _Tail(proc.stderr, STDERR_TAIL_BYTES)
@@ -312,10 +308,9 @@ def _wait_ffmpeg(proc: _Child, duration_s: float | None, on_progress: ProgressCa
                 raise RenderTimeout(timeout_s)
             if liveness.stalled():
                 _kill_group(proc, gently=False)
-                return False
+                return None
         reader.join(2.0)
-        proc.tail = stderr.text()
-        return True
+        return stderr.text()
     finally:
         _kill_group(proc)
         proc.stdout.close()
