@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import threading
-import time
 import uuid
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +23,7 @@ from engine.model.canvas import OutputSpec
 from engine.model.scenes import Scene, fold, rescaled
 from engine.pipeline.gif_scenes import FrameSource, encode_by_scene
 from engine.run import FFmpegCommand
-from tests.test_run import NEEDS_PROC, ffmpeg_children_of_this_test
+from tests.test_run import NEEDS_PROC, feed_the_second_try
 
 
 def gif_rgb_frames(path: Path) -> list[np.ndarray]:
@@ -289,21 +287,7 @@ def test_a_gif_whose_composer_stalls_is_made_again(tmp_path, config, monkeypatch
                              "-i", str(fifo)), ("-f", "rawvideo", "-pix_fmt", "bgra", "pipe:1"))
     source = FrameSource(command, width, height, Fraction(10), length)
 
-    def feed_the_second_composer() -> None:
-        first = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            running = ffmpeg_children_of_this_test(marker)
-            if first is None and running:
-                first = running[0]
-            elif first is not None and running and first not in running:
-                with open(fifo, "wb") as pipe:
-                    pipe.write(b"".join(f.tobytes() for f in frames))
-                return
-            time.sleep(0.02)
-
-    feeder = threading.Thread(target=feed_the_second_composer, daemon=True)
-    feeder.start()
+    feeder = feed_the_second_try(fifo, marker, b"".join(f.tobytes() for f in frames))
     spec = OutputSpec("gif", "high", False, 0, None, 256, "bayer", 5, "diff", palette="scenes")
     made = encode_by_scene(source, [Scene(0, 6), Scene(6, length)], spec, config, work, tmp_path / "out.gif",
                            lambda _f: None, None)

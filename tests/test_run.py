@@ -121,6 +121,28 @@ def _fifo_command(tmp_path: Path, marker: str) -> tuple[Path, FFmpegCommand]:
     return fifo, FFmpegCommand(("-f", "wav", "-i", str(fifo)), ("-c:a", "pcm_s16le", str(out)), None, 1.0)
 
 
+def feed_the_second_try(fifo: Path, marker: str, data: bytes) -> threading.Thread:
+    """A thread that writes ``data`` into the named pipe ``fifo`` once the first FFmpeg with ``marker`` in its
+    command line (stalled on the pipe) is gone and another has started: only the try after the stall is fed."""
+
+    def feed() -> None:
+        first = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            children = ffmpeg_children_of_this_test(marker)
+            if first is None and children:
+                first = children[0]
+            elif first is not None and children and first not in children:
+                with open(fifo, "wb") as pipe:
+                    pipe.write(data)
+                return
+            time.sleep(0.02)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    return feeder
+
+
 @NEEDS_PROC
 def test_a_stalled_ffmpeg_is_killed_and_run_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     sound = tmp_path / "tone.wav"
@@ -128,21 +150,7 @@ def test_a_stalled_ffmpeg_is_killed_and_run_again(tmp_path: Path, caplog: pytest
     marker = f"stall-{os.getpid()}"
     fifo, command = _fifo_command(tmp_path, marker)
 
-    def feed_the_second_try() -> None:
-        first = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            children = ffmpeg_children_of_this_test(marker)
-            if first is None and children:
-                first = children[0]
-            elif first is not None and children and first not in children:
-                with open(fifo, "wb") as pipe:                # the try after the stall gets its input
-                    pipe.write(sound.read_bytes())
-                return
-            time.sleep(0.02)
-
-    feeder = threading.Thread(target=feed_the_second_try, daemon=True)
-    feeder.start()
+    feeder = feed_the_second_try(fifo, marker, sound.read_bytes())
     result = run_ffmpeg(command, ffmpeg=FFMPEG, work_dir=tmp_path, stall_s=1.5)
     feeder.join(5)
     assert result.elapsed_s >= 1.5
