@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.bodies import JsonBody, check_draft_size
 from api.deps import Svc, Token, base_url, owned_session
-from api.errors import BadRequest, NotFound, OutOfCredits, PaymentRequired, SessionNotFound, from_engine
+from api.errors import BadRequest, NotFound, OutOfCredits, PaymentRequired, from_engine
 from api.exports import build_job, callback_of, checked, with_output
 from api.preview import PREVIEW_X264_PRESET, placement_of, requested_window, window
 from api.ratelimit import TooManyRequests
@@ -42,6 +42,7 @@ from api.store import PREVIEW_PREFIX, JobRow, NotEnoughCredits, QueueFull, Token
 from api.views import CONTENT_TYPES, EXTENSIONS, job_body, ok
 from api.webhooks import delivery_view, new_delivery_id
 from engine.errors import EngineError
+from engine.job import RenderJob as EngineRenderJob
 from engine.model.mediainfo import MediaInfo
 
 router = APIRouter(tags=["render"])
@@ -91,9 +92,7 @@ def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_so
         return _body(request, svc, existing)
     if (pending := svc.store.pending_count(token.user_id)) >= svc.settings.max_queued_renders:
         raise _queue_full(svc, pending)
-    session = svc.store.session(session_id)
-    if session is None or session.user_id != token.user_id:
-        raise SessionNotFound()
+    session = owned_session(svc, token, "me", session_id)
     if "draft" not in body:
         raise BadRequest("draft is required: send data.state.draft from the state call")
     callback = callback_of(body, svc.settings)
@@ -105,8 +104,7 @@ def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_so
         job, fmt = build_job(svc, key, draft, token.user_id, session.id)
     except EngineError as exc:
         raise from_engine(exc) from None
-    row = JobRow(key, token.user_id, token.token, session.id, "pending", 0, fmt, job.to_json(), job.output,
-                 None, None, 0, False, svc.settings.export_credits, now_ms(), None, None, render_id)
+    row = _pending(key, token, session.id, job, fmt, svc.settings.export_credits, render_id)
     try:
         row, created = svc.store.create_job(row, svc.settings.max_queued_renders)
     except QueueFull as exc:
@@ -120,6 +118,13 @@ def _start(request: Request, svc: Services, token: TokenRow, body: Any, skill_so
             svc.store.add_webhook(row.id, callback, base_url(svc, request), new_delivery_id())
     svc.runner.submitted()
     return _body(request, svc, row)
+
+
+def _pending(key: str, token: TokenRow, session_id: str, job: EngineRenderJob, fmt: str, credits: int,
+             render_id: str) -> JobRow:
+    """A new job's row, waiting to start."""
+    return JobRow(key, token.user_id, token.token, session_id, "pending", 0, fmt, job.to_json(), job.output,
+                  None, None, 0, False, credits, now_ms(), None, None, render_id)
 
 
 @router.post("/api/render/proxy/lambda", responses=ok_response(RenderJob), openapi_extra=request_body(ExportRequest))
@@ -140,9 +145,7 @@ def start_preview(request: Request, svc: Svc, token: Token, body: JsonBody) -> d
         raise BadRequest('the body must be a JSON object: {"sessionId": ..., "start_ms"?: ..., "end_ms"?: ...}')
     svc.limits.check("exports_per_minute", token.user_id, "export and preview requests")
     requested_window(body, 1 << 62)           # the range's own shape, before anything is read
-    session = svc.store.session(str(body.get("sessionId") or body.get("session_id") or ""))
-    if session is None or session.user_id != token.user_id:
-        raise SessionNotFound()
+    session = owned_session(svc, token, "me", str(body.get("sessionId") or body.get("session_id") or ""))
     draft_json = body["draft"] if "draft" in body else svc.store.draft(session.id)
     if not isinstance(draft_json, dict):
         raise BadRequest("draft must be a JSON object (the data.state.draft you read from state)")
@@ -159,8 +162,7 @@ def start_preview(request: Request, svc: Svc, token: Token, body: JsonBody) -> d
         job, fmt = build_job(svc, key, part, token.user_id, session.id, x264_preset=PREVIEW_X264_PRESET)
     except EngineError as exc:
         raise from_engine(exc) from None
-    row = JobRow(key, token.user_id, token.token, session.id, "pending", 0, fmt, job.to_json(), job.output,
-                 None, None, 0, False, 0, now_ms(), None, None, f"{PREVIEW_PREFIX}{secrets.token_hex(8)}")
+    row = _pending(key, token, session.id, job, fmt, 0, f"{PREVIEW_PREFIX}{secrets.token_hex(8)}")
     try:
         row, _created = svc.store.create_job(row, svc.settings.max_queued_renders)
     except QueueFull as exc:
