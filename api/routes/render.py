@@ -227,11 +227,10 @@ async def farm_workers(svc: Svc, token: Token) -> dict[str, Any]:
 def _farm_listing(svc: Services, token: TokenRow) -> dict[str, Any]:
     farm = svc.settings.redis_url is not None
     workers = [dict(w) for w in svc.runner.workers()]
-    keys = [str(k) for w in workers for k in ([w.get("current_job")] + list(w.get("current_jobs") or [])) if k]
-    jobs = svc.store.jobs_of(keys)
+    running_of = [[str(k) for k in [w.get("current_job"), *(w.get("current_jobs") or [])] if k] for w in workers]
+    jobs = svc.store.jobs_of([key for keys in running_of for key in keys])
     own = {key: job.render_id for key, job in jobs.items() if job.user_id == token.user_id}
-    for worker in workers:
-        running = [str(k) for k in [worker.get("current_job"), *(worker.get("current_jobs") or [])] if k]
+    for worker, running in zip(workers, running_of, strict=True):
         if "current_job" in worker:
             current = worker["current_job"]
             worker["busy"] = 1 if current else 0

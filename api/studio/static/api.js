@@ -14,6 +14,17 @@ export class ApiError extends Error {
   }
 }
 
+// The page's error banner (both pages have one): a message in words, and its dismissal.
+export function showError(error) {
+  document.getElementById("error-text").textContent = error instanceof Error ? error.message : String(error);
+  document.getElementById("error-banner").hidden = false;
+}
+
+export function clearError() {
+  document.getElementById("error-banner").hidden = true;
+  document.getElementById("error-text").textContent = "";
+}
+
 function randomId() {
   // crypto.randomUUID needs a secure context; a server reached over plain http on the LAN is not one.
   const b = crypto.getRandomValues(new Uint8Array(16));

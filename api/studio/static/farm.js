@@ -1,15 +1,10 @@
 // The farm page: the live render workers (or this server's local render slots), the queue and the last renders,
 // from GET /api/farm/workers every second.
 
-import { ApiError, call, el, ensureToken, seconds, sleep, when } from "./api.js";
+import { call, clearError, el, ensureToken, seconds, showError, sleep, when } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const EVERY_MS = 1000;
-
-function showError(err) {
-  $("error-text").textContent = err instanceof Error ? err.message : String(err);
-  $("error-banner").hidden = false;
-}
 
 const OTHERS = "another user's render";
 
@@ -18,20 +13,8 @@ function jobName(j) {
   return j.render_id || (j.preview ? "a preview" : OTHERS);
 }
 
-// A worker's jobs: the rows of `running` (each with its progress); older listings name only their own ids.
-function jobsOf(w) {
-  if (Array.isArray(w.running)) return w.running;
-  return (w.current_jobs || (w.current_job ? [w.current_job] : [])).map((id) => ({ render_id: id, mine: true }));
-}
-
-function gpuOf(w) {
-  if (w.gpu !== undefined) return w.gpu ? (typeof w.gpu === "string" ? w.gpu : w.gpu.name) : null;
-  const found = w.gpus?.gpus || [];
-  return found.length ? found.map((g) => g.name).join(", ") : null;
-}
-
 function workerCard(w) {
-  const jobs = jobsOf(w);
+  const jobs = w.running;             // each with its progress
   const busy = Math.max(jobs.length, Number(w.busy || 0));
   const first = jobs.find((j) => j.progress != null);
   const jobText = jobs.map((j) => `${jobName(j)}${j.format ? ` (${j.format.toUpperCase()})` : ""}`
@@ -42,7 +25,7 @@ function workerCard(w) {
     el("dl", { class: "facts" },
       el("dt", {}, "Queues"), el("dd", { testid: "worker-queues" }, (w.queues || []).join(", ") || "–"),
       el("dt", {}, "Encoder"), el("dd", { testid: "worker-encoder" }, w.encoder || w.choice?.encoder || "–"),
-      el("dt", {}, "GPU"), el("dd", { testid: "worker-gpu" }, gpuOf(w) || "none"),
+      el("dt", {}, "GPU"), el("dd", { testid: "worker-gpu" }, w.gpu || "none"),
       el("dt", {}, "Job"), el("dd", { testid: "worker-job" }, jobText),
       w.host ? [el("dt", {}, "Host"), el("dd", {}, `${w.host}${w.pid ? ` (pid ${w.pid})` : ""}`)] : null,
       w.load != null ? [el("dt", {}, "Load"), el("dd", {}, `${Number(w.load).toFixed(2)}${slots}`)] : null),
@@ -77,14 +60,14 @@ function draw(data) {
 }
 
 async function start() {
-  $("error-close").addEventListener("click", () => { $("error-banner").hidden = true; });
+  $("error-close").addEventListener("click", clearError);
   await ensureToken();
   for (;;) {
     try {
       draw(await call("GET", "/api/farm/workers"));
       $("error-banner").hidden = true;
     } catch (err) {
-      showError(err instanceof ApiError ? err : new ApiError(String(err)));
+      showError(err);
     }
     await sleep(EVERY_MS);
   }

@@ -2,7 +2,8 @@
 // Plain ES modules, no build step; every request goes to this server's own API (docs/studio.md).
 
 import {
-  ApiError, SKILL, authHeaders, bytes, call, el, ensureToken, errorOf, seconds, sleep, token, when,
+  ApiError, SKILL, authHeaders, bytes, call, clearError, el, ensureToken, errorOf, seconds, showError, sleep, token,
+  when,
 } from "./api.js";
 import { drawTimeline } from "./timeline.js";
 
@@ -24,16 +25,6 @@ const state = {
 
 // ---------------------------------------------------------------- errors, in words
 
-function showError(error) {
-  const message = error instanceof ApiError || error instanceof Error ? error.message : String(error);
-  $("error-text").textContent = message;
-  $("error-banner").hidden = false;
-}
-
-function clearError() {
-  $("error-banner").hidden = true;
-  $("error-text").textContent = "";
-}
 
 // Run an action of the page; anything it throws becomes the banner's message.
 function guard(action) {
@@ -387,15 +378,14 @@ async function loadHistory() {
 function jobView(body) {
   const d = body.data && typeof body.data === "object" ? body.data : body;
   const out = { ...(d.output || {}), ...(body.output || {}) };
-  const durationMs = out.duration_ms ?? d.duration_ms;
   return {
     id: body.id || d.id,
     status: body.status || d.status,
     progress: Number(body.progress ?? d.progress ?? 0),
     url: out.url || d.outputUrl || null,
     format: out.format || d.format || "",
-    size: out.size ?? out.size_bytes ?? null,
-    duration: out.duration ?? (durationMs != null ? durationMs / 1000 : null),
+    size: out.size ?? null,
+    duration: out.duration ?? null,
     width: out.width,
     height: out.height,
     encoder: d.encoder || body.encoder || "",
