@@ -61,11 +61,16 @@ def palette(stream: Stream, spec: OutputSpec) -> Stream:
 
 
 def apply_palette(stream: Stream, pal: Stream, spec: OutputSpec) -> Stream:
-    opts: dict[str, object] = {"dither": spec.dither, "diff_mode": "rectangle"}
+    opts: dict[str, object] = {"dither": spec.dither}
     if spec.dither == "bayer":
         opts["bayer_scale"] = spec.bayer_scale
     if spec.palette == "frame":
         opts["new"] = 1
+    else:
+        # Only the rectangle that changed is mapped again; outside it paletteuse keeps the last frame's
+        # indices. With a new palette on every frame those point into the last frame's palette, and a
+        # picture's small details vanished (a 150-example frame-exact run found it), so never with new=1.
+        opts["diff_mode"] = "rectangle"
     return ffmpeg.filter([stream, pal], "paletteuse", **opts)
 
 
